@@ -1,0 +1,69 @@
+/**
+ * Named errors. Code anywhere throws these; one place per edge (`cli/errors.ts` for the CLI,
+ * `lambdas/handlers/commons/errors.ts` for HTTP) maps them to exit codes and responses.
+ */
+
+/** Base class: `code` is stable and machine-readable, `message` is for people. */
+export class RegwatchError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** The allowlist (file or stored rules) is invalid; `path` names the rule and field. */
+export class AllowlistError extends RegwatchError {
+  readonly issues: readonly { path: string; message: string }[];
+  constructor(message: string, issues: readonly { path: string; message: string }[] = []) {
+    super('ALLOWLIST_INVALID', message);
+    this.issues = issues;
+  }
+}
+
+/** Input from outside (an HTTP body, an event, a file) does not have the expected shape. */
+export class ValidationError extends RegwatchError {
+  readonly issues: readonly { path: string; message: string }[];
+  constructor(message: string, issues: readonly { path: string; message: string }[] = []) {
+    super('VALIDATION_FAILED', message);
+    this.issues = issues;
+  }
+}
+
+/** A request body or payload is larger than the limit. */
+export class PayloadTooLargeError extends RegwatchError {
+  readonly limitBytes: number;
+  constructor(limitBytes: number) {
+    super('PAYLOAD_TOO_LARGE', `payload exceeds ${limitBytes} bytes`);
+    this.limitBytes = limitBytes;
+  }
+}
+
+/** Required configuration (environment, context, flags) is missing or malformed. */
+export class ConfigError extends RegwatchError {
+  constructor(message: string) {
+    super('CONFIG_INVALID', message);
+  }
+}
+
+/** Something asked for does not exist (a finding id, a rule id, a stack output). */
+export class NotFoundError extends RegwatchError {
+  constructor(message: string) {
+    super('NOT_FOUND', message);
+  }
+}
+
+/** A state change that is not allowed (e.g. acknowledging a resolved finding). */
+export class ConflictError extends RegwatchError {
+  constructor(message: string) {
+    super('CONFLICT', message);
+  }
+}
+
+/** Bad command-line usage. */
+export class UsageError extends RegwatchError {
+  constructor(message: string) {
+    super('USAGE', message);
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * Shared vocabulary of the evaluation core. Pure types and constants only: every
+ * module in `lambdas/core` (no I/O) and every adapter, handler and CLI command speaks it.
+ */
+
+/** A parsed, normalised image reference (Go `distribution/reference` `ParseNormalizedNamed`). */
+export interface ImageReference {
+  /** Registry host with optional port, as written (e.g. `docker.io`, `reg:5000`, `[::1]:5000`). */
+  domain: string;
+  /** Repository path below the domain (e.g. `library/nginx`). */
+  path: string;
+  /** `domain/path`. */
+  name: string;
+  tag: string | null;
+  /** `algorithm:encoded`, e.g. `sha256:…`. */
+  digest: string | null;
+  /** Canonical string: `name[:tag][@digest]`. */
+  string: string;
+  /** Docker's short form: `nginx`, `user/app`, `ghcr.io/x/y`. */
+  familiarName: string;
+}
+
+export type ParseResult = { ok: true; ref: ImageReference } | { ok: false; error: string };
+
+/** Ordered from least to most severe; index order is used for "minimum severity" filters. */
+export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export const VIOLATION_RULES = [
+  'untrusted-source',
+  'invalid-reference',
+  'unpinned-image',
+  'mutable-tag',
+  'expired-exception',
+  'vulnerable-image',
+  'scan-missing',
+] as const;
+export type ViolationRule = (typeof VIOLATION_RULES)[number];
+
+export interface Violation {
+  rule: ViolationRule;
+  severity: Severity;
+  message: string;
+}
+
+/** Where an image runs; an empty scope matches only rules without scope restrictions. */
+export interface Scope {
+  cluster?: string | undefined;
+  namespace?: string | undefined;
+}
+
+/** The verdict for one image in one scope. */
+export interface Decision {
+  /** The image exactly as given. */
+  image: string;
+  allowed: boolean;
+  /** Null when the reference does not parse (then the violation is `invalid-reference`). */
+  reference: ImageReference | null;
+  /** The reference that was judged: differs from `reference` for pull-through-cache images. */
+  judged: ImageReference | null;
+  /** Id of the allowlist rule that allowed the image, or whose constraints failed. */
+  matchedRule: string | null;
+  violations: Violation[];
+}
+
+/* ---------------------------------------------------------------- Kubernetes side */
+
+export type ContainerKind = 'container' | 'initContainer' | 'ephemeralContainer';
+
+export interface ContainerImage {
+  name: string;
+  kind: ContainerKind;
+  /** The spec image, as written. */
+  image: string;
+  /** `status.*ContainerStatuses[].imageID` when known (what actually ran). */
+  imageID: string | null;
+  /** The `sha256:…` digest taken from `imageID`, when it carries one. */
+  digest: string | null;
+}
+
+/** The owning workload: a Deployment rather than each of its pods. */
+export interface WorkloadRef {
+  kind: string;
+  name: string;
+}
+
+/** Who did it. */
+export interface Actor {
+  username: string;
+  uid?: string | undefined;
+  groups: string[];
+  /** Set when the request was made with impersonation: the identity that was assumed. */
+  impersonatedUser?: { username: string; groups: string[] } | undefined;
+  sourceIPs: string[];
+  userAgent: string | null;
+  auditID: string | null;
+  /** Selected `user.extra` values, e.g. EKS `arn`, `canonicalArn`, `sessionName`. */
+  extra?: Record<string, string[]> | undefined;
+}
+
+export type ObservationSource = 'audit' | 'forwarder' | 'ecr' | 'inspector';
+
+/** One sighting of a workload's containers, from any event source. */
+export interface PodObservation {
+  source: ObservationSource;
+  cluster: string;
+  namespace: string;
+  workload: WorkloadRef;
+  podName: string | null;
+  podUid: string | null;
+  serviceAccount: string | null;
+  node: string | null;
+  containers: ContainerImage[];
+  /** Null when the source cannot tell (the forwarder sees pods, not requests). */
+  actor: Actor | null;
+  /** ISO-8601 time of the underlying event. */
+  observedAt: string;
+  /** Idempotency key of the underlying event: an auditID, a pod uid + reason, an EventBridge id. */
+  eventId: string;
+  /** True when the object was partial (a `patch` body): only the named containers are known. */
+  partial: boolean;
+}
+
+/* ---------------------------------------------------------------- findings */
+
+export const FINDING_STATUSES = ['OPEN', 'ACKNOWLEDGED', 'RESOLVED', 'SUPPRESSED'] as const;
+export type FindingStatus = (typeof FINDING_STATUSES)[number];
+
+/** What the core produces for one violation of one container; the store turns it into a Finding. */
+export interface FindingCandidate {
+  fingerprint: string;
+  cluster: string;
+  namespace: string;
+  workload: WorkloadRef;
+  container: string;
+  containerKind: ContainerKind;
+  /** The image as written in the spec. */
+  image: string;
+  /** Normalised reference string, or null when the image does not parse. */
+  reference: string | null;
+  /** Normalised repository name (`domain/path`), or null when the image does not parse. */
+  repository: string | null;
+  /** The digest that ran (from imageID) or the pinned digest of the reference. */
+  digest: string | null;
+  rule: ViolationRule;
+  severity: Severity;
+  message: string;
+  matchedRule: string | null;
+  actor: Actor | null;
+  source: ObservationSource;
+  observedAt: string;
+  eventId: string;
+}
+
+export interface StatusChange {
+  status: FindingStatus;
+  by: string;
+  at: string;
+  reason: string;
+  /** For SUPPRESSED: the suppression ends at this time. */
+  until?: string | undefined;
+}
+
+export interface Finding extends FindingCandidate {
+  /** Short stable id for people (`findings show ID`): the first 16 hex of the fingerprint. */
+  id: string;
+  status: FindingStatus;
+  firstSeen: string;
+  lastSeen: string;
+  count: number;
+  lastStatusChange?: StatusChange | undefined;
+}
+
+/** What a finding upsert did; only `new` and `reopened` alert. */
+export type UpsertOutcome = 'new' | 'reopened' | 'repeat';
+
+export interface UpsertResult {
+  outcome: UpsertOutcome;
+  /** False when the same event (eventId) was already counted: a redelivery changes nothing. */
+  counted: boolean;
+  finding: Finding;
+}
+
+/* ---------------------------------------------------------------- forwarder pod events */
+
+export const POD_EVENT_REASONS = ['added', 'running', 'resync'] as const;
+export type PodEventReason = (typeof POD_EVENT_REASONS)[number];
