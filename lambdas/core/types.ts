@@ -169,6 +169,10 @@ export interface Finding extends FindingCandidate {
   lastSeen: string;
   count: number;
   lastStatusChange?: StatusChange | undefined;
+  /** Actor of the earliest sighting (`actor` is the latest one's), when the store keeps it. */
+  firstActor?: Actor | null | undefined;
+  /** Recent status changes, oldest first (bounded), when the store keeps them. */
+  statusHistory?: StatusChange[] | undefined;
 }
 
 /** What a finding upsert did; only `new` and `reopened` alert. */
@@ -185,3 +189,41 @@ export interface UpsertResult {
 
 export const POD_EVENT_REASONS = ['added', 'running', 'resync'] as const;
 export type PodEventReason = (typeof POD_EVENT_REASONS)[number];
+
+/* ---------------------------------------------------------------- images (registry side) */
+
+/** Scan state of a pushed image; `MISSING` = no scan result came within the expected time. */
+export const SCAN_STATUSES = ['PENDING', 'COMPLETE', 'FAILED', 'UNSUPPORTED', 'MISSING'] as const;
+export type ScanStatus = (typeof SCAN_STATUSES)[number];
+
+/** Vulnerability severities as ECR / Inspector report them (not the finding `Severity`). */
+export const SCAN_SEVERITIES = [
+  'CRITICAL',
+  'HIGH',
+  'MEDIUM',
+  'LOW',
+  'INFORMATIONAL',
+  'UNDEFINED',
+] as const;
+export type ScanSeverity = (typeof SCAN_SEVERITIES)[number];
+export type SeverityCounts = Record<ScanSeverity, number>;
+
+/** One pushed digest in one repository, with what is known about its scan. */
+export interface ImageRecord {
+  /** Normalised repository name (`domain/path`), as in `FindingCandidate.repository`. */
+  repository: string;
+  digest: string;
+  /** Registry host, e.g. `123456789012.dkr.ecr.eu-west-1.amazonaws.com`. */
+  registry: string;
+  account: string | null;
+  region: string | null;
+  tags: string[];
+  /** Earliest push seen; null while only a scan result is known. */
+  pushedAt: string | null;
+  tagMutability: 'MUTABLE' | 'IMMUTABLE' | null;
+  scanStatus: ScanStatus;
+  severityCounts: SeverityCounts | null;
+  scanCompletedAt: string | null;
+  /** Where the scan information came from, e.g. `inspector2-event`, `ecr-api`. */
+  scanSource: string | null;
+}
