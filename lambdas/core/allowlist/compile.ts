@@ -1,0 +1,389 @@
+/**
+ * Compiles an allowlist document into an index and decides images against it.
+ *
+ * Decision (see docs/allowlist.md):
+ * - allowed iff some rule that applies to the scope, has not expired, and matches the
+ *   judged registry + repository has all of its constraints hold;
+ * - otherwise the violations of the most specific applicable live rule that matched, or
+ *   `expired-exception` when only expired rules matched, or `untrusted-source`;
+ * - an unparseable reference is `invalid-reference` (fail closed).
+ */
+import { createHash } from 'node:crypto';
+import { AllowlistError } from '../errors.ts';
+import { canonicalHost, parseNormalizedNamed } from '../reference.ts';
+import type {
+  Decision,
+  ImageReference,
+  ParseResult,
+  Scope,
+  Severity,
+  Violation,
+  ViolationRule,
+} from '../types.ts';
+import { RuleIndex } from './matcher.ts';
+import { compileGlob, type Glob, matchAnyGlob, splitHostPort } from './patterns.ts';
+import {
+  type AllowlistDocument,
+  type AllowlistRule,
+  DEFAULT_SEVERITIES,
+  orderRule,
+  parseInstant,
+  parseRegistryPath,
+  type RegistryPath,
+  type RuleTarget,
+  ruleTarget,
+  validateAllowlist,
+} from './schema.ts';
+
+export interface CompiledRule {
+  readonly rule: AllowlistRule;
+  /** Position in the document: the last tie-breaker of specificity. */
+  readonly index: number;
+  readonly target: RuleTarget;
+  readonly clusters: readonly Glob[] | null;
+  readonly namespaces: readonly Glob[] | null;
+  readonly requireDigest: boolean;
+  readonly denyTags: readonly Glob[];
+  readonly expiresAtMs: number | null;
+  /** Compared element by element, larger first: see `specificityOf`. */
+  readonly specificity: readonly number[];
+}
+
+export interface CompiledAllowlist {
+  /** Stable hash of the normalised content: equal for equal meaning, changes on any edit. */
+  readonly version: string;
+  readonly rules: readonly AllowlistRule[];
+  readonly severities: Readonly<Record<ViolationRule, Severity>>;
+  decide(image: string, scope: Scope, now: Date): Decision;
+  /** For callers that already parsed the image with `parseNormalizedNamed`. */
+  decideReference(parsed: ParseResult, image: string, scope: Scope, now: Date): Decision;
+  /** The reference that is judged: the upstream image for pull-through-cache names. */
+  judge(ref: ImageReference): ParseResult;
+  /** Compiled rules whose registry + repository match `judged`, most specific first. */
+  candidates(judged: ImageReference): readonly CompiledRule[];
+}
+
+/**
+ * Most specific first: exact host before wildcard host (fewer `*` labels), then more
+ * literal path segments, then fewer `**`, then more literal characters in glob segments,
+ * then a rule restricted to clusters/namespaces before an unrestricted one, then file order.
+ */
+export function specificityOf(target: RuleTarget, rule: AllowlistRule, index: number): number[] {
+  const scoped = (rule.clusters ? 1 : 0) + (rule.namespaces ? 1 : 0);
+  return [
+    -target.registry.wildcards,
+    target.repository.literalSegments,
+    -target.repository.deepSegments,
+    target.repository.globLiteralChars,
+    scoped,
+    -index,
+  ];
+}
+
+function bySpecificity(a: CompiledRule, b: CompiledRule): number {
+  for (let i = 0; i < a.specificity.length; i++) {
+    const d = (b.specificity[i] ?? 0) - (a.specificity[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- pull-through cache */
+
+interface CacheEntry {
+  prefix: string;
+  upstream: RegistryPath;
+}
+
+/** Pull-through prefixes by canonical host, then by path prefix (whole segments). */
+class PullThroughIndex {
+  private readonly byHost = new Map<string, Map<string, CacheEntry>>();
+  private maxDepth = 0;
+
+  add(prefix: RegistryPath, upstream: RegistryPath, text: string): void {
+    let paths = this.byHost.get(prefix.host);
+    if (!paths) {
+      paths = new Map();
+      this.byHost.set(prefix.host, paths);
+    }
+    paths.set(prefix.segments.join('/'), { prefix: text, upstream });
+    this.maxDepth = Math.max(this.maxDepth, prefix.segments.length);
+  }
+
+  /** Longest prefix (in whole segments) that has at least one segment below it. */
+  find(host: string, segments: readonly string[]): { entry: CacheEntry; depth: number } | null {
+    const paths = this.byHost.get(host);
+    if (!paths) return null;
+    const prefixes = [''];
+    const limit = Math.min(this.maxDepth, segments.length - 1);
+    for (let i = 0; i < limit; i++) {
+      const previous = prefixes[i] ?? '';
+      prefixes.push(i === 0 ? (segments[0] ?? '') : `${previous}/${segments[i]}`);
+    }
+    for (let depth = limit; depth >= 0; depth--) {
+      const entry = paths.get(prefixes[depth] ?? '');
+      if (entry) return { entry, depth };
+    }
+    return null;
+  }
+}
+
+/* ---------------------------------------------------------------- compile */
+
+/** Validates (again: nothing is half-loaded) and compiles a document. */
+export function compileAllowlist(doc: AllowlistDocument): CompiledAllowlist {
+  const valid = validateAllowlist(doc);
+  const severities: Record<ViolationRule, Severity> = { ...DEFAULT_SEVERITIES };
+  for (const [rule, severity] of Object.entries(valid.severities ?? {})) {
+    if (severity !== undefined) severities[rule as ViolationRule] = severity;
+  }
+
+  const index = new RuleIndex<CompiledRule>();
+  const compiled: CompiledRule[] = valid.rules.map((rule, i) => {
+    const target = ruleTarget(rule);
+    const entry: CompiledRule = {
+      rule,
+      index: i,
+      target,
+      clusters: rule.clusters ? rule.clusters.map(compileGlob) : null,
+      namespaces: rule.namespaces ? rule.namespaces.map(compileGlob) : null,
+      requireDigest: rule.requireDigest === true,
+      denyTags: (rule.denyTags ?? []).map(compileGlob),
+      expiresAtMs: rule.expiresAt === undefined ? null : parseInstant(rule.expiresAt),
+      specificity: specificityOf(target, rule, i),
+    };
+    index.add(target.registry, target.repository, entry);
+    return entry;
+  });
+
+  const cache = new PullThroughIndex();
+  const cacheNormalised: { prefix: string; upstream: string }[] = [];
+  for (const item of valid.pullThroughCache ?? []) {
+    const prefix = parseRegistryPath(item.prefix, 'prefix');
+    const upstream = parseRegistryPath(item.upstream, 'upstream');
+    if (!prefix.ok || !upstream.ok) throw new AllowlistError('invalid pullThroughCache entry');
+    cache.add(prefix.value, upstream.value, item.prefix);
+    cacheNormalised.push({
+      prefix: [prefix.value.host, ...prefix.value.segments].join('/'),
+      upstream: [upstream.value.host, ...upstream.value.segments].join('/'),
+    });
+  }
+
+  const version = hashContent(compiled, cacheNormalised, severities);
+  return new Compiled(version, valid.rules, severities, index, cache);
+}
+
+function hashContent(
+  rules: readonly CompiledRule[],
+  cache: readonly { prefix: string; upstream: string }[],
+  severities: Readonly<Record<ViolationRule, Severity>>,
+): string {
+  const normalised = {
+    version: 1,
+    severities,
+    rules: rules.map((r) => {
+      const {
+        image: _image,
+        registry: _registry,
+        repository: _repository,
+        ...rest
+      } = orderRule(r.rule);
+      return {
+        registry: r.target.registry.source,
+        repository: r.target.repository.source,
+        ...rest,
+        expiresAt: r.expiresAtMs === null ? undefined : new Date(r.expiresAtMs).toISOString(),
+      };
+    }),
+    pullThroughCache: cache,
+  };
+  return createHash('sha256').update(JSON.stringify(normalised)).digest('hex').slice(0, 32);
+}
+
+/* ---------------------------------------------------------------- decide */
+
+function inScope(rule: CompiledRule, scope: Scope): boolean {
+  // A scoped rule needs the caller to say where the image runs: no cluster, no match.
+  if (rule.clusters && !(scope.cluster && matchAnyGlob(rule.clusters, scope.cluster))) return false;
+  if (rule.namespaces && !(scope.namespace && matchAnyGlob(rule.namespaces, scope.namespace))) {
+    return false;
+  }
+  return true;
+}
+
+/** NaN (an invalid `now`) compares false, so every expiring rule then counts as expired. */
+function isExpired(rule: CompiledRule, nowMs: number): boolean {
+  return rule.expiresAtMs !== null && !(nowMs < rule.expiresAtMs);
+}
+
+function describeScope(scope: Scope): string {
+  const parts: string[] = [];
+  parts.push(scope.cluster ? `cluster ${JSON.stringify(scope.cluster)}` : 'no cluster given');
+  parts.push(
+    scope.namespace ? `namespace ${JSON.stringify(scope.namespace)}` : 'no namespace given',
+  );
+  return parts.join(', ');
+}
+
+class Compiled implements CompiledAllowlist {
+  readonly version: string;
+  readonly rules: readonly AllowlistRule[];
+  readonly severities: Readonly<Record<ViolationRule, Severity>>;
+  private readonly index: RuleIndex<CompiledRule>;
+  private readonly cache: PullThroughIndex;
+
+  constructor(
+    version: string,
+    rules: readonly AllowlistRule[],
+    severities: Readonly<Record<ViolationRule, Severity>>,
+    index: RuleIndex<CompiledRule>,
+    cache: PullThroughIndex,
+  ) {
+    this.version = version;
+    this.rules = rules;
+    this.severities = severities;
+    this.index = index;
+    this.cache = cache;
+  }
+
+  decide(image: string, scope: Scope, now: Date): Decision {
+    return this.decideReference(parseNormalizedNamed(image), image, scope, now);
+  }
+
+  judge(ref: ImageReference): ParseResult {
+    const segments = ref.path.split('/');
+    const found = this.cache.find(canonicalHost(ref.domain), segments);
+    if (!found) return { ok: true, ref };
+    const { upstream } = found.entry;
+    const rest = segments.slice(found.depth);
+    let name = [upstream.host, ...upstream.segments, ...rest].join('/');
+    if (ref.tag !== null) name += `:${ref.tag}`;
+    if (ref.digest !== null) name += `@${ref.digest}`;
+    const mapped = parseNormalizedNamed(name);
+    if (!mapped.ok) {
+      return {
+        ok: false,
+        error: `pull-through cache ${found.entry.prefix} maps it to ${name}, which is not a valid reference: ${mapped.error}`,
+      };
+    }
+    return mapped;
+  }
+
+  candidates(judged: ImageReference): CompiledRule[] {
+    const { host, port } = splitHostPort(canonicalHost(judged.domain));
+    const found = this.index.lookup(host, port, judged.path.split('/'));
+    return found.sort(bySpecificity);
+  }
+
+  decideReference(parsed: ParseResult, image: string, scope: Scope, now: Date): Decision {
+    if (!parsed.ok) return this.invalid(image, null, `invalid image reference: ${parsed.error}`);
+    const reference = parsed.ref;
+    const mapped = this.judge(reference);
+    if (!mapped.ok) return this.invalid(image, reference, mapped.error);
+    const judged = mapped.ref;
+    const shown = judged === reference ? judged.string : `${judged.string} (via ${reference.name})`;
+
+    const nowMs = now.getTime();
+    let outOfScope: CompiledRule | null = null;
+    let expired: CompiledRule | null = null;
+    let failing: { rule: CompiledRule; violations: Violation[] } | null = null;
+    for (const candidate of this.candidates(judged)) {
+      if (!inScope(candidate, scope)) {
+        outOfScope ??= candidate;
+        continue;
+      }
+      if (isExpired(candidate, nowMs)) {
+        expired ??= candidate;
+        continue;
+      }
+      const violations = this.constraintViolations(candidate, judged, shown);
+      if (violations.length === 0) {
+        return {
+          image,
+          allowed: true,
+          reference,
+          judged,
+          matchedRule: candidate.rule.id,
+          violations,
+        };
+      }
+      failing ??= { rule: candidate, violations };
+    }
+    const base = { image, allowed: false, reference, judged };
+    if (failing)
+      return { ...base, matchedRule: failing.rule.rule.id, violations: failing.violations };
+    if (expired) {
+      const at = new Date(expired.expiresAtMs ?? Number.NaN);
+      const when = Number.isNaN(at.getTime()) ? String(expired.rule.expiresAt) : at.toISOString();
+      return {
+        ...base,
+        matchedRule: expired.rule.id,
+        violations: [
+          this.violation(
+            'expired-exception',
+            `${shown} is allowed only by rule "${expired.rule.id}", which expired at ${when}`,
+          ),
+        ],
+      };
+    }
+    const hint = outOfScope
+      ? `; rule "${outOfScope.rule.id}" matches the name but not this scope (${describeScope(scope)})`
+      : '';
+    return {
+      ...base,
+      matchedRule: null,
+      violations: [
+        this.violation(
+          'untrusted-source',
+          `${shown} is not from a trusted source: no allowlist rule matches registry ${canonicalHost(judged.domain)} and repository ${judged.path}${hint}`,
+        ),
+      ],
+    };
+  }
+
+  private constraintViolations(
+    rule: CompiledRule,
+    ref: ImageReference,
+    shown: string,
+  ): Violation[] {
+    const out: Violation[] = [];
+    const id = rule.rule.id;
+    if (rule.requireDigest && ref.digest === null) {
+      out.push(
+        this.violation(
+          'unpinned-image',
+          `${shown} is not pinned by digest; rule "${id}" requires a digest`,
+        ),
+      );
+    }
+    // A digest pins the content, so a tag next to it is only a label: denyTags do not apply.
+    if (ref.digest === null && rule.denyTags.length > 0) {
+      const tag = ref.tag ?? 'latest';
+      if (matchAnyGlob(rule.denyTags, tag)) {
+        const implicit = ref.tag === null ? ' (no tag means latest)' : '';
+        out.push(
+          this.violation(
+            'mutable-tag',
+            `${shown} uses tag "${tag}"${implicit}, which rule "${id}" denies`,
+          ),
+        );
+      }
+    }
+    return out;
+  }
+
+  private invalid(image: string, reference: ImageReference | null, message: string): Decision {
+    return {
+      image,
+      allowed: false,
+      reference,
+      judged: null,
+      matchedRule: null,
+      violations: [this.violation('invalid-reference', `${JSON.stringify(image)}: ${message}`)],
+    };
+  }
+
+  private violation(rule: ViolationRule, message: string): Violation {
+    return { rule, severity: this.severities[rule], message };
+  }
+}

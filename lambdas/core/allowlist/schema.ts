@@ -1,0 +1,528 @@
+/**
+ * The allowlist file format (version 1): zod schemas, YAML/JSON parsing, validation with
+ * issues that name the rule and field, and a stable serializer. The format is a contract:
+ * other tools write it, the CLI imports and exports it, DynamoDB stores one rule per item.
+ */
+import { parseDocument, stringify } from 'yaml';
+import { z } from 'zod';
+import { AllowlistError } from '../errors.ts';
+import { canonicalHost, parseNormalizedNamed } from '../reference.ts';
+import { SEVERITIES, type Severity, VIOLATION_RULES, type ViolationRule } from '../types.ts';
+import {
+  matchesOnlySingleSegment,
+  type PatternResult,
+  parseRegistryPattern,
+  parseRepositoryPattern,
+  parseScopeGlob,
+  parseTagGlob,
+  type RegistryPattern,
+  type RepositoryPattern,
+} from './patterns.ts';
+
+export const ALLOWLIST_VERSION = 1;
+
+/** Severity of each violation class unless the file's `severities:` overrides it. */
+export const DEFAULT_SEVERITIES: Readonly<Record<ViolationRule, Severity>> = {
+  'untrusted-source': 'high',
+  'invalid-reference': 'high',
+  'expired-exception': 'high',
+  'unpinned-image': 'medium',
+  'mutable-tag': 'medium',
+  'vulnerable-image': 'high',
+  'scan-missing': 'low',
+};
+
+export interface AllowlistIssue {
+  path: string;
+  message: string;
+}
+
+/* ---------------------------------------------------------------- field schemas */
+
+const RULE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+/** Attaches a pattern parser's message to the field being validated. */
+function pattern<T>(parser: (text: string) => PatternResult<T>) {
+  return z.string().superRefine((text, ctx) => {
+    const result = parser(text);
+    if (!result.ok) ctx.addIssue({ code: 'custom', message: result.error });
+  });
+}
+
+const scopeList = (what: string) =>
+  z
+    .array(pattern(parseScopeGlob))
+    .min(1, `must list at least one ${what} glob; omit the field to apply to all ${what}s`);
+
+const expiresAtSchema = z.string().superRefine((text, ctx) => {
+  if (parseInstant(text) === null) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${text}" must be an ISO-8601 date-time with a time zone, e.g. 2027-01-01T00:00:00Z`,
+    });
+  }
+});
+
+const note = z.string().max(2000, 'must be at most 2000 characters');
+
+const ruleFieldsSchema = z.strictObject({
+  id: z
+    .string()
+    .regex(RULE_ID, 'must be 1–128 characters of A-Z a-z 0-9 . _ : - (not starting with a symbol)'),
+  image: z
+    .string()
+    .superRefine((text, ctx) => {
+      const result = expandImageShorthand(text);
+      if (!result.ok) ctx.addIssue({ code: 'custom', message: result.error });
+    })
+    .optional(),
+  registry: pattern(parseRegistryPattern).optional(),
+  repository: pattern(parseRepositoryPattern).optional(),
+  clusters: scopeList('cluster').optional(),
+  namespaces: scopeList('namespace').optional(),
+  requireDigest: z.boolean().optional(),
+  denyTags: z.array(pattern(parseTagGlob)).optional(),
+  expiresAt: expiresAtSchema.optional(),
+  reason: note.optional(),
+  owner: note.optional(),
+  ticket: note.optional(),
+});
+
+/** One allowlist rule as written (the `image:` shorthand stays a shorthand). */
+export const allowlistRuleSchema = ruleFieldsSchema.superRefine((rule, ctx) => {
+  for (const issue of ruleCrossIssues(rule)) {
+    ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+  }
+});
+export type AllowlistRule = z.infer<typeof allowlistRuleSchema>;
+
+/** Field order of a rule in serialized output (and in the normalised form that is hashed). */
+export const RULE_KEYS = [
+  'id',
+  'image',
+  'registry',
+  'repository',
+  'clusters',
+  'namespaces',
+  'requireDigest',
+  'denyTags',
+  'expiresAt',
+  'reason',
+  'owner',
+  'ticket',
+] as const satisfies readonly (keyof AllowlistRule)[];
+
+const pullThroughCacheSchema = z.strictObject({
+  prefix: pattern((text) => parseRegistryPath(text, 'prefix')),
+  upstream: pattern((text) => parseRegistryPath(text, 'upstream')),
+});
+export type PullThroughCacheEntry = z.infer<typeof pullThroughCacheSchema>;
+
+const severityEnum = z.enum(SEVERITIES, {
+  error: (issue) => `${JSON.stringify(issue.input)} is not a severity (${SEVERITIES.join(', ')})`,
+});
+const severitiesSchema = z.strictObject(
+  Object.fromEntries(VIOLATION_RULES.map((rule) => [rule, severityEnum.optional()])) as Record<
+    ViolationRule,
+    z.ZodOptional<typeof severityEnum>
+  >,
+);
+
+export const allowlistDocumentSchema = z.strictObject({
+  version: z.literal(ALLOWLIST_VERSION, {
+    error: (issue) =>
+      issue.input === undefined
+        ? `is required (version: ${ALLOWLIST_VERSION})`
+        : `unsupported allowlist version ${JSON.stringify(issue.input)}; this regwatch reads version ${ALLOWLIST_VERSION}`,
+  }),
+  severities: severitiesSchema.optional(),
+  rules: z.array(allowlistRuleSchema, { error: 'must be a list of rules' }),
+  pullThroughCache: z.array(pullThroughCacheSchema).optional(),
+});
+export type AllowlistDocument = z.infer<typeof allowlistDocumentSchema>;
+
+/* ---------------------------------------------------------------- rule targets */
+
+/** What a rule matches once the `image:` shorthand is expanded. */
+export interface RuleTarget {
+  registry: RegistryPattern;
+  repository: RepositoryPattern;
+}
+
+// Stands in for '*' while the reference parser normalises a shorthand: it is a valid DNS
+// label and a valid path component, so the parser's domain rules apply unchanged.
+const STAR = 'zz0star0zz';
+
+/**
+ * `image:` shorthand: normalised exactly like an image reference (the same parser decides
+ * what is a registry and adds `library/` to one-segment Docker Hub names), with `*` kept as
+ * a pattern character. `nginx` → docker.io + `library/nginx`; `ghcr.io/org/**` → ghcr.io +
+ * `org/**`. A tag or digest is an error: constraints are separate fields.
+ */
+export function expandImageShorthand(text: string): PatternResult<RuleTarget> {
+  const fail = (error: string): PatternResult<RuleTarget> => ({ ok: false, error });
+  if (text === '') return fail('must not be empty');
+  if (text.toLowerCase().includes(STAR)) return fail(`"${text}" contains a reserved word`);
+  if (/\*\*\*/.test(text)) return fail(`"${text}": '***' is not a pattern; use '*' or '**'`);
+  const parsed = parseNormalizedNamed(text.replaceAll('*', STAR));
+  if (!parsed.ok) return fail(`"${text}" is not an image name pattern: ${parsed.error}`);
+  const { ref } = parsed;
+  if (ref.tag !== null || ref.digest !== null) {
+    return fail(
+      `"${text}" names a tag or digest; an image pattern names repositories only (use denyTags / requireDigest)`,
+    );
+  }
+  const domain = ref.domain.replaceAll(STAR, '*');
+  const path = ref.path.replaceAll(STAR, '*');
+  if (canonicalHost(domain) === 'docker.io' && path === 'library/**' && !text.includes('library')) {
+    return fail(
+      `"${text}" is ambiguous: Docker Hub names of one segment get "library/"; write "docker.io/library/**" for official images or registry: docker.io with repository: "**" for all of Docker Hub`,
+    );
+  }
+  const registry = parseRegistryPattern(domain);
+  if (!registry.ok) return fail(registry.error);
+  const repository = parseRepositoryPattern(path);
+  if (!repository.ok) return fail(repository.error);
+  return { ok: true, value: { registry: registry.value, repository: repository.value } };
+}
+
+/**
+ * The registry and repository patterns a valid rule matches. Throws AllowlistError for a
+ * rule that did not pass the schema (callers validate first).
+ */
+export function ruleTarget(rule: AllowlistRule): RuleTarget {
+  if (rule.image !== undefined) {
+    const expanded = expandImageShorthand(rule.image);
+    if (!expanded.ok) throw new AllowlistError(`rule "${rule.id}": ${expanded.error}`);
+    return expanded.value;
+  }
+  const registry = parseRegistryPattern(rule.registry ?? '');
+  const repository = parseRepositoryPattern(rule.repository ?? '**');
+  if (!registry.ok || !repository.ok) {
+    throw new AllowlistError(`rule "${rule.id}" is not valid; validate it first`);
+  }
+  return { registry: registry.value, repository: repository.value };
+}
+
+/** Checks that span fields of one rule (run after the fields themselves are valid). */
+function ruleCrossIssues(rule: AllowlistRule): { path: string[]; message: string }[] {
+  const issues: { path: string[]; message: string }[] = [];
+  const explicit = rule.registry !== undefined || rule.repository !== undefined;
+  if (rule.image !== undefined && explicit) {
+    issues.push({
+      path: ['image'],
+      message: 'give either image or registry/repository, not both',
+    });
+  } else if (rule.image === undefined && rule.registry === undefined) {
+    issues.push({
+      path: rule.repository === undefined ? [] : ['registry'],
+      message:
+        rule.repository === undefined
+          ? 'needs image or registry'
+          : 'is required with repository (or use image)',
+    });
+  }
+  if (rule.registry !== undefined) {
+    const host = rule.registry.toLowerCase();
+    if (host === 'index.docker.io') {
+      issues.push({
+        path: ['registry'],
+        message: 'index.docker.io is normalised to docker.io in image references; write docker.io',
+      });
+    }
+    const repository = parseRepositoryPattern(rule.repository ?? '**');
+    if (host === 'docker.io' && repository.ok && matchesOnlySingleSegment(repository.value)) {
+      issues.push({
+        path: ['repository'],
+        message: `Docker Hub repositories always have two or more segments (official images are library/<name>); "${rule.repository}" can never match`,
+      });
+    }
+  }
+  return issues;
+}
+
+/* ---------------------------------------------------------------- pull-through cache */
+
+export interface RegistryPath {
+  /** Canonical `host[:port]`. */
+  host: string;
+  /** Lower-case path segments (possibly none). */
+  segments: string[];
+}
+
+/** `host[:port][/path]` with an exact host; the first component must look like a registry. */
+export function parseRegistryPath(text: string, what: string): PatternResult<RegistryPath> {
+  const fail = (error: string): PatternResult<RegistryPath> => ({ ok: false, error });
+  const slash = text.indexOf('/');
+  const hostText = slash < 0 ? text : text.slice(0, slash);
+  const pathText = slash < 0 ? '' : text.slice(slash + 1);
+  if (!/[.:]/.test(hostText) && hostText !== 'localhost') {
+    return fail(
+      `"${text}": a ${what} starts with a registry host (with a '.' or ':', or localhost)`,
+    );
+  }
+  const host = parseRegistryPattern(hostText);
+  if (!host.ok) return fail(host.error);
+  if (host.value.wildcards > 0 || hostText.includes('*') || pathText.includes('*')) {
+    return fail(`"${text}": a ${what} is exact; '*' is not allowed`);
+  }
+  if (slash >= 0) {
+    const path = parseRepositoryPattern(pathText);
+    if (!path.ok) return fail(path.error);
+  }
+  return {
+    ok: true,
+    value: { host: host.value.source, segments: pathText === '' ? [] : pathText.split('/') },
+  };
+}
+
+/* ---------------------------------------------------------------- time */
+
+const INSTANT =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|[+-](\d{2}):(\d{2}))$/i;
+
+/** Epoch milliseconds of an ISO-8601 date-time with a zone, or null when it is not one. */
+export function parseInstant(text: string): number | null {
+  const m = INSTANT.exec(text);
+  if (!m) return null;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const calendar = new Date(Date.UTC(year, month - 1, day));
+  if (
+    calendar.getUTCFullYear() !== year ||
+    calendar.getUTCMonth() !== month - 1 ||
+    calendar.getUTCDate() !== day ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59 ||
+    Number(m[7] ?? 0) > 23 ||
+    Number(m[8] ?? 0) > 59
+  ) {
+    return null;
+  }
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+/* ---------------------------------------------------------------- validation */
+
+const TOP_LEVEL_KEYS = ['version', 'severities', 'rules', 'pullThroughCache'];
+
+/** Validates a parsed value (from YAML, JSON or an API) as a whole allowlist document. */
+export function validateAllowlist(value: unknown, source = 'allowlist'): AllowlistDocument {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new AllowlistError(`${source}: must be a mapping with version and rules`, [
+      { path: '(root)', message: 'must be a mapping with version and rules' },
+    ]);
+  }
+  const result = allowlistDocumentSchema.safeParse(value);
+  const issues: AllowlistIssue[] = result.success
+    ? []
+    : result.error.issues.flatMap((issue) => formatZodIssue(issue, value, TOP_LEVEL_KEYS));
+  issues.push(...documentCrossIssues(value));
+  if (!result.success || issues.length > 0) {
+    throw new AllowlistError(summarise(source, issues), issues);
+  }
+  return result.data;
+}
+
+/** Parses YAML (or JSON, which is YAML) allowlist text; nothing is returned half-loaded. */
+export function parseAllowlist(text: string, source = 'allowlist'): AllowlistDocument {
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const issues = doc.errors.map((error) => ({
+      path: error.linePos
+        ? `line ${error.linePos[0].line}, column ${error.linePos[0].col}`
+        : '(yaml)',
+      message: error.message.split('\n')[0] ?? error.message,
+    }));
+    throw new AllowlistError(summarise(source, issues, 'is not valid YAML'), issues);
+  }
+  return validateAllowlist(doc.toJS({ maxAliasCount: 100 }), source);
+}
+
+/** Validates one rule (e.g. a DynamoDB item or an `allowlist add`). */
+export function validateRule(value: unknown, source = 'rule'): AllowlistRule {
+  const result = allowlistRuleSchema.safeParse(value);
+  if (result.success) return result.data;
+  const id = (value as { id?: unknown } | null)?.id;
+  const name = typeof id === 'string' ? `${source} ${JSON.stringify(id)}` : source;
+  const issues = result.error.issues.flatMap((issue) => formatZodIssue(issue, value, RULE_KEYS));
+  throw new AllowlistError(summarise(name, issues), issues);
+}
+
+function summarise(source: string, issues: readonly AllowlistIssue[], what = 'is invalid'): string {
+  const shown = issues.slice(0, 5).map((issue) => `  ${issue.path}: ${issue.message}`);
+  const more = issues.length > 5 ? [`  … and ${issues.length - 5} more`] : [];
+  return [
+    `${source} ${what} (${issues.length} issue${issues.length === 1 ? '' : 's'}):`,
+    ...shown,
+    ...more,
+  ].join('\n');
+}
+
+/** Duplicate rule ids and duplicate cache prefixes, checked on the raw value so they are
+ * reported even when other fields are broken. */
+function documentCrossIssues(value: object): AllowlistIssue[] {
+  const issues: AllowlistIssue[] = [];
+  const raw = value as { rules?: unknown; pullThroughCache?: unknown };
+  if (Array.isArray(raw.rules)) {
+    const seen = new Map<string, number>();
+    raw.rules.forEach((rule: unknown, index) => {
+      const id = (rule as { id?: unknown } | null)?.id;
+      if (typeof id !== 'string') return;
+      const first = seen.get(id);
+      if (first === undefined) seen.set(id, index);
+      else {
+        issues.push({
+          path: `${rulePath(index, id)}.id`,
+          message: `duplicate id (already used by rules[${first}])`,
+        });
+      }
+    });
+  }
+  if (Array.isArray(raw.pullThroughCache)) {
+    const seen = new Map<string, number>();
+    raw.pullThroughCache.forEach((entry: unknown, index) => {
+      const prefix = (entry as { prefix?: unknown } | null)?.prefix;
+      if (typeof prefix !== 'string') return;
+      const key = prefix.toLowerCase();
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, index);
+      else {
+        issues.push({
+          path: `pullThroughCache[${index}].prefix`,
+          message: `duplicate prefix (already used by pullThroughCache[${first}])`,
+        });
+      }
+    });
+  }
+  return issues;
+}
+
+function rulePath(index: number, id: unknown): string {
+  return typeof id === 'string' ? `rules[${index}] (id ${JSON.stringify(id)})` : `rules[${index}]`;
+}
+
+/** `['rules', 3, 'registry']` → `rules[3] (id "gcr-mirror").registry`. */
+function formatPath(path: readonly PropertyKey[], root: unknown): string {
+  let out = '';
+  let node: unknown = root;
+  for (let i = 0; i < path.length; i++) {
+    const key = path[i];
+    if (typeof key === 'number') {
+      node = Array.isArray(node) ? node[key] : undefined;
+      out += `[${key}]`;
+      if (path[i - 1] === 'rules' && i === 1) {
+        const id = (node as { id?: unknown } | undefined)?.id;
+        if (typeof id === 'string') out += ` (id ${JSON.stringify(id)})`;
+      }
+    } else {
+      const name = String(key);
+      node =
+        node !== null && typeof node === 'object'
+          ? (node as Record<string, unknown>)[name]
+          : undefined;
+      out += out === '' ? name : `.${name}`;
+    }
+  }
+  return out === '' ? '(root)' : out;
+}
+
+function formatZodIssue(
+  issue: z.core.$ZodIssue,
+  root: unknown,
+  rootKeys: readonly string[],
+): AllowlistIssue[] {
+  const base = formatPath(issue.path, root);
+  if (issue.code === 'unrecognized_keys') {
+    const known = knownKeysAt(issue.path, rootKeys);
+    return issue.keys.map((key) => {
+      const hint = closest(key, known);
+      return {
+        path: base === '(root)' ? key : `${base}.${key}`,
+        message: `unknown field${hint ? ` (did you mean ${hint}?)` : ''}; unknown fields are refused so a typo cannot silently widen a rule`,
+      };
+    });
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined) {
+    return [{ path: base, message: 'is required' }];
+  }
+  return [{ path: base, message: issue.message }];
+}
+
+function knownKeysAt(path: readonly PropertyKey[], rootKeys: readonly string[]): readonly string[] {
+  if (path.length === 0) return rootKeys;
+  if (path[0] === 'rules') return RULE_KEYS;
+  if (path[0] === 'pullThroughCache') return ['prefix', 'upstream'];
+  if (path[0] === 'severities') return VIOLATION_RULES;
+  return [];
+}
+
+/** The known key within edit distance 2 (case-insensitive), for "did you mean". */
+function closest(key: string, known: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestDistance = 3;
+  for (const candidate of known) {
+    const d = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2) return 3;
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min(
+        (previous[j] ?? 0) + 1,
+        (current[j - 1] ?? 0) + 1,
+        (previous[j - 1] ?? 0) + cost,
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/* ---------------------------------------------------------------- serialization */
+
+/** A rule with its fields in the canonical order; absent fields are left out. */
+export function orderRule(rule: AllowlistRule): AllowlistRule {
+  const out: Record<string, unknown> = {};
+  for (const key of RULE_KEYS) if (rule[key] !== undefined) out[key] = rule[key];
+  return out as AllowlistRule;
+}
+
+/** YAML in the file format, with a stable key order; `parseAllowlist` reads it back equal. */
+export function serializeAllowlist(doc: AllowlistDocument): string {
+  const out: Record<string, unknown> = { version: doc.version };
+  if (doc.severities !== undefined) {
+    const severities: Record<string, Severity> = {};
+    for (const rule of VIOLATION_RULES) {
+      const severity = doc.severities[rule];
+      if (severity !== undefined) severities[rule] = severity;
+    }
+    out.severities = severities;
+  }
+  out.rules = doc.rules.map(orderRule);
+  if (doc.pullThroughCache !== undefined) {
+    out.pullThroughCache = doc.pullThroughCache.map((entry) => ({
+      prefix: entry.prefix,
+      upstream: entry.upstream,
+    }));
+  }
+  return stringify(out, { lineWidth: 0, aliasDuplicateObjects: false });
+}
