@@ -96,6 +96,12 @@ export interface Actor {
   auditID: string | null;
   /** Selected `user.extra` values, e.g. EKS `arn`, `canonicalArn`, `sessionName`. */
   extra?: Record<string, string[]> | undefined;
+  /**
+   * True when the actor is a kube-controller-manager controller (replicaset-controller,
+   * job-controller, …) acting for a workload: the person who changed the workload appears on
+   * the workload's own event, not on the pod's.
+   */
+  controller?: boolean | undefined;
 }
 
 export type ObservationSource = 'audit' | 'forwarder' | 'ecr' | 'inspector';

@@ -1,0 +1,76 @@
+/** Who made an audit-logged request. */
+import type { Actor } from '../types.ts';
+
+type Loose = Record<string, unknown>;
+const obj = (v: unknown): Loose =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Loose) : {};
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const strings = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+
+/**
+ * `user.extra` keys worth keeping: they say which IAM role / session (EKS) or which pod and
+ * node (bound service-account tokens) acted. Everything else is dropped, in particular
+ * `accessKeyId` and anything token-like: findings are stored and sent to Slack.
+ */
+export const KEPT_EXTRA_KEYS = [
+  'arn',
+  'canonicalArn',
+  'sessionName',
+  'authentication.kubernetes.io/pod-name',
+  'authentication.kubernetes.io/node-name',
+] as const;
+
+/**
+ * The kube-controller-manager controllers that create pods or pod-template owners on behalf
+ * of a workload (`--use-service-account-credentials` gives each its own service account).
+ */
+export const WORKLOAD_CONTROLLERS = [
+  'replicaset-controller',
+  'replication-controller',
+  'deployment-controller',
+  'statefulset-controller',
+  'daemon-set-controller',
+  'job-controller',
+  'cronjob-controller',
+] as const;
+
+export function isWorkloadController(username: string): boolean {
+  if (username === 'system:kube-controller-manager') return true;
+  const prefix = 'system:serviceaccount:kube-system:';
+  return (
+    username.startsWith(prefix) &&
+    (WORKLOAD_CONTROLLERS as readonly string[]).includes(username.slice(prefix.length))
+  );
+}
+
+/** The actor of an audit event (v1 or v1beta1). Missing fields become empty, never invented. */
+export function actorFromAuditEvent(event: unknown): Actor {
+  const e = obj(event);
+  const user = obj(e.user);
+  const username = str(user.username) ?? '';
+  const actor: Actor = {
+    username,
+    groups: strings(user.groups),
+    sourceIPs: strings(e.sourceIPs),
+    userAgent: str(e.userAgent) ?? null,
+    auditID: str(e.auditID) ?? null,
+  };
+  const uid = str(user.uid);
+  if (uid) actor.uid = uid;
+  const imp = obj(e.impersonatedUser);
+  const impName = str(imp.username);
+  if (impName !== undefined)
+    actor.impersonatedUser = { username: impName, groups: strings(imp.groups) };
+  const extra = obj(user.extra);
+  const kept: Record<string, string[]> = {};
+  for (const key of KEPT_EXTRA_KEYS) {
+    const values = strings(extra[key]);
+    if (values.length > 0) kept[key] = values;
+  }
+  if (Object.keys(kept).length > 0) actor.extra = kept;
+  // Impersonation: the request ran as the impersonated identity, so that is what acted.
+  const effective = impName ?? username;
+  if (isWorkloadController(effective)) actor.controller = true;
+  return actor;
+}

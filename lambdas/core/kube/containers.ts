@@ -1,0 +1,158 @@
+/**
+ * Containers and the images they run, from any Kubernetes object that carries a pod spec:
+ * a Pod, a PodTemplate, or a pod-template owner (Deployment, ReplicaSet, StatefulSet,
+ * DaemonSet, Job, CronJob, ReplicationController).
+ */
+import type { ContainerImage, ContainerKind } from '../types.ts';
+
+type Loose = Record<string, unknown>;
+const obj = (v: unknown): Loose | null =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Loose) : null;
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** Kinds whose pod template sits at `spec.template`. */
+export const TEMPLATE_OWNER_KINDS = [
+  'Deployment',
+  'ReplicaSet',
+  'StatefulSet',
+  'DaemonSet',
+  'Job',
+  'ReplicationController',
+] as const;
+
+/** Every kind `extractContainers` understands. */
+export const POD_SPEC_KINDS = ['Pod', 'PodTemplate', 'CronJob', ...TEMPLATE_OWNER_KINDS] as const;
+export type PodSpecKind = (typeof POD_SPEC_KINDS)[number];
+
+export function isPodSpecKind(kind: unknown): kind is PodSpecKind {
+  return typeof kind === 'string' && (POD_SPEC_KINDS as readonly string[]).includes(kind);
+}
+
+/** Where the pod spec of each kind lives. */
+export function podSpecOf(object: unknown, kind?: string): Loose | null {
+  const o = obj(object);
+  if (!o) return null;
+  const k = kind ?? str(o.kind);
+  const spec = obj(o.spec);
+  switch (k) {
+    case 'Pod':
+      return spec;
+    case 'PodTemplate':
+      return obj(obj(o.template)?.spec);
+    case 'CronJob':
+      return obj(obj(obj(obj(obj(spec?.jobTemplate)?.spec)?.template)?.spec));
+    case undefined:
+      // No kind (a patch body, a hand-written fragment): recognise the shape instead.
+      if (
+        spec &&
+        ('containers' in spec || 'initContainers' in spec || 'ephemeralContainers' in spec)
+      )
+        return spec;
+      if (obj(spec?.jobTemplate)) return podSpecOf(o, 'CronJob');
+      if (obj(spec?.template)) return obj(obj(spec?.template)?.spec);
+      if (obj(o.template)) return podSpecOf(o, 'PodTemplate');
+      return null;
+    default:
+      if ((TEMPLATE_OWNER_KINDS as readonly string[]).includes(k))
+        return obj(obj(spec?.template)?.spec);
+      return null;
+  }
+}
+
+const SPEC_LISTS: readonly [ContainerKind, string, string][] = [
+  ['container', 'containers', 'containerStatuses'],
+  ['initContainer', 'initContainers', 'initContainerStatuses'],
+  ['ephemeralContainer', 'ephemeralContainers', 'ephemeralContainerStatuses'],
+];
+
+/**
+ * The repository digest from a container status `imageID`.
+ *
+ * `docker-pullable://nginx@sha256:…`, `docker.io/library/nginx@sha256:…` (containerd, CRI-O)
+ * carry the manifest digest the registry serves: that is what ran and what registries and
+ * scanners know. A bare `sha256:…` (or `docker://sha256:…`) is the local image *config* id,
+ * which no registry indexes, so it is not returned as a digest (the raw imageID is kept).
+ */
+export function digestFromImageID(imageID: string | null | undefined): string | null {
+  if (!imageID) return null;
+  const at = imageID.lastIndexOf('@');
+  if (at < 0) return null;
+  const digest = imageID.slice(at + 1);
+  return DIGEST.test(digest) ? digest : null;
+}
+const DIGEST =
+  /^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}|[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,})$/;
+
+/**
+ * Repository name with Docker Hub's implicit prefix, used only to notice a stale status: after
+ * an in-place image change the status still describes the previous image until it restarts.
+ * Returns null when the string names no repository (a bare image id).
+ */
+function repositoryOf(image: string): string | null {
+  let s = image.replace(/^[a-z-]+:\/\//, '');
+  const at = s.indexOf('@');
+  if (at >= 0) s = s.slice(0, at);
+  if (/^sha256:/.test(s) || s === '') return null;
+  const slash = s.lastIndexOf('/');
+  const colon = s.lastIndexOf(':');
+  if (colon > slash) s = s.slice(0, colon);
+  const first = s.split('/')[0] ?? '';
+  const hasDomain =
+    s.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
+  if (!hasDomain) s = s.includes('/') ? `docker.io/${s}` : `docker.io/library/${s}`;
+  return s.replace(/^index\.docker\.io\//, 'docker.io/').toLowerCase();
+}
+
+function statusFor(statuses: unknown, name: string, image: string): { imageID: string | null } {
+  if (!Array.isArray(statuses)) return { imageID: null };
+  for (const s of statuses) {
+    const o = obj(s);
+    if (!o || o.name !== name) continue;
+    const imageID = str(o.imageID) || null;
+    const statusImage = str(o.image);
+    if (statusImage) {
+      const a = repositoryOf(statusImage);
+      const b = repositoryOf(image);
+      // Both name a repository and they differ: the status is about another image.
+      if (a && b && a !== b) return { imageID: null };
+    }
+    return { imageID };
+  }
+  return { imageID: null };
+}
+
+/** Containers of one pod spec, joined with the statuses (which only pods have). */
+export function containersOfSpec(spec: unknown, status?: unknown): ContainerImage[] {
+  const s = obj(spec);
+  if (!s) return [];
+  const st = obj(status);
+  const out: ContainerImage[] = [];
+  for (const [kind, specKey, statusKey] of SPEC_LISTS) {
+    const list = s[specKey];
+    if (!Array.isArray(list)) continue;
+    for (const c of list) {
+      const o = obj(c);
+      const image = str(o?.image);
+      // A container without an image is not one the API server accepted; nothing to judge.
+      if (!o || image === undefined) continue;
+      const name = str(o.name) ?? '';
+      const { imageID } = statusFor(st?.[statusKey], name, image);
+      out.push({ name, kind, image, imageID, digest: digestFromImageID(imageID) });
+    }
+  }
+  return out;
+}
+
+/**
+ * Every container (regular, init, ephemeral) of a Pod, PodTemplate or pod-template owner.
+ * For pods, each container is joined by name with its status to learn the digest that ran.
+ * `kind` overrides `object.kind` (for bodies that do not say what they are).
+ */
+export function extractContainers(object: unknown, kind?: string): ContainerImage[] {
+  const o = obj(object);
+  if (!o) return [];
+  const k = kind ?? str(o.kind);
+  const spec = podSpecOf(o, k);
+  const isPod = k === 'Pod' || (k === undefined && spec === obj(o.spec));
+  return containersOfSpec(spec, isPod ? o.status : undefined);
+}
