@@ -64,8 +64,19 @@ export const isNamed = (ref: AnyReference): ref is ImageReference =>
 
 const fail = (error: string): { ok: false; error: string } => ({ ok: false, error });
 
-/** Go's `strings.ToLower(s) != s`; JS lower-casing differs from Go's only in which rune it yields. */
-const hasUpper = (s: string): boolean => s.toLowerCase() !== s;
+/**
+ * Go's `strings.ToLower(s) != s`. ASCII is checked directly (the common case, and no
+ * allocation); otherwise JS lower-casing decides, which differs from Go's only in which
+ * rune it yields, not in whether a rune changes.
+ */
+function hasUpper(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) return true;
+    if (c >= 0x80) return s.toLowerCase() !== s;
+  }
+  return false;
+}
 
 /** Docker's short form of a name: drops `docker.io/`, and `library/` for official images. */
 function familiarize(domain: string, path: string): string {
