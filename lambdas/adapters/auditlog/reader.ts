@@ -1,0 +1,462 @@
+/**
+ * Streaming reader for Kubernetes audit logs as people have them: JSON lines of `Event`s,
+ * `EventList` documents (one per line or pretty-printed), CloudWatch Logs subscription payloads
+ * (`{"awslogs":{"data":…}}`), decoded subscription payloads, CloudWatch Logs exports (JSON
+ * records with a `message`, `aws logs filter-log-events` output, or the `<timestamp> <message>`
+ * lines of S3 exports), each optionally gzip-compressed (detected by magic bytes).
+ *
+ * Built for months of logs: text is split on newlines without per-line allocation beyond a
+ * slice, and the pre-filter (`mayBeRelevant`) drops get/list/watch and other irrelevant events
+ * before `JSON.parse`. Malformed input becomes a `malformed` record with its line number and
+ * reading goes on.
+ */
+import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
+import { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import {
+  clusterFromLogGroup,
+  decodeCloudWatchPayload,
+  isCloudWatchLogsData,
+  isCloudWatchPayload,
+  parseCloudWatchLogsData,
+} from '../../core/audit/cloudwatch.ts';
+import { mayBeRelevant } from '../../core/audit/prefilter.ts';
+
+interface Position {
+  file: string;
+  /** 1-based line where the line or JSON document holding the record starts. */
+  line: number;
+  /** Index inside a batch (EventList item, CloudWatch log event), when the record came from one. */
+  index?: number | undefined;
+}
+
+export type AuditRecord =
+  | (Position & { kind: 'event'; event: unknown; cluster?: string | undefined })
+  | (Position & { kind: 'malformed'; error: string })
+  | (Position & {
+      kind: 'skipped';
+      reason: 'not-json';
+      text: string;
+      cluster?: string | undefined;
+    });
+
+export interface ReaderStats {
+  /** Physical lines read (after decompression). */
+  lines: number;
+  /** Audit events seen: yielded as `event` records plus those the pre-filter dropped. */
+  events: number;
+  /** Events dropped by the pre-filter (their verb or resource cannot matter). */
+  prefiltered: number;
+  notJson: number;
+  malformed: number;
+}
+
+export function newReaderStats(): ReaderStats {
+  return { lines: 0, events: 0, prefiltered: 0, notJson: 0, malformed: 0 };
+}
+
+export interface ReadAuditLogOptions {
+  /** Name used in records; defaults to the path's base name, or `<stream>`. */
+  file?: string | undefined;
+  /** Cluster for events whose container does not name one (a CloudWatch log group does). */
+  cluster?: string | undefined;
+  /** Drop events that cannot matter before parsing them (default true). */
+  prefilter?: boolean | undefined;
+  /** Counters, updated while reading. */
+  stats?: ReaderStats | undefined;
+}
+
+const CHUNK_BYTES = 1 << 20;
+const TEXT_SAMPLE = 200;
+
+/** Read one audit log (a path or a byte stream) as records; never throws for bad content. */
+export async function* readAuditLog(
+  source: string | Readable,
+  opts: ReadAuditLogOptions = {},
+): AsyncGenerator<AuditRecord> {
+  const file = opts.file ?? (typeof source === 'string' ? basename(source) : '<stream>');
+  const input =
+    typeof source === 'string' ? createReadStream(source, { highWaterMark: CHUNK_BYTES }) : source;
+  const sink = new RecordSink(file, opts);
+  const decoder = new TextDecoder('utf-8');
+  let splitter: LineSplitter | DocumentSplitter | null = null;
+  let head = '';
+  try {
+    for await (const bytes of decompressed(input)) {
+      const text = decoder.decode(bytes, { stream: true });
+      if (splitter) splitter.push(text);
+      else {
+        head += text;
+        splitter = chooseSplitter(head, sink);
+        if (splitter) {
+          splitter.push(head);
+          head = '';
+        }
+      }
+      if (sink.pending.length > 0) yield* sink.drain();
+    }
+    const rest = decoder.decode();
+    if (!splitter) splitter = chooseSplitter(head + rest, sink, true);
+    if (splitter) {
+      if (head || rest) splitter.push(head + rest);
+      splitter.end();
+    }
+  } catch (err) {
+    // A corrupt gzip stream or a read error ends this file; what was read stays reported.
+    sink.malformed(splitter?.currentLine() ?? 1, `cannot read ${file}: ${(err as Error).message}`);
+  }
+  yield* sink.drain();
+}
+
+/** Bytes of the source, gunzipped when it starts with the gzip magic number. */
+async function* decompressed(input: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
+  const it = input[Symbol.asyncIterator]();
+  let first = Buffer.alloc(0);
+  while (first.length < 2) {
+    const n = await it.next();
+    if (n.done) break;
+    first = Buffer.concat([first, Buffer.from(n.value)]);
+  }
+  if (first.length === 0) return;
+  async function* all(): AsyncGenerator<Buffer> {
+    yield first;
+    for (;;) {
+      const n = await it.next();
+      if (n.done) return;
+      yield Buffer.from(n.value);
+    }
+  }
+  if (first[0] === 0x1f && first[1] === 0x8b) {
+    yield* Readable.from(all()).pipe(createGunzip({ chunkSize: 256 * 1024 }));
+  } else yield* all();
+}
+
+/**
+ * Line mode when the first non-blank line is a complete JSON value or text (S3 export lines);
+ * document mode when it opens a JSON value that continues on later lines (pretty-printed).
+ */
+function chooseSplitter(
+  head: string,
+  sink: RecordSink,
+  atEnd = false,
+): LineSplitter | DocumentSplitter | null {
+  const start = head.search(/\S/);
+  if (start < 0) return atEnd ? new LineSplitter(sink) : null;
+  const c = head[start];
+  if (c !== '{' && c !== '[') return new LineSplitter(sink);
+  const nl = head.indexOf('\n', start);
+  if (nl < 0 && !atEnd) return null;
+  const firstLine = head.slice(start, nl < 0 ? undefined : nl).trim();
+  try {
+    JSON.parse(firstLine);
+    return new LineSplitter(sink);
+  } catch {
+    // A line that looks complete but does not parse is a malformed JSON line, not a document.
+    const last = firstLine[firstLine.length - 1];
+    const complete = (c === '{' && last === '}') || (c === '[' && last === ']');
+    return complete ? new LineSplitter(sink) : new DocumentSplitter(sink);
+  }
+}
+
+/** Collects records while text is processed synchronously; the generator yields them. */
+class RecordSink {
+  readonly pending: AuditRecord[] = [];
+  readonly file: string;
+  readonly cluster: string | undefined;
+  readonly prefilter: boolean;
+  readonly stats: ReaderStats;
+
+  constructor(file: string, opts: ReadAuditLogOptions) {
+    this.file = file;
+    this.cluster = opts.cluster;
+    this.prefilter = opts.prefilter ?? true;
+    this.stats = opts.stats ?? newReaderStats();
+  }
+
+  *drain(): Generator<AuditRecord> {
+    const batch = this.pending.splice(0);
+    yield* batch;
+  }
+
+  malformed(line: number, error: string, index?: number): void {
+    this.stats.malformed++;
+    this.pending.push({ kind: 'malformed', file: this.file, line, index, error });
+  }
+
+  event(event: unknown, line: number, index?: number, cluster?: string): void {
+    this.stats.events++;
+    this.pending.push({
+      kind: 'event',
+      file: this.file,
+      line,
+      index,
+      event,
+      cluster: cluster ?? this.cluster,
+    });
+  }
+
+  notJson(text: string, line: number, index?: number, cluster?: string): void {
+    this.stats.notJson++;
+    this.pending.push({
+      kind: 'skipped',
+      reason: 'not-json',
+      file: this.file,
+      line,
+      index,
+      text: text.length > TEXT_SAMPLE ? `${text.slice(0, TEXT_SAMPLE)}…` : text,
+      cluster: cluster ?? this.cluster,
+    });
+  }
+
+  /** True when the pre-filter drops this JSON text (counted as a seen event). */
+  dropped(json: string): boolean {
+    if (!this.prefilter) return false;
+    const last = json.charCodeAt(json.length - 1);
+    // Only whole-looking objects are judged unparsed, so truncated lines still get reported.
+    if (json.charCodeAt(0) !== 123 || last !== 125) return false;
+    // An EventList line is parsed so that each of its events is counted.
+    if (json.startsWith('{"kind":"EventList"')) return false;
+    if (mayBeRelevant(json)) return false;
+    this.stats.events++;
+    this.stats.prefiltered++;
+    return true;
+  }
+
+  /** One JSON text (a line, a document, a message) that should hold audit data. */
+  json(json: string, line: number, index?: number, cluster?: string): void {
+    if (this.dropped(json)) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(json);
+    } catch (err) {
+      this.malformed(line, `invalid JSON: ${(err as Error).message}`, index);
+      return;
+    }
+    this.value(value, line, index, cluster);
+  }
+
+  /** A complete multi-line JSON document: parsed without the pre-filter. */
+  document(json: string, line: number): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(json);
+    } catch (err) {
+      this.malformed(line, `invalid JSON: ${(err as Error).message}`);
+      return;
+    }
+    this.value(value, line);
+  }
+
+  /** Route a parsed value by shape. */
+  value(value: unknown, line: number, index?: number, cluster?: string): void {
+    if (Array.isArray(value)) {
+      value.forEach((v, i) => {
+        this.value(v, line, i, cluster);
+      });
+      return;
+    }
+    if (value === null || typeof value !== 'object') {
+      this.event(value, line, index, cluster);
+      return;
+    }
+    const o = value as Record<string, unknown>;
+    if (o.kind === 'Event' || typeof o.auditID === 'string') {
+      this.event(o, line, index, cluster);
+    } else if (o.kind === 'EventList' && Array.isArray(o.items)) {
+      o.items.forEach((item, i) => {
+        this.event(item, line, i, cluster);
+      });
+    } else if (isCloudWatchPayload(o) || isCloudWatchLogsData(o)) {
+      this.cloudWatch(o, line);
+    } else if (Array.isArray(o.events) && o.events.every(hasMessage)) {
+      // `aws logs filter-log-events` / `get-log-events` output.
+      o.events.forEach((e, i) => {
+        this.message(e.message, line, i, cluster);
+      });
+    } else if (hasMessage(o)) {
+      this.message(o.message, line, index, cluster);
+    } else if (typeof o['@message'] === 'string') {
+      // CloudWatch Logs Insights results exported as JSON.
+      this.message(o['@message'], line, index, cluster);
+    } else {
+      this.event(o, line, index, cluster);
+    }
+  }
+
+  cloudWatch(o: Record<string, unknown>, line: number): void {
+    let data: ReturnType<typeof parseCloudWatchLogsData>;
+    try {
+      data = isCloudWatchPayload(o) ? decodeCloudWatchPayload(o) : parseCloudWatchLogsData(o);
+    } catch (err) {
+      this.malformed(line, (err as Error).message);
+      return;
+    }
+    const cluster = clusterFromLogGroup(data.logGroup) ?? undefined;
+    data.logEvents.forEach((e, i) => {
+      this.message(e.message, line, i, cluster);
+    });
+  }
+
+  message(message: string, line: number, index?: number, cluster?: string): void {
+    const text = message.trim();
+    if (text.charCodeAt(0) !== 123 /* { */) {
+      this.notJson(text, line, index, cluster);
+      return;
+    }
+    this.json(text, line, index, cluster);
+  }
+
+  /** One physical line in line mode. */
+  line(raw: string, line: number): void {
+    const text = raw.trim();
+    if (text === '') return;
+    const c = text.charCodeAt(0);
+    if (c === 123 || c === 91) {
+      this.json(text, line);
+      return;
+    }
+    // `<timestamp> <message>` as CloudWatch Logs exports to S3 write it.
+    const brace = text.indexOf(' {');
+    if (brace > 0 && !text.slice(0, brace).includes('"')) this.message(text.slice(brace + 1), line);
+    else this.notJson(text, line);
+  }
+}
+
+class LineSplitter {
+  private readonly sink: RecordSink;
+  private pending: string[] = [];
+  private lineNo = 0;
+  private first = true;
+
+  constructor(sink: RecordSink) {
+    this.sink = sink;
+  }
+
+  currentLine(): number {
+    return this.lineNo + 1;
+  }
+
+  push(chunk: string): void {
+    if (this.first) {
+      this.first = false;
+      if (chunk.charCodeAt(0) === 0xfeff) chunk = chunk.slice(1);
+    }
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf('\n', start);
+      if (nl < 0) break;
+      let text = chunk.slice(start, nl);
+      if (this.pending.length > 0) {
+        this.pending.push(text);
+        text = this.pending.join('');
+        this.pending = [];
+      }
+      this.lineNo++;
+      this.sink.stats.lines++;
+      this.sink.line(text, this.lineNo);
+      start = nl + 1;
+    }
+    if (start < chunk.length) this.pending.push(chunk.slice(start));
+  }
+
+  end(): void {
+    if (this.pending.length === 0) return;
+    const text = this.pending.join('');
+    this.pending = [];
+    this.lineNo++;
+    this.sink.stats.lines++;
+    this.sink.line(text, this.lineNo);
+  }
+}
+
+/**
+ * Splits a stream of JSON values that may span lines (pretty-printed documents, several
+ * concatenated). Tracks depth and strings per character; the text of a value is joined from
+ * the chunks only once it is complete, so a large document costs linear time.
+ */
+class DocumentSplitter {
+  private readonly sink: RecordSink;
+  private parts: string[] = [];
+  private depth = 0;
+  private inString = false;
+  private escape = false;
+  private lineNo = 1;
+  private valueLine = 0;
+  private skipLine = false;
+  private first = true;
+  private lastChar = -1;
+
+  constructor(sink: RecordSink) {
+    this.sink = sink;
+  }
+
+  currentLine(): number {
+    return this.lineNo;
+  }
+
+  push(chunk: string): void {
+    if (this.first) {
+      this.first = false;
+      if (chunk.charCodeAt(0) === 0xfeff) chunk = chunk.slice(1);
+    }
+    let valueStart = this.depth > 0 ? 0 : -1;
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk.charCodeAt(i);
+      this.lastChar = c;
+      if (c === 10) {
+        this.lineNo++;
+        this.sink.stats.lines++;
+        this.skipLine = false;
+      }
+      if (this.depth > 0) {
+        if (this.inString) {
+          if (this.escape) this.escape = false;
+          else if (c === 92) this.escape = true;
+          else if (c === 34) this.inString = false;
+          continue;
+        }
+        if (c === 34) this.inString = true;
+        else if (c === 123 || c === 91) this.depth++;
+        else if (c === 125 || c === 93) {
+          this.depth--;
+          if (this.depth === 0) {
+            this.parts.push(chunk.slice(valueStart, i + 1));
+            const text = this.parts.join('');
+            this.parts = [];
+            valueStart = -1;
+            // Whole documents are parsed: the pre-filter judges one event, not a batch.
+            this.sink.document(text, this.valueLine);
+          }
+        }
+        continue;
+      }
+      if (this.skipLine || c === 32 || c === 9 || c === 10 || c === 13 || c === 44 /* , */)
+        continue;
+      if (c === 123 || c === 91) {
+        this.depth = 1;
+        valueStart = i;
+        this.valueLine = this.lineNo;
+      } else {
+        this.sink.malformed(this.lineNo, 'unexpected text outside a JSON value');
+        this.skipLine = true;
+      }
+    }
+    if (this.depth > 0 && valueStart >= 0) this.parts.push(chunk.slice(valueStart));
+  }
+
+  end(): void {
+    if (this.depth > 0) {
+      this.sink.malformed(this.valueLine, 'truncated JSON value (input ended inside it)');
+      this.parts = [];
+      this.depth = 0;
+    }
+    if (this.lastChar !== 10 && this.lastChar !== -1) this.sink.stats.lines++;
+  }
+}
+
+function hasMessage(v: unknown): v is { message: string } {
+  return (
+    v !== null && typeof v === 'object' && typeof (v as { message?: unknown }).message === 'string'
+  );
+}
