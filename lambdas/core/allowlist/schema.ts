@@ -3,7 +3,7 @@
  * issues that name the rule and field, and a stable serializer. The format is a contract:
  * other tools write it, the CLI imports and exports it, DynamoDB stores one rule per item.
  */
-import { parseDocument, stringify } from 'yaml';
+import { LineCounter, parseDocument, stringify } from 'yaml';
 import { z } from 'zod';
 import { AllowlistError } from '../errors.ts';
 import { canonicalHost, parseNormalizedNamed } from '../reference.ts';
@@ -334,14 +334,16 @@ export function validateAllowlist(value: unknown, source = 'allowlist'): Allowli
 
 /** Parses YAML (or JSON, which is YAML) allowlist text; nothing is returned half-loaded. */
 export function parseAllowlist(text: string, source = 'allowlist'): AllowlistDocument {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter: lines });
   if (doc.errors.length > 0) {
-    const issues = doc.errors.map((error) => ({
-      path: error.linePos
-        ? `line ${error.linePos[0].line}, column ${error.linePos[0].col}`
-        : '(yaml)',
-      message: error.message.split('\n')[0] ?? error.message,
-    }));
+    const issues = doc.errors.map((error) => {
+      const at = lines.linePos(error.pos[0]);
+      return {
+        path: `line ${at.line}, column ${at.col}`,
+        message: error.message.split('\n')[0] ?? error.message,
+      };
+    });
     throw new AllowlistError(summarise(source, issues, 'is not valid YAML'), issues);
   }
   return validateAllowlist(doc.toJS({ maxAliasCount: 100 }), source);
@@ -451,10 +453,19 @@ function formatZodIssue(
       };
     });
   }
-  if (issue.code === 'invalid_type' && issue.input === undefined) {
+  if (issue.code === 'invalid_type' && valueAt(issue.path, root) === undefined) {
     return [{ path: base, message: 'is required' }];
   }
   return [{ path: base, message: issue.message }];
+}
+
+function valueAt(path: readonly PropertyKey[], root: unknown): unknown {
+  let node = root;
+  for (const key of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return node;
 }
 
 function knownKeysAt(path: readonly PropertyKey[], rootKeys: readonly string[]): readonly string[] {
