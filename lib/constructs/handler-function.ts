@@ -1,0 +1,176 @@
+import * as path from 'node:path';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+/** The repository root: entries, the lock file and esbuild are resolved from here. */
+export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
+
+/** Every Lambda entry point, `lambdas/handlers/<name>.ts` exporting `handler`. */
+export const HANDLER_NAMES = [
+  'eks-audit-logs',
+  'audit-webhook',
+  'audit-webhook-authorizer',
+  'pod-events',
+  'ecr-push',
+  'scan-status',
+  'alerts',
+  'slack-notifier',
+] as const;
+export type HandlerName = (typeof HANDLER_NAMES)[number];
+
+export function handlerEntry(name: HandlerName): string {
+  return path.join(PROJECT_ROOT, 'lambdas', 'handlers', `${name}.ts`);
+}
+
+export const LOG_RETENTION = logs.RetentionDays.THREE_MONTHS;
+
+/**
+ * ESM output lets esbuild tree-shake the AWS SDK and Powertools (both ship ESM builds). A few
+ * transitive dependencies still call `require` for Node built-ins, which does not exist in an
+ * ES module: the banner provides one.
+ */
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __regwatchCreateRequire } from 'node:module'; const require = __regwatchCreateRequire(import.meta.url);";
+
+export interface RegwatchFunctionProps {
+  handler: HandlerName;
+  description: string;
+  environment?: Record<string, string>;
+  timeout?: Duration;
+  memorySize?: number;
+  /** Set only for functions invoked asynchronously (CloudWatch Logs, SNS). */
+  deadLetterQueue?: sqs.IQueue;
+  /** Why this function may never get a Lambda DLQ (invoked synchronously or by a poller). */
+  noDeadLetterQueueReason?: string;
+  /**
+   * Why the role's default policy holds `Resource::*` besides X-Ray (e.g. the stream poller's
+   * `dynamodb:ListStreams`); CDK adds those statements itself.
+   */
+  defaultPolicyWildcards?: string[];
+}
+
+/**
+ * One Lambda function the regwatch way: Node.js 24 on arm64, a minified ESM bundle with source
+ * maps built by the local esbuild (never Docker), X-Ray, JSON logs in a log group with a fixed
+ * retention, and a role of its own that starts with nothing but its log group: every other
+ * permission is granted explicitly with `allow`.
+ */
+export class RegwatchFunction extends Construct {
+  readonly fn: NodejsFunction;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+  readonly handlerName: HandlerName;
+
+  constructor(scope: Construct, id: string, props: RegwatchFunctionProps) {
+    super(scope, id);
+    this.handlerName = props.handler;
+    const stackName = Stack.of(this).stackName;
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      logGroupName: `/aws/lambda/${stackName}-${props.handler}`,
+      retention: LOG_RETENTION,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    // A role of our own instead of AWSLambdaBasicExecutionRole: that managed policy may write
+    // to every log group in the account.
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `regwatch ${props.handler} function`,
+    });
+    this.logGroup.grantWrite(this.role);
+
+    this.fn = new NodejsFunction(this, 'Function', {
+      functionName: `${stackName}-${props.handler}`,
+      description: props.description,
+      entry: handlerEntry(props.handler),
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout ?? Duration.seconds(30),
+      role: this.role,
+      logGroup: this.logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      tracing: lambda.Tracing.ACTIVE,
+      deadLetterQueue: props.deadLetterQueue,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: props.handler,
+        POWERTOOLS_METRICS_NAMESPACE: 'regwatch',
+        ...props.environment,
+      },
+      bundling: {
+        forceDockerBundling: false,
+        logLevel: LogLevel.WARNING,
+        format: OutputFormat.ESM,
+        target: 'node24',
+        platform: 'node',
+        mainFields: ['module', 'main'],
+        minify: true,
+        sourceMap: true,
+        // The map stays next to the bundle without the sources: stack traces map back to file
+        // and line, and the zip stays small.
+        sourcesContent: false,
+        banner: ESM_REQUIRE_BANNER,
+        // Bundle the AWS SDK v3 instead of using the runtime's copy: the version that was
+        // tested is the version that runs, and tree-shaking keeps only the commands used.
+        externalModules: [],
+      },
+    });
+
+    const wildcardReasons = [
+      'X-Ray: xray:PutTraceSegments and xray:PutTelemetryRecords have no resource-level permissions, so the resource must be "*".',
+      ...(props.defaultPolicyWildcards ?? []),
+    ];
+    const reason = wildcardReasons.join(' ');
+    Validations.of(this.role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason });
+    if (!props.deadLetterQueue) {
+      Validations.of(this.fn).acknowledge({
+        id: 'Serverless-LambdaDLQ',
+        reason:
+          props.noDeadLetterQueueReason ??
+          'The function is never invoked asynchronously; failures surface to the caller.',
+      });
+    }
+  }
+
+  /**
+   * Grants `actions` on `resources` in an inline policy of its own (`sid`), so each grant is
+   * visible and testable. Actions are always spelled out; when a resource must be a wildcard,
+   * `wildcard.reason` explains why and `wildcard.findings` names the cdk-nag findings it answers.
+   */
+  allow(
+    sid: string,
+    actions: string[],
+    resources: string[],
+    wildcard?: { reason: string; findings: string[] },
+  ): iam.Policy {
+    for (const action of actions) {
+      if (action.includes('*'))
+        throw new Error(`wildcard action ${action} is not allowed (${sid})`);
+    }
+    const policy = new iam.Policy(this, sid, {
+      statements: [new iam.PolicyStatement({ sid, actions, resources })],
+      roles: [this.role],
+    });
+    // The function must not go live before its permissions exist.
+    this.fn.node.addDependency(policy);
+    if (wildcard) {
+      for (const finding of wildcard.findings) {
+        Validations.of(policy).acknowledge({ id: finding, reason: wildcard.reason });
+      }
+    }
+    return policy;
+  }
+
+  /** Adds an environment variable after construction (for values created later). */
+  addEnvironment(name: string, value: string): void {
+    this.fn.addEnvironment(name, value);
+  }
+}

@@ -1,0 +1,450 @@
+import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as logsDestinations from 'aws-cdk-lib/aws-logs-destinations';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { FINDINGS_INDEX, IMAGES_INDEX } from '../lambdas/adapters/dynamodb/schema.ts';
+import type { RegwatchConfig } from './config.ts';
+import { RegwatchAlarms } from './constructs/alarms.ts';
+import { AlertsTopic } from './constructs/alerts-topic.ts';
+import { AuditWebhookApi } from './constructs/audit-webhook-api.ts';
+import {
+  FORWARDER_SOURCE,
+  POD_EVENT_DETAIL_TYPE,
+  RegwatchEventBus,
+} from './constructs/event-bus.ts';
+import { type HandlerName, RegwatchFunction } from './constructs/handler-function.ts';
+import { deadLetterQueue, WorkQueue } from './constructs/queues.ts';
+import { type RegwatchTable, RegwatchTables } from './constructs/tables.ts';
+import { buildAuditFilterPattern, eksClusterLogGroupName } from './eks-audit-filter.ts';
+
+/** The stack outputs the CLI's `--stack` reads. */
+export const OUTPUT_KEYS = {
+  findingsTable: 'FindingsTableName',
+  allowlistTable: 'AllowlistTableName',
+  imagesTable: 'ImagesTableName',
+  eventBusName: 'EventBusName',
+  eventBusArn: 'EventBusArn',
+  alertsTopicArn: 'AlertsTopicArn',
+  auditWebhookUrl: 'AuditWebhookUrl',
+  scanCheckQueueUrl: 'ScanCheckQueueUrl',
+} as const;
+
+/** How long a compiled allowlist is reused before the table is read again. */
+export const ALLOWLIST_CACHE_TTL_SECONDS = 60;
+
+/** Event patterns, exported so tests assert exactly what is deployed. */
+export const EVENT_PATTERNS = {
+  podEvents: { source: [FORWARDER_SOURCE], detailType: [POD_EVENT_DETAIL_TYPE] },
+  ecrPush: {
+    source: ['aws.ecr'],
+    detailType: ['ECR Image Action'],
+    detail: { 'action-type': ['PUSH'], result: ['SUCCESS'] },
+  },
+  inspector: { source: ['aws.inspector2'], detailType: ['Inspector2 Scan', 'Inspector2 Finding'] },
+} as const satisfies Record<string, events.EventPattern>;
+
+/**
+ * The findings-stream filters that decide what alerts: a finding inserted as OPEN (new), or a
+ * finding going from RESOLVED / SUPPRESSED back to OPEN (reopened). Repeats, acknowledgements
+ * and the alerts function's own bookkeeping writes change no status and never match.
+ */
+export const ALERT_STREAM_FILTERS = [
+  lambda.FilterCriteria.filter({
+    eventName: lambda.FilterRule.isEqual('INSERT'),
+    dynamodb: { NewImage: { status: { S: lambda.FilterRule.isEqual('OPEN') } } },
+  }),
+  lambda.FilterCriteria.filter({
+    eventName: lambda.FilterRule.isEqual('MODIFY'),
+    dynamodb: {
+      OldImage: { status: { S: lambda.FilterRule.or('RESOLVED', 'SUPPRESSED') } },
+      NewImage: { status: { S: lambda.FilterRule.isEqual('OPEN') } },
+    },
+  }),
+];
+
+export interface RegwatchStackProps extends StackProps {
+  config: RegwatchConfig;
+}
+
+const SQS_NO_DLQ_REASON =
+  "Invoked by an SQS event source mapping, never asynchronously: failed messages return to the queue and its redrive policy moves them to the queue's dead-letter queue.";
+const SQS_ESM_DESTINATION_REASON =
+  "SQS event source mappings do not support on-failure destinations; the source queue's redrive policy dead-letters failed messages.";
+
+export class RegwatchStack extends Stack {
+  readonly tables: RegwatchTables;
+  readonly functions: Partial<Record<HandlerName, RegwatchFunction>> = {};
+
+  constructor(scope: Construct, id: string, props: RegwatchStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+
+    /* ------------------------------------------------------------ storage, bus, alerts */
+    this.tables = new RegwatchTables(this, 'Tables');
+    const { allowlist, findings, images } = this.tables;
+    const bus = new RegwatchEventBus(this, 'Events', {
+      busName: this.stackName,
+      organizationId: config.organizationId,
+    }).bus;
+    const alertDeliveryDlq = deadLetterQueue(this, 'AlertDeliveryDlq');
+    const alertsTopic = new AlertsTopic(this, 'AlertsTopic', {
+      topicName: `${this.stackName}-alerts`,
+      emails: config.alertEmails,
+      deliveryDlq: alertDeliveryDlq,
+    });
+    const topic = alertsTopic.topic;
+    const alarms = new RegwatchAlarms(this, 'Alarms', { topic, stackName: this.stackName });
+    alarms.deadLetterQueue(
+      'alert-delivery',
+      alertDeliveryDlq,
+      'SNS deliveries and Slack notifications',
+    );
+
+    const sqsConsumer = (fn: RegwatchFunction, work: WorkQueue, batchSize: number) => {
+      fn.fn.addEventSource(
+        new SqsEventSource(work.queue, {
+          batchSize,
+          maxBatchingWindow: Duration.seconds(5),
+          reportBatchItemFailures: true,
+        }),
+      );
+      Validations.of(fn).acknowledge({
+        id: 'Serverless-LambdaEventSourceMappingDestination',
+        reason: SQS_ESM_DESTINATION_REASON,
+      });
+    };
+    const fn = (
+      name: HandlerName,
+      description: string,
+      options: {
+        environment: Record<string, string>;
+        deadLetterQueue?: sqs.IQueue;
+        noDeadLetterQueueReason?: string;
+        defaultPolicyWildcards?: string[];
+        timeout?: Duration;
+      },
+    ) => {
+      const created = new RegwatchFunction(this, pascal(name), {
+        handler: name,
+        description,
+        ...options,
+      });
+      this.functions[name] = created;
+      alarms.functionErrors(name, created.fn);
+      return created;
+    };
+
+    /* ------------------------------------------------------------ shared grants */
+    const keyArn = this.tables.key.keyArn;
+    const tableAccess = (
+      target: RegwatchFunction,
+      table: RegwatchTable,
+      sid: string,
+      actions: string[],
+      indexes: string[] = [],
+    ) => {
+      target.allow(sid, actions, [table.table.tableArn, ...indexes.map((i) => table.indexArn(i))]);
+    };
+    const tablesKey = (target: RegwatchFunction, write: boolean) =>
+      target.allow(
+        'TablesKey',
+        write
+          ? ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey']
+          : ['kms:Decrypt', 'kms:DescribeKey'],
+        [keyArn],
+      );
+
+    const timeout = Duration.seconds(30);
+    const evaluationEnv = {
+      FINDINGS_TABLE: findings.table.tableName,
+      ALLOWLIST_TABLE: allowlist.table.tableName,
+      IMAGES_TABLE: images.table.tableName,
+      FINDINGS_TTL_DAYS: String(config.findingsTtlDays),
+      ALLOWLIST_CACHE_TTL_SECONDS: String(ALLOWLIST_CACHE_TTL_SECONDS),
+      VULNERABLE_SEVERITY_THRESHOLD: config.vulnerableSeverityThreshold,
+      SCAN_TIMEOUT_MINUTES: String(config.scanTimeoutMinutes),
+    };
+    /** Functions that evaluate observations: read the allowlist and images, upsert findings. */
+    const evaluator = (target: RegwatchFunction) => {
+      tableAccess(target, allowlist, 'AllowlistRead', ['dynamodb:Scan', 'dynamodb:GetItem']);
+      tableAccess(target, findings, 'FindingsUpsert', [
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+      ]);
+      tableAccess(target, images, 'ImagesRead', ['dynamodb:GetItem', 'dynamodb:Query']);
+      tablesKey(target, true);
+    };
+
+    /* ------------------------------------------------------------ EKS audit logs */
+    const eksAuditDlq = deadLetterQueue(this, 'EksAuditLogsDlq');
+    alarms.deadLetterQueue('eks-audit-logs', eksAuditDlq, 'EKS audit log batches');
+    const eksAudit = fn('eks-audit-logs', 'regwatch: EKS audit events from CloudWatch Logs', {
+      environment: evaluationEnv,
+      deadLetterQueue: eksAuditDlq,
+      timeout: Duration.seconds(60),
+    });
+    evaluator(eksAudit);
+    const filterPattern = logs.FilterPattern.literal(buildAuditFilterPattern());
+    for (const cluster of config.clusters) {
+      const logGroup = logs.LogGroup.fromLogGroupName(
+        this,
+        `EksLogGroup-${cluster}`,
+        eksClusterLogGroupName(cluster),
+      );
+      new logs.SubscriptionFilter(this, `EksAudit-${cluster}`, {
+        logGroup,
+        destination: new logsDestinations.LambdaDestination(eksAudit.fn),
+        filterPattern,
+        filterName: `${this.stackName}-audit`,
+      });
+    }
+
+    /* ------------------------------------------------------------ audit webhook */
+    let webhookUrl: string | undefined;
+    if (config.auditWebhook) {
+      const token = new secretsmanager.Secret(this, 'WebhookToken', {
+        secretName: `${this.stackName}/audit-webhook-token`,
+        description: 'regwatch: bearer token kube-apiserver audit webhooks must present',
+        generateSecretString: { excludePunctuation: true, passwordLength: 64 },
+      });
+      Validations.of(token).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          "The token is configured in every apiserver's audit webhook kubeconfig; automatic rotation would cut audit delivery until each apiserver is reconfigured. Rotate by hand (see docs/deploy.md).",
+      });
+      const authorizerFn = fn('audit-webhook-authorizer', 'regwatch: audit webhook bearer token', {
+        environment: { WEBHOOK_TOKEN_SECRET_ARN: token.secretArn },
+        noDeadLetterQueueReason: 'API Gateway invokes the authorizer synchronously.',
+        timeout: Duration.seconds(5),
+      });
+      authorizerFn.allow('WebhookTokenRead', ['secretsmanager:GetSecretValue'], [token.secretArn]);
+      const webhook = fn('audit-webhook', 'regwatch: audit EventLists from self-managed clusters', {
+        environment: evaluationEnv,
+        noDeadLetterQueueReason:
+          "API Gateway invokes the function synchronously; a failure returns 5xx and the apiserver's webhook backend retries the batch.",
+      });
+      evaluator(webhook);
+      const api = new AuditWebhookApi(this, 'AuditWebhookApi', {
+        handler: webhook.fn,
+        authorizer: authorizerFn.fn,
+      });
+      webhookUrl = api.url;
+    }
+
+    /* ------------------------------------------------------------ forwarder pod events */
+    const podQueue = new WorkQueue(this, 'PodEventsQueue', { consumerTimeout: timeout });
+    alarms.deadLetterQueue('pod-events', podQueue.dlq, 'forwarder pod events');
+    new events.Rule(this, 'PodEventsRule', {
+      eventBus: bus,
+      description: 'regwatch: forwarder pod events to the pod-events queue',
+      eventPattern: EVENT_PATTERNS.podEvents,
+      targets: [eventTarget(podQueue)],
+    });
+    const podEvents = fn('pod-events', 'regwatch: forwarder pod events', {
+      environment: evaluationEnv,
+      noDeadLetterQueueReason: SQS_NO_DLQ_REASON,
+      timeout,
+    });
+    evaluator(podEvents);
+    sqsConsumer(podEvents, podQueue, 10);
+
+    /* ------------------------------------------------------------ ECR pushes and scans */
+    const scanCheck = new WorkQueue(this, 'ScanCheckQueue', { consumerTimeout: timeout });
+    alarms.deadLetterQueue('scan-check', scanCheck.dlq, 'Inspector events and scan checks');
+    const ecrQueue = new WorkQueue(this, 'EcrPushQueue', { consumerTimeout: timeout });
+    alarms.deadLetterQueue('ecr-push', ecrQueue.dlq, 'ECR push events');
+    new events.Rule(this, 'EcrPushRule', {
+      description: 'regwatch: successful ECR pushes to the ecr-push queue',
+      eventPattern: EVENT_PATTERNS.ecrPush,
+      targets: [eventTarget(ecrQueue)],
+    });
+    new events.Rule(this, 'InspectorRule', {
+      description: 'regwatch: Inspector2 scan and finding events to the scan-check queue',
+      eventPattern: EVENT_PATTERNS.inspector,
+      targets: [eventTarget(scanCheck)],
+    });
+    const ecrPush = fn('ecr-push', 'regwatch: ECR image pushes', {
+      environment: {
+        IMAGES_TABLE: images.table.tableName,
+        SCAN_CHECK_QUEUE_URL: scanCheck.queue.queueUrl,
+        SCAN_TIMEOUT_MINUTES: String(config.scanTimeoutMinutes),
+      },
+      noDeadLetterQueueReason: SQS_NO_DLQ_REASON,
+      timeout,
+    });
+    tableAccess(ecrPush, images, 'ImagesWrite', [
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+    tablesKey(ecrPush, true);
+    ecrPush.allow('ScanCheckSend', ['sqs:SendMessage'], [scanCheck.queue.queueArn]);
+    sqsConsumer(ecrPush, ecrQueue, 10);
+
+    const scanStatus = fn('scan-status', 'regwatch: Inspector2 scan results and scan checks', {
+      environment: {
+        IMAGES_TABLE: images.table.tableName,
+        FINDINGS_TABLE: findings.table.tableName,
+        SCAN_CHECK_QUEUE_URL: scanCheck.queue.queueUrl,
+        SCAN_TIMEOUT_MINUTES: String(config.scanTimeoutMinutes),
+        VULNERABLE_SEVERITY_THRESHOLD: config.vulnerableSeverityThreshold,
+        FINDINGS_TTL_DAYS: String(config.findingsTtlDays),
+      },
+      noDeadLetterQueueReason: SQS_NO_DLQ_REASON,
+      timeout,
+    });
+    tableAccess(
+      scanStatus,
+      images,
+      'ImagesWrite',
+      ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+      [IMAGES_INDEX.scanPending],
+    );
+    tableAccess(
+      scanStatus,
+      findings,
+      'FindingsByDigest',
+      ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
+      [FINDINGS_INDEX.byDigest],
+    );
+    tablesKey(scanStatus, true);
+    scanStatus.allow('ScanCheckRequeue', ['sqs:SendMessage'], [scanCheck.queue.queueArn]);
+    scanStatus.allow(
+      'EcrScanResults',
+      ['ecr:DescribeImageScanFindings', 'ecr:DescribeImages'],
+      [`arn:${this.partition}:ecr:${this.region}:${this.account}:repository/*`],
+      {
+        reason:
+          'Any repository of this account can receive a push; the repository is known only from the event. Scoped to this account and region.',
+        findings: [
+          'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/*]',
+        ],
+      },
+    );
+    scanStatus.allow(
+      'InspectorFindings',
+      ['inspector2:ListFindings', 'inspector2:ListCoverage'],
+      ['*'],
+      {
+        reason:
+          'inspector2:ListFindings and inspector2:ListCoverage support no resource-level permissions; the resource must be "*".',
+        findings: ['AwsSolutions-IAM5[Resource::*]'],
+      },
+    );
+    sqsConsumer(scanStatus, scanCheck, 10);
+
+    /* ------------------------------------------------------------ alerting */
+    const alertsDlq = deadLetterQueue(this, 'AlertsDlq');
+    alarms.deadLetterQueue(
+      'alerts',
+      alertsDlq,
+      'findings-stream records the alerts function could not handle',
+    );
+    const alertsFn = fn('alerts', 'regwatch: new and reopened findings to SNS and EventBridge', {
+      environment: {
+        FINDINGS_TABLE: findings.table.tableName,
+        ALERTS_TOPIC_ARN: topic.topicArn,
+        EVENT_BUS_NAME: bus.eventBusName,
+        MIN_ALERT_SEVERITY: config.minAlertSeverity,
+      },
+      noDeadLetterQueueReason:
+        "Invoked by a DynamoDB stream event source mapping, never asynchronously; the mapping's on-failure destination is the alerts dead-letter queue.",
+      defaultPolicyWildcards: [
+        'DynamoDB streams: dynamodb:ListStreams has no resource-level permissions (added by the stream event source).',
+      ],
+      timeout,
+    });
+    alertsFn.fn.addEventSource(
+      new DynamoEventSource(findings.table, {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: 25,
+        maxBatchingWindow: Duration.seconds(2),
+        bisectBatchOnError: true,
+        retryAttempts: 5,
+        maxRecordAge: Duration.hours(24),
+        reportBatchItemFailures: true,
+        onFailure: new SqsDlq(alertsDlq),
+        filters: ALERT_STREAM_FILTERS,
+      }),
+    );
+    tableAccess(alertsFn, findings, 'FindingsAlertMark', ['dynamodb:UpdateItem']);
+    tablesKey(alertsFn, true);
+    alertsFn.allow('AlertsPublish', ['sns:Publish'], [topic.topicArn]);
+    alertsFn.allow('AlertsKey', ['kms:Decrypt', 'kms:GenerateDataKey'], [alertsTopic.key.keyArn]);
+    alertsFn.allow('FindingEvents', ['events:PutEvents'], [bus.eventBusArn]);
+
+    if (config.slackWebhookSecretName) {
+      const secret = secretsmanager.Secret.fromSecretNameV2(
+        this,
+        'SlackWebhook',
+        config.slackWebhookSecretName,
+      );
+      const slack = fn('slack-notifier', 'regwatch: alerts to a Slack incoming webhook', {
+        environment: { SLACK_WEBHOOK_SECRET_ARN: secret.secretArn },
+        deadLetterQueue: alertDeliveryDlq,
+        timeout,
+      });
+      slack.allow(
+        'SlackWebhookRead',
+        ['secretsmanager:GetSecretValue'],
+        [`${secret.secretArn}-??????`],
+        {
+          reason:
+            'The secret is created outside the stack by name; Secrets Manager appends six random characters to its ARN, matched by "-??????".',
+          findings: [
+            `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${config.slackWebhookSecretName}-??????]`,
+          ],
+        },
+      );
+      topic.addSubscription(
+        new subscriptions.LambdaSubscription(slack.fn, { deadLetterQueue: alertDeliveryDlq }),
+      );
+    }
+
+    /* ------------------------------------------------------------ outputs */
+    const output = (key: string, value: string, description: string) =>
+      new CfnOutput(this, key, { key, value, description });
+    output(OUTPUT_KEYS.findingsTable, findings.table.tableName, 'Findings table');
+    output(OUTPUT_KEYS.allowlistTable, allowlist.table.tableName, 'Allowlist table');
+    output(OUTPUT_KEYS.imagesTable, images.table.tableName, 'Images table');
+    output(
+      OUTPUT_KEYS.eventBusName,
+      bus.eventBusName,
+      'Event bus for forwarders and finding events',
+    );
+    output(OUTPUT_KEYS.eventBusArn, bus.eventBusArn, 'Event bus ARN (forwarder PutEvents target)');
+    output(OUTPUT_KEYS.alertsTopicArn, topic.topicArn, 'SNS topic for alerts and alarms');
+    output(OUTPUT_KEYS.scanCheckQueueUrl, scanCheck.queue.queueUrl, 'Scan-check queue');
+    if (webhookUrl) {
+      output(
+        OUTPUT_KEYS.auditWebhookUrl,
+        webhookUrl,
+        'Audit webhook base URL: append the cluster name',
+      );
+    }
+  }
+}
+
+/** EventBridge delivers into the work queue; what it cannot deliver goes to the queue's DLQ. */
+function eventTarget(work: WorkQueue): targets.SqsQueue {
+  return new targets.SqsQueue(work.queue, {
+    deadLetterQueue: work.dlq,
+    retryAttempts: 20,
+    maxEventAge: Duration.hours(24),
+  });
+}
+
+function pascal(name: string): string {
+  return name
+    .split('-')
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
+}
