@@ -5,13 +5,6 @@ import { type CliIo, EXIT } from './context.ts';
 /** Each command group registers itself; its action returns an exit code through `setExit`. */
 export type Register = (program: Command, io: CliIo, setExit: (code: number) => void) => void;
 
-const registrations: Register[] = [];
-
-/** Called once per command module by `bin/regwatch.ts`. */
-export function addCommands(...register: Register[]): void {
-  registrations.push(...register);
-}
-
 /** Maps errors to exit codes and messages: the only place the CLI does so. */
 export function reportError(err: unknown, io: CliIo): number {
   if (err instanceof UsageError) {
@@ -31,7 +24,11 @@ export function reportError(err: unknown, io: CliIo): number {
 }
 
 /** Runs the CLI with `argv` (without `node` and the script) and resolves to the exit code. */
-export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: CliIo,
+  registrations: readonly Register[],
+): Promise<number> {
   let exitCode: number = EXIT.ok;
   const program = new Command('regwatch')
     .description('Where do your container images come from? Checks them against an allowlist.')

@@ -1,0 +1,5 @@
+import type { Register } from '../main.ts';
+import { registerRef } from './ref.ts';
+
+/** Every command group of the `regwatch` CLI, in help order. */
+export const allCommands: readonly Register[] = [registerRef];
