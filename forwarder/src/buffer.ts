@@ -1,0 +1,165 @@
+/**
+ * The bounded buffer between the informer and the sink. Memory stays flat while the sink is
+ * down: it holds at most `maxEvents` events and `maxBytes` bytes of JSON. When full, the
+ * oldest event that is not an `added` goes first (a later resync re-sends running pods, while
+ * an `added` of a short-lived pod may be the only trace of it); only when every event is an
+ * `added` does the oldest `added` go.
+ */
+import type { PodEvent } from '../../lambdas/core/kube/pod-event.ts';
+
+export interface BufferedEvent {
+  readonly seq: number;
+  readonly event: PodEvent;
+  /** The event as JSON, serialised once. */
+  readonly json: string;
+  /** UTF-8 length of `json`. */
+  readonly bytes: number;
+  readonly enqueuedAt: number;
+  /** Times the sink refused this entry alone (partial failures). */
+  attempts: number;
+  /** Taken by the sender; never evicted while in flight. */
+  inFlight: boolean;
+}
+
+export interface BufferLimits {
+  maxEvents: number;
+  maxBytes: number;
+}
+
+export interface PushResult {
+  accepted: boolean;
+  evicted: BufferedEvent[];
+}
+
+export class EventBuffer {
+  readonly #limits: BufferLimits;
+  // Maps keep insertion order, so the first key is the oldest and deletes are O(1).
+  readonly #all = new Map<number, BufferedEvent>();
+  readonly #nonAdded = new Map<number, BufferedEvent>();
+  #bytes = 0;
+  #seq = 0;
+  #waiters: (() => void)[] = [];
+  readonly #now: () => number;
+
+  constructor(limits: BufferLimits, now: () => number = Date.now) {
+    this.#limits = limits;
+    this.#now = now;
+  }
+
+  get size(): number {
+    return this.#all.size;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get limits(): BufferLimits {
+    return this.#limits;
+  }
+
+  /** True when one more event of `bytes` would not fit without evicting. */
+  isFull(bytes = 0): boolean {
+    return this.#all.size >= this.#limits.maxEvents || this.#bytes + bytes > this.#limits.maxBytes;
+  }
+
+  /**
+   * Adds an event, evicting as the class comment says. An event larger than the byte limit
+   * on its own, or one that cannot fit because everything else is in flight, is refused.
+   */
+  push(event: PodEvent): PushResult {
+    const json = JSON.stringify(event);
+    const bytes = Buffer.byteLength(json);
+    const evicted: BufferedEvent[] = [];
+    if (bytes > this.#limits.maxBytes) return { accepted: false, evicted };
+    while (this.isFull(bytes)) {
+      const victim = this.#oldestNotInFlight(this.#nonAdded) ?? this.#oldestNotInFlight(this.#all);
+      if (!victim) return { accepted: false, evicted };
+      this.#delete(victim);
+      evicted.push(victim);
+    }
+    const entry: BufferedEvent = {
+      seq: ++this.#seq,
+      event,
+      json,
+      bytes,
+      enqueuedAt: this.#now(),
+      attempts: 0,
+      inFlight: false,
+    };
+    this.#all.set(entry.seq, entry);
+    if (event.reason !== 'added') this.#nonAdded.set(entry.seq, entry);
+    this.#bytes += bytes;
+    return { accepted: true, evicted };
+  }
+
+  /** Enqueue time of the oldest event not in flight, or null. */
+  oldestWaitingSince(): number | null {
+    return this.#oldestNotInFlight(this.#all)?.enqueuedAt ?? null;
+  }
+
+  /** Count of events not in flight. */
+  waiting(): number {
+    let n = 0;
+    for (const e of this.#all.values()) if (!e.inFlight) n++;
+    return n;
+  }
+
+  /**
+   * Marks and returns the oldest waiting events, at most `maxEvents` of them and, past the
+   * first, at most `maxBytes` in `size(entry)` summed.
+   */
+  take(maxEvents: number, maxBytes: number, size: (e: BufferedEvent) => number): BufferedEvent[] {
+    const batch: BufferedEvent[] = [];
+    let total = 0;
+    for (const e of this.#all.values()) {
+      if (batch.length >= maxEvents) break;
+      if (e.inFlight) continue;
+      const s = size(e);
+      if (batch.length > 0 && total + s > maxBytes) break;
+      e.inFlight = true;
+      batch.push(e);
+      total += s;
+    }
+    return batch;
+  }
+
+  /** Removes events that were delivered or given up on. */
+  remove(entries: readonly BufferedEvent[]): void {
+    for (const e of entries) if (this.#all.get(e.seq) === e) this.#delete(e);
+    this.#wake();
+  }
+
+  /** Hands events back for another try. */
+  release(entries: readonly BufferedEvent[]): void {
+    for (const e of entries) e.inFlight = false;
+  }
+
+  /** Resolves when the buffer has room again (or at once if it has). */
+  whenNotFull(): Promise<void> {
+    if (!this.isFull()) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /** Wakes every waiter (used at shutdown). */
+  wakeAll(): void {
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const r of w) r();
+  }
+
+  #wake(): void {
+    if (!this.isFull()) this.wakeAll();
+  }
+
+  #oldestNotInFlight(map: Map<number, BufferedEvent>): BufferedEvent | undefined {
+    for (const e of map.values()) if (!e.inFlight) return e;
+    return undefined;
+  }
+
+  #delete(e: BufferedEvent): void {
+    this.#all.delete(e.seq);
+    this.#nonAdded.delete(e.seq);
+    this.#bytes -= e.bytes;
+  }
+}
