@@ -1,0 +1,100 @@
+import { App } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../lambdas/core/errors.ts';
+import { parseConfig, readConfig } from '../../lib/config.ts';
+
+describe('readConfig', () => {
+  it('applies defaults when nothing is set', () => {
+    // Prepare
+    const app = new App();
+
+    // Act
+    const config = readConfig(app);
+
+    // Assess
+    expect(config).toEqual({
+      clusters: [],
+      auditWebhook: false,
+      alertEmails: [],
+      minAlertSeverity: 'high',
+      findingsTtlDays: 0,
+      scanTimeoutMinutes: 30,
+      vulnerableSeverityThreshold: 'critical',
+    });
+  });
+
+  it('accepts the string forms `-c key=value` passes', () => {
+    // Prepare
+    const app = new App({
+      context: {
+        'regwatch:clusters': 'prod-euc1, staging',
+        'regwatch:auditWebhook': 'true',
+        'regwatch:alertEmails': '["sec@example.com","oncall@example.com"]',
+        'regwatch:findingsTtlDays': '90',
+        'regwatch:scanTimeoutMinutes': '45',
+        'regwatch:minAlertSeverity': 'medium',
+        'regwatch:organizationId': 'o-a1b2c3d4e5',
+        'regwatch:slackWebhookSecretName': 'regwatch/slack-webhook',
+      },
+    });
+
+    // Act
+    const config = readConfig(app);
+
+    // Assess
+    expect(config).toMatchObject({
+      clusters: ['prod-euc1', 'staging'],
+      auditWebhook: true,
+      alertEmails: ['sec@example.com', 'oncall@example.com'],
+      findingsTtlDays: 90,
+      scanTimeoutMinutes: 45,
+      minAlertSeverity: 'medium',
+      organizationId: 'o-a1b2c3d4e5',
+      slackWebhookSecretName: 'regwatch/slack-webhook',
+    });
+  });
+
+  it('names every bad key in one ConfigError', () => {
+    // Prepare
+    const raw = {
+      clusters: ['ok', 'bad name!'],
+      alertEmails: ['not-an-email'],
+      minAlertSeverity: 'urgent',
+      organizationId: '1234',
+      auditWebhook: 'yes',
+    };
+
+    // Act
+    const act = () => parseConfig(raw);
+
+    // Assess
+    expect(act).toThrow(ConfigError);
+    try {
+      act();
+    } catch (error) {
+      const message = (error as Error).message;
+      expect(message).toContain('regwatch:clusters[1]');
+      expect(message).toContain('regwatch:alertEmails[0]');
+      expect(message).toContain('regwatch:minAlertSeverity');
+      expect(message).toContain('regwatch:organizationId');
+      expect(message).toContain('regwatch:auditWebhook');
+    }
+  });
+
+  it('rejects duplicate clusters, out-of-range numbers and ambiguous secret names', () => {
+    expect(() => parseConfig({ clusters: ['a', 'a'] })).toThrow(/duplicate cluster/);
+    expect(() => parseConfig({ scanTimeoutMinutes: 0 })).toThrow(/regwatch:scanTimeoutMinutes/);
+    expect(() => parseConfig({ findingsTtlDays: '1.5' })).toThrow(/regwatch:findingsTtlDays/);
+    expect(() => parseConfig({ slackWebhookSecretName: 'slack-AbC123' })).toThrow(/six characters/);
+  });
+
+  it('treats empty strings from `-c key=` as unset', () => {
+    expect(
+      parseConfig({ organizationId: '', slackWebhookSecretName: '', clusters: '' }),
+    ).toMatchObject({
+      clusters: [],
+      organizationId: undefined,
+      slackWebhookSecretName: undefined,
+    });
+  });
+});

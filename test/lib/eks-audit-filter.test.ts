@@ -1,0 +1,274 @@
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  AUDIT_RESOURCES,
+  AUDIT_VERBS,
+  buildAuditFilterPattern,
+  eksClusterLogGroupName,
+  FILTER_PATTERN_MAX_LENGTH,
+} from '../../lib/eks-audit-filter.ts';
+
+/*
+ * A tiny evaluator for exactly the subset of CloudWatch Logs JSON filter syntax the pattern
+ * uses: `{ … }`, parentheses, `&&`, `||`, `$.a.b = "text"`, `$.a.b >= 200`, `$.a.b < 300`,
+ * `$.a.b NOT EXISTS`. It refuses anything else (including `&&` and `||` mixed without
+ * parentheses, whose precedence we never want to depend on), so the test fails if the pattern
+ * drifts outside what is checked here.
+ */
+type Node =
+  | { kind: 'and' | 'or'; items: Node[] }
+  | { kind: 'eq'; selector: string[]; value: string }
+  | { kind: 'num'; selector: string[]; op: '>=' | '<'; value: number }
+  | { kind: 'notExists'; selector: string[] };
+
+const TOKEN =
+  /\s*(?:(\{|\}|\(|\)|&&|\|\||>=|<|=)|(\$(?:\.[A-Za-z_][A-Za-z0-9_]*)+)|"([^"\\]*)"|(-?\d+)|(NOT EXISTS))/y;
+
+function tokenize(pattern: string): string[] {
+  const tokens: string[] = [];
+  TOKEN.lastIndex = 0;
+  while (TOKEN.lastIndex < pattern.length) {
+    if (/^\s*$/.test(pattern.slice(TOKEN.lastIndex))) break;
+    const at = TOKEN.lastIndex;
+    const match = TOKEN.exec(pattern);
+    if (!match) throw new Error(`unsupported syntax at ${at}: ${pattern.slice(at, at + 20)}`);
+    const [, punct, selector, text, num, notExists] = match;
+    if (punct) tokens.push(punct);
+    else if (selector) tokens.push(selector);
+    else if (text !== undefined) tokens.push(`"${text}"`);
+    else if (num) tokens.push(num);
+    else if (notExists) tokens.push('NOT EXISTS');
+  }
+  return tokens;
+}
+
+function parse(pattern: string): Node {
+  const tokens = tokenize(pattern);
+  let pos = 0;
+  const peek = () => tokens[pos];
+  const take = (expected?: string) => {
+    const token = tokens[pos++];
+    if (token === undefined || (expected !== undefined && token !== expected)) {
+      throw new Error(`expected ${expected ?? 'a token'} at token ${pos - 1}, got ${token}`);
+    }
+    return token;
+  };
+  const expression = (): Node => {
+    const items = [primary()];
+    let op: string | undefined;
+    while (peek() === '&&' || peek() === '||') {
+      const next = take();
+      if (op && op !== next) throw new Error('&& and || mixed without parentheses');
+      op = next;
+      items.push(primary());
+    }
+    if (!op) return items[0] as Node;
+    return { kind: op === '&&' ? 'and' : 'or', items };
+  };
+  const primary = (): Node => {
+    if (peek() === '(') {
+      take('(');
+      const inner = expression();
+      take(')');
+      return inner;
+    }
+    const selectorToken = take();
+    if (!selectorToken.startsWith('$.'))
+      throw new Error(`expected a selector, got ${selectorToken}`);
+    const selector = selectorToken.slice(2).split('.');
+    const op = take();
+    if (op === 'NOT EXISTS') return { kind: 'notExists', selector };
+    const value = take();
+    if (op === '=' && value.startsWith('"'))
+      return { kind: 'eq', selector, value: value.slice(1, -1) };
+    if ((op === '>=' || op === '<') && /^-?\d+$/.test(value)) {
+      return { kind: 'num', selector, op, value: Number(value) };
+    }
+    throw new Error(`unsupported comparison ${selectorToken} ${op} ${value}`);
+  };
+  take('{');
+  const root = expression();
+  take('}');
+  if (pos !== tokens.length) throw new Error(`trailing tokens: ${tokens.slice(pos).join(' ')}`);
+  return root;
+}
+
+function lookup(event: unknown, selector: string[]): unknown {
+  let current: unknown = event;
+  for (const key of selector) {
+    if (current === null || typeof current !== 'object' || !(key in current)) return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  return current;
+}
+
+function evaluate(node: Node, event: unknown): boolean {
+  switch (node.kind) {
+    case 'and':
+      return node.items.every((item) => evaluate(item, event));
+    case 'or':
+      return node.items.some((item) => evaluate(item, event));
+    case 'eq':
+      return lookup(event, node.selector) === node.value;
+    case 'num': {
+      const value = lookup(event, node.selector);
+      if (typeof value !== 'number') return false;
+      return node.op === '>=' ? value >= node.value : value < node.value;
+    }
+    case 'notExists':
+      return lookup(event, node.selector) === undefined;
+  }
+}
+
+const FIXTURES = path.resolve(import.meta.dirname, '../../../shared/fixtures/audit-events');
+
+function auditEvent(overrides: {
+  verb?: string;
+  stage?: string;
+  code?: number | null;
+  resource?: string;
+  subresource?: string;
+}) {
+  const objectRef: Record<string, string> = {
+    resource: overrides.resource ?? 'pods',
+    namespace: 'web',
+    apiVersion: 'v1',
+  };
+  if (overrides.subresource) objectRef.subresource = overrides.subresource;
+  return {
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'RequestResponse',
+    auditID: '00000000-0000-0000-0000-000000000000',
+    stage: overrides.stage ?? 'ResponseComplete',
+    verb: overrides.verb ?? 'create',
+    user: { username: 'someone' },
+    objectRef,
+    ...(overrides.code === null
+      ? {}
+      : { responseStatus: { metadata: {}, code: overrides.code ?? 201 } }),
+  };
+}
+
+describe('buildAuditFilterPattern', () => {
+  const pattern = buildAuditFilterPattern();
+  const matches = (event: unknown) => evaluate(parse(pattern), event);
+
+  it('fits the CloudWatch Logs limit and parses in the supported subset', () => {
+    // Prepare / Act
+    const tree = parse(pattern);
+
+    // Assess
+    expect(pattern.length).toBeLessThanOrEqual(FILTER_PATTERN_MAX_LENGTH);
+    expect(tree.kind).toBe('and');
+  });
+
+  it('passes every event of the constructed EKS fixture (pod create, kubectl debug, set image, Metadata-level create)', () => {
+    // Prepare
+    const lines = readFileSync(path.join(FIXTURES, 'constructed/eks-audit-events.jsonl'), 'utf8')
+      .split('\n')
+      .filter((line) => line.trim() !== '');
+
+    // Act
+    const results = lines.map((line) => matches(JSON.parse(line)));
+
+    // Assess
+    expect(results).toEqual([true, true, true, true]);
+  });
+
+  it('keeps only the ResponseComplete stage of a webhook EventList', () => {
+    // Prepare
+    const list = JSON.parse(
+      readFileSync(
+        path.join(FIXTURES, 'constructed/webhook-eventlist-pod-create-two-stages.json'),
+        'utf8',
+      ),
+    ) as { items: { stage: string }[] };
+
+    // Act
+    const passed = list.items.filter((event) => matches(event)).map((event) => event.stage);
+
+    // Assess
+    expect(passed).toEqual(['ResponseComplete']);
+  });
+
+  it.each(
+    AUDIT_VERBS.flatMap((verb) => AUDIT_RESOURCES.map((resource) => [verb, resource] as const)),
+  )('passes a successful %s of %s', (verb, resource) => {
+    expect(matches(auditEvent({ verb, resource, code: 200 }))).toBe(true);
+  });
+
+  it.each([
+    [
+      'kubectl debug (pods/ephemeralcontainers patch)',
+      { verb: 'patch', subresource: 'ephemeralcontainers', code: 200 },
+      true,
+    ],
+    ['status patch by the kubelet', { verb: 'patch', subresource: 'status', code: 200 }, false],
+    ['scheduler binding', { verb: 'create', subresource: 'binding', code: 201 }, false],
+    ['kubectl exec', { verb: 'create', subresource: 'exec', code: 101 }, false],
+    [
+      'kubectl scale',
+      { verb: 'patch', resource: 'deployments', subresource: 'scale', code: 200 },
+      false,
+    ],
+    [
+      'ephemeral containers on a non-pod',
+      { verb: 'patch', resource: 'deployments', subresource: 'ephemeralcontainers', code: 200 },
+      false,
+    ],
+    ['a get', { verb: 'get', code: 200 }, false],
+    ['a watch', { verb: 'watch', code: 200 }, false],
+    ['a delete', { verb: 'delete', code: 200 }, false],
+    ['a forbidden create', { code: 403 }, false],
+    ['a create rejected by admission', { code: 400 }, false],
+    ['a create without response status', { code: null }, false],
+    ['the RequestReceived stage', { stage: 'RequestReceived', code: null }, false],
+    ['a configmap create', { resource: 'configmaps' }, false],
+    ['a secret update', { verb: 'update', resource: 'secrets', code: 200 }, false],
+  ] as const)('%s → %s', (_name, overrides, expected) => {
+    expect(matches(auditEvent(overrides))).toBe(expected);
+  });
+
+  it('lets through exactly the pod and deployment writes among the Falco traces', () => {
+    // Prepare: real (v1beta1-era) events; trace fal_01_003 is deliberately malformed JSON.
+    const dir = path.join(FIXTURES, 'falco-traces');
+    const names = [
+      'create_deployment.json',
+      'create_nginx_pod_privileged.json',
+      'create_configmap.json',
+      'exec_pod.json',
+      'delete_deployment.json',
+    ];
+
+    // Act
+    const results = Object.fromEntries(
+      names.map((name) => {
+        const text = readFileSync(path.join(dir, name), 'utf8');
+        const first = JSON.parse(text.split('\n').find((line) => line.trim() !== '') ?? '{}');
+        return [name, matches(first)];
+      }),
+    );
+
+    // Assess
+    expect(results).toEqual({
+      'create_deployment.json': true,
+      'create_nginx_pod_privileged.json': true,
+      'create_configmap.json': false,
+      'exec_pod.json': false,
+      'delete_deployment.json': false,
+    });
+  });
+
+  it('the evaluator rejects syntax it does not implement', () => {
+    expect(() => parse('{ $.verb = "create" && $.stage = "x" || $.code = "y" }')).toThrow(/mixed/);
+    expect(() => parse('{ $.verb != "create" }')).toThrow();
+  });
+});
+
+describe('eksClusterLogGroupName', () => {
+  it('is the log group EKS control-plane logging writes to', () => {
+    expect(eksClusterLogGroupName('orion-prod-euc1')).toBe('/aws/eks/orion-prod-euc1/cluster');
+  });
+});

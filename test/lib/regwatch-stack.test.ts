@@ -1,0 +1,479 @@
+import { App, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FINDINGS_INDEX, IMAGES_INDEX, TABLES } from '../../lambdas/adapters/dynamodb/schema.ts';
+import { readConfig } from '../../lib/config.ts';
+import { HANDLER_NAMES } from '../../lib/constructs/handler-function.ts';
+import { buildAuditFilterPattern } from '../../lib/eks-audit-filter.ts';
+import { attachNagPacks } from '../../lib/nag.ts';
+import { OUTPUT_KEYS, RegwatchStack } from '../../lib/regwatch-stack.ts';
+
+type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
+
+const FULL_CONTEXT = {
+  'regwatch:clusters': ['orion-prod-euc1', 'orion-staging'],
+  'regwatch:organizationId': 'o-a1b2c3d4e5',
+  'regwatch:auditWebhook': true,
+  'regwatch:slackWebhookSecretName': 'regwatch/slack-webhook',
+  'regwatch:alertEmails': ['sec@example.com'],
+  'regwatch:minAlertSeverity': 'medium',
+  'regwatch:findingsTtlDays': 180,
+};
+
+function synth(context: Record<string, unknown>) {
+  const app = new App({ context });
+  const stack = new RegwatchStack(app, 'regwatch', { config: readConfig(app) });
+  const packs = attachNagPacks(app);
+  // Template.fromStack synthesises the app, which runs the cdk-nag plugins: it throws on any
+  // unacknowledged error.
+  const template = Template.fromStack(stack);
+  return { app, stack, packs, template };
+}
+
+/** Logical id of each handler's function and role. */
+function functionIds(template: Template) {
+  const functions = template.findResources('AWS::Lambda::Function') as Resources;
+  const byName = new Map<string, { functionId: string; roleId: string }>();
+  for (const [functionId, resource] of Object.entries(functions)) {
+    const name = resource.Properties.FunctionName as string;
+    const role = resource.Properties.Role as { 'Fn::GetAtt': [string, string] };
+    byName.set(name.replace(/^regwatch-/, ''), { functionId, roleId: role['Fn::GetAtt'][0] });
+  }
+  return byName;
+}
+
+/** Every IAM action granted to a role, across all policies attached to it. */
+function actionsOf(template: Template, roleId: string): string[] {
+  const policies = template.findResources('AWS::IAM::Policy') as Resources;
+  const actions = new Set<string>();
+  for (const policy of Object.values(policies)) {
+    const roles = policy.Properties.Roles as { Ref: string }[];
+    if (!roles.some((role) => role.Ref === roleId)) continue;
+    const document = policy.Properties.PolicyDocument as {
+      Statement: { Action: string | string[] }[];
+    };
+    for (const statement of document.Statement) {
+      for (const action of [statement.Action].flat()) actions.add(action);
+    }
+  }
+  return [...actions].sort();
+}
+
+const BASE_ACTIONS = [
+  'logs:CreateLogStream',
+  'logs:PutLogEvents',
+  'xray:PutTelemetryRecords',
+  'xray:PutTraceSegments',
+];
+const SQS_CONSUME = [
+  'sqs:ChangeMessageVisibility',
+  'sqs:DeleteMessage',
+  'sqs:GetQueueAttributes',
+  'sqs:GetQueueUrl',
+  'sqs:ReceiveMessage',
+];
+const KMS_WRITE = ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'];
+const EVALUATOR = [
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:Query',
+  'dynamodb:Scan',
+  'dynamodb:UpdateItem',
+  ...KMS_WRITE,
+];
+
+describe('RegwatchStack with every option enabled', () => {
+  let template: Template;
+  let app: App;
+  let packs: ReturnType<typeof attachNagPacks>;
+
+  beforeAll(() => {
+    ({ template, app, packs } = synth(FULL_CONTEXT));
+  });
+
+  it('deploys every handler on Node.js 24, arm64, traced, with a sized memory and timeout', () => {
+    const ids = functionIds(template);
+    expect([...ids.keys()].sort()).toEqual([...HANDLER_NAMES].sort());
+    template.allResourcesProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      TracingConfig: { Mode: 'Active' },
+      MemorySize: Match.anyValue(),
+      Timeout: Match.anyValue(),
+      Handler: 'index.handler',
+      LoggingConfig: Match.objectLike({ LogFormat: 'JSON', LogGroup: Match.anyValue() }),
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_METRICS_NAMESPACE: 'regwatch',
+          POWERTOOLS_SERVICE_NAME: Match.anyValue(),
+          NODE_OPTIONS: '--enable-source-maps',
+        }),
+      },
+    });
+  });
+
+  it('gives each function exactly the IAM actions of the contract, none with a wildcard', () => {
+    const ids = functionIds(template);
+    const expected: Record<string, string[]> = {
+      'eks-audit-logs': [...BASE_ACTIONS, 'sqs:SendMessage', ...EVALUATOR],
+      'audit-webhook': [...BASE_ACTIONS, ...EVALUATOR],
+      'audit-webhook-authorizer': [...BASE_ACTIONS, 'secretsmanager:GetSecretValue'],
+      'pod-events': [...BASE_ACTIONS, ...SQS_CONSUME, ...EVALUATOR],
+      'ecr-push': [
+        ...BASE_ACTIONS,
+        ...SQS_CONSUME,
+        'sqs:SendMessage',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        ...KMS_WRITE,
+      ],
+      'scan-status': [
+        ...BASE_ACTIONS,
+        ...SQS_CONSUME,
+        'sqs:SendMessage',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+        ...KMS_WRITE,
+        'ecr:DescribeImageScanFindings',
+        'ecr:DescribeImages',
+        'inspector2:ListCoverage',
+        'inspector2:ListFindings',
+      ],
+      alerts: [
+        ...BASE_ACTIONS,
+        'dynamodb:DescribeStream',
+        'dynamodb:GetRecords',
+        'dynamodb:GetShardIterator',
+        'dynamodb:ListStreams',
+        'dynamodb:UpdateItem',
+        'sqs:GetQueueAttributes',
+        'sqs:GetQueueUrl',
+        'sqs:SendMessage',
+        ...KMS_WRITE,
+        'sns:Publish',
+        'events:PutEvents',
+      ],
+      'slack-notifier': [...BASE_ACTIONS, 'sqs:SendMessage', 'secretsmanager:GetSecretValue'],
+    };
+    for (const [name, { roleId }] of ids) {
+      const actions = actionsOf(template, roleId);
+      expect(actions, name).toEqual([...new Set(expected[name])].sort());
+      expect(
+        actions.filter((action) => action.includes('*')),
+        name,
+      ).toEqual([]);
+    }
+  });
+
+  it('scopes table grants to the table and the named indexes only', () => {
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Sid: 'FindingsByDigest',
+            Resource: [
+              Match.objectLike({
+                'Fn::GetAtt': [Match.stringLikeRegexp('^TablesFindings'), 'Arn'],
+              }),
+              {
+                'Fn::Join': [
+                  '',
+                  [
+                    Match.objectLike({
+                      'Fn::GetAtt': [Match.stringLikeRegexp('^TablesFindings'), 'Arn'],
+                    }),
+                    `/index/${FINDINGS_INDEX.byDigest}`,
+                  ],
+                ],
+              },
+            ],
+          }),
+        ],
+      },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Sid: 'ImagesWrite',
+            Resource: Match.arrayWith([
+              { 'Fn::Join': ['', [Match.anyValue(), `/index/${IMAGES_INDEX.scanPending}`]] },
+            ]),
+          }),
+        ],
+      },
+    });
+  });
+
+  it('builds the three tables from the shared schema: CMK encryption, PITR, deletion protection, retained', () => {
+    for (const id of ['allowlist', 'findings', 'images'] as const) {
+      const def = TABLES[id];
+      template.hasResource('AWS::DynamoDB::Table', {
+        DeletionPolicy: 'Retain',
+        Properties: Match.objectLike({
+          TableName: `regwatch-${def.nameSuffix}`,
+          BillingMode: 'PAY_PER_REQUEST',
+          SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: Match.anyValue() },
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+          DeletionProtectionEnabled: true,
+          ...(def.globalSecondaryIndexes.length > 0
+            ? {
+                GlobalSecondaryIndexes: def.globalSecondaryIndexes.map((index) =>
+                  Match.objectLike({ IndexName: index.name }),
+                ),
+              }
+            : {}),
+        }),
+      });
+    }
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      TableName: 'regwatch-findings',
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+    });
+    template.allResourcesProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  it('routes ECR pushes, Inspector events and forwarder pod events with the contract patterns', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.ecr'],
+        'detail-type': ['ECR Image Action'],
+        detail: { 'action-type': ['PUSH'], result: ['SUCCESS'] },
+      },
+      Targets: [
+        Match.objectLike({ DeadLetterConfig: Match.anyValue(), RetryPolicy: Match.anyValue() }),
+      ],
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.inspector2'],
+        'detail-type': ['Inspector2 Scan', 'Inspector2 Finding'],
+      },
+      Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue() })],
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: { Ref: Match.stringLikeRegexp('^EventsBus') },
+      EventPattern: { source: ['regwatch.forwarder'], 'detail-type': ['Pod Event'] },
+      Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue() })],
+    });
+  });
+
+  it('lets only the organisation put forwarder events on the bus', () => {
+    template.hasResourceProperties('AWS::Events::EventBusPolicy', {
+      Statement: Match.objectLike({
+        Action: 'events:PutEvents',
+        Principal: { AWS: '*' },
+        Condition: {
+          StringEquals: {
+            'aws:PrincipalOrgID': 'o-a1b2c3d4e5',
+            'events:source': 'regwatch.forwarder',
+          },
+        },
+      }),
+    });
+  });
+
+  it("subscribes each cluster's audit log group with the filter pattern", () => {
+    const filters = template.findResources('AWS::Logs::SubscriptionFilter') as Resources;
+    const byGroup = Object.values(filters).map((filter) => [
+      filter.Properties.LogGroupName,
+      filter.Properties.FilterPattern,
+    ]);
+    expect(byGroup.sort()).toEqual([
+      ['/aws/eks/orion-prod-euc1/cluster', buildAuditFilterPattern()],
+      ['/aws/eks/orion-staging/cluster', buildAuditFilterPattern()],
+    ]);
+  });
+
+  it('gives every async path a dead-letter queue', () => {
+    const ids = functionIds(template);
+    for (const name of ['eks-audit-logs', 'slack-notifier']) {
+      const id = ids.get(name)?.functionId ?? '';
+      expect(template.toJSON().Resources[id].Properties.DeadLetterConfig, name).toEqual({
+        TargetArn: expect.anything(),
+      });
+    }
+    // Work queues: a redrive policy to their DLQ after 5 receives, TLS-only, SSE-SQS.
+    for (const prefix of ['PodEventsQueue', 'EcrPushQueue', 'ScanCheckQueue']) {
+      template.hasResourceProperties('AWS::SQS::Queue', {
+        QueueName: Match.absent(),
+        SqsManagedSseEnabled: true,
+        VisibilityTimeout: 180,
+        RedrivePolicy: {
+          deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp(`^${prefix}Dlq`), 'Arn'] },
+          maxReceiveCount: 5,
+        },
+      });
+    }
+    template.allResourcesProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+    // SQS consumers report partial batch failures.
+    template.resourcePropertiesCountIs(
+      'AWS::Lambda::EventSourceMapping',
+      { FunctionResponseTypes: ['ReportBatchItemFailures'] },
+      4,
+    );
+    // SNS subscriptions (email, Slack) dead-letter undeliverable notifications.
+    template.allResourcesProperties('AWS::SNS::Subscription', {
+      RedrivePolicy: { deadLetterTargetArn: Match.anyValue() },
+    });
+  });
+
+  it('alerts from the findings stream only on new and reopened findings, with an on-failure DLQ', () => {
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^TablesFindings'), 'StreamArn'] },
+      StartingPosition: 'TRIM_HORIZON',
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 5,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      DestinationConfig: { OnFailure: { Destination: Match.anyValue() } },
+      FilterCriteria: {
+        Filters: [
+          {
+            Pattern: JSON.stringify({
+              eventName: ['INSERT'],
+              dynamodb: { NewImage: { status: { S: ['OPEN'] } } },
+            }),
+          },
+          {
+            Pattern: JSON.stringify({
+              eventName: ['MODIFY'],
+              dynamodb: {
+                OldImage: { status: { S: ['RESOLVED', 'SUPPRESSED'] } },
+                NewImage: { status: { S: ['OPEN'] } },
+              },
+            }),
+          },
+        ],
+      },
+    });
+  });
+
+  it('encrypts the alerts topic with its own key and subscribes the emails and Slack', () => {
+    template.hasResourceProperties('AWS::SNS::Topic', {
+      TopicName: 'regwatch-alerts',
+      KmsMasterKeyId: Match.anyValue(),
+    });
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'sec@example.com',
+    });
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'lambda' });
+  });
+
+  it('alarms on every DLQ and every function, to the alerts topic', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm') as Resources);
+    const dlqAlarms = alarms.filter(
+      (alarm) => alarm.Properties.MetricName === 'ApproximateNumberOfMessagesVisible',
+    );
+    const errorAlarms = alarms.filter((alarm) => alarm.Properties.MetricName === 'Errors');
+    expect(dlqAlarms).toHaveLength(
+      Object.keys(template.findResources('AWS::SQS::Queue')).length - 3,
+    );
+    expect(errorAlarms).toHaveLength(HANDLER_NAMES.length);
+    template.allResourcesProperties('AWS::CloudWatch::Alarm', {
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('^AlertsTopic') }],
+    });
+  });
+
+  it('serves the audit webhook on POST /audit/{cluster} behind a bearer-token authorizer', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+      RouteKey: 'POST /audit/{cluster}',
+      AuthorizationType: 'CUSTOM',
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'REQUEST',
+      EnableSimpleResponses: true,
+      IdentitySource: ['$request.header.Authorization'],
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
+      DefaultRouteSettings: Match.objectLike({
+        ThrottlingRateLimit: 50,
+        ThrottlingBurstLimit: 100,
+      }),
+    });
+  });
+
+  it('exports the outputs the CLI reads', () => {
+    const outputs = Object.keys(template.toJSON().Outputs);
+    expect(outputs.sort()).toEqual(Object.values(OUTPUT_KEYS).sort());
+  });
+
+  it('passes cdk-nag (AwsSolutions and Serverless) with a reason for every acknowledgement', () => {
+    // Act
+    const reports = [packs.awsSolutions.validateScope(app), packs.serverless.validateScope(app)];
+    const acknowledgements = app.node
+      .findAll()
+      .flatMap((construct) => construct.node.metadata)
+      .filter((entry) => entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY)
+      .flatMap((entry) => Object.values(entry.data as Record<string, string>));
+
+    // Assess
+    const errors = reports.flatMap((report) =>
+      report.violations
+        .filter((violation) => violation.severity === 'error')
+        .map((v) => v.ruleName),
+    );
+    expect(errors).toEqual([]);
+    expect(acknowledgements.length).toBeGreaterThan(0);
+    for (const reason of acknowledgements) expect(reason.length).toBeGreaterThan(30);
+  });
+});
+
+describe('RegwatchStack with defaults', () => {
+  let template: Template;
+
+  beforeAll(() => {
+    ({ template } = synth({}));
+  });
+
+  it('leaves out the webhook API, Slack, email and subscriptions, and the org bus policy', () => {
+    const names = [...functionIds(template).keys()].sort();
+    expect(names).toEqual(['alerts', 'ecr-push', 'eks-audit-logs', 'pod-events', 'scan-status']);
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 0);
+    template.resourceCountIs('AWS::Logs::SubscriptionFilter', 0);
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+    template.resourceCountIs('AWS::Events::EventBusPolicy', 0);
+    expect(Object.keys(template.toJSON().Outputs)).not.toContain(OUTPUT_KEYS.auditWebhookUrl);
+  });
+
+  it('passes the default settings to the handlers', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'regwatch-alerts',
+      Environment: { Variables: Match.objectLike({ MIN_ALERT_SEVERITY: 'high' }) },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'regwatch-pod-events',
+      Environment: {
+        Variables: Match.objectLike({
+          FINDINGS_TTL_DAYS: '0',
+          SCAN_TIMEOUT_MINUTES: '30',
+          VULNERABLE_SEVERITY_THRESHOLD: 'critical',
+          ALLOWLIST_CACHE_TTL_SECONDS: '60',
+        }),
+      },
+    });
+  });
+});
+
+describe('cdk-nag wiring', () => {
+  it('fails synthesis on an unacknowledged error', () => {
+    // Prepare: a queue with neither a DLQ nor TLS enforcement breaks AwsSolutions-SQS3/SQS4.
+    const app = new App();
+    const stack = new RegwatchStack(app, 'regwatch', { config: readConfig(app) });
+    new sqs.Queue(stack, 'Careless');
+    attachNagPacks(app);
+
+    // Act / Assess
+    expect(() => app.synth()).toThrow(/AwsSolutions-SQS4/);
+  });
+});
