@@ -3,7 +3,8 @@
  * down: it holds at most `maxEvents` events and `maxBytes` bytes of JSON. When full, the
  * oldest event that is not an `added` goes first (a later resync re-sends running pods, while
  * an `added` of a short-lived pod may be the only trace of it); only when every event is an
- * `added` does the oldest `added` go.
+ * `added` does the oldest `added` go. An event in a sink call still counts against the
+ * limits and may be evicted: if that call then fails, the sender counts it as dropped.
  */
 import type { PodEvent } from '../../lambdas/core/kube/pod-event.ts';
 
@@ -17,8 +18,10 @@ export interface BufferedEvent {
   readonly enqueuedAt: number;
   /** Times the sink refused this entry alone (partial failures). */
   attempts: number;
-  /** Taken by the sender; never evicted while in flight. */
+  /** Taken by the sender for a call that has not finished. */
   inFlight: boolean;
+  /** Pushed out of the buffer to make room; if in flight, the sender decides if it was lost. */
+  evicted: boolean;
 }
 
 export interface BufferLimits {
@@ -63,10 +66,7 @@ export class EventBuffer {
     return this.#all.size >= this.#limits.maxEvents || this.#bytes + bytes > this.#limits.maxBytes;
   }
 
-  /**
-   * Adds an event, evicting as the class comment says. An event larger than the byte limit
-   * on its own, or one that cannot fit because everything else is in flight, is refused.
-   */
+  /** Adds an event, evicting as the class comment says; one larger than the byte limit is refused. */
   push(event: PodEvent): PushResult {
     const json = JSON.stringify(event);
     const bytes = Buffer.byteLength(json);
@@ -86,6 +86,7 @@ export class EventBuffer {
       enqueuedAt: this.#now(),
       attempts: 0,
       inFlight: false,
+      evicted: false,
     };
     this.#all.set(entry.seq, entry);
     if (event.reason !== 'added') this.#nonAdded.set(entry.seq, entry);
@@ -162,4 +163,9 @@ export class EventBuffer {
     this.#nonAdded.delete(e.seq);
     this.#bytes -= e.bytes;
   }
+}
+
+function first(map: Map<number, BufferedEvent>): BufferedEvent | undefined {
+  for (const e of map.values()) return e;
+  return undefined;
 }

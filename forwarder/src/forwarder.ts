@@ -112,15 +112,16 @@ export async function startForwarder(deps: ForwarderDeps): Promise<Forwarder> {
   const enqueue = (event: PodEvent): void => {
     metrics.seen.inc({ reason: event.reason });
     const { accepted, evicted } = buffer.push(event);
-    const lost = evicted.length + (accepted ? 0 : 1);
-    if (lost > 0) {
+    // Evicted events in a sink call are counted by the shipper if that call fails.
+    const lost = evicted.filter((e) => !e.inFlight).length + (accepted ? 0 : 1);
+    if (evicted.length > 0 || !accepted) {
       metrics.dropped.inc({ cause: 'buffer_full' }, lost);
       const now = Date.now();
       // At most one line a second: a full buffer drops on every new event.
       if (now - lastBufferFullLog >= 1_000) {
         lastBufferFullLog = now;
         logger.warn('buffer full; dropped the oldest pod events (resync re-sends running pods)', {
-          dropped: lost,
+          dropped: evicted.length + (accepted ? 0 : 1),
           droppedReasons: [...new Set(evicted.map((e) => e.event.reason))],
           bufferedEvents: buffer.size,
           bufferedBytes: buffer.bytes,

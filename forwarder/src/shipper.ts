@@ -125,6 +125,11 @@ export class Shipper {
     }
   }
 
+  /** Events evicted from the buffer while their call was in flight, and that call failed. */
+  #lostInFlight(n: number): void {
+    if (n > 0) this.#o.metrics.dropped.inc({ cause: 'buffer_full' }, n);
+  }
+
   /** One sink call; resolves with how long to wait before the next one. */
   async #sendOnce(batch: BufferedEvent[]): Promise<number> {
     const { buffer, sink, metrics, logger } = this.#o;
@@ -141,10 +146,15 @@ export class Shipper {
       const done: BufferedEvent[] = [];
       const again: BufferedEvent[] = [];
       let poisoned = 0;
+      let evictedLost = 0;
       batch.forEach((e, i) => {
         if (rejectSet.has(i)) {
           done.push(e);
         } else if (retrySet.has(i)) {
+          if (e.evicted) {
+            evictedLost++;
+            return;
+          }
           e.attempts++;
           if (e.attempts >= this.#o.maxEntryAttempts) {
             poisoned++;
@@ -158,6 +168,7 @@ export class Shipper {
       });
       const sent = batch.length - retrySet.size - rejectSet.size;
       metrics.sent.inc(sent);
+      this.#lostInFlight(evictedLost);
       if (rejectSet.size > 0) {
         metrics.dropped.inc({ cause: 'rejected' }, rejectSet.size);
         logger.error('sink refused pod events for good; dropped', {
@@ -192,11 +203,12 @@ export class Shipper {
     } catch (err) {
       metrics.sinkLatency.observe({ outcome: 'error' }, (performance.now() - started) / 1000);
       buffer.release(batch);
+      this.#lostInFlight(batch.filter((e) => e.evicted).length);
       if (this.#stop.signal.aborted) return 0;
       if (!(err instanceof SinkUnavailableError)) {
         logger.error('unexpected sink error', { err });
       }
-      metrics.retried.inc(batch.length);
+      metrics.retried.inc(batch.filter((e) => !e.evicted).length);
       const retryAfter = err instanceof SinkUnavailableError ? err.retryAfterMs : undefined;
       const delay = this.#backoff.next(Math.min(retryAfter ?? 0, this.#o.retryMaxMs * 4));
       // One line per failure while it lasts would flood the log: warn on the first and then

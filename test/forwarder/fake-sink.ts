@@ -114,3 +114,12 @@ export async function eventually(pred: () => boolean, timeoutMs = 20_000): Promi
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** `eventually` for conditions read asynchronously (metrics). */
+export async function eventuallyAsync(pred: () => Promise<boolean>, timeoutMs = 20_000) {
+  const end = Date.now() + timeoutMs;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error('eventuallyAsync: timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -4,7 +4,7 @@ import { type Forwarder, startForwarder } from '../../forwarder/src/forwarder.ts
 import { createHttpSink } from '../../forwarder/src/sinks/http.ts';
 import { podEventSchema } from '../../lambdas/core/kube/pod-event.ts';
 import { FakeApiServer } from './fake-apiserver.ts';
-import { eventually, FakeSink } from './fake-sink.ts';
+import { eventually, eventuallyAsync, FakeSink } from './fake-sink.ts';
 import { counter, memoryLogger, testConfig } from './helpers.ts';
 
 const SINK_TOKEN = 'sink-secret-token';
@@ -206,8 +206,7 @@ describe('forwarder against a loopback API server and sink', () => {
     api.unavailable = 503;
     const { namespace, fwd } = await start();
     const base = `http://127.0.0.1:${fwd.port}`;
-    await eventually(() => api.requests.length > 0);
-    const restartsBefore = await counter(fwd.metrics.watchRestarts);
+    await eventuallyAsync(async () => (await counter(fwd.metrics.watchRestarts)) >= 2);
 
     // Act
     const notReady = await fetch(`${base}/readyz`);
@@ -220,7 +219,7 @@ describe('forwarder against a loopback API server and sink', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
 
     // Assess
-    expect(restartsBefore).toBeGreaterThan(0);
+    expect(api.requests.length).toBeGreaterThanOrEqual(2);
     expect(notReady.status).toBe(503);
     expect(live.status).toBe(200);
     expect(ready.status).toBe(200);
@@ -236,16 +235,20 @@ describe('forwarder against a loopback API server and sink', () => {
   it('stays within the buffer bound while the sink is down, dropping non-added events first; resync heals', async () => {
     // Prepare
     const { namespace, fwd } = await start({ bufferMaxEvents: 50 });
+    await eventually(() => fwd.ready());
     sink.mode = 'fail';
     for (let i = 0; i < 20; i++) api.createPod(namespace, `run-${i}`);
     for (let i = 0; i < 20; i++) api.setRunning(namespace, `run-${i}`);
 
     // Act
     for (let i = 0; i < 30; i++) api.createPod(namespace, `new-${i}`);
-    await eventually(() => fwd.buffer.size === 50);
-    await eventually(() => api.pods.size > 0 && sink.requests > 2);
-    const dropped = await counter(fwd.metrics.dropped, { cause: 'buffer_full' });
+    await eventuallyAsync(async () => (await counter(fwd.metrics.seen)) === 70);
     const bufferedPeak = fwd.buffer.size;
+    const failed = sink.requests;
+    // Once a failed call has ended after the last event, every eviction has been counted.
+    await sink.until(() => sink.requests >= failed + 2);
+    const dropped = await counter(fwd.metrics.dropped, { cause: 'buffer_full' });
+    const bytes = fwd.buffer.bytes;
     sink.mode = 'ok';
     await sink.until(() => sink.keys().filter((k) => k.startsWith(`${namespace}/`)).length >= 50);
     const beforeResync = sink.accepted.filter((e) => e.pod.metadata.namespace === namespace);
@@ -253,7 +256,8 @@ describe('forwarder against a loopback API server and sink', () => {
     await sink.until(() => countOf(`${namespace}/run-19:resync`) === 1);
 
     // Assess
-    expect(bufferedPeak).toBeLessThanOrEqual(50);
+    expect(bufferedPeak).toBe(50);
+    expect(bytes).toBeLessThanOrEqual(fwd.buffer.limits.maxBytes);
     expect(dropped).toBe(20);
     expect(beforeResync.filter((e) => e.reason === 'added')).toHaveLength(50);
     expect(beforeResync.filter((e) => e.reason === 'running')).toHaveLength(0);
@@ -268,16 +272,20 @@ describe('forwarder against a loopback API server and sink', () => {
     sink.mode = 'reject';
 
     // Act
+    const before = sink.requests;
     api.createPod(namespace, 'bad');
-    await eventually(() => fwd.buffer.size === 0 && sink.requests > 0);
+    await eventuallyAsync(
+      async () => (await counter(fwd.metrics.dropped, { cause: 'rejected' })) === 1,
+    );
     const requests = sink.requests;
     sink.mode = 'ok';
     api.createPod(namespace, 'good');
     await sink.until(() => countOf(`${namespace}/good:added`) === 1);
 
     // Assess
-    expect(await counter(fwd.metrics.dropped, { cause: 'rejected' })).toBe(1);
+    expect(requests).toBe(before + 1);
     expect(sink.requests).toBe(requests + 1);
+    await eventually(() => fwd.buffer.size === 0);
     expect(log.lines().some((l) => l.level === 'error' && String(l.detail).includes('400'))).toBe(
       true,
     );
