@@ -10,6 +10,7 @@ import {
   PutCommand,
   QueryCommand,
   type QueryCommandInput,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.ts';
@@ -137,6 +138,17 @@ export function findingId(fingerprint: string): string {
 export function seenKeyOf(lastSeen: string, fingerprint: string): string {
   return `${lastSeen}#${fingerprint}`;
 }
+
+/** Attributes this store writes only sometimes: removed when a write lacks them. */
+const OPTIONAL_ATTRIBUTES = [
+  'expiresAt',
+  'repositoryKey',
+  'digestKey',
+  'actorKey',
+  'lastStatusChange',
+  'statusHistory',
+  'firstActor',
+] as const;
 
 /** The item as written: the finding, its index keys and bookkeeping. Null index keys are left out. */
 function toItem(
@@ -270,14 +282,11 @@ export class FindingsStore {
       const { finding, reopened } = merge(current.finding, sighting, opts.now);
       const recent = [...current.recentEventIds, c.eventId].slice(-RECENT_EVENT_IDS);
       try {
-        await this.#doc.send(
-          new PutCommand({
-            TableName: this.#table,
-            Item: toItem(finding, current.rev + 1, recent, expires(finding.lastSeen)),
-            ConditionExpression: '#rev = :rev AND NOT contains(#recent, :eid)',
-            ExpressionAttributeNames: { '#rev': 'rev', '#recent': 'recentEventIds' },
-            ExpressionAttributeValues: { ':rev': current.rev, ':eid': c.eventId },
-          }),
+        await this.#replace(
+          toItem(finding, current.rev + 1, recent, expires(finding.lastSeen)),
+          '#rev = :rev AND NOT contains(#recent, :eid)',
+          { '#rev': 'rev', '#recent': 'recentEventIds' },
+          { ':rev': current.rev, ':eid': c.eventId },
         );
         return { outcome: reopened ? 'reopened' : 'repeat', counted: true, finding };
       } catch (error) {
@@ -330,14 +339,11 @@ export class FindingsStore {
         statusHistory: [...(current.finding.statusHistory ?? []), record].slice(-STATUS_HISTORY),
       };
       try {
-        await this.#doc.send(
-          new PutCommand({
-            TableName: this.#table,
-            Item: toItem(finding, current.rev + 1, current.recentEventIds, current.expiresAt),
-            ConditionExpression: '#rev = :rev',
-            ExpressionAttributeNames: { '#rev': 'rev' },
-            ExpressionAttributeValues: { ':rev': current.rev },
-          }),
+        await this.#replace(
+          toItem(finding, current.rev + 1, current.recentEventIds, current.expiresAt),
+          '#rev = :rev',
+          { '#rev': 'rev' },
+          { ':rev': current.rev },
         );
         return finding;
       } catch (error) {
@@ -494,6 +500,47 @@ export class FindingsStore {
       produced += 1;
       if (filter.limit !== undefined && produced >= filter.limit) return;
     }
+  }
+
+  /**
+   * Writes every attribute this store owns and removes the optional ones `item` lacks, with
+   * an UpdateItem rather than a Put, so attributes other writers add (the alerts function's
+   * `alertedKey`) survive.
+   */
+  async #replace(
+    item: Record<string, unknown>,
+    condition: string,
+    names: Record<string, string>,
+    values: Record<string, unknown>,
+  ): Promise<void> {
+    const allNames = { ...names };
+    const allValues = { ...values };
+    const set: string[] = [];
+    const remove: string[] = [];
+    let n = 0;
+    for (const [attribute, value] of Object.entries(item)) {
+      if (attribute === 'fingerprint') continue;
+      allNames[`#a${n}`] = attribute;
+      allValues[`:a${n}`] = value;
+      set.push(`#a${n} = :a${n}`);
+      n += 1;
+    }
+    for (const attribute of OPTIONAL_ATTRIBUTES) {
+      if (attribute in item) continue;
+      allNames[`#a${n}`] = attribute;
+      remove.push(`#a${n}`);
+      n += 1;
+    }
+    await this.#doc.send(
+      new UpdateCommand({
+        TableName: this.#table,
+        Key: { fingerprint: item.fingerprint },
+        UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: allNames,
+        ExpressionAttributeValues: allValues,
+      }),
+    );
   }
 
   async *#partition(input: QueryCommandInput): AsyncGenerator<Record<string, unknown>> {

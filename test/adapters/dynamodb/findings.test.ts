@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { InvalidItemReport } from '../../../lambdas/adapters/dynamodb/common.ts';
 import {
@@ -281,6 +281,37 @@ describe('FindingsStore.upsert', () => {
       new GetCommand({ TableName: table, Key: { fingerprint: fp('default') } }),
     );
     expect(raw.Item?.expiresAt).toBe(Date.parse('2025-07-01T11:00:00Z') / 1000);
+  });
+
+  it("keeps attributes other writers add (the alerts function's alertedKey) across updates", async () => {
+    // Prepare
+    const { finding } = await store.upsert(candidate(), { now: NOW, ttlDays: 7 });
+    await dynamo.doc.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: { fingerprint: finding.fingerprint },
+        UpdateExpression: 'SET alertedKey = :k',
+        ExpressionAttributeValues: { ':k': 'stream-event-1' },
+      }),
+    );
+
+    // Act
+    await store.upsert(candidate({ eventId: 'e2', digest: null }), { now: NOW });
+    await store.setStatus(finding.id, {
+      status: 'RESOLVED',
+      by: 'a',
+      at: NOW.toISOString(),
+      reason: 'r',
+    });
+
+    // Assess
+    const raw = await dynamo.doc.send(
+      new GetCommand({ TableName: table, Key: { fingerprint: finding.fingerprint } }),
+    );
+    expect(raw.Item?.alertedKey).toBe('stream-event-1');
+    expect(raw.Item?.digestKey).toBeUndefined(); // the sparse key went with the digest
+    expect(raw.Item?.expiresAt).toBeUndefined(); // no ttlDays on the last sighting
+    expect(raw.Item?.status).toBe('RESOLVED');
   });
 
   it('refuses a malformed candidate with a ValidationError naming the field', async () => {

@@ -1,5 +1,6 @@
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { regwatchTables } from '../../../lambdas/adapters/dynamodb/index.ts';
 import { createTables, TABLE_IDS, TABLES } from '../../../lambdas/adapters/dynamodb/schema.ts';
 import { freshTables, type LocalDynamo, startDynalite } from '../../helpers/dynalite.ts';
 
@@ -37,5 +38,26 @@ describe('createTables', () => {
 
     // Act / Assess
     await expect(createTables(dynamo.client, names)).resolves.toBeUndefined();
+  });
+});
+
+describe('regwatchTables', () => {
+  it('builds the three stores over a low-level client and they reach their tables', async () => {
+    // Prepare
+    const names = await freshTables(dynamo);
+
+    // Act
+    const tables = regwatchTables(dynamo.client, names);
+    await tables.images.recordPush({
+      repository: 'ghcr.io/org/app',
+      digest: `sha256:${'e'.repeat(64)}`,
+      tag: 'v1',
+      pushedAt: '2025-06-01T00:00:00Z',
+    });
+
+    // Assess
+    expect(await tables.allowlist.loadAll()).toEqual({ version: 1, rules: [] });
+    expect(await tables.findings.queryPage({})).toEqual({ items: [] });
+    expect(await tables.images.findByDigest(`sha256:${'e'.repeat(64)}`)).toHaveLength(1);
   });
 });
