@@ -73,9 +73,15 @@ export class EventBuffer {
     const evicted: BufferedEvent[] = [];
     if (bytes > this.#limits.maxBytes) return { accepted: false, evicted };
     while (this.isFull(bytes)) {
-      const victim = this.#oldestNotInFlight(this.#nonAdded) ?? this.#oldestNotInFlight(this.#all);
+      // Events not in a sink call go before those that are (which may still get through).
+      const victim =
+        this.#oldestNotInFlight(this.#nonAdded) ??
+        first(this.#nonAdded) ??
+        this.#oldestNotInFlight(this.#all) ??
+        first(this.#all);
       if (!victim) return { accepted: false, evicted };
       this.#delete(victim);
+      victim.evicted = true;
       evicted.push(victim);
     }
     const entry: BufferedEvent = {

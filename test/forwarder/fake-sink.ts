@@ -63,7 +63,9 @@ export class FakeSink {
 
   /** Names (`ns/name:reason`) of accepted events. */
   keys(): string[] {
-    return this.accepted.map((e) => `${e.pod.metadata.namespace}/${e.pod.metadata.name}:${e.reason}`);
+    return this.accepted.map(
+      (e) => `${e.pod.metadata.namespace}/${e.pod.metadata.name}:${e.reason}`,
+    );
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -262,7 +262,9 @@ describe('forwarder against a loopback API server and sink', () => {
     expect(beforeResync.filter((e) => e.reason === 'added')).toHaveLength(50);
     expect(beforeResync.filter((e) => e.reason === 'running')).toHaveLength(0);
     expect(queued).toBe(50);
-    const resynced = sink.accepted.filter((e) => e.reason === 'resync' && e.pod.metadata.namespace === namespace);
+    const resynced = sink.accepted.filter(
+      (e) => e.reason === 'resync' && e.pod.metadata.namespace === namespace,
+    );
     expect(resynced.filter((e) => e.pod.status?.containerStatuses?.[0]?.imageID)).toHaveLength(20);
   });
 
