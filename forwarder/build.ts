@@ -8,6 +8,12 @@ import { type BuildResult, build } from 'esbuild';
 
 export const ENTRY = path.resolve(import.meta.dirname, 'src/main.ts');
 
+/**
+ * Optional native speed-ups that `ws` (pulled in by client-node) tries in a try/catch and
+ * does without; left out of the bundle on purpose.
+ */
+export const OPTIONAL_EXTERNALS = ['bufferutil', 'utf-8-validate'] as const;
+
 export async function bundle(outfile: string): Promise<BuildResult<{ metafile: true }>> {
   return build({
     entryPoints: [ENTRY],
@@ -19,6 +25,7 @@ export async function bundle(outfile: string): Promise<BuildResult<{ metafile: t
     minify: true,
     sourcemap: false,
     metafile: true,
+    external: [...OPTIONAL_EXTERNALS],
     logLevel: 'warning',
     legalComments: 'external',
     // Some bundled CommonJS dependencies call require() for Node built-ins.
