@@ -16,14 +16,18 @@ import type {
   ScanCompletedEvent,
 } from '../core/registry/events.ts';
 import {
-  type RegistrySubject,
-  registryCandidate,
   pushCandidates,
   pushedReference,
+  type RegistrySubject,
+  registryCandidate,
   SCAN_CONTAINER,
 } from '../core/registry/identity.ts';
-import { nextScanCheck, SCAN_CHECK_TYPE, type ScanCheckMessage } from '../core/registry/schedule.ts';
-import { SCAN_TO_SEVERITY, vulnerabilityVerdict } from '../core/registry/vulnerability.ts';
+import {
+  nextScanCheck,
+  SCAN_CHECK_TYPE,
+  type ScanCheckMessage,
+} from '../core/registry/schedule.ts';
+import { vulnerabilityVerdict } from '../core/registry/vulnerability.ts';
 import type {
   FindingCandidate,
   ImageRecord,
@@ -60,7 +64,9 @@ export interface ImagesPort {
 export type ScanLookup =
   | { state: 'complete'; counts: SeverityCounts; completedAt: string | null; source: string }
   | { state: 'failed' | 'unsupported'; reason: string; source: string }
-  | { state: 'pending'; reason: string; source: string };
+  | { state: 'pending'; reason: string; source: string }
+  /** The image or its repository was deleted since the push. */
+  | { state: 'gone'; reason: string; source: string };
 
 export interface EcrPort {
   /** The repository's tag mutability; null when it cannot be told. */
@@ -111,11 +117,7 @@ export interface RegistryOutcome {
 /** The pushed image's allowlist verdict is judged against unscoped rules: a push runs nowhere. */
 const PUSH_SCOPE = {} as const;
 
-function subjectOf(
-  repo: EcrRepositoryRef,
-  digest: string,
-  tag: string | null,
-): RegistrySubject {
+function subjectOf(repo: EcrRepositoryRef, digest: string, tag: string | null): RegistrySubject {
   return {
     account: repo.account,
     region: repo.region,
@@ -150,7 +152,10 @@ async function upsertAll(
  * start the scan-check chain unless this digest's push was already seen (a redelivery or a
  * second tag: its chain runs already).
  */
-export async function handleEcrPush(event: EcrPushEvent, deps: RegistryDeps): Promise<RegistryOutcome> {
+export async function handleEcrPush(
+  event: EcrPushEvent,
+  deps: RegistryDeps,
+): Promise<RegistryOutcome> {
   if (!deps.allowlist) throw new Error('handleEcrPush needs an allowlist port');
   const now = deps.clock();
   const before = await deps.images.get(event.repository, event.digest);
@@ -169,7 +174,7 @@ export async function handleEcrPush(event: EcrPushEvent, deps: RegistryDeps): Pr
   // Scheduled before the push is recorded: a crash between the two repeats the schedule
   // (a harmless second chain) rather than losing it.
   let scheduled: RegistryOutcome['scheduled'];
-  if (before?.pushedAt == null) {
+  if (before === undefined || (before.pushedAt === null && before.scanStatus === 'PENDING')) {
     const elapsed = (now.getTime() - Date.parse(event.time)) / 1000;
     const next = nextScanCheck(0, deps.scanTimeoutMinutes, elapsed) ?? {
       attempt: 0,
@@ -187,6 +192,7 @@ export async function handleEcrPush(event: EcrPushEvent, deps: RegistryDeps): Pr
         tag: event.tag,
         since: event.time,
         attempt: 0,
+        purpose: 'push',
       },
       next.delaySeconds,
     );
@@ -318,7 +324,8 @@ export async function handleInspectorFinding(
     return { action: 'finding-ignored', findings: [], detail: `status ${event.status}` };
   }
   const record = await deps.images.get(event.repository, event.digest);
-  const severity = event.severity.toUpperCase() === 'UNTRIAGED' ? 'UNDEFINED' : event.severity.toUpperCase();
+  const severity =
+    event.severity.toUpperCase() === 'UNTRIAGED' ? 'UNDEFINED' : event.severity.toUpperCase();
   const counted =
     record?.severityCounts != null && (record.severityCounts[severity as ScanSeverity] ?? 0) > 0;
   if (record === undefined || record.scanStatus === 'PENDING' || counted) {
@@ -327,7 +334,8 @@ export async function handleInspectorFinding(
       action: 'finding-noted',
       image: record,
       findings: [],
-      detail: record === undefined ? 'image not known' : counted ? 'already counted' : 'scan pending',
+      detail:
+        record === undefined ? 'image not known' : counted ? 'already counted' : 'scan pending',
     };
   }
   const message: ScanCheckMessage = {
@@ -341,9 +349,15 @@ export async function handleInspectorFinding(
     tag: firstTag(event.tags),
     since: event.time,
     attempt: 0,
+    purpose: 'recount',
   };
   await deps.scheduler.schedule(message, 0);
-  return { action: 'recount-scheduled', image: record, findings: [], scheduled: { attempt: 0, delaySeconds: 0 } };
+  return {
+    action: 'recount-scheduled',
+    image: record,
+    findings: [],
+    scheduled: { attempt: 0, delaySeconds: 0 },
+  };
 }
 
 export async function handleInspectorEvent(
@@ -368,7 +382,11 @@ async function lookupScan(
   digest: string,
   deps: RegistryDeps,
 ): Promise<ScanLookup> {
-  let result: ScanLookup = { state: 'pending', reason: 'no scanner port configured', source: 'none' };
+  let result: ScanLookup = {
+    state: 'pending',
+    reason: 'no scanner port configured',
+    source: 'none',
+  };
   if (deps.ecr) result = await deps.ecr.scanFindings(repo, digest);
   // ECR knows nothing (no basic scan): enhanced scanning may still cover the image.
   if (result.state === 'pending' && deps.inspector) {
@@ -390,9 +408,14 @@ export async function handleScanCheck(
 ): Promise<RegistryOutcome> {
   const now = deps.clock();
   const before = await deps.images.get(message.repository, message.digest);
-  const recount = before !== undefined && before.scanStatus === 'COMPLETE';
+  const recount = message.purpose === 'recount' && before !== undefined;
   if (before && before.scanStatus !== 'PENDING' && !recount) {
-    return { action: 'check-done', image: before, findings: [], detail: `scan ${before.scanStatus}` };
+    return {
+      action: 'check-done',
+      image: before,
+      findings: [],
+      detail: `scan ${before.scanStatus}`,
+    };
   }
 
   const lookup = await lookupScan(message, message.digest, deps);
@@ -420,6 +443,10 @@ export async function handleScanCheck(
     return { action: 'check-done', image: before, findings: [], detail: lookup.reason };
   }
 
+  if (lookup.state === 'gone') {
+    // Deleted before any scan: nothing runs it from this registry any more; the chain ends.
+    return { action: 'check-image-gone', image: before, findings: [], detail: lookup.reason };
+  }
   if (lookup.state === 'failed' || lookup.state === 'unsupported') {
     const status = lookup.state === 'failed' ? 'FAILED' : 'UNSUPPORTED';
     const { record } = await deps.images.recordScan({
@@ -448,7 +475,13 @@ export async function handleScanCheck(
   const next = nextScanCheck(message.attempt + 1, deps.scanTimeoutMinutes, elapsed);
   if (next !== null) {
     await deps.scheduler.schedule({ ...message, attempt: next.attempt }, next.delaySeconds);
-    return { action: 'check-rescheduled', image: before, findings: [], scheduled: next, detail: lookup.reason };
+    return {
+      action: 'check-rescheduled',
+      image: before,
+      findings: [],
+      scheduled: next,
+      detail: lookup.reason,
+    };
   }
 
   const { record } = await deps.images.recordScan({
@@ -466,13 +499,13 @@ export async function handleScanCheck(
         tag,
         `no scan result for ${message.repository}@${message.digest} within ${deps.scanTimeoutMinutes} minutes of its push (${lookup.reason})`,
         // One scan-missing sighting per image however many checks or redeliveries end here.
-        { ...cause, eventId: `scan-missing:${message.repository}@${message.digest}#${message.since}` },
+        {
+          ...cause,
+          eventId: `scan-missing:${message.repository}@${message.digest}#${message.since}`,
+        },
       ),
     ],
     deps,
   );
   return { action: 'scan-missing', image: record, findings, detail: lookup.reason };
 }
-
-/** Severity mapping re-exported for callers that format counts. */
-export { SCAN_TO_SEVERITY };
