@@ -474,6 +474,21 @@ describe('FindingsStore.query', () => {
         'byActor',
       ],
       [{ since, until }, inWindow, 'byStatus'],
+      [{ status: 'OPEN', since }, (c) => Date.parse(c.observedAt) >= since.getTime(), 'byStatus'],
+      [
+        { repository: 'evil.example.com/app', since, until },
+        (c) => c.repository === 'evil.example.com/app' && inWindow(c),
+        'byRepository',
+      ],
+      [
+        { cluster: 'prod', namespace: 'web', since, minSeverity: 'medium' },
+        (c) =>
+          c.cluster === 'prod' &&
+          c.namespace === 'web' &&
+          Date.parse(c.observedAt) >= since.getTime() &&
+          c.severity !== 'low',
+        'byScope',
+      ],
       [{ cluster: 'prod', since, until }, (c) => c.cluster === 'prod' && inWindow(c), 'byCluster'],
       [
         { digest: `sha256:${'2'.repeat(64)}`, until },
@@ -494,6 +509,8 @@ describe('FindingsStore.query', () => {
         // Assess
         expect(s.plan(filter).index, JSON.stringify(filter)).toBe(index);
         expect(got, JSON.stringify(filter)).toEqual(expected(made, keep));
+        if (filter.status !== 'RESOLVED')
+          expect(got.length, JSON.stringify(filter)).toBeGreaterThan(0);
       }
     }
   });
