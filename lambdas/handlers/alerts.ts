@@ -1,8 +1,237 @@
 /**
- * PLACEHOLDER so the CDK app synthesises before the real handler exists; the handler's owner
- * replaces this file. The trigger, event shape, environment and permissions this handler gets
- * are in docs/stack-contract.md.
+ * `alerts`: the findings table's DynamoDB stream → SNS topic + EventBridge bus.
+ *
+ * The stack's stream filters (`ALERT_STREAM_FILTERS`) pass only a finding inserted as OPEN
+ * (`new`) and one going from RESOLVED / SUPPRESSED back to OPEN (`reopened`); this handler
+ * re-checks both, drops findings below `MIN_ALERT_SEVERITY`, and publishes each transition
+ * once. Stream records are delivered at least once (a retried batch replays every record after
+ * the first failure), so each transition gets an alert mark: a small item of its own in the
+ * findings table recording which channels already carry it. See docs/alerts.md.
  */
-export async function handler(): Promise<never> {
-  throw new Error('not implemented yet');
+import { type AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBRecord } from 'aws-lambda';
+import { z } from 'zod';
+import { isConditionalCheckFailed, zodIssues } from '../adapters/dynamodb/common.ts';
+import { putFindingEvent } from '../adapters/eventbridge.ts';
+import {
+  type AlertOutcome,
+  findingAlert,
+  findingSchema,
+  publishFindingAlert,
+} from '../adapters/sns.ts';
+import { ValidationError } from '../core/errors.ts';
+import { type Finding, SEVERITIES, type Severity } from '../core/types.ts';
+import { dynamoStreamBatchHandler } from './commons/batch.ts';
+import { loadConfig } from './commons/config.ts';
+import { withPowertools } from './commons/middy.ts';
+import { awsClient, logger, metrics } from './commons/powertools.ts';
+
+const config = loadConfig(
+  z.object({
+    FINDINGS_TABLE: z.string(),
+    ALERTS_TOPIC_ARN: z.string().startsWith('arn:', 'must be an SNS topic ARN'),
+    EVENT_BUS_NAME: z.string(),
+    MIN_ALERT_SEVERITY: z.enum(SEVERITIES),
+  }),
+);
+
+const doc = DynamoDBDocumentClient.from(awsClient(new DynamoDBClient({})));
+const sns = awsClient(new SNSClient({}));
+const events = awsClient(new EventBridgeClient({}));
+
+/** Alert marks live in the findings table under keys no fingerprint can take. */
+export const ALERT_MARK_PREFIX = 'alerted#';
+/** Longer than a stream record can live (24 h) plus the mapping's retries. */
+export const ALERT_MARK_TTL_DAYS = 14;
+
+const REOPENED_FROM = new Set(['RESOLVED', 'SUPPRESSED']);
+
+export type Transition =
+  | { kind: 'alert'; outcome: AlertOutcome; finding: Finding; at: string }
+  | { kind: 'skip'; reason: string };
+
+function image(record: DynamoDBRecord, which: 'NewImage' | 'OldImage'): Record<string, unknown> {
+  const raw = record.dynamodb?.[which];
+  return raw ? unmarshall(raw as Record<string, AttributeValue>) : {};
 }
+
+/** What a stream record means for alerting; a malformed finding is a `ValidationError`. */
+export function classify(record: DynamoDBRecord): Transition {
+  if (record.eventName !== 'INSERT' && record.eventName !== 'MODIFY') {
+    return { kind: 'skip', reason: `${record.eventName ?? 'unknown'} event` };
+  }
+  if (!record.dynamodb?.NewImage) {
+    throw new ValidationError(
+      `stream record ${record.eventID ?? '?'} has no NewImage: the stream must carry new images`,
+    );
+  }
+  const item = image(record, 'NewImage');
+  if (typeof item.fingerprint === 'string' && item.fingerprint.startsWith(ALERT_MARK_PREFIX)) {
+    return { kind: 'skip', reason: 'alert mark' };
+  }
+  const parsed = findingSchema.safeParse(item);
+  if (!parsed.success) {
+    const issues = zodIssues(parsed.error);
+    throw new ValidationError(
+      `stream record ${record.eventID ?? '?'} (${String(item.fingerprint ?? 'no fingerprint')}) is not a valid finding: ${issues
+        .map((i) => `${i.path}: ${i.message}`)
+        .join('; ')}`,
+      issues,
+    );
+  }
+  const finding: Finding = parsed.data;
+  if (finding.status !== 'OPEN') return { kind: 'skip', reason: `status ${finding.status}` };
+  if (record.eventName === 'INSERT') {
+    return { kind: 'alert', outcome: 'new', finding, at: finding.firstSeen };
+  }
+  const before = image(record, 'OldImage').status;
+  if (typeof before === 'string' && REOPENED_FROM.has(before)) {
+    return {
+      kind: 'alert',
+      outcome: 'reopened',
+      finding,
+      at: finding.lastStatusChange?.at ?? finding.lastSeen,
+    };
+  }
+  return { kind: 'skip', reason: `${String(before ?? 'unknown')} → OPEN is not a reopening` };
+}
+
+export function atLeast(severity: Severity, minimum: Severity): boolean {
+  return SEVERITIES.indexOf(severity) >= SEVERITIES.indexOf(minimum);
+}
+
+/* ------------------------------------------------------------ alert marks */
+
+interface AlertMark {
+  snsMessageId?: string;
+  eventId?: string;
+  attempts?: number;
+}
+
+/**
+ * One mark per transition: `alerted#<fingerprint>#<outcome>#<time>`. It is an item of its own
+ * rather than an attribute of the finding because the findings store rewrites whole items on
+ * every sighting, which would drop the attribute between a delivery and its redelivery. It
+ * holds no `status` and none of the index keys: it never matches the stream filters and never
+ * appears in a findings query; TTL removes it.
+ */
+function markKey(finding: Finding, outcome: AlertOutcome, at: string): string {
+  return `${ALERT_MARK_PREFIX}${finding.fingerprint}#${outcome}#${at}`;
+}
+
+async function openMark(key: string, finding: Finding, outcome: AlertOutcome, now: Date) {
+  const out = await doc.send(
+    new UpdateCommand({
+      TableName: config.FINDINGS_TABLE,
+      Key: { fingerprint: key },
+      UpdateExpression:
+        'SET #for = :for, #outcome = :outcome, #first = if_not_exists(#first, :now), #expires = :expires ADD #attempts :one',
+      ExpressionAttributeNames: {
+        '#for': 'alertFor',
+        '#outcome': 'outcome',
+        '#first': 'firstAttemptAt',
+        '#expires': 'expiresAt',
+        '#attempts': 'attempts',
+      },
+      ExpressionAttributeValues: {
+        ':for': finding.fingerprint,
+        ':outcome': outcome,
+        ':now': now.toISOString(),
+        ':expires': Math.floor(now.getTime() / 1000) + ALERT_MARK_TTL_DAYS * 86_400,
+        ':one': 1,
+      },
+      ReturnValues: 'ALL_NEW',
+    }),
+  );
+  return (out.Attributes ?? {}) as AlertMark;
+}
+
+/** Records that `channel` carries the alert; a mark already set by an earlier try stays. */
+async function markDelivered(key: string, channel: keyof AlertMark, id: string, now: Date) {
+  try {
+    await doc.send(
+      new UpdateCommand({
+        TableName: config.FINDINGS_TABLE,
+        Key: { fingerprint: key },
+        UpdateExpression: 'SET #channel = :id, #at = :now',
+        ConditionExpression: 'attribute_not_exists(#channel)',
+        ExpressionAttributeNames: { '#channel': channel, '#at': `${channel}At` },
+        ExpressionAttributeValues: { ':id': id, ':now': now.toISOString() },
+      }),
+    );
+  } catch (error) {
+    if (!isConditionalCheckFailed(error)) throw error;
+  }
+}
+
+/* ------------------------------------------------------------ the handler */
+
+async function alertRecord(record: DynamoDBRecord): Promise<void> {
+  const transition = classify(record);
+  if (transition.kind === 'skip') {
+    logger.debug('stream record does not alert', {
+      eventID: record.eventID,
+      reason: transition.reason,
+    });
+    return;
+  }
+  const { finding, outcome, at } = transition;
+  const context = { fingerprint: finding.fingerprint, outcome, severity: finding.severity };
+  if (!atLeast(finding.severity, config.MIN_ALERT_SEVERITY)) {
+    logger.info('below the minimum alert severity', {
+      ...context,
+      minimum: config.MIN_ALERT_SEVERITY,
+    });
+    metrics.addMetric('AlertsBelowMinimum', 'Count', 1);
+    return;
+  }
+
+  const now = new Date();
+  const key = markKey(finding, outcome, at);
+  const mark = await openMark(key, finding, outcome, now);
+  const alert = findingAlert(finding, outcome);
+  // The channels are independent: one failing must not hold back the other, and the retry
+  // sends only what is still missing.
+  const deliveries: Promise<string>[] = [];
+  if (!mark.snsMessageId) {
+    deliveries.push(
+      publishFindingAlert(sns, config.ALERTS_TOPIC_ARN, alert).then(async (id) => {
+        await markDelivered(key, 'snsMessageId', id, now);
+        return 'sns';
+      }),
+    );
+  }
+  if (!mark.eventId) {
+    deliveries.push(
+      putFindingEvent(events, config.EVENT_BUS_NAME, alert, new Date(at)).then(async (id) => {
+        await markDelivered(key, 'eventId', id, now);
+        return 'eventbridge';
+      }),
+    );
+  }
+  if (deliveries.length === 0) {
+    logger.info('alert already delivered (redelivered stream record)', context);
+    metrics.addMetric('AlertsDeduplicated', 'Count', 1);
+    return;
+  }
+  const results = await Promise.allSettled(deliveries);
+  const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  const sent = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  if (sent.length > 0) {
+    logger.info('alert delivered', { ...context, channels: sent, attempt: mark.attempts });
+    metrics.addMetric('AlertsDelivered', 'Count', sent.length);
+  }
+  if (failed.length === 1) throw failed[0]?.reason;
+  if (failed.length > 1) {
+    throw new AggregateError(
+      failed.map((r) => r.reason),
+      `alert for ${finding.fingerprint} failed on every channel`,
+    );
+  }
+}
+
+export const handler = withPowertools(dynamoStreamBatchHandler(alertRecord));

@@ -1,0 +1,54 @@
+/**
+ * Finding alerts as EventBridge events on the regwatch bus, for consumers other than SNS
+ * subscribers (ticketing, SOAR, another account's bus): `source` `regwatch`, `detail-type`
+ * `Finding`, `detail` the same `FindingAlert` the SNS message carries.
+ */
+import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import type { FindingAlert } from './sns.ts';
+
+export const FINDING_EVENT_SOURCE = 'regwatch';
+export const FINDING_EVENT_DETAIL_TYPE = 'Finding';
+
+/** EventBridge accepted the request but refused the entry (or answered without a result). */
+export class EventDeliveryError extends Error {
+  readonly errorCode: string | null;
+  constructor(message: string, errorCode: string | null) {
+    super(message);
+    this.name = 'EventDeliveryError';
+    this.errorCode = errorCode;
+  }
+}
+
+/**
+ * Puts one finding event on `busName` and returns its event id. `PutEvents` reports refused
+ * entries in the response rather than by throwing, so a `FailedEntryCount` above zero becomes
+ * an `EventDeliveryError` here: the caller must retry, not carry on.
+ */
+export async function putFindingEvent(
+  events: EventBridgeClient,
+  busName: string,
+  alert: FindingAlert,
+  time: Date,
+): Promise<string> {
+  const out = await events.send(
+    new PutEventsCommand({
+      Entries: [
+        {
+          EventBusName: busName,
+          Source: FINDING_EVENT_SOURCE,
+          DetailType: FINDING_EVENT_DETAIL_TYPE,
+          Detail: JSON.stringify(alert),
+          Time: time,
+        },
+      ],
+    }),
+  );
+  const entry = out.Entries?.[0];
+  if ((out.FailedEntryCount ?? 0) > 0 || !entry?.EventId) {
+    throw new EventDeliveryError(
+      `EventBridge refused the finding event for ${alert.finding.fingerprint}: ${entry?.ErrorCode ?? 'no event id'} ${entry?.ErrorMessage ?? ''}`.trim(),
+      entry?.ErrorCode ?? null,
+    );
+  }
+  return entry.EventId;
+}
