@@ -59,7 +59,7 @@ class GlobIndex<T> {
     return this.byText.size;
   }
 
-  collect(segment: string, out: Set<RepoNode<T>>): void {
+  collect(segment: string, out: RepoNode<T>[]): void {
     const n = segment.length;
     for (const shape of this.shapes) {
       if (shape.prefix + shape.suffix > n) continue;
@@ -68,7 +68,7 @@ class GlobIndex<T> {
       if (!bucket) continue;
       for (const edge of bucket) {
         if (matchMiddle(edge.glob.parts, segment, shape.prefix, n - shape.suffix)) {
-          out.add(edge.node);
+          out.push(edge.node);
         }
       }
     }
@@ -84,6 +84,8 @@ class RepoNode<T> {
   readonly values: T[] = [];
   /** True for a node reached through `**`: it may consume any further segment and stay. */
   readonly isDeep: boolean;
+  /** The lookup generation that last added this node to a state list. */
+  seen = 0;
   constructor(isDeep: boolean) {
     this.isDeep = isDeep;
   }
@@ -109,28 +111,43 @@ function insertRepository<T>(root: RepoNode<T>, pattern: RepositoryPattern, valu
   node.values.push(value);
 }
 
-/** Adds the `**` children reachable without consuming a segment (zero segments matched). */
-function closeOver<T>(states: Set<RepoNode<T>>): Set<RepoNode<T>> {
-  for (const state of states) {
-    // A Set iterates entries added during iteration, so chains of `**` are followed too.
-    if (state.deep) states.add(state.deep);
+/**
+ * Lookup generation: a node records the last lookup that put it in the state list, so
+ * duplicates are skipped without allocating a Set per segment. Lookups are synchronous, so
+ * one counter per index is enough.
+ */
+let generation = 0;
+
+/** Adds `node` (once per step) and the `**` children reachable from it without a segment. */
+function enter<T>(node: RepoNode<T>, stamp: number, out: RepoNode<T>[]): void {
+  let current: RepoNode<T> | null = node;
+  while (current && current.seen !== stamp) {
+    current.seen = stamp;
+    out.push(current);
+    current = current.deep;
   }
-  return states;
 }
 
 /** Runs the trie as an automaton over the path segments; pushes matching payloads to `out`. */
 function lookupRepository<T>(root: RepoNode<T>, segments: readonly string[], out: T[]): void {
-  let states = closeOver(new Set([root]));
+  let states: RepoNode<T>[] = [];
+  enter(root, ++generation, states);
+  const matched: RepoNode<T>[] = [];
   for (const segment of segments) {
-    const next = new Set<RepoNode<T>>();
+    const stamp = ++generation;
+    const next: RepoNode<T>[] = [];
     for (const state of states) {
-      if (state.isDeep) next.add(state);
+      if (state.isDeep) enter(state, stamp, next);
       const literal = state.literal.get(segment);
-      if (literal) next.add(literal);
-      if (state.globs.size > 0) state.globs.collect(segment, next);
+      if (literal) enter(literal, stamp, next);
+      if (state.globs.size > 0) {
+        matched.length = 0;
+        state.globs.collect(segment, matched);
+        for (const node of matched) enter(node, stamp, next);
+      }
     }
-    if (next.size === 0) return;
-    states = closeOver(next);
+    if (next.length === 0) return;
+    states = next;
   }
   for (const state of states) for (const value of state.values) out.push(value);
 }
