@@ -59,7 +59,8 @@ export const STATUS_TRANSITIONS: Readonly<Record<FindingStatus, readonly Finding
 };
 
 export interface FindingFilter {
-  status?: FindingStatus | undefined;
+  /** One status, or several (e.g. OPEN and ACKNOWLEDGED for "still active"). */
+  status?: FindingStatus | readonly FindingStatus[] | undefined;
   cluster?: string | undefined;
   namespace?: string | undefined;
   repository?: string | undefined;
@@ -387,7 +388,7 @@ export class FindingsStore {
       return plan(FINDINGS_INDEX.byCluster, 'cluster', [filter.cluster], filtered);
     }
     rest('namespace', 'minSeverity');
-    const statuses = filter.status !== undefined ? [filter.status] : [...FINDING_STATUSES];
+    const statuses = statusList(filter) ?? [...FINDING_STATUSES];
     const partitions = statuses.flatMap((s) =>
       Array.from({ length: STATUS_SHARDS }, (_, shard) => `${s}#${shard}`),
     );
@@ -460,8 +461,14 @@ export class FindingsStore {
       conditions.push(`#${field} = :${field}`);
     };
     for (const field of p.filtered) {
-      if (field === 'status') eq('status', 'status', filter.status);
-      else if (field === 'cluster') eq('cluster', 'cluster', filter.cluster);
+      if (field === 'status') {
+        names['#status'] = 'status';
+        const keys = (statusList(filter) ?? []).map((status, i) => {
+          values[`:status${i}`] = status;
+          return `:status${i}`;
+        });
+        conditions.push(`#status IN (${keys.join(', ')})`);
+      } else if (field === 'cluster') eq('cluster', 'cluster', filter.cluster);
       else if (field === 'namespace') eq('namespace', 'namespace', filter.namespace);
       else if (field === 'repository') eq('repository', 'repositoryKey', filter.repository);
       else if (field === 'actor') eq('actor', 'actorKey', filter.actor);
@@ -617,6 +624,21 @@ export class FindingsStore {
     if (!loaded) throw new NotFoundError(`no finding with id ${wanted}`);
     return loaded;
   }
+}
+
+/** The filter's statuses, validated and without repeats; undefined when not filtered. */
+function statusList(filter: FindingFilter): FindingStatus[] | undefined {
+  if (filter.status === undefined) return undefined;
+  const list = typeof filter.status === 'string' ? [filter.status] : [...filter.status];
+  for (const status of list) {
+    if (!FINDING_STATUSES.includes(status)) {
+      throw new ValidationError(
+        `unknown status ${JSON.stringify(status)} (expected ${FINDING_STATUSES.join(', ')})`,
+      );
+    }
+  }
+  if (list.length === 0) throw new ValidationError('status filter lists no status');
+  return [...new Set(list)];
 }
 
 function plan(

@@ -104,12 +104,15 @@ const storedImageSchema = z.object({
   scanCompletedAt: timeString.nullable(),
   scanSource: z.string().nullable(),
   scanObservedAt: timeString.nullable(),
+  scanPendingSince: timeString.optional(),
   rev: z.number().int().nonnegative(),
 });
 
 interface Loaded {
   record: ImageRecord;
   scanObservedAt: string | null;
+  /** When the current wait for a scan began; null unless PENDING. */
+  pendingSince: string | null;
   rev: number;
 }
 
@@ -151,7 +154,14 @@ export class ImagesStore {
       record.tags.sort();
       if (record.pushedAt === null || pushedAt < record.pushedAt) record.pushedAt = pushedAt;
       if (push.tagMutability) record.tagMutability = push.tagMutability;
-      return { record, scanObservedAt: base.scanObservedAt };
+      // A push's pending scan dates from the earliest push, even if a scan event came first.
+      const pendingSince =
+        record.scanStatus !== PENDING
+          ? null
+          : base.pendingSince === null || pushedAt < base.pendingSince
+            ? pushedAt
+            : base.pendingSince;
+      return { record, scanObservedAt: base.scanObservedAt, pendingSince };
     }).then((r) => r.record);
   }
 
@@ -185,7 +195,14 @@ export class ImagesStore {
             : normalizeTime(scan.completedAt),
         scanSource: scan.source,
       };
-      return { record, scanObservedAt: observedAt };
+      // A rescan waits from when it was reported, not from the original push.
+      const pendingSince =
+        scan.status !== PENDING
+          ? null
+          : base.record.scanStatus === PENDING && base.pendingSince !== null
+            ? base.pendingSince
+            : observedAt;
+      return { record, scanObservedAt: observedAt, pendingSince };
     });
     return { applied, record: out.record };
   }
@@ -266,6 +283,7 @@ export class ImagesStore {
         scanSource: null,
       },
       scanObservedAt: null,
+      pendingSince: null,
       rev: 0,
     };
   }
@@ -313,9 +331,7 @@ export class ImagesStore {
       scanObservedAt: next.scanObservedAt,
       rev,
       scanPendingKey: pending ? PENDING : undefined,
-      scanPendingSince: pending
-        ? (record.pushedAt ?? next.scanObservedAt ?? new Date(0).toISOString())
-        : undefined,
+      scanPendingSince: pending ? (next.pendingSince ?? undefined) : undefined,
     });
   }
 
@@ -329,9 +345,14 @@ export class ImagesStore {
       });
       return undefined;
     }
-    const { tags, scanObservedAt, rev, ...rest } = parsed.data;
+    const { tags, scanObservedAt, scanPendingSince, rev, ...rest } = parsed.data;
     const tagList = [...(tags ?? [])].filter((t): t is string => typeof t === 'string').sort();
-    return { record: { ...rest, tags: tagList }, scanObservedAt, rev };
+    return {
+      record: { ...rest, tags: tagList },
+      scanObservedAt,
+      pendingSince: scanPendingSince ?? null,
+      rev,
+    };
   }
 
   async #load(repository: string, digest: string, strict = false): Promise<Loaded | undefined> {

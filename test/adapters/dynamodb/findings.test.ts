@@ -581,12 +581,17 @@ describe('FindingsStore.query', () => {
     // Act
     const newest = await all({ limit: 1 });
     const resolved = await all({ status: 'RESOLVED' });
+    const active = await all({ status: ['OPEN', 'ACKNOWLEDGED'] });
+    const resolvedInStaging = await all({ status: ['RESOLVED'], cluster: 'staging' });
     const open = await all({ status: 'OPEN' });
 
     // Assess
     expect(newest.map((f) => f.fingerprint)).toEqual([oldest.fingerprint]);
     expect(resolved.map((f) => f.fingerprint)).toEqual([fp('seed-1')]);
     expect(open).toHaveLength(11);
+    expect(active.map((f) => f.fingerprint)).toEqual(open.map((f) => f.fingerprint));
+    expect(resolvedInStaging.map((f) => f.fingerprint)).toEqual([fp('seed-1')]);
+    await expect(all({ status: 'DONE' as 'OPEN' })).rejects.toBeInstanceOf(ValidationError);
   });
 
   it('rejects a forged next token', async () => {

@@ -184,6 +184,27 @@ describe('ImagesStore', () => {
     expect(first.map((r) => r.digest)).toEqual([digests[1]]);
   });
 
+  it("dates a rescan's wait from when it was reported, not from the original push", async () => {
+    // Prepare
+    await store.recordPush(push({ pushedAt: '2025-06-01T06:00:00Z' }));
+    await store.recordScan(scan({ observedAt: '2025-06-01T06:10:00Z' }));
+
+    // Act
+    await store.recordScan(
+      scan({
+        status: 'PENDING',
+        severityCounts: null,
+        completedAt: null,
+        observedAt: '2025-06-03T00:00:00Z',
+      }),
+    );
+
+    // Assess
+    expect(await store.listPendingOlderThan(new Date('2025-06-02T00:00:00Z'))).toEqual([]);
+    const later = await store.listPendingOlderThan(new Date('2025-06-03T00:00:01Z'));
+    expect(later.map((r) => r.scanStatus)).toEqual(['PENDING']);
+  });
+
   it('refuses malformed input and skips malformed stored items', async () => {
     // Prepare
     await store.recordPush(push());
