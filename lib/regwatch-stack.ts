@@ -25,16 +25,9 @@ import { type RegwatchTable, RegwatchTables } from './constructs/tables.ts';
 import { buildAuditFilterPattern, eksClusterLogGroupName } from './eks-audit-filter.ts';
 
 /** The stack outputs the CLI's `--stack` reads. */
-export const OUTPUT_KEYS = {
-  findingsTable: 'FindingsTableName',
-  allowlistTable: 'AllowlistTableName',
-  imagesTable: 'ImagesTableName',
-  eventBusName: 'EventBusName',
-  eventBusArn: 'EventBusArn',
-  alertsTopicArn: 'AlertsTopicArn',
-  auditWebhookUrl: 'AuditWebhookUrl',
-  scanCheckQueueUrl: 'ScanCheckQueueUrl',
-} as const;
+import { OUTPUT_KEYS } from './outputs.ts';
+
+export { OUTPUT_KEYS };
 
 /** How long a compiled allowlist is reused before the table is read again. */
 export const ALLOWLIST_CACHE_TTL_SECONDS = 60;

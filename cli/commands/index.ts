@@ -1,7 +1,15 @@
 import type { Register } from '../main.ts';
+import { registerAllowlist } from './allowlist.ts';
 import { registerCheck } from './check.ts';
+import { registerFindings } from './findings.ts';
 import { registerRef } from './ref.ts';
 import { registerReplay } from './replay.ts';
 
 /** Every command group of the `regwatch` CLI, in help order. */
-export const allCommands: readonly Register[] = [registerCheck, registerRef, registerReplay];
+export const allCommands: readonly Register[] = [
+  registerCheck,
+  registerRef,
+  registerReplay,
+  registerFindings,
+  registerAllowlist,
+];

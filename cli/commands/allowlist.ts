@@ -1,0 +1,217 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import type { AllowlistDiff } from '../../lambdas/adapters/dynamodb/index.ts';
+import {
+  type AllowlistRule,
+  parseAllowlist,
+  ruleTarget,
+  serializeAllowlist,
+  validateRule,
+} from '../../lambdas/core/allowlist/index.ts';
+import { UsageError } from '../../lambdas/core/errors.ts';
+import { type CliIo, EXIT } from '../context.ts';
+import type { Register } from '../main.ts';
+import { formatTable } from '../table.ts';
+import { openTarget, type TargetOptions, withTargetOptions } from '../target.ts';
+
+const list = (value: string, previous: string[] = []) => [
+  ...previous,
+  ...value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
+
+interface AddOptions extends TargetOptions {
+  id: string;
+  registry?: string;
+  repository?: string;
+  image?: string;
+  clusters?: string[];
+  namespaces?: string[];
+  requireDigest?: boolean;
+  denyTags?: string[];
+  expiresAt?: string;
+  reason?: string;
+  owner?: string;
+  ticket?: string;
+}
+
+function ruleFromOptions(opts: AddOptions): AllowlistRule {
+  const raw: Record<string, unknown> = { id: opts.id };
+  const copy: (keyof AddOptions)[] = [
+    'registry',
+    'repository',
+    'image',
+    'clusters',
+    'namespaces',
+    'requireDigest',
+    'denyTags',
+    'expiresAt',
+    'reason',
+    'owner',
+    'ticket',
+  ];
+  for (const key of copy) if (opts[key] !== undefined) raw[key] = opts[key];
+  return validateRule(raw, 'rule');
+}
+
+function describeTarget(rule: AllowlistRule): string {
+  const t = ruleTarget(rule);
+  return `${t.registry}/${t.repository}`;
+}
+
+function printDiff(io: CliIo, diff: AllowlistDiff, dryRun: boolean): void {
+  const verb = dryRun ? 'would' : 'did';
+  const lines = [
+    ...diff.added.map((id) => `+ ${id}`),
+    ...diff.changed.map((id) => `~ ${id}`),
+    ...diff.removed.map((id) => `- ${id}`),
+    ...diff.reordered.map((id) => `↕ ${id} (position only)`),
+    ...(diff.settingsChanged ? ['~ (severities / pullThroughCache)'] : []),
+  ];
+  io.stdout.write(lines.length > 0 ? `${lines.join('\n')}\n` : 'no changes\n');
+  io.stdout.write(
+    `${dryRun ? 'dry run: ' : ''}${verb} add ${diff.added.length}, change ${diff.changed.length}, remove ${diff.removed.length}\n`,
+  );
+}
+
+export const registerAllowlist: Register = (program: Command, io, setExit) => {
+  const allowlist = program.command('allowlist').description('manage the stored allowlist');
+
+  withTargetOptions(
+    allowlist
+      .command('list')
+      .description('the stored rules, in order')
+      .option('--json', 'one rule per line'),
+  ).action(async (opts: TargetOptions & { json?: boolean }) => {
+    const target = await openTarget(opts, io);
+    try {
+      const doc = await target.tables.allowlist.loadAll();
+      if (opts.json) {
+        for (const rule of doc.rules) io.stdout.write(`${JSON.stringify(rule)}\n`);
+      } else if (doc.rules.length === 0) {
+        io.stdout.write(
+          'no rules: every image is a finding (import one with `regwatch allowlist import FILE`)\n',
+        );
+      } else {
+        const rows = doc.rules.map((r) => [
+          r.id,
+          describeTarget(r),
+          [
+            r.clusters?.length ? `clusters=${r.clusters.join(',')}` : '',
+            r.namespaces?.length ? `namespaces=${r.namespaces.join(',')}` : '',
+          ]
+            .filter(Boolean)
+            .join(' ') || 'all',
+          [
+            r.requireDigest ? 'digest' : '',
+            r.denyTags?.length ? `deny=${r.denyTags.join(',')}` : '',
+          ]
+            .filter(Boolean)
+            .join(' ') || '-',
+          r.expiresAt ?? '-',
+          r.reason ?? '',
+        ]);
+        io.stdout.write(
+          `${formatTable(['ID', 'SOURCE', 'SCOPE', 'CONSTRAINTS', 'EXPIRES', 'REASON'], rows)}\n`,
+        );
+      }
+      setExit(EXIT.ok);
+    } finally {
+      target.close();
+    }
+  });
+
+  withTargetOptions(
+    allowlist
+      .command('add')
+      .description('add a rule, or replace the rule with the same id')
+      .requiredOption('--id <id>', 'unique rule id')
+      .option('--registry <host>', 'registry host[:port]; * is one DNS label')
+      .option('--repository <pattern>', 'path pattern on whole segments (* in one, ** across)')
+      .option('--image <pattern>', 'shorthand normalised like an image, e.g. docker.io/library/*')
+      .option('--clusters <globs>', 'comma-separated cluster globs', list)
+      .option('--namespaces <globs>', 'comma-separated namespace globs', list)
+      .option('--require-digest', 'only digest-pinned references')
+      .option(
+        '--deny-tags <tags>',
+        'comma-separated tags that are not allowed (no tag = latest)',
+        list,
+      )
+      .option('--expires-at <time>', 'time-boxed exception: ISO-8601 time')
+      .option('--reason <text>')
+      .option('--owner <text>')
+      .option('--ticket <text>'),
+  ).action(async (opts: AddOptions) => {
+    const rule = ruleFromOptions(opts);
+    const target = await openTarget(opts, io);
+    try {
+      await target.tables.allowlist.put(rule);
+      io.stdout.write(`rule ${rule.id} stored (${describeTarget(rule)})\n`);
+      setExit(EXIT.ok);
+    } finally {
+      target.close();
+    }
+  });
+
+  withTargetOptions(
+    allowlist.command('remove').description('remove a rule').argument('<id>', 'rule id'),
+  ).action(async (id: string, opts: TargetOptions) => {
+    const target = await openTarget(opts, io);
+    try {
+      await target.tables.allowlist.remove(id);
+      io.stdout.write(`rule ${id} removed\n`);
+      setExit(EXIT.ok);
+    } finally {
+      target.close();
+    }
+  });
+
+  withTargetOptions(
+    allowlist
+      .command('import')
+      .description(
+        'make the stored allowlist equal to FILE: validated whole first, applied as a diff',
+      )
+      .argument('<file>', 'allowlist YAML')
+      .option('--dry-run', 'show what would change, change nothing'),
+  ).action(async (file: string, opts: TargetOptions & { dryRun?: boolean }) => {
+    const full = path.resolve(io.cwd, file);
+    let text: string;
+    try {
+      text = readFileSync(full, 'utf8');
+    } catch {
+      throw new UsageError(`cannot read ${file}`);
+    }
+    const doc = parseAllowlist(text, file);
+    const target = await openTarget(opts, io);
+    try {
+      const diff = await target.tables.allowlist.applyDiff(doc, { dryRun: opts.dryRun === true });
+      printDiff(io, diff, opts.dryRun === true);
+      setExit(EXIT.ok);
+    } finally {
+      target.close();
+    }
+  });
+
+  withTargetOptions(
+    allowlist
+      .command('export')
+      .description('write the stored allowlist in the file format (stdout without FILE)')
+      .argument('[file]', 'output file'),
+  ).action(async (file: string | undefined, opts: TargetOptions) => {
+    const target = await openTarget(opts, io);
+    try {
+      const yaml = serializeAllowlist(await target.tables.allowlist.loadAll());
+      if (file) {
+        writeFileSync(path.resolve(io.cwd, file), yaml);
+        io.stderr.write(`wrote ${file}\n`);
+      } else io.stdout.write(yaml);
+      setExit(EXIT.ok);
+    } finally {
+      target.close();
+    }
+  });
+};
