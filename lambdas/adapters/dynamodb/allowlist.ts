@@ -112,18 +112,8 @@ export class AllowlistStore {
 
   /** `loadAll` with the version it was read at (what `CachedAllowlist` keeps). */
   async load(): Promise<AllowlistSnapshot> {
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const before = await this.#meta();
-      if (this.#lockHeld(before)) {
-        await retryPause(attempt + 4);
-        continue;
-      }
-      const rules = await this.#scanRules();
-      const after = await this.#meta();
-      if (after.version !== before.version) continue; // a change ran during the Scan
-      return { document: this.#assemble(before, rules), version: before.version };
-    }
-    throw new ConflictError('the allowlist kept changing while it was being read; try again');
+    const { meta, rules } = await this.#readConsistent();
+    return { document: this.#assemble(meta, rules), version: meta.version };
   }
 
   /** Adds a rule at the end, or replaces the rule with the same id in its place. */
@@ -165,38 +155,27 @@ export class AllowlistStore {
    * Makes the stored allowlist equal to `doc` (an import), writing only what differs. The
    * document is validated first: an invalid one changes nothing.
    */
-  async applyDiff(doc: AllowlistDocument): Promise<AllowlistDiff> {
+  async applyDiff(
+    doc: AllowlistDocument,
+    options: { dryRun?: boolean } = {},
+  ): Promise<AllowlistDiff> {
     const valid = validateAllowlist(doc, 'imported allowlist');
+    if (options.dryRun) {
+      // Raw items, not validated: an import that replaces a broken stored rule must still diff.
+      const { meta, rules } = await this.#readConsistent();
+      return diffAgainst(valid, meta, rules).diff;
+    }
     return this.#change(
       0,
       async () => {
-        const current = new Map((await this.#scanRules()).map((r) => [r.rule.id, r]));
-        const diff: AllowlistDiff = {
-          added: [],
-          changed: [],
-          removed: [],
-          reordered: [],
-          settingsChanged: false,
-        };
-        const writes: Record<string, unknown>[] = [];
-        valid.rules.forEach((rule, position) => {
-          const old = current.get(rule.id);
-          current.delete(rule.id);
-          if (!old) diff.added.push(rule.id);
-          else if (canonical(old.rule) !== canonical(rule)) diff.changed.push(rule.id);
-          else if (old.position !== position) diff.reordered.push(rule.id);
-          else return;
-          writes.push({ PutRequest: { Item: this.#ruleItem(rule, position) } });
-        });
-        for (const id of current.keys()) {
-          diff.removed.push(id);
-          writes.push({ DeleteRequest: { Key: { id } } });
-        }
-        await this.#batchWrite(writes);
-        const meta = await this.#meta();
-        diff.settingsChanged =
-          canonical(meta.severities ?? null) !== canonical(valid.severities ?? null) ||
-          canonical(meta.pullThroughCache ?? null) !== canonical(valid.pullThroughCache ?? null);
+        const { diff, changed } = diffAgainst(valid, await this.#meta(), await this.#scanRules());
+        await this.#batchWrite(
+          changed.map((change) =>
+            change.rule
+              ? { PutRequest: { Item: this.#ruleItem(change.rule, change.position) } }
+              : { DeleteRequest: { Key: { id: change.id } } },
+          ),
+        );
         return diff;
       },
       { severities: valid.severities, pullThroughCache: valid.pullThroughCache },
@@ -205,6 +184,22 @@ export class AllowlistStore {
   }
 
   /* -------------------------------------------------------------- internals */
+
+  /** Settings and raw rules as of one version: no change ran while they were read. */
+  async #readConsistent(): Promise<{ meta: Meta; rules: StoredRule[] }> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const before = await this.#meta();
+      if (this.#lockHeld(before)) {
+        await retryPause(attempt + 4);
+        continue;
+      }
+      const rules = await this.#scanRules();
+      const after = await this.#meta();
+      if (after.version !== before.version) continue; // a change ran during the Scan
+      return { meta: before, rules };
+    }
+    throw new ConflictError('the allowlist kept changing while it was being read; try again');
+  }
 
   #lockHeld(meta: Meta): boolean {
     return (
@@ -407,6 +402,39 @@ export class AllowlistStore {
       }
     }
   }
+}
+
+/** What importing `doc` over the stored state changes, and the rule items to write or delete. */
+function diffAgainst(
+  doc: AllowlistDocument,
+  meta: Meta,
+  stored: StoredRule[],
+): { diff: AllowlistDiff; changed: { id: string; rule?: AllowlistRule; position: number }[] } {
+  const current = new Map(stored.map((r) => [r.rule.id, r]));
+  const diff: AllowlistDiff = {
+    added: [],
+    changed: [],
+    removed: [],
+    reordered: [],
+    settingsChanged:
+      canonical(meta.severities ?? null) !== canonical(doc.severities ?? null) ||
+      canonical(meta.pullThroughCache ?? null) !== canonical(doc.pullThroughCache ?? null),
+  };
+  const changed: { id: string; rule?: AllowlistRule; position: number }[] = [];
+  doc.rules.forEach((rule, position) => {
+    const old = current.get(rule.id);
+    current.delete(rule.id);
+    if (!old) diff.added.push(rule.id);
+    else if (canonical(old.rule) !== canonical(rule)) diff.changed.push(rule.id);
+    else if (old.position !== position) diff.reordered.push(rule.id);
+    else return;
+    changed.push({ id: rule.id, rule, position });
+  });
+  for (const id of current.keys()) {
+    diff.removed.push(id);
+    changed.push({ id, position: -1 });
+  }
+  return { diff, changed };
 }
 
 /* ------------------------------------------------------------------ cache */

@@ -90,10 +90,14 @@ describe('AllowlistStore', () => {
     );
 
     // Act
+    const preview = await store.applyDiff(next, { dryRun: true });
+    const unchanged = await store.loadAll();
     const diff = await store.applyDiff(next);
     const again = await store.applyDiff(next);
 
     // Assess
+    expect(preview).toEqual(diff);
+    expect(unchanged.rules.map((r) => r.id)).toEqual(['keep', 'edit', 'drop', 'move']);
     expect(diff).toEqual({
       added: ['new'],
       changed: ['edit'],
@@ -174,6 +178,22 @@ describe('AllowlistStore', () => {
     expect((error as AllowlistError).issues.map((i) => i.path)).toEqual(
       expect.arrayContaining(['rule "typo".repositry', 'rule "wrong-type".registry']),
     );
+  });
+
+  it('repairs bad stored rules by importing a good file over them', async () => {
+    // Prepare
+    await store.applyDiff(doc([rule('good')]));
+    await dynamo.doc.send(
+      new PutCommand({ TableName: table, Item: { id: 'broken', registry: 42 } }),
+    );
+
+    // Act
+    const preview = await store.applyDiff(doc([rule('good')]), { dryRun: true });
+    await store.applyDiff(doc([rule('good')]));
+
+    // Assess
+    expect(preview.removed).toEqual(['broken']);
+    expect((await store.loadAll()).rules.map((r) => r.id)).toEqual(['good']);
   });
 
   it('keeps every rule when writers race, each with its own position', async () => {
