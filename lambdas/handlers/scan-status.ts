@@ -1,8 +1,33 @@
 /**
- * PLACEHOLDER so the CDK app synthesises before the real handler exists; the handler's owner
- * replaces this file. The trigger, event shape, environment and permissions this handler gets
- * are in docs/stack-contract.md.
+ * `scan-status`: Inspector2 scan and finding events, ECR basic-scan events, and the delayed
+ * scan checks `ecr-push` (and this function) send, all on `ScanCheckQueue`. Records scan
+ * results, raises `vulnerable-image` and `scan-missing` findings. docs/registry-path.md
+ * describes the path; docs/stack-contract.md the trigger.
  */
-export async function handler(): Promise<never> {
-  throw new Error('not implemented yet');
+import type { SQSRecord } from 'aws-lambda';
+import type { RegistryDeps } from '../services/registry.ts';
+import { sqsBatchHandler } from './commons/batch.ts';
+import { loadConfig } from './commons/config.ts';
+import { withPowertools } from './commons/middy.ts';
+import {
+  buildRegistryDeps,
+  processRegistryMessage,
+  scanStatusConfigSchema,
+} from './registry-wiring.ts';
+
+/** The per-record work, for tests and local mode to drive with their own dependencies. */
+export function scanStatusRecord(deps: RegistryDeps) {
+  return (record: Pick<SQSRecord, 'body' | 'messageId'>) =>
+    processRegistryMessage(record.body, record.messageId, deps, {
+      kinds: ['scan', 'inspector-finding'],
+      scanChecks: true,
+    });
 }
+
+export function createScanStatusHandler(deps: RegistryDeps) {
+  return withPowertools(sqsBatchHandler(scanStatusRecord(deps)));
+}
+
+// Read once per cold start: bad configuration fails here, naming every bad variable.
+const deps = buildRegistryDeps(loadConfig(scanStatusConfigSchema));
+export const handler = createScanStatusHandler(deps);

@@ -26,6 +26,7 @@ import {
   nextScanCheck,
   SCAN_CHECK_TYPE,
   type ScanCheckMessage,
+  scanCheckRepository,
 } from '../core/registry/schedule.ts';
 import { vulnerabilityVerdict } from '../core/registry/vulnerability.ts';
 import type {
@@ -128,6 +129,26 @@ function subjectOf(repo: EcrRepositoryRef, digest: string, tag: string | null): 
   };
 }
 
+function checkMessage(
+  repo: EcrRepositoryRef,
+  digest: string,
+  tag: string | null,
+  since: string,
+  purpose: ScanCheckMessage['purpose'],
+): ScanCheckMessage {
+  return {
+    type: SCAN_CHECK_TYPE,
+    registryId: repo.account,
+    region: repo.region,
+    repositoryName: repo.repositoryName,
+    imageDigest: digest,
+    pushedAt: since,
+    attempt: 1,
+    imageTag: tag,
+    purpose,
+  };
+}
+
 async function upsertAll(
   candidates: readonly FindingCandidate[],
   deps: RegistryDeps,
@@ -176,24 +197,13 @@ export async function handleEcrPush(
   let scheduled: RegistryOutcome['scheduled'];
   if (before === undefined || (before.pushedAt === null && before.scanStatus === 'PENDING')) {
     const elapsed = (now.getTime() - Date.parse(event.time)) / 1000;
-    const next = nextScanCheck(0, deps.scanTimeoutMinutes, elapsed) ?? {
-      attempt: 0,
+    // A push delivered after its deadline still gets one immediate check.
+    const next = nextScanCheck(1, deps.scanTimeoutMinutes, elapsed) ?? {
+      attempt: 1,
       delaySeconds: 0,
     };
     await deps.scheduler.schedule(
-      {
-        type: SCAN_CHECK_TYPE,
-        version: 1,
-        account: event.account,
-        region: event.region,
-        repositoryName: event.repositoryName,
-        repository: event.repository,
-        digest: event.digest,
-        tag: event.tag,
-        since: event.time,
-        attempt: 0,
-        purpose: 'push',
-      },
+      checkMessage(event, event.digest, event.tag, event.time, 'push'),
       next.delaySeconds,
     );
     scheduled = next;
@@ -338,25 +348,13 @@ export async function handleInspectorFinding(
         record === undefined ? 'image not known' : counted ? 'already counted' : 'scan pending',
     };
   }
-  const message: ScanCheckMessage = {
-    type: SCAN_CHECK_TYPE,
-    version: 1,
-    account: event.account,
-    region: event.region,
-    repositoryName: event.repositoryName,
-    repository: event.repository,
-    digest: event.digest,
-    tag: firstTag(event.tags),
-    since: event.time,
-    attempt: 0,
-    purpose: 'recount',
-  };
+  const message = checkMessage(event, event.digest, firstTag(event.tags), event.time, 'recount');
   await deps.scheduler.schedule(message, 0);
   return {
     action: 'recount-scheduled',
     image: record,
     findings: [],
-    scheduled: { attempt: 0, delaySeconds: 0 },
+    scheduled: { attempt: 1, delaySeconds: 0 },
   };
 }
 
@@ -407,7 +405,9 @@ export async function handleScanCheck(
   deps: RegistryDeps,
 ): Promise<RegistryOutcome> {
   const now = deps.clock();
-  const before = await deps.images.get(message.repository, message.digest);
+  const repo = scanCheckRepository(message);
+  const digest = message.imageDigest;
+  const before = await deps.images.get(repo.repository, digest);
   const recount = message.purpose === 'recount' && before !== undefined;
   if (before && before.scanStatus !== 'PENDING' && !recount) {
     return {
@@ -418,15 +418,15 @@ export async function handleScanCheck(
     };
   }
 
-  const lookup = await lookupScan(message, message.digest, deps);
-  const eventId = `scan-check:${message.repository}@${message.digest}#${message.since}#${message.attempt}`;
+  const lookup = await lookupScan(repo, digest, deps);
+  const eventId = `scan-check:${repo.repository}@${digest}#${message.pushedAt}#${message.attempt}`;
   const cause = { eventId, observedAt: now.toISOString(), source: 'ecr' as const };
-  const tag = message.tag ?? firstTag(before?.tags ?? []);
+  const tag = message.imageTag ?? firstTag(before?.tags ?? []);
 
   if (lookup.state === 'complete') {
     const { applied, record } = await deps.images.recordScan({
-      repository: message.repository,
-      digest: message.digest,
+      repository: repo.repository,
+      digest,
       status: 'COMPLETE',
       severityCounts: lookup.counts,
       completedAt: lookup.completedAt,
@@ -434,7 +434,7 @@ export async function handleScanCheck(
       observedAt: now.toISOString(),
     });
     const findings = applied
-      ? await upsertAll(vulnerabilityCandidates(record, message, tag, cause, deps), deps)
+      ? await upsertAll(vulnerabilityCandidates(record, repo, tag, cause, deps), deps)
       : [];
     return { action: recount ? 'check-recounted' : 'check-complete', image: record, findings };
   }
@@ -450,8 +450,8 @@ export async function handleScanCheck(
   if (lookup.state === 'failed' || lookup.state === 'unsupported') {
     const status = lookup.state === 'failed' ? 'FAILED' : 'UNSUPPORTED';
     const { record } = await deps.images.recordScan({
-      repository: message.repository,
-      digest: message.digest,
+      repository: repo.repository,
+      digest,
       status,
       source: lookup.source,
       observedAt: now.toISOString(),
@@ -459,10 +459,10 @@ export async function handleScanCheck(
     const findings = await upsertAll(
       [
         scanMissingCandidate(
-          message,
-          message.digest,
+          repo,
+          digest,
           tag,
-          `${message.repository}@${message.digest} cannot be scanned (${status}: ${lookup.reason}): the image has no vulnerability data`,
+          `${repo.repository}@${digest} cannot be scanned (${status}: ${lookup.reason}): the image has no vulnerability data`,
           cause,
         ),
       ],
@@ -471,7 +471,7 @@ export async function handleScanCheck(
     return { action: `check-${lookup.state}`, image: record, findings, detail: lookup.reason };
   }
 
-  const elapsed = (now.getTime() - Date.parse(message.since)) / 1000;
+  const elapsed = (now.getTime() - Date.parse(message.pushedAt)) / 1000;
   const next = nextScanCheck(message.attempt + 1, deps.scanTimeoutMinutes, elapsed);
   if (next !== null) {
     await deps.scheduler.schedule({ ...message, attempt: next.attempt }, next.delaySeconds);
@@ -485,8 +485,8 @@ export async function handleScanCheck(
   }
 
   const { record } = await deps.images.recordScan({
-    repository: message.repository,
-    digest: message.digest,
+    repository: repo.repository,
+    digest,
     status: 'MISSING',
     source: 'scan-check',
     observedAt: now.toISOString(),
@@ -494,14 +494,14 @@ export async function handleScanCheck(
   const findings = await upsertAll(
     [
       scanMissingCandidate(
-        message,
-        message.digest,
+        repo,
+        digest,
         tag,
-        `no scan result for ${message.repository}@${message.digest} within ${deps.scanTimeoutMinutes} minutes of its push (${lookup.reason})`,
+        `no scan result for ${repo.repository}@${digest} within ${deps.scanTimeoutMinutes} minutes of its push (${lookup.reason})`,
         // One scan-missing sighting per image however many checks or redeliveries end here.
         {
           ...cause,
-          eventId: `scan-missing:${message.repository}@${message.digest}#${message.since}`,
+          eventId: `scan-missing:${repo.repository}@${digest}#${message.pushedAt}`,
         },
       ),
     ],

@@ -1,8 +1,12 @@
 /**
  * The EventBridge events of the registry path, parsed with zod into one typed union.
- * Every input ends in exactly one outcome: `ok` (an event to act on), `ignored` (a valid event
- * regwatch has no use for, e.g. an ECR DELETE) or `rejected` (it can never be processed: the
- * reason names why, e.g. AWS's documentation samples with 60-hex digests).
+ * Every input ends in exactly one outcome, with a reason for all but `ok`:
+ * - `ok`: an event to act on;
+ * - `ignored`: a valid event regwatch has no use for (an ECR DELETE, a repository-level event);
+ * - `rejected`: well-formed, but it names an image that cannot exist (AWS's documentation
+ *   samples: a 60-hex "sha256", a hash ending in `EXAMPLE`). No retry can help;
+ * - `invalid`: the shape is not what AWS documents (a missing field, an unknown time format).
+ *   A later fix of this parser could read it, so callers keep it (SQS DLQ) rather than drop it.
  */
 import { z } from 'zod';
 import type { SCAN_SEVERITIES, SeverityCounts } from '../types.ts';
@@ -78,7 +82,8 @@ export type RegistryEvent = EcrPushEvent | ScanCompletedEvent | InspectorFinding
 export type ParseOutcome =
   | { status: 'ok'; event: RegistryEvent }
   | { status: 'ignored'; eventId: string | null; reason: string }
-  | { status: 'rejected'; eventId: string | null; reason: string };
+  | { status: 'rejected'; eventId: string | null; reason: string }
+  | { status: 'invalid'; eventId: string | null; reason: string };
 
 /* ------------------------------------------------------------------ schemas */
 
@@ -223,11 +228,16 @@ export function parseRegistryEvent(raw: unknown): ParseOutcome {
     eventId: e.id,
     reason: `${type} ${e.id}: ${reason}`,
   });
+  const invalid = (reason: string): ParseOutcome => ({
+    status: 'invalid',
+    eventId: e.id,
+    reason: `${type} ${e.id}: ${reason}`,
+  });
   const time = new Date(Date.parse(e.time)).toISOString();
 
   if (e.source === ECR_SOURCE && type === DETAIL_TYPES.imageAction) {
     const d = imageActionDetail.safeParse(e.detail);
-    if (!d.success) return reject(issuesText(d.error));
+    if (!d.success) return invalid(issuesText(d.error));
     const action = d.data['action-type'];
     if (action !== 'PUSH' || d.data.result !== 'SUCCESS') {
       return {
@@ -257,7 +267,7 @@ export function parseRegistryEvent(raw: unknown): ParseOutcome {
     (e.source === INSPECTOR_SOURCE && type === DETAIL_TYPES.inspectorScan)
   ) {
     const d = imageScanDetail.safeParse(e.detail);
-    if (!d.success) return reject(issuesText(d.error));
+    if (!d.success) return invalid(issuesText(d.error));
     const scanner = e.source === ECR_SOURCE ? 'ecr-basic' : 'inspector2';
     // Inspector writes the repository ARN where ECR writes the bare name.
     let repoName = d.data['repository-name'];
@@ -265,7 +275,7 @@ export function parseRegistryEvent(raw: unknown): ParseOutcome {
     let region = e.region;
     if (repoName.startsWith('arn:')) {
       const arn = parseRepositoryArn(repoName);
-      if (!arn) return reject(`repository-name ${repoName} is not an ECR repository ARN`);
+      if (!arn) return invalid(`repository-name ${repoName} is not an ECR repository ARN`);
       ({ repositoryName: repoName, account, region } = arn);
     }
     const digest = checkDigest(d.data['image-digest'], 'image-digest');
@@ -287,7 +297,7 @@ export function parseRegistryEvent(raw: unknown): ParseOutcome {
     let total: number | null = null;
     if (status === 'COMPLETE') {
       const n = normalizeCounts(d.data['finding-severity-counts'] ?? {});
-      if (!n.ok) return reject(n.reason);
+      if (!n.ok) return invalid(n.reason);
       severity = n.counts;
       total = n.total;
     }
@@ -311,7 +321,7 @@ export function parseRegistryEvent(raw: unknown): ParseOutcome {
 
   if (e.source === INSPECTOR_SOURCE && type === DETAIL_TYPES.inspectorFinding) {
     const d = inspectorFindingDetail.safeParse(e.detail);
-    if (!d.success) return reject(issuesText(d.error));
+    if (!d.success) return invalid(issuesText(d.error));
     const resource = d.data.resources.find((r) => r.details?.awsEcrContainerImage);
     const image = resource?.details?.awsEcrContainerImage;
     if (!image) {
@@ -326,7 +336,7 @@ export function parseRegistryEvent(raw: unknown): ParseOutcome {
     const times: Record<string, string> = {};
     for (const key of ['firstObservedAt', 'lastObservedAt', 'updatedAt'] as const) {
       const iso = parseAwsTime(d.data[key]);
-      if (iso === null) return reject(`${key} ${JSON.stringify(d.data[key])} is not a time`);
+      if (iso === null) return invalid(`${key} ${JSON.stringify(d.data[key])} is not a time`);
       times[key] = iso;
     }
     const pushedAt = image.pushedAt === undefined ? null : parseAwsTime(image.pushedAt);

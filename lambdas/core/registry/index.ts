@@ -36,6 +36,7 @@ export {
   SCAN_CHECK_TYPE,
   type ScanCheckMessage,
   scanCheckMessageSchema,
+  scanCheckRepository,
   scanCheckSchedule,
 } from './schedule.ts';
 export { parseAwsTime } from './time.ts';

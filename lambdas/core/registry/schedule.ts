@@ -6,25 +6,26 @@
  * records a `scan-missing` coverage gap.
  */
 import { z } from 'zod';
+import type { EcrRepositoryRef } from './events.ts';
+import { ecrRepositoryName } from './identity.ts';
 
-export const SCAN_CHECK_TYPE = 'regwatch.scan-check';
+export const SCAN_CHECK_TYPE = 'scan-check';
 /** SQS `DelaySeconds` maximum. */
 export const MAX_SQS_DELAY_SECONDS = 900;
 export const FIRST_CHECK_DELAY_SECONDS = 60;
 
+/** The scan-check message (docs/stack-contract.md), plus the optional `imageTag` and `purpose`. */
 export const scanCheckMessageSchema = z.object({
   type: z.literal(SCAN_CHECK_TYPE),
-  version: z.literal(1),
-  account: z.string().regex(/^\d{12}$/),
-  region: z.string().min(1),
+  registryId: z.string().regex(/^\d{12}$/, { message: 'expected a 12-digit account id' }),
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { message: 'expected an AWS region' }),
   repositoryName: z.string().min(1),
-  repository: z.string().min(1),
-  digest: z.string().min(1),
-  tag: z.string().nullable(),
+  imageDigest: z.string().min(1),
   /** The push time: the deadline counts from here. */
-  since: z.iso.datetime({ offset: true }),
-  /** 0 for the first check after a push. */
-  attempt: z.number().int().nonnegative(),
+  pushedAt: z.iso.datetime({ offset: true }),
+  /** 1 for the first check after a push. */
+  attempt: z.number().int().positive(),
+  imageTag: z.string().nullable().default(null),
   /**
    * `push`: wait for the first scan result. `recount`: an Inspector finding the stored counts
    * miss; refresh them even though a result is stored.
@@ -32,6 +33,16 @@ export const scanCheckMessageSchema = z.object({
   purpose: z.enum(['push', 'recount']).default('push'),
 });
 export type ScanCheckMessage = z.output<typeof scanCheckMessageSchema>;
+
+/** The repository a scan check is about. */
+export function scanCheckRepository(message: ScanCheckMessage): EcrRepositoryRef {
+  return {
+    account: message.registryId,
+    region: message.region,
+    repositoryName: message.repositoryName,
+    repository: ecrRepositoryName(message.registryId, message.region, message.repositoryName),
+  };
+}
 
 /** True when an SQS body looks like a scan check rather than an EventBridge event. */
 export function isScanCheck(body: unknown): boolean {
@@ -42,13 +53,16 @@ export function isScanCheck(body: unknown): boolean {
   );
 }
 
-/** The growing delay before check number `attempt`, before the deadline clamp. */
+/** The growing delay before check number `attempt` (1, 2, …), before the deadline clamp. */
 export function backoffSeconds(attempt: number): number {
-  if (!Number.isInteger(attempt) || attempt < 0) {
-    throw new RangeError(`attempt must be a non-negative integer, got ${attempt}`);
+  if (!Number.isInteger(attempt) || attempt < 1) {
+    throw new RangeError(`attempt must be a positive integer, got ${attempt}`);
   }
-  // 2 ** attempt overflows nothing here: the cap applies from attempt 4 on.
-  return Math.min(MAX_SQS_DELAY_SECONDS, FIRST_CHECK_DELAY_SECONDS * 2 ** Math.min(attempt, 10));
+  // The exponent is bounded so huge attempt numbers stay finite; the cap applies from 5 on.
+  return Math.min(
+    MAX_SQS_DELAY_SECONDS,
+    FIRST_CHECK_DELAY_SECONDS * 2 ** Math.min(attempt - 1, 10),
+  );
 }
 
 /**
@@ -72,7 +86,7 @@ export function nextScanCheck(
 export function scanCheckSchedule(scanTimeoutMinutes: number): number[] {
   const times: number[] = [];
   let elapsed = 0;
-  for (let attempt = 0; ; attempt++) {
+  for (let attempt = 1; ; attempt++) {
     const next = nextScanCheck(attempt, scanTimeoutMinutes, elapsed);
     if (next === null) return times;
     elapsed += next.delaySeconds;
