@@ -35,7 +35,7 @@ export class CachedSecret<T = string> {
     this.#secretId = secretId;
     this.#ttlMs = options.ttlMs ?? DEFAULT_SECRET_TTL_MS;
     this.#parse = options.parse ?? ((s: string) => s as T);
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => Date.now());
   }
 
   /** The current value, from the cache while it is fresh. */
