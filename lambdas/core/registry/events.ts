@@ -216,7 +216,7 @@ export function parseRegistryEvent(raw: unknown): ParseOutcome {
       : null;
   if (!env.success) {
     return {
-      status: 'rejected',
+      status: 'invalid',
       eventId: rawId,
       reason: `not an EventBridge event: ${issuesText(env.error)}`,
     };
