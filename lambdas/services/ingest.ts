@@ -6,9 +6,14 @@
  * caller retries the batch; that is safe because a finding counts each event id once.
  */
 import { interpretAuditEvent } from '../core/audit/interpret.ts';
-import { evaluateObservation } from '../core/evaluate.ts';
+import {
+  type ContainerVerdict,
+  candidatesFromVerdicts,
+  judgeObservation,
+} from '../core/evaluate.ts';
 import { observationFromPodEvent } from '../core/kube/observation.ts';
 import { podEventSchema } from '../core/kube/pod-event.ts';
+import { vulnerabilityVerdict } from '../core/registry/vulnerability.ts';
 import {
   type FindingCandidate,
   type PodObservation,
@@ -83,9 +88,29 @@ export async function processObservation(
 ): Promise<void> {
   const decider = await deps.allowlist.current();
   // Live events are judged by the allowlist as it is now.
-  const candidates = evaluateObservation(obs, decider, deps.clock());
+  const verdicts = judgeObservation(obs, decider, deps.clock());
+  await addVulnerabilities(verdicts, deps);
   report.evaluated++;
-  await recordCandidates(candidates, deps, report);
+  await recordCandidates(candidatesFromVerdicts(obs, verdicts), deps, report);
+}
+
+/** Adds `vulnerable-image` to containers that run a digest the Images table knows is vulnerable. */
+async function addVulnerabilities(verdicts: ContainerVerdict[], deps: IngestDeps): Promise<void> {
+  const { images, vulnerableThreshold } = deps;
+  if (!images || !vulnerableThreshold) return;
+  for (const verdict of verdicts) {
+    const reference = verdict.decision.reference;
+    const digest = verdict.container.digest ?? reference?.digest;
+    if (!digest) continue;
+    const record = await images.lookup(digest, reference?.name ?? null);
+    const violation = record ? vulnerabilityVerdict(record, vulnerableThreshold) : null;
+    if (!violation) continue;
+    verdict.decision = {
+      ...verdict.decision,
+      allowed: false,
+      violations: [...verdict.decision.violations, violation],
+    };
+  }
 }
 
 /** Forwarder pod events (the `/v1/pod-events` body, or EventBridge `detail`s). */

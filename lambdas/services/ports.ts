@@ -4,7 +4,7 @@
  * so the stores in `lambdas/adapters` fit without wrappers.
  */
 import type { Decider } from '../core/evaluate.ts';
-import type { FindingCandidate, Severity, UpsertResult } from '../core/types.ts';
+import type { FindingCandidate, ImageRecord, Severity, UpsertResult } from '../core/types.ts';
 
 export interface AllowlistPort {
   /** The compiled allowlist, cached by the adapter. */
@@ -20,6 +20,11 @@ export interface AlertPort {
   notify(result: UpsertResult): Promise<void>;
 }
 
+/** What is known of pushed images (the Images table): scan status and severity counts. */
+export interface ImagesPort {
+  lookup(digest: string, repository?: string | null): Promise<ImageRecord | undefined>;
+}
+
 export interface IngestDeps {
   allowlist: AllowlistPort;
   findings: FindingsPort;
@@ -28,4 +33,10 @@ export interface IngestDeps {
   clock: () => Date;
   minAlertSeverity: Severity;
   ttlDays?: number | undefined;
+  /**
+   * With both set, a container whose digest is known to carry vulnerabilities at or above the
+   * threshold gets a `vulnerable-image` finding too ("digest X is running and has 3 CRITICAL").
+   */
+  images?: ImagesPort | undefined;
+  vulnerableThreshold?: Severity | undefined;
 }
