@@ -3,8 +3,8 @@
  *
  * The stack's stream filters (`ALERT_STREAM_FILTERS`) pass only a finding inserted as OPEN
  * (`new`) and one going from RESOLVED / SUPPRESSED back to OPEN (`reopened`); this handler
- * re-checks both, drops findings below `MIN_ALERT_SEVERITY`, and publishes each transition
- * once. Stream records are delivered at least once (a retried batch replays every record after
+ * re-checks both and publishes each transition once: to EventBridge always (machine consumers
+ * filter for themselves), to SNS only from `MIN_ALERT_SEVERITY` up (people). Stream records are delivered at least once (a retried batch replays every record after
  * the first failure), so each transition gets an alert mark: a small item of its own in the
  * findings table recording which channels already carry it. See docs/alerts.md.
  */
@@ -181,13 +181,13 @@ async function alertRecord(record: DynamoDBRecord): Promise<void> {
   }
   const { finding, outcome, at } = transition;
   const context = { fingerprint: finding.fingerprint, outcome, severity: finding.severity };
-  if (!atLeast(finding.severity, config.MIN_ALERT_SEVERITY)) {
-    logger.info('below the minimum alert severity', {
+  const notifyPeople = atLeast(finding.severity, config.MIN_ALERT_SEVERITY);
+  if (!notifyPeople) {
+    logger.info('below the minimum alert severity: event only, no SNS', {
       ...context,
       minimum: config.MIN_ALERT_SEVERITY,
     });
     metrics.addMetric('AlertsBelowMinimum', 'Count', 1);
-    return;
   }
 
   const now = new Date();
@@ -197,7 +197,7 @@ async function alertRecord(record: DynamoDBRecord): Promise<void> {
   // The channels are independent: one failing must not hold back the other, and the retry
   // sends only what is still missing.
   const deliveries: Promise<string>[] = [];
-  if (!mark.snsMessageId) {
+  if (notifyPeople && !mark.snsMessageId) {
     deliveries.push(
       publishFindingAlert(sns, config.ALERTS_TOPIC_ARN, alert).then(async (id) => {
         await markDelivered(key, 'snsMessageId', id, now);

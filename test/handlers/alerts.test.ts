@@ -195,17 +195,19 @@ describe('alerts handler', () => {
     expect(eventsMock.commandCalls(PutEventsCommand)).toHaveLength(1);
   });
 
-  it('ignores findings below the minimum severity', async () => {
+  it('does not notify people below the minimum severity, but emits the event once', async () => {
     // Prepare
     const record = await newFinding('low', { severity: 'low' });
 
     // Act
     const response = await invoke(record);
+    const redelivered = await invoke(record);
 
     // Assess
     expect(response.batchItemFailures).toEqual([]);
+    expect(redelivered.batchItemFailures).toEqual([]);
     expect(snsMock.commandCalls(PublishCommand)).toHaveLength(0);
-    expect(eventsMock.commandCalls(PutEventsCommand)).toHaveLength(0);
+    expect(eventsMock.commandCalls(PutEventsCommand)).toHaveLength(1);
   });
 
   it('reports a record whose event EventBridge refused, and retries only that channel', async () => {
