@@ -1,0 +1,141 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { DescribeImageScanFindingsCommand, ECRClient } from '@aws-sdk/client-ecr';
+import { Inspector2Client, ListCoverageCommand } from '@aws-sdk/client-inspector2';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { FindingsStore } from '../../lambdas/adapters/dynamodb/findings.ts';
+import { ImagesStore } from '../../lambdas/adapters/dynamodb/images.ts';
+import { freshTables, type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
+import { lambdaContext, TEST_ENV } from './commons/lambda-context.ts';
+
+const FIXTURES = path.resolve(import.meta.dirname, '../../../shared/fixtures/eventbridge');
+const QUEUE = 'https://sqs.eu-west-1.amazonaws.com/123456789012/scan-check';
+const DIGEST = `sha256:${'5ca1ab1e'.repeat(8)}`;
+const REPOSITORY = '123456789012.dkr.ecr.us-east-2.amazonaws.com/amazon/amazon-ecs-sample';
+
+const ecrMock = mockClient(ECRClient);
+const inspectorMock = mockClient(Inspector2Client);
+const sqsMock = mockClient(SQSClient);
+
+let dynamo: LocalDynamo;
+let images: ImagesStore;
+let findings: FindingsStore;
+let handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+beforeAll(async () => {
+  dynamo = await startDynalite();
+  const names = await freshTables(dynamo);
+  images = new ImagesStore(dynamo.doc, names.images);
+  findings = new FindingsStore(dynamo.doc, names.findings);
+  for (const [key, value] of Object.entries(TEST_ENV)) vi.stubEnv(key, value);
+  vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', dynamo.endpoint);
+  vi.stubEnv('IMAGES_TABLE', names.images);
+  vi.stubEnv('FINDINGS_TABLE', names.findings);
+  vi.stubEnv('SCAN_CHECK_QUEUE_URL', QUEUE);
+  vi.stubEnv('SCAN_TIMEOUT_MINUTES', '30');
+  vi.stubEnv('VULNERABLE_SEVERITY_THRESHOLD', 'critical');
+  vi.stubEnv('FINDINGS_TTL_DAYS', '30');
+  handler = (await import('../../lambdas/handlers/scan-status.ts')).handler;
+});
+
+afterAll(async () => {
+  vi.unstubAllEnvs();
+  ecrMock.restore();
+  inspectorMock.restore();
+  sqsMock.restore();
+  await dynamo.stop();
+});
+
+beforeEach(() => {
+  ecrMock.reset();
+  inspectorMock.reset();
+  sqsMock.reset();
+  sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm' });
+});
+
+function record(messageId: string, body: string): SQSRecord {
+  return {
+    messageId,
+    receiptHandle: `rh-${messageId}`,
+    body,
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: '0',
+      SenderId: 'events',
+      ApproximateFirstReceiveTimestamp: '0',
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:scan-check',
+    awsRegion: 'eu-west-1',
+  };
+}
+
+const read = (name: string) => readFileSync(path.join(FIXTURES, name), 'utf8');
+const inspectorScanSample = read('inspector2-scan-initial-scan-complete.awsdocs.json');
+const inspectorFindingSample = read('inspector2-finding-ecr-package-vulnerability.awsdocs.json');
+const realInspectorScan = inspectorScanSample.replace(/sha256:[0-9a-fA-Z]+EXAMPLE/, DIGEST);
+
+describe('scan-status handler', () => {
+  it('Inspector samples are rejected and acknowledged; a real scan is recorded with a finding', async () => {
+    const response = await handler(
+      {
+        Records: [
+          record('scan-sample', inspectorScanSample),
+          record('finding-sample', inspectorFindingSample),
+          record('scan-real', realInspectorScan),
+          record('other', JSON.stringify({ type: 'something-else' })),
+        ],
+      },
+      lambdaContext('scan-status'),
+    );
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'other' }]);
+    expect(await images.get(REPOSITORY, DIGEST)).toMatchObject({
+      scanStatus: 'COMPLETE',
+      scanSource: 'inspector2-event',
+      severityCounts: { CRITICAL: 7, HIGH: 61, MEDIUM: 62 },
+    });
+    const stored = [];
+    for await (const f of findings.query({})) stored.push(f);
+    expect(stored.map((f) => [f.rule, f.severity, f.message])).toEqual([
+      ['vulnerable-image', 'critical', `digest ${DIGEST} has 7 CRITICAL`],
+    ]);
+  });
+
+  it('a scan check past the deadline with no result records scan-missing; an invalid check fails alone', async () => {
+    ecrMock
+      .on(DescribeImageScanFindingsCommand)
+      .rejects(Object.assign(new Error('none'), { name: 'ScanNotFoundException' }));
+    inspectorMock.on(ListCoverageCommand).resolves({ coveredResources: [] });
+    const check = {
+      type: 'scan-check',
+      registryId: '123456789012',
+      region: 'eu-west-1',
+      repositoryName: 'team/app',
+      imageDigest: `sha256:${'e'.repeat(64)}`,
+      pushedAt: '2020-01-01T00:00:00Z',
+      attempt: 6,
+    };
+    const response = await handler(
+      {
+        Records: [
+          record('check', JSON.stringify(check)),
+          record('bad-check', JSON.stringify({ ...check, attempt: 0 })),
+        ],
+      },
+      lambdaContext('scan-status'),
+    );
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'bad-check' }]);
+    expect(
+      await images.get('123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/app', check.imageDigest),
+    ).toMatchObject({ scanStatus: 'MISSING', scanSource: 'scan-check' });
+    const missing = [];
+    for await (const f of findings.query({ namespace: 'team/app' })) missing.push(f);
+    expect(missing.map((f) => f.rule)).toEqual(['scan-missing']);
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+});
