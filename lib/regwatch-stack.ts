@@ -41,6 +41,8 @@ export const EVENT_PATTERNS = {
     detail: { 'action-type': ['PUSH'], result: ['SUCCESS'] },
   },
   inspector: { source: ['aws.inspector2'], detailType: ['Inspector2 Scan', 'Inspector2 Finding'] },
+  /** ECR basic scanning results (enhanced scanning reports through Inspector2). */
+  ecrScan: { source: ['aws.ecr'], detailType: ['ECR Image Scan'] },
 } as const satisfies Record<string, events.EventPattern>;
 
 /**
@@ -264,11 +266,21 @@ export class RegwatchStack extends Stack {
       eventPattern: EVENT_PATTERNS.inspector,
       targets: [eventTarget(scanCheck)],
     });
+    new events.Rule(this, 'EcrScanRule', {
+      description: 'regwatch: ECR basic scan results to the scan-check queue',
+      eventPattern: EVENT_PATTERNS.ecrScan,
+      targets: [eventTarget(scanCheck)],
+    });
     const ecrPush = fn('ecr-push', 'regwatch: ECR image pushes', {
       environment: {
         IMAGES_TABLE: images.table.tableName,
         SCAN_CHECK_QUEUE_URL: scanCheck.queue.queueUrl,
         SCAN_TIMEOUT_MINUTES: String(config.scanTimeoutMinutes),
+        // ecr-push judges the pushed reference: it reads the allowlist and writes findings.
+        FINDINGS_TABLE: findings.table.tableName,
+        ALLOWLIST_TABLE: allowlist.table.tableName,
+        ALLOWLIST_CACHE_TTL_SECONDS: String(ALLOWLIST_CACHE_TTL_SECONDS),
+        FINDINGS_TTL_DAYS: String(config.findingsTtlDays),
       },
       noDeadLetterQueueReason: SQS_NO_DLQ_REASON,
       timeout,
@@ -280,6 +292,24 @@ export class RegwatchStack extends Stack {
     ]);
     tablesKey(ecrPush, true);
     ecrPush.allow('ScanCheckSend', ['sqs:SendMessage'], [scanCheck.queue.queueArn]);
+    tableAccess(ecrPush, allowlist, 'AllowlistRead', ['dynamodb:Scan', 'dynamodb:GetItem']);
+    tableAccess(ecrPush, findings, 'FindingsUpsert', [
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+    ecrPush.allow(
+      'EcrTagMutability',
+      ['ecr:DescribeRepositories'],
+      [`arn:${this.partition}:ecr:${this.region}:${this.account}:repository/*`],
+      {
+        reason:
+          'Any repository of this account can receive a push; the repository is known only from the event. Scoped to this account and region.',
+        findings: [
+          'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/*]',
+        ],
+      },
+    );
     sqsConsumer(ecrPush, ecrQueue, 10);
 
     const scanStatus = fn('scan-status', 'regwatch: Inspector2 scan results and scan checks', {

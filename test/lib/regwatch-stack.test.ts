@@ -126,7 +126,9 @@ describe('RegwatchStack with every option enabled', () => {
         'sqs:SendMessage',
         'dynamodb:GetItem',
         'dynamodb:PutItem',
+        'dynamodb:Scan',
         'dynamodb:UpdateItem',
+        'ecr:DescribeRepositories',
         ...KMS_WRITE,
       ],
       'scan-status': [
@@ -254,6 +256,11 @@ describe('RegwatchStack with every option enabled', () => {
         source: ['aws.inspector2'],
         'detail-type': ['Inspector2 Scan', 'Inspector2 Finding'],
       },
+      Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue() })],
+    });
+    // ECR basic-scan results go to the scan-check queue too (docs/registry-path.md).
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.ecr'], 'detail-type': ['ECR Image Scan'] },
       Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue() })],
     });
     template.hasResourceProperties('AWS::Events::Rule', {
