@@ -88,6 +88,7 @@ export const actorSchema = z.object({
   userAgent: z.string().nullable(),
   auditID: z.string().nullable(),
   extra: z.record(z.string(), z.array(z.string())).optional(),
+  controller: z.boolean().optional(),
 });
 
 export const statusChangeSchema = z.object({
