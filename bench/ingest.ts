@@ -1,0 +1,232 @@
+/**
+ * Local ingest bench: forwarder pod events through `regwatch local`'s real path
+ * (HTTP → validation → evaluation → findings in dynalite), beside the same events
+ *  - through the same HTTP server with the findings kept in memory (what HTTP + evaluation
+ *    cost without storage), and
+ *  - evaluated in-process without HTTP or storage (the baseline),
+ * so the ratios show what HTTP and what storage cost. Latency: a one-event POST answers after
+ * its findings are stored, so POST → answer is POST → stored finding; p50 / p99 over many.
+ *
+ * Run: npx node bench/ingest.ts
+ */
+
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compileAllowlist, parseAllowlist } from '../lambdas/core/allowlist/index.ts';
+import type { FindingCandidate, UpsertResult } from '../lambdas/core/types.ts';
+import { startLocal } from '../lambdas/local/app.ts';
+import type { LocalPipeline } from '../lambdas/local/routes.ts';
+import { closeServer, createIngestServer, listenLoopback } from '../lambdas/local/server.ts';
+import { ingestPodEvents } from '../lambdas/services/ingest.ts';
+import type { IngestDeps } from '../lambdas/services/ports.ts';
+import { type BenchResult, median, report, versus } from './lib.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const ALLOWLIST = path.join(ROOT, 'examples/allowlist.yaml');
+const BATCH = 100;
+const EVENTS = 3000;
+const LATENCY_SAMPLES = 400;
+
+/** A realistic mix: most images allowed, some from untrusted sources or unpinned in prod. */
+const IMAGES = [
+  '444455556666.dkr.ecr.eu-central-1.amazonaws.com/storefront/web:4.18.2',
+  '444455556666.dkr.ecr.eu-west-1.amazonaws.com/billing/invoice-api:2.9.1',
+  'registry.k8s.io/kube-proxy:v1.30.2',
+  'quay.io/prometheus/node-exporter:v1.8.1',
+  '602401143452.dkr.ecr.eu-central-1.amazonaws.com/eks/coredns:v1.11.1-eksbuild.4',
+  'ghcr.io/acme-analytics/reporter:2.3',
+  'redis:7.2.4',
+  'nicolaka/netshoot:v0.13',
+];
+
+function podEvents(count: number, tag: string): unknown[] {
+  const out: unknown[] = [];
+  for (let i = 0; i < count; i++) {
+    const main = IMAGES[i % IMAGES.length] as string;
+    const side = IMAGES[(i * 7 + 3) % IMAGES.length] as string;
+    out.push({
+      cluster: 'bench-prod-euc1',
+      observedAt: '2026-01-10T10:00:00Z',
+      reason: 'running',
+      pod: {
+        // Distinct workloads, so every violation is a new finding (a write, not a repeat).
+        metadata: { name: `${tag}-pod-${i}`, namespace: `ns-${i % 20}`, uid: `${tag}-uid-${i}` },
+        spec: {
+          containers: [
+            { name: 'app', image: main },
+            { name: 'sidecar', image: side },
+          ],
+        },
+        status: {
+          phase: 'Running',
+          containerStatuses: [
+            { name: 'app', image: main, imageID: `x@sha256:${String(i).padStart(64, 'a')}` },
+          ],
+        },
+      },
+    });
+  }
+  return out;
+}
+
+function batches(events: readonly unknown[], size: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < events.length; i += size) out.push(JSON.stringify(events.slice(i, i + size)));
+  return out;
+}
+
+/** Posts every body in turn; returns the elapsed milliseconds and the new findings reported. */
+async function postAll(
+  url: string,
+  bodies: readonly string[],
+): Promise<{ ms: number; findings: number }> {
+  let findings = 0;
+  const start = performance.now();
+  for (const body of bodies) {
+    const res = await fetch(`${url}/v1/pod-events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    if (res.status !== 200)
+      throw new Error(`bench POST answered ${res.status}: ${await res.text()}`);
+    findings += ((await res.json()) as { findings: { new: number } }).findings.new;
+  }
+  return { ms: performance.now() - start, findings };
+}
+
+async function latencies(url: string, bodies: readonly string[]): Promise<number[]> {
+  const out: number[] = [];
+  for (const body of bodies) {
+    const start = performance.now();
+    const res = await fetch(`${url}/v1/pod-events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    await res.arrayBuffer();
+    out.push(performance.now() - start);
+  }
+  return out;
+}
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return (
+    sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN
+  );
+}
+
+/** A findings port that keeps nothing: evaluation without storage. */
+function memoryFindings(): IngestDeps['findings'] {
+  return {
+    async upsert(candidate: FindingCandidate, opts: { now: Date }): Promise<UpsertResult> {
+      const at = opts.now.toISOString();
+      return {
+        outcome: 'new',
+        counted: true,
+        finding: {
+          ...candidate,
+          id: candidate.fingerprint.slice(0, 16),
+          status: 'OPEN',
+          firstSeen: at,
+          lastSeen: at,
+          count: 1,
+        },
+      };
+    },
+  };
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const decider = compileAllowlist(parseAllowlist(readFileSync(ALLOWLIST, 'utf8'), ALLOWLIST));
+  const memoryDeps: IngestDeps = {
+    allowlist: { current: async () => decider },
+    findings: memoryFindings(),
+    clock: () => new Date(),
+    minAlertSeverity: 'low',
+  };
+
+  // Baseline: validation + evaluation in-process, findings discarded.
+  const evalEvents = podEvents(EVENTS, 'eval');
+  await ingestPodEvents(evalEvents.slice(0, 200), memoryDeps); // warm-up
+  const evalRates: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    const start = performance.now();
+    for (let i = 0; i < evalEvents.length; i += BATCH) {
+      await ingestPodEvents(evalEvents.slice(i, i + BATCH), memoryDeps);
+    }
+    evalRates.push((evalEvents.length * 1000) / (performance.now() - start));
+  }
+  const evalRate = median(evalRates);
+
+  // HTTP + evaluation, findings in memory.
+  const memoryServer = createIngestServer({ ingest: memoryDeps } as LocalPipeline);
+  const memoryUrl = `http://127.0.0.1:${await listenLoopback(memoryServer, 0)}`;
+  const local = await startLocal({
+    port: 0,
+    dynamodbPort: 0,
+    allowlistFile: ALLOWLIST,
+    minAlertSeverity: 'critical',
+    vulnerableThreshold: 'critical',
+    scanTimeoutMinutes: 30,
+    out: null,
+    err: (line) => console.error(line),
+  });
+  try {
+    await postAll(memoryUrl, batches(podEvents(200, 'warm-m'), BATCH));
+    await postAll(local.url, batches(podEvents(200, 'warm-d'), BATCH));
+    const memory = await postAll(memoryUrl, batches(podEvents(EVENTS, 'http-m'), BATCH));
+    const stored = await postAll(local.url, batches(podEvents(EVENTS, 'http-d'), BATCH));
+    const memoryRate = (EVENTS * 1000) / memory.ms;
+    const storedRate = (EVENTS * 1000) / stored.ms;
+
+    // One violating pod per POST: the answer comes once its findings are stored.
+    const single = (tag: string) =>
+      podEvents(LATENCY_SAMPLES * 8, tag)
+        .filter((_, i) => i % IMAGES.length === 5) // the ghcr.io image: one new finding each
+        .slice(0, LATENCY_SAMPLES)
+        .map((e) => JSON.stringify([e]));
+    const memoryLat = await latencies(memoryUrl, single('lat-m'));
+    const storedLat = await latencies(local.url, single('lat-d'));
+
+    return [
+      versus(
+        'HTTP → evaluation → dynalite',
+        storedRate,
+        'events/s',
+        { name: 'evaluation only, in-process', value: evalRate },
+        `${EVENTS} pod events in POSTs of ${BATCH}, 2 containers each; ${stored.findings} new findings written (${Math.round((stored.findings * 1000) / stored.ms)}/s)`,
+      ),
+      versus(
+        'HTTP → evaluation, findings in memory',
+        memoryRate,
+        'events/s',
+        { name: 'evaluation only, in-process', value: evalRate },
+        'the same server without the store: the gap to the line above is what storage costs',
+      ),
+      versus(
+        'POST → stored finding, p50',
+        median(storedLat),
+        'ms',
+        { name: 'HTTP + evaluation, no store', value: median(memoryLat) },
+        `${LATENCY_SAMPLES} one-event POSTs, each a new finding; lower is better`,
+      ),
+      versus(
+        'POST → stored finding, p99',
+        percentile(storedLat, 99),
+        'ms',
+        { name: 'HTTP + evaluation, no store', value: percentile(memoryLat, 99) },
+        'lower is better',
+      ),
+    ];
+  } finally {
+    await closeServer(memoryServer);
+    await local.stop();
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  report(await run());
+}
