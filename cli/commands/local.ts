@@ -75,6 +75,21 @@ function severity(value: string, flag: string): Severity {
   return value as Severity;
 }
 
+/** A port someone else holds is the user's to choose differently, not an internal error. */
+async function inUseAsUsage<T>(start: Promise<T>): Promise<T> {
+  try {
+    return await start;
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException & { port?: number };
+    if (e.code === 'EADDRINUSE') {
+      throw new UsageError(
+        `port ${e.port ?? '?'} on 127.0.0.1 is in use (another regwatch local?): pass --port / --dynamodb-port with a free port, or 0 for any`,
+      );
+    }
+    throw error;
+  }
+}
+
 export function makeRegisterLocal(stop: StopSignal = processStop): Register {
   return (program: Command, io, setExit) => {
     program
@@ -144,20 +159,22 @@ export function makeRegisterLocal(stop: StopSignal = processStop): Register {
         const out = (line: string) => write(io.stdout, line);
         const err = (line: string) => write(io.stderr, line);
 
-        const instance = await startLocal({
-          port: port(flags.port, '--port'),
-          dynamodbPort: port(flags.dynamodbPort, '--dynamodb-port'),
-          dataDir,
-          allowlistFile,
-          token,
-          slackWebhook,
-          minAlertSeverity,
-          vulnerableThreshold: severity(flags.vulnerableSeverity, '--vulnerable-severity'),
-          scanTimeoutMinutes: positive(flags.scanTimeoutMinutes, '--scan-timeout-minutes'),
-          maxBodyBytes: positive(flags.maxBodyBytes, '--max-body-bytes'),
-          out,
-          err,
-        });
+        const instance = await inUseAsUsage(
+          startLocal({
+            port: port(flags.port, '--port'),
+            dynamodbPort: port(flags.dynamodbPort, '--dynamodb-port'),
+            dataDir,
+            allowlistFile,
+            token,
+            slackWebhook,
+            minAlertSeverity,
+            vulnerableThreshold: severity(flags.vulnerableSeverity, '--vulnerable-severity'),
+            scanTimeoutMinutes: positive(flags.scanTimeoutMinutes, '--scan-timeout-minutes'),
+            maxBodyBytes: positive(flags.maxBodyBytes, '--max-body-bytes'),
+            out,
+            err,
+          }),
+        );
         // Registered before anything else can fail, so a stop signal always stops cleanly.
         const stopped = stop();
         try {
