@@ -1,0 +1,190 @@
+/**
+ * Forwarder benchmark: pod events/s through informer → batch → http sink on loopback, and
+ * resident memory with 10,000 pods (sink up, and sink down), beside a baseline of the
+ * informer alone. Each measured variant runs in its own process so RSS is its own; the
+ * fake API server and the sink run in this process.
+ *   node bench/forwarder.ts [pods]
+ */
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
+import { loadConfig } from '../forwarder/src/config.ts';
+import { startForwarder } from '../forwarder/src/forwarder.ts';
+import { createLogger } from '../forwarder/src/logger.ts';
+import { createMetrics } from '../forwarder/src/metrics.ts';
+import { PodWatcher } from '../forwarder/src/watcher.ts';
+import { FakeApiServer } from '../test/forwarder/fake-apiserver.ts';
+
+type Variant = 'informer' | 'forwarder' | 'sink-down';
+interface Result {
+  variant: Variant;
+  pods: number;
+  events: number;
+  seconds: number;
+  rssMiB: number;
+  heapMiB: number;
+  bufferedEvents?: number;
+  bufferedMiB?: number;
+}
+
+const mib = (n: number) => Math.round((n / 1024 / 1024) * 10) / 10;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function child(variant: Variant): Promise<void> {
+  const pods = Number(process.env.BENCH_PODS);
+  const kc = new KubeConfig();
+  kc.loadFromFile(String(process.env.KUBECONFIG));
+  const quiet = createLogger(process.stderr, 'error');
+  const started = performance.now();
+  let result: Result;
+  if (variant === 'informer') {
+    let seen = 0;
+    const watcher = new PodWatcher({
+      kubeConfig: kc,
+      namespaces: [],
+      logger: quiet,
+      metrics: createMetrics(),
+      onPod: () => {
+        seen++;
+      },
+    });
+    watcher.start();
+    while (!watcher.ready) await sleep(5);
+    process.stdout.write('READY\n');
+    while (seen < pods * 2) await sleep(5);
+    const seconds = (performance.now() - started) / 1000;
+    await sleep(200);
+    result = { variant, pods, events: seen, seconds, ...mem() };
+    await watcher.stop();
+  } else {
+    const config = loadConfig(
+      {},
+      {
+        cluster: 'bench',
+        sink: String(process.env.BENCH_SINK),
+        batchSize: '500',
+        batchWait: '50ms',
+        metricsPort: '0',
+        metricsHost: '127.0.0.1',
+        resync: '0',
+        shutdownGrace: '1s',
+      },
+    );
+    const fwd = await startForwarder({ config, logger: quiet, kubeConfig: kc });
+    while (!fwd.ready()) await sleep(5);
+    process.stdout.write('READY\n');
+    if (variant === 'forwarder') {
+      while ((await fwd.metrics.sent.get()).values[0]?.value !== pods * 2) await sleep(5);
+    } else {
+      const seen = async () =>
+        (await fwd.metrics.seen.get()).values.reduce((a, v) => a + v.value, 0);
+      while ((await seen()) < pods * 2) await sleep(5);
+      // A resync on top, as the timer would do while the sink is down.
+      await Promise.race([fwd.resync(), sleep(2_000)]);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    await sleep(200);
+    const events = (await fwd.metrics.seen.get()).values.reduce((a, v) => a + v.value, 0);
+    result = {
+      variant,
+      pods,
+      events,
+      seconds,
+      ...mem(),
+      bufferedEvents: fwd.buffer.size,
+      bufferedMiB: mib(fwd.buffer.bytes),
+    };
+    await fwd.shutdown();
+  }
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  process.exit(0);
+}
+
+function mem() {
+  global.gc?.();
+  const m = process.memoryUsage();
+  return { rssMiB: mib(m.rss), heapMiB: mib(m.heapUsed) };
+}
+
+async function runChild(
+  variant: Variant,
+  env: Record<string, string>,
+  onReady: () => void,
+): Promise<Result> {
+  const proc = spawn(process.execPath, ['--expose-gc', import.meta.filename, '--child', variant], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  let signalled = false;
+  proc.stdout.on('data', (d) => {
+    out += String(d);
+    if (!signalled && out.includes('READY\n')) {
+      signalled = true;
+      onReady();
+    }
+  });
+  // Never leave a child behind if this process is stopped.
+  process.once('exit', () => proc.kill());
+  await new Promise((resolve) => proc.on('exit', resolve));
+  return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Result;
+}
+
+async function main(): Promise<void> {
+  const pods = Number(process.argv[2] ?? 10_000);
+  const api = await new FakeApiServer().start();
+  let received = 0;
+  let up = true;
+  const sink = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (!up) return void res.writeHead(503).end();
+      received += (JSON.parse(Buffer.concat(chunks).toString()) as unknown[]).length;
+      res.writeHead(202).end();
+    });
+  });
+  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+  const sinkUrl = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/v1/pod-events`;
+  const kubeconfig = api.writeKubeconfig();
+
+  // Half the pods exist before the list; the other half arrive through the watch as the
+  // variants start (created, then running: two events each), so list and watch both count.
+  const env = { KUBECONFIG: kubeconfig, BENCH_PODS: String(pods), BENCH_SINK: sinkUrl };
+  const results: Result[] = [];
+  for (const variant of ['informer', 'forwarder', 'sink-down'] as const) {
+    up = variant !== 'sink-down';
+    api.pods.clear();
+    for (let i = 0; i < pods; i++)
+      api.createPod(`ns-${i % 50}`, `${variant}-${i}`, [
+        { name: 'app', image: `registry.example.com/team-${i % 20}/app:${i % 7}` },
+        { name: 'proxy', image: 'envoyproxy/envoy:v1.31.0' },
+      ]);
+    results.push(
+      await runChild(variant, env, () => {
+        for (let i = 0; i < pods; i++) api.setRunning(`ns-${i % 50}`, `${variant}-${i}`);
+      }),
+    );
+  }
+  await api.close();
+  sink.close();
+
+  const base = results[0] as Result;
+  const rows = results.map((r) => ({
+    variant: r.variant,
+    'events/s': Math.round(r.events / r.seconds),
+    'RSS MiB': r.rssMiB,
+    'RSS vs informer': `${(r.rssMiB / base.rssMiB).toFixed(2)}x`,
+    'heap MiB': r.heapMiB,
+    'buffered events': r.bufferedEvents ?? '-',
+    'buffered MiB': r.bufferedMiB ?? '-',
+  }));
+  process.stdout.write(
+    `forwarder bench: ${pods} pods, ${pods * 2} events per variant (sink received ${received})\n`,
+  );
+  console.table(rows);
+}
+
+if (process.argv[2] === '--child') await child(process.argv[3] as Variant);
+else await main();
