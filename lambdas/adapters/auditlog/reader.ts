@@ -22,6 +22,7 @@ import {
   parseCloudWatchLogsData,
 } from '../../core/audit/cloudwatch.ts';
 import { mayBeRelevant } from '../../core/audit/prefilter.ts';
+import { BytePrefilter } from '../../core/audit/prefilter-bytes.ts';
 
 interface Position {
   file: string;
@@ -65,9 +66,22 @@ export interface ReadAuditLogOptions {
   prefilter?: boolean | undefined;
   /** Counters, updated while reading. */
   stats?: ReaderStats | undefined;
+  /** Skip format detection: the source is known to be uncompressed JSON lines (or text lines). */
+  lines?: boolean | undefined;
+  /**
+   * Only these bytes of a path source (`end` exclusive), for reading one file in parallel.
+   * Line numbers count from the range's start; ranges should start just after a newline.
+   */
+  range?: { start: number; end: number } | undefined;
 }
 
 const CHUNK_BYTES = 1 << 20;
+const EVENT_LIST = Buffer.from('{"kind":"EventList"', 'latin1');
+
+/** Tab, LF, VT, FF, CR, space: the ASCII characters String.prototype.trim removes. */
+function isAsciiSpace(c: number | undefined): boolean {
+  return c === 32 || (c !== undefined && c >= 9 && c <= 13);
+}
 const TEXT_SAMPLE = 200;
 
 /** Read one audit log (a path or a byte stream) as records; never throws for bad content. */
@@ -76,32 +90,42 @@ export async function* readAuditLog(
   opts: ReadAuditLogOptions = {},
 ): AsyncGenerator<AuditRecord> {
   const file = opts.file ?? (typeof source === 'string' ? basename(source) : '<stream>');
+  const range = opts.range;
+  if (range && range.end <= range.start) return;
   const input =
-    typeof source === 'string' ? createReadStream(source, { highWaterMark: CHUNK_BYTES }) : source;
+    typeof source === 'string'
+      ? createReadStream(source, {
+          highWaterMark: CHUNK_BYTES,
+          ...(range ? { start: range.start, end: range.end - 1 } : {}),
+        })
+      : source;
   const sink = new RecordSink(file, opts);
-  const decoder = new TextDecoder('utf-8');
-  let splitter: LineSplitter | DocumentSplitter | null = null;
-  let head = '';
+  let splitter: Splitter | null = opts.lines ? new ByteLineSplitter(sink) : null;
+  // Until the format is known: the bytes read so far, and their text for `chooseSplitter`.
+  const head: Buffer[] = [];
+  const headDecoder = new TextDecoder('utf-8');
+  let headText = '';
   try {
     for await (const bytes of decompressed(input)) {
-      const text = decoder.decode(bytes, { stream: true });
-      if (splitter) splitter.push(text);
+      if (splitter) splitter.push(bytes);
       else {
-        head += text;
-        splitter = chooseSplitter(head, sink);
+        head.push(bytes);
+        headText += headDecoder.decode(bytes, { stream: true });
+        splitter = chooseSplitter(headText, sink);
         if (splitter) {
-          splitter.push(head);
-          head = '';
+          splitter.push(Buffer.concat(head));
+          head.length = 0;
+          headText = '';
         }
       }
       if (sink.pending.length > 0) yield* sink.drain();
     }
-    const rest = decoder.decode();
-    if (!splitter) splitter = chooseSplitter(head + rest, sink, true);
-    if (splitter) {
-      if (head || rest) splitter.push(head + rest);
-      splitter.end();
+    if (!splitter) {
+      headText += headDecoder.decode();
+      splitter = chooseSplitter(headText, sink, true);
+      if (head.length > 0) splitter.push(Buffer.concat(head));
     }
+    splitter.end();
   } catch (err) {
     // A corrupt gzip stream or a read error ends this file; what was read stays reported.
     sink.malformed(splitter?.currentLine() ?? 1, `cannot read ${file}: ${(err as Error).message}`);
@@ -112,11 +136,13 @@ export async function* readAuditLog(
 /** Bytes of the source, gunzipped when it starts with the gzip magic number. */
 async function* decompressed(input: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
   const it = input[Symbol.asyncIterator]();
-  let first = Buffer.alloc(0);
+  // File streams give fresh Buffers: copying them again cost ~10 % of a replay.
+  const asBuffer = (v: Buffer | string) => (Buffer.isBuffer(v) ? v : Buffer.from(v));
+  let first: Buffer = Buffer.alloc(0);
   while (first.length < 2) {
     const n = await it.next();
     if (n.done) break;
-    first = Buffer.concat([first, Buffer.from(n.value)]);
+    first = first.length === 0 ? asBuffer(n.value) : Buffer.concat([first, asBuffer(n.value)]);
   }
   if (first.length === 0) return;
   async function* all(): AsyncGenerator<Buffer> {
@@ -124,7 +150,7 @@ async function* decompressed(input: AsyncIterable<Buffer | string>): AsyncGenera
     for (;;) {
       const n = await it.next();
       if (n.done) return;
-      yield Buffer.from(n.value);
+      yield asBuffer(n.value);
     }
   }
   if (first[0] === 0x1f && first[1] === 0x8b) {
@@ -132,30 +158,34 @@ async function* decompressed(input: AsyncIterable<Buffer | string>): AsyncGenera
   } else yield* all();
 }
 
+interface Splitter {
+  push(bytes: Buffer): void;
+  end(): void;
+  currentLine(): number;
+}
+
 /**
  * Line mode when the first non-blank line is a complete JSON value or text (S3 export lines);
  * document mode when it opens a JSON value that continues on later lines (pretty-printed).
  */
-function chooseSplitter(
-  head: string,
-  sink: RecordSink,
-  atEnd = false,
-): LineSplitter | DocumentSplitter | null {
+function chooseSplitter(head: string, sink: RecordSink): Splitter | null;
+function chooseSplitter(head: string, sink: RecordSink, atEnd: true): Splitter;
+function chooseSplitter(head: string, sink: RecordSink, atEnd = false): Splitter | null {
   const start = head.search(/\S/);
-  if (start < 0) return atEnd ? new LineSplitter(sink) : null;
+  if (start < 0) return atEnd ? new ByteLineSplitter(sink) : null;
   const c = head[start];
-  if (c !== '{' && c !== '[') return new LineSplitter(sink);
+  if (c !== '{' && c !== '[') return new ByteLineSplitter(sink);
   const nl = head.indexOf('\n', start);
   if (nl < 0 && !atEnd) return null;
   const firstLine = head.slice(start, nl < 0 ? undefined : nl).trim();
   try {
     JSON.parse(firstLine);
-    return new LineSplitter(sink);
+    return new ByteLineSplitter(sink);
   } catch {
     // A line that looks complete but does not parse is a malformed JSON line, not a document.
     const last = firstLine[firstLine.length - 1];
     const complete = (c === '{' && last === '}') || (c === '[' && last === ']');
-    return complete ? new LineSplitter(sink) : new DocumentSplitter(sink);
+    return complete ? new ByteLineSplitter(sink) : new TextDocumentSplitter(sink);
   }
 }
 
@@ -218,6 +248,27 @@ class RecordSink {
     // An EventList line is parsed so that each of its events is counted.
     if (json.startsWith('{"kind":"EventList"')) return false;
     if (mayBeRelevant(json)) return false;
+    this.stats.events++;
+    this.stats.prefiltered++;
+    return true;
+  }
+
+  /**
+   * `dropped` for the line in bytes `start`..`end` of `buf`, judged without decoding it. Only
+   * a line whose ASCII-trimmed bytes are `{…}` is judged (String.prototype.trim would trim the
+   * same range then); anything else answers false and takes the string path.
+   */
+  droppedBytes(buf: Buffer, filter: BytePrefilter, start: number, end: number): boolean {
+    if (!this.prefilter) return false;
+    while (start < end && isAsciiSpace(buf[start])) start++;
+    while (end > start && isAsciiSpace(buf[end - 1])) end--;
+    if (end - start < 2 || buf[start] !== 123 || buf[end - 1] !== 125) return false;
+    if (
+      end - start >= EVENT_LIST.length &&
+      buf.compare(EVENT_LIST, 0, EVENT_LIST.length, start, start + EVENT_LIST.length) === 0
+    )
+      return false;
+    if (filter.mayBeRelevant(start, end)) return false;
     this.stats.events++;
     this.stats.prefiltered++;
     return true;
@@ -323,11 +374,15 @@ class RecordSink {
   }
 }
 
-class LineSplitter {
+/**
+ * JSON lines, split on raw bytes: a line the byte pre-filter drops is counted and never
+ * decoded; every other line is decoded and takes the string path (`RecordSink.line`).
+ */
+class ByteLineSplitter implements Splitter {
   private readonly sink: RecordSink;
-  private pending: string[] = [];
+  /** Bytes of a line that began in an earlier chunk. */
+  private carry: Buffer[] = [];
   private lineNo = 0;
-  private first = true;
 
   constructor(sink: RecordSink) {
     this.sink = sink;
@@ -337,36 +392,66 @@ class LineSplitter {
     return this.lineNo + 1;
   }
 
-  push(chunk: string): void {
-    if (this.first) {
-      this.first = false;
-      if (chunk.charCodeAt(0) === 0xfeff) chunk = chunk.slice(1);
-    }
+  push(chunk: Buffer): void {
     let start = 0;
-    for (;;) {
-      const nl = chunk.indexOf('\n', start);
-      if (nl < 0) break;
-      let text = chunk.slice(start, nl);
-      if (this.pending.length > 0) {
-        this.pending.push(text);
-        text = this.pending.join('');
-        this.pending = [];
+    if (this.carry.length > 0) {
+      const nl = chunk.indexOf(10);
+      if (nl < 0) {
+        this.carry.push(chunk);
+        return;
       }
-      this.lineNo++;
-      this.sink.stats.lines++;
-      this.sink.line(text, this.lineNo);
+      this.carry.push(chunk.subarray(0, nl));
+      const joined = Buffer.concat(this.carry);
+      this.carry = [];
+      this.line(joined, new BytePrefilter(joined), 0, joined.length);
       start = nl + 1;
     }
-    if (start < chunk.length) this.pending.push(chunk.slice(start));
+    const filter = new BytePrefilter(chunk);
+    for (;;) {
+      const nl = chunk.indexOf(10, start);
+      if (nl < 0) break;
+      this.line(chunk, filter, start, nl);
+      start = nl + 1;
+    }
+    if (start < chunk.length) this.carry.push(chunk.subarray(start));
   }
 
   end(): void {
-    if (this.pending.length === 0) return;
-    const text = this.pending.join('');
-    this.pending = [];
+    if (this.carry.length === 0) return;
+    const joined = Buffer.concat(this.carry);
+    this.carry = [];
+    this.line(joined, new BytePrefilter(joined), 0, joined.length);
+  }
+
+  private line(buf: Buffer, filter: BytePrefilter, start: number, end: number): void {
     this.lineNo++;
     this.sink.stats.lines++;
-    this.sink.line(text, this.lineNo);
+    if (this.sink.droppedBytes(buf, filter, start, end)) return;
+    this.sink.line(buf.toString('utf8', start, end), this.lineNo);
+  }
+}
+
+/** Pretty-printed documents: decodes the bytes (streaming) for `DocumentSplitter`. */
+class TextDocumentSplitter implements Splitter {
+  private readonly inner: DocumentSplitter;
+  private readonly decoder = new TextDecoder('utf-8');
+
+  constructor(sink: RecordSink) {
+    this.inner = new DocumentSplitter(sink);
+  }
+
+  currentLine(): number {
+    return this.inner.currentLine();
+  }
+
+  push(bytes: Buffer): void {
+    this.inner.push(this.decoder.decode(bytes, { stream: true }));
+  }
+
+  end(): void {
+    const rest = this.decoder.decode();
+    if (rest) this.inner.push(rest);
+    this.inner.end();
   }
 }
 
