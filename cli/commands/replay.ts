@@ -1,25 +1,44 @@
-import { access } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import {
-  newReaderStats,
+  isLineModeFile,
   type ReaderStats,
-  readAuditLog,
+  splitAtNewlines,
 } from '../../lambdas/adapters/auditlog/reader.ts';
+import {
+  DecisionCache,
+  evaluateAuditLog,
+  mergeCounts,
+  newPipelineCounts,
+  type PipelineCounts,
+  UNKNOWN_CLUSTER,
+} from '../../lambdas/adapters/auditlog/replay-pipeline.ts';
+import {
+  type ReplayRangeTask,
+  replayRanges,
+} from '../../lambdas/adapters/auditlog/replay-worker.ts';
 import { type AggregatedFinding, FindingAggregator } from '../../lambdas/core/aggregate.ts';
-import { interpretAuditEvent } from '../../lambdas/core/audit/interpret.ts';
+import {
+  type AllowlistDocument,
+  type CompiledAllowlist,
+  compileAllowlist,
+  parseAllowlist,
+} from '../../lambdas/core/allowlist/index.ts';
 import { UsageError } from '../../lambdas/core/errors.ts';
-import { evaluateObservation } from '../../lambdas/core/evaluate.ts';
-import { loadAllowlistFile } from '../allowlist-file.ts';
+import type { Decider } from '../../lambdas/core/evaluate.ts';
+import type { FindingCandidate } from '../../lambdas/core/types.ts';
+import { resolveAllowlistPath } from '../allowlist-file.ts';
 import { type CliIo, EXIT } from '../context.ts';
 import type { Register } from '../main.ts';
 import { formatTable } from '../table.ts';
 
-/** Cluster name for events whose file and flags name none. */
-export const UNKNOWN_CLUSTER = 'unknown';
-const MAX_LISTED_MALFORMED = 20;
+export { UNKNOWN_CLUSTER };
 
 interface ReplayOptions {
+  threads?: string;
   allowlist?: string;
   cluster?: string;
   json?: boolean;
@@ -67,6 +86,33 @@ function parseAt(text: string | undefined): Date | null {
   const ms = Date.parse(text);
   if (Number.isNaN(ms)) throw new UsageError(`--at: not a time: ${text} (use ISO-8601 or "now")`);
   return new Date(ms);
+}
+
+function parseThreads(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UsageError(`--threads: not a positive whole number: ${text}`);
+  }
+  return n;
+}
+
+/** `loadAllowlistFile`, keeping the plain document too: worker threads compile it again. */
+function loadAllowlist(
+  flag: string | undefined,
+  io: CliIo,
+): { document: AllowlistDocument; allowlist: CompiledAllowlist } {
+  const file = resolveAllowlistPath(flag, io);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(
+      `cannot read allowlist ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`,
+    );
+  }
+  const document = parseAllowlist(text, file);
+  return { document, allowlist: compileAllowlist(document) };
 }
 
 function printSummary(io: CliIo, s: ReplaySummary): void {
@@ -130,54 +176,105 @@ function printHuman(io: CliIo, findings: readonly AggregatedFinding[]): void {
   );
 }
 
+export interface ReplayFilesOptions {
+  allowlist: CompiledAllowlist;
+  cluster?: string | undefined;
+  at?: Date | null | undefined;
+  /**
+   * The document `allowlist` was compiled from. Worker threads compile their own copy of it
+   * (a compiled allowlist cannot be sent); without it, replay uses one thread.
+   */
+  allowlistDocument?: AllowlistDocument | undefined;
+  /** Threads for one large JSON-lines file (default: the available parallelism; 1: none). */
+  threads?: number | undefined;
+  /** Files smaller than this are read on one thread (default 32 MB). */
+  parallelMinBytes?: number | undefined;
+  /**
+   * The plain path: one thread, no byte pre-filter, no decision cache. Results are the same;
+   * tests compare it with the fast path.
+   */
+  reference?: boolean | undefined;
+}
+
+/** Below this, worker start-up (module loading, allowlist compile) costs more than it saves. */
+export const PARALLEL_MIN_BYTES = 32 * 1024 * 1024;
+
 /** Replays audit log files into findings; exported for local mode and the bench. */
 export async function replayFiles(
   files: readonly string[],
-  opts: { allowlist: ReturnType<typeof loadAllowlistFile>; cluster?: string; at?: Date | null },
+  opts: ReplayFilesOptions,
 ): Promise<{ findings: AggregatedFinding[]; summary: ReplaySummary }> {
   const aggregator = new FindingAggregator();
-  const summary: ReplaySummary = {
-    files: files.length,
-    reader: newReaderStats(),
-    observations: 0,
-    skipped: {},
-    malformed: [],
-    findings: 0,
-  };
+  const total: PipelineCounts = newPipelineCounts();
+  const at = opts.at ?? null;
+  const decider: Decider = opts.reference ? opts.allowlist : new DecisionCache(opts.allowlist);
+  const threads = opts.reference
+    ? 1
+    : Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
+  const add = (c: FindingCandidate) => aggregator.add(c);
   for (const file of files) {
-    for await (const record of readAuditLog(file, {
-      file: path.basename(file),
+    const name = path.basename(file);
+    const ranges =
+      threads > 1 && opts.allowlistDocument
+        ? await parallelRanges(file, threads, opts.parallelMinBytes ?? PARALLEL_MIN_BYTES)
+        : null;
+    if (!ranges || !opts.allowlistDocument) {
+      const counts = await evaluateAuditLog(
+        file,
+        decider,
+        { file: name, cluster: opts.cluster, at, bytePrefilter: !opts.reference },
+        add,
+      );
+      mergeCounts(total, counts);
+      continue;
+    }
+    // Merged in file order, the candidates and counts are those of a sequential read.
+    const tasks: ReplayRangeTask[] = ranges.map((range) => ({
+      path: file,
+      file: name,
       cluster: opts.cluster,
-      stats: summary.reader,
-    })) {
-      if (record.kind === 'malformed') {
-        if (summary.malformed.length < MAX_LISTED_MALFORMED) {
-          summary.malformed.push({ file: record.file, line: record.line, error: record.error });
-        }
-        continue;
-      }
-      // Plain-text lines are counted by the reader (`not JSON` in the summary).
-      if (record.kind === 'skipped') continue;
-      const outcome = interpretAuditEvent(record.event, {
-        cluster: record.cluster ?? UNKNOWN_CLUSTER,
-      });
-      if (outcome.kind === 'skipped') {
-        summary.skipped[outcome.reason] = (summary.skipped[outcome.reason] ?? 0) + 1;
-        continue;
-      }
-      summary.observations++;
-      const obs = outcome.observation;
-      // History is judged by the allowlist as it applied then: a time-boxed exception that
-      // covered the event counts, unless --at fixes one time for all.
-      const when = opts.at ?? new Date(obs.observedAt);
-      for (const candidate of evaluateObservation(obs, opts.allowlist, when)) {
-        aggregator.add(candidate);
-      }
+      atMs: at === null ? null : at.getTime(),
+      range,
+    }));
+    const results = await replayRanges(tasks, {
+      allowlist: opts.allowlist,
+      document: opts.allowlistDocument,
+      decider,
+      workers: threads - 1,
+    });
+    for (const r of results) {
+      for (const c of r.candidates) aggregator.add(c);
+      mergeCounts(total, r.counts);
     }
   }
   const findings = aggregator.results();
-  summary.findings = findings.length;
+  const summary: ReplaySummary = {
+    files: files.length,
+    reader: total.reader,
+    observations: total.observations,
+    skipped: total.skipped,
+    malformed: total.malformed,
+    findings: findings.length,
+  };
   return { findings, summary };
+}
+
+const RANGES_PER_THREAD = 4;
+const MIN_RANGE_BYTES = 8 * 1024 * 1024;
+
+/** Byte ranges for a parallel read, or null when the file is small, gzip or not JSON lines. */
+async function parallelRanges(file: string, threads: number, minBytes: number) {
+  const { size } = await stat(file);
+  if (size < minBytes || size === 0) return null;
+  if (!(await isLineModeFile(file))) return null;
+  // Several ranges per thread, taken as threads become free: a worker that starts late
+  // (module loading) or shares its core with other work simply reads fewer of them.
+  const parts = Math.max(
+    threads,
+    Math.min(threads * RANGES_PER_THREAD, Math.ceil(size / MIN_RANGE_BYTES)),
+  );
+  const ranges = await splitAtNewlines(file, size, parts);
+  return ranges.length > 1 ? ranges : null;
 }
 
 export const registerReplay: Register = (program: Command, io, setExit) => {
@@ -200,8 +297,13 @@ export const registerReplay: Register = (program: Command, io, setExit) => {
       'judge every event at this time (ISO-8601 or "now"); default: each event\'s own time',
     )
     .option('--json', 'one JSON object per finding')
+    .option(
+      '--threads <n>',
+      `threads for a JSON-lines file of ${PARALLEL_MIN_BYTES / 1024 / 1024} MiB or more (default: available cores; 1: one thread)`,
+    )
     .action(async (files: string[], opts: ReplayOptions) => {
-      const allowlist = loadAllowlistFile(opts.allowlist, io);
+      const threads = parseThreads(opts.threads);
+      const { document, allowlist } = loadAllowlist(opts.allowlist, io);
       const at = parseAt(opts.at);
       const resolved = files.map((f) => path.resolve(io.cwd, f));
       for (const [i, f] of resolved.entries()) {
@@ -211,6 +313,8 @@ export const registerReplay: Register = (program: Command, io, setExit) => {
       }
       const { findings, summary } = await replayFiles(resolved, {
         allowlist,
+        allowlistDocument: document,
+        threads,
         ...(opts.cluster ? { cluster: opts.cluster } : {}),
         at,
       });

@@ -11,6 +11,7 @@
  * reading goes on.
  */
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -22,7 +23,7 @@ import {
   parseCloudWatchLogsData,
 } from '../../core/audit/cloudwatch.ts';
 import { mayBeRelevant } from '../../core/audit/prefilter.ts';
-import { BytePrefilter } from '../../core/audit/prefilter-bytes.ts';
+import { BytePrefilter, headAt } from '../../core/audit/prefilter-bytes.ts';
 
 interface Position {
   file: string;
@@ -66,6 +67,11 @@ export interface ReadAuditLogOptions {
   prefilter?: boolean | undefined;
   /** Counters, updated while reading. */
   stats?: ReaderStats | undefined;
+  /**
+   * Judge JSON lines on their raw bytes before decoding them (default true). False decodes
+   * every line and leaves the decision to the string pre-filter: the reference path for tests.
+   */
+  bytePrefilter?: boolean | undefined;
   /** Skip format detection: the source is known to be uncompressed JSON lines (or text lines). */
   lines?: boolean | undefined;
   /**
@@ -167,26 +173,89 @@ interface Splitter {
 /**
  * Line mode when the first non-blank line is a complete JSON value or text (S3 export lines);
  * document mode when it opens a JSON value that continues on later lines (pretty-printed).
+ * Null: the head is too short to say.
  */
-function chooseSplitter(head: string, sink: RecordSink): Splitter | null;
-function chooseSplitter(head: string, sink: RecordSink, atEnd: true): Splitter;
-function chooseSplitter(head: string, sink: RecordSink, atEnd = false): Splitter | null {
+function chooseMode(head: string, atEnd: boolean): 'lines' | 'document' | null {
   const start = head.search(/\S/);
-  if (start < 0) return atEnd ? new ByteLineSplitter(sink) : null;
+  if (start < 0) return atEnd ? 'lines' : null;
   const c = head[start];
-  if (c !== '{' && c !== '[') return new ByteLineSplitter(sink);
+  if (c !== '{' && c !== '[') return 'lines';
   const nl = head.indexOf('\n', start);
   if (nl < 0 && !atEnd) return null;
   const firstLine = head.slice(start, nl < 0 ? undefined : nl).trim();
   try {
     JSON.parse(firstLine);
-    return new ByteLineSplitter(sink);
+    return 'lines';
   } catch {
     // A line that looks complete but does not parse is a malformed JSON line, not a document.
     const last = firstLine[firstLine.length - 1];
     const complete = (c === '{' && last === '}') || (c === '[' && last === ']');
-    return complete ? new ByteLineSplitter(sink) : new TextDocumentSplitter(sink);
+    return complete ? 'lines' : 'document';
   }
+}
+
+function chooseSplitter(head: string, sink: RecordSink): Splitter | null;
+function chooseSplitter(head: string, sink: RecordSink, atEnd: true): Splitter;
+function chooseSplitter(head: string, sink: RecordSink, atEnd = false): Splitter | null {
+  const mode = chooseMode(head, atEnd);
+  if (mode === null) return null;
+  return mode === 'lines' ? new ByteLineSplitter(sink) : new TextDocumentSplitter(sink);
+}
+
+const HEAD_BYTES = 1 << 20;
+
+/**
+ * True when the file at `path` is uncompressed and `readAuditLog` reads it in line mode: then
+ * it can be read as byte ranges cut at newlines (`splitAtNewlines`) with `lines: true`.
+ * A head that does not decide within 1 MiB answers false.
+ */
+export async function isLineModeFile(path: string): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(HEAD_BYTES);
+    const { bytesRead } = await fh.read(buf, 0, HEAD_BYTES, 0);
+    const head = buf.subarray(0, bytesRead);
+    if (head[0] === 0x1f && head[1] === 0x8b) return false;
+    const text = new TextDecoder('utf-8').decode(head);
+    return chooseMode(text, bytesRead < HEAD_BYTES) === 'lines';
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Up to `parts` byte ranges covering `size` bytes of the file, of about equal size, each but
+ * the first starting just after a newline (so none splits a line).
+ */
+export async function splitAtNewlines(
+  path: string,
+  size: number,
+  parts: number,
+): Promise<{ start: number; end: number }[]> {
+  const cuts = [0];
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(1 << 16);
+    for (let k = 1; k < parts; k++) {
+      let pos = Math.max(Math.floor((size * k) / parts), cuts[cuts.length - 1] ?? 0);
+      let cut = size;
+      while (pos < size) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+        if (bytesRead === 0) break;
+        const nl = buf.subarray(0, bytesRead).indexOf(10);
+        if (nl >= 0) {
+          cut = pos + nl + 1;
+          break;
+        }
+        pos += bytesRead;
+      }
+      if (cut >= size) break;
+      if (cut > (cuts[cuts.length - 1] ?? 0)) cuts.push(cut);
+    }
+  } finally {
+    await fh.close();
+  }
+  return cuts.map((start, i) => ({ start, end: cuts[i + 1] ?? size }));
 }
 
 /** Collects records while text is processed synchronously; the generator yields them. */
@@ -195,12 +264,14 @@ class RecordSink {
   readonly file: string;
   readonly cluster: string | undefined;
   readonly prefilter: boolean;
+  readonly bytePrefilter: boolean;
   readonly stats: ReaderStats;
 
   constructor(file: string, opts: ReadAuditLogOptions) {
     this.file = file;
     this.cluster = opts.cluster;
     this.prefilter = opts.prefilter ?? true;
+    this.bytePrefilter = opts.bytePrefilter ?? true;
     this.stats = opts.stats ?? newReaderStats();
   }
 
@@ -259,15 +330,11 @@ class RecordSink {
    * same range then); anything else answers false and takes the string path.
    */
   droppedBytes(buf: Buffer, filter: BytePrefilter, start: number, end: number): boolean {
-    if (!this.prefilter) return false;
+    if (!this.prefilter || !this.bytePrefilter) return false;
     while (start < end && isAsciiSpace(buf[start])) start++;
     while (end > start && isAsciiSpace(buf[end - 1])) end--;
     if (end - start < 2 || buf[start] !== 123 || buf[end - 1] !== 125) return false;
-    if (
-      end - start >= EVENT_LIST.length &&
-      buf.compare(EVENT_LIST, 0, EVENT_LIST.length, start, start + EVENT_LIST.length) === 0
-    )
-      return false;
+    if (end - start >= EVENT_LIST.length && headAt(buf, EVENT_LIST, start)) return false;
     if (filter.mayBeRelevant(start, end)) return false;
     this.stats.events++;
     this.stats.prefiltered++;
