@@ -3,7 +3,7 @@
  * generated EKS-like audit log of at least 200 MB, beside `jq` extracting only pod images from
  * the same file. Target: at least 5× jq's throughput.
  *
- *   npx node bench/replay.ts [--mb 200]
+ *   npx node bench/replay.ts [--mb 200] [--runs 3] [--threads N]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
@@ -40,21 +40,30 @@ function timeJq(file: string): number | null {
   return performance.now() - start;
 }
 
-export async function run(opts: { mb?: number; runs?: number } = {}): Promise<BenchResult[]> {
+export async function run(
+  opts: { mb?: number; runs?: number; threads?: number } = {},
+): Promise<BenchResult[]> {
   const mb = opts.mb ?? 200;
   const runs = opts.runs ?? 3;
   const file = await logFile(mb);
   const bytes = statSync(file).size;
-  const allowlist = compileAllowlist(
-    parseAllowlist(readFileSync(path.join(root, 'examples', 'allowlist.yaml'), 'utf8')),
+  const document = parseAllowlist(
+    readFileSync(path.join(root, 'examples', 'allowlist.yaml'), 'utf8'),
   );
+  const allowlist = compileAllowlist(document);
 
   const ours: number[] = [];
   let events = 0;
   let findings = 0;
   for (let i = 0; i < runs; i++) {
     const start = performance.now();
-    const result = await replayFiles([file], { allowlist, cluster: 'bench' });
+    // As `regwatch replay` runs it: worker threads for a large JSON-lines file (--threads).
+    const result = await replayFiles([file], {
+      allowlist,
+      allowlistDocument: document,
+      cluster: 'bench',
+      ...(opts.threads ? { threads: opts.threads } : {}),
+    });
     ours.push(performance.now() - start);
     events = result.summary.reader.events;
     findings = result.findings.length;
@@ -97,12 +106,15 @@ export async function run(opts: { mb?: number; runs?: number } = {}): Promise<Be
 }
 
 if (import.meta.main) {
-  const { values } = parseArgs({ options: { mb: { type: 'string' }, runs: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { mb: { type: 'string' }, runs: { type: 'string' }, threads: { type: 'string' } },
+  });
   const { report } = await import('./lib.ts');
   report(
     await run({
       ...(values.mb ? { mb: Number(values.mb) } : {}),
       ...(values.runs ? { runs: Number(values.runs) } : {}),
+      ...(values.threads ? { threads: Number(values.threads) } : {}),
     }),
   );
 }

@@ -52,6 +52,8 @@ export interface ReplaySummary {
   skipped: Record<string, number>;
   malformed: { file: string; line: number; error: string }[];
   findings: number;
+  /** Byte ranges read by several threads, over all files (0: every file read on one thread). */
+  parallelRanges: number;
 }
 
 /** The contract's JSON shape of one finding (exactly these keys). */
@@ -212,6 +214,7 @@ export async function replayFiles(
     ? 1
     : Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
   const add = (c: FindingCandidate) => aggregator.add(c);
+  let rangesRead = 0;
   for (const file of files) {
     const name = path.basename(file);
     const ranges =
@@ -236,6 +239,7 @@ export async function replayFiles(
       atMs: at === null ? null : at.getTime(),
       range,
     }));
+    rangesRead += tasks.length;
     const results = await replayRanges(tasks, {
       allowlist: opts.allowlist,
       document: opts.allowlistDocument,
@@ -255,6 +259,7 @@ export async function replayFiles(
     skipped: total.skipped,
     malformed: total.malformed,
     findings: findings.length,
+    parallelRanges: rangesRead,
   };
   return { findings, summary };
 }
