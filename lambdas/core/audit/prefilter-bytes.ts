@@ -77,6 +77,9 @@ function indexIn(buf: Buffer, needle: Buffer, from: number, end: number): number
 const RESOURCE = Buffer.from('"resource"', 'latin1');
 const SUBRESOURCE = Buffer.from('"subresource"', 'latin1');
 const API_GROUP = Buffer.from('"apiGroup"', 'latin1');
+const RESOURCE_NAME = RESOURCE.subarray(1, -1);
+const SUBRESOURCE_NAME = SUBRESOURCE.subarray(1, -1);
+const API_GROUP_NAME = API_GROUP.subarray(1, -1);
 
 type Verdict = 'none' | 'irrelevant' | 'maybe';
 
@@ -179,14 +182,97 @@ export class BytePrefilter {
       }
       if (close < 0) return 'maybe';
       const bodyEnd = close + 1;
-      const resource = this.fieldOf(RESOURCE, i, bodyEnd);
-      const subresource = this.fieldOf(SUBRESOURCE, i, bodyEnd);
-      const apiGroup = this.fieldOf(API_GROUP, i, bodyEnd);
+      let resource: string | null | undefined;
+      let subresource: string | null | undefined;
+      let apiGroup: string | null | undefined;
+      if (this.readFlat(i, close)) {
+        ({ resource, subresource, apiGroup } = this.flat);
+      } else {
+        resource = this.fieldOf(RESOURCE, i, bodyEnd);
+        subresource = this.fieldOf(SUBRESOURCE, i, bodyEnd);
+        apiGroup = this.fieldOf(API_GROUP, i, bodyEnd);
+      }
       if (resource === null || subresource === null || apiGroup === null) return 'maybe';
       if (refMayMatter(resource, subresource, apiGroup)) return 'maybe';
       verdict = 'irrelevant';
     }
     return verdict;
+  }
+
+  /** What `readFlat` read: as `fieldOf` would answer for each of the three keys. */
+  private readonly flat: {
+    resource: string | null | undefined;
+    subresource: string | null | undefined;
+    apiGroup: string | null | undefined;
+  } = { resource: undefined, subresource: undefined, apiGroup: undefined };
+
+  /**
+   * One pass over an objectRef body `{…}` (`open`, `close` the brace positions; no backslash
+   * or `{` inside) that is a well-formed flat object: `"key" : value` pairs, values plain
+   * strings or bare scalars. Then every `"resource"` the search of `fieldOf` finds is a key
+   * (a quote inside the body only opens or closes a token, and a value is followed by `,` or
+   * `}`, not `:`), so the keys give exactly `fieldOf`'s answers. False for anything else;
+   * the caller then runs `fieldOf`.
+   */
+  private readFlat(open: number, close: number): boolean {
+    const buf = this.buf;
+    const out = this.flat;
+    out.resource = undefined;
+    out.subresource = undefined;
+    out.apiGroup = undefined;
+    let p = this.skipWs(open + 1, close);
+    if (p === close) return true;
+    for (;;) {
+      if (buf[p] !== 34) return false;
+      const keyStart = p + 1;
+      let keyEnd = keyStart;
+      while (keyEnd < close && buf[keyEnd] !== 34) keyEnd++;
+      if (keyEnd >= close) return false;
+      p = this.skipWs(keyEnd + 1, close);
+      if (buf[p] !== 58 /* : */) return false;
+      p = this.skipWs(p + 1, close);
+      let valueStart = -1;
+      let valueEnd = -1;
+      if (buf[p] === 34) {
+        valueStart = p + 1;
+        valueEnd = valueStart;
+        while (valueEnd < close && buf[valueEnd] !== 34) valueEnd++;
+        if (valueEnd >= close) return false;
+        p = valueEnd + 1;
+      } else {
+        const scalarStart = p;
+        while (p < close) {
+          const c = buf[p];
+          if (isWs(c) || c === 44 || c === 34 || c === 58) break;
+          p++;
+        }
+        if (p === scalarStart) return false;
+      }
+      const key = this.keyOf(keyStart, keyEnd);
+      if (key !== null) {
+        let value: string | null = null;
+        if (valueStart >= 0) {
+          value = buf.toString('latin1', valueStart, valueEnd);
+          for (let j = valueStart; j < valueEnd; j++) if ((buf[j] ?? 0) >= 0x80) value = null;
+        }
+        // Twice: which one the parser keeps is not ours to guess (as in `fieldOf`).
+        out[key] = out[key] === undefined ? value : null;
+      }
+      p = this.skipWs(p, close);
+      if (p === close) return true;
+      if (buf[p] !== 44 /* , */) return false;
+      p = this.skipWs(p + 1, close);
+    }
+  }
+
+  private keyOf(from: number, to: number): 'resource' | 'subresource' | 'apiGroup' | null {
+    const len = to - from;
+    const buf = this.buf;
+    // The needles without their quotes.
+    if (len === 8 && headAt(buf, RESOURCE_NAME, from)) return 'resource';
+    if (len === 11 && headAt(buf, SUBRESOURCE_NAME, from)) return 'subresource';
+    if (len === 8 && headAt(buf, API_GROUP_NAME, from)) return 'apiGroup';
+    return null;
   }
 
   /**
