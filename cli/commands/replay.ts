@@ -199,7 +199,7 @@ export interface ReplayFilesOptions {
 }
 
 /** Below this, worker start-up (module loading, allowlist compile) costs more than it saves. */
-export const PARALLEL_MIN_BYTES = 32 * 1024 * 1024;
+export const PARALLEL_MIN_BYTES = 256 * 1024 * 1024;
 
 /** Replays audit log files into findings; exported for local mode and the bench. */
 export async function replayFiles(

@@ -53,9 +53,18 @@ export function compareTimes(a: string, b: string): number {
   return a.localeCompare(b);
 }
 
+/** `compareTimes` with both instants already parsed (`Date.parse` of `a` and `b`). */
+function compareParsed(aMs: number, a: string, bMs: number, b: string): number {
+  const d = aMs - bMs;
+  if (d !== 0 && !Number.isNaN(d)) return d;
+  return a === b ? 0 : a.localeCompare(b);
+}
+
 export class FindingAggregator {
   private readonly byFingerprint = new Map<string, AggregatedFinding>();
   private readonly seenEvents = new Set<string>();
+  /** `Date.parse` of each finding's firstSeen / lastSeen, so each time is parsed once. */
+  private readonly instants = new Map<string, { first: number; last: number }>();
 
   /** Adds one candidate; the same event seen twice for one finding counts once. */
   add(c: FindingCandidate): void {
@@ -63,7 +72,9 @@ export class FindingAggregator {
     if (this.seenEvents.has(eventKey)) return;
     this.seenEvents.add(eventKey);
     const existing = this.byFingerprint.get(c.fingerprint);
+    const at = Date.parse(c.observedAt);
     if (!existing) {
+      this.instants.set(c.fingerprint, { first: at, last: at });
       this.byFingerprint.set(c.fingerprint, {
         fingerprint: c.fingerprint,
         cluster: c.cluster,
@@ -85,11 +96,19 @@ export class FindingAggregator {
       return;
     }
     existing.count += 1;
-    const earlier = compareTimes(c.observedAt, existing.firstSeen) < 0;
+    const known = this.instants.get(c.fingerprint) ?? {
+      first: Date.parse(existing.firstSeen),
+      last: Date.parse(existing.lastSeen),
+    };
+    const earlier = compareParsed(at, c.observedAt, known.first, existing.firstSeen) < 0;
     existing.actor = betterActor(existing.actor, c.actor, earlier);
-    if (earlier) existing.firstSeen = c.observedAt;
-    if (compareTimes(c.observedAt, existing.lastSeen) >= 0) {
+    if (earlier) {
+      existing.firstSeen = c.observedAt;
+      known.first = at;
+    }
+    if (compareParsed(at, c.observedAt, known.last, existing.lastSeen) >= 0) {
       existing.lastSeen = c.observedAt;
+      known.last = at;
       // The latest sighting knows best what ran.
       if (c.digest) existing.digest = c.digest;
     } else if (!existing.digest && c.digest) {
@@ -103,9 +122,15 @@ export class FindingAggregator {
 
   /** Findings ordered by first sighting, then fingerprint, so output is deterministic. */
   results(): AggregatedFinding[] {
-    return [...this.byFingerprint.values()].sort(
-      (a, b) =>
-        compareTimes(a.firstSeen, b.firstSeen) || a.fingerprint.localeCompare(b.fingerprint),
-    );
+    const firstMs = (f: AggregatedFinding) =>
+      this.instants.get(f.fingerprint)?.first ?? Date.parse(f.firstSeen);
+    return [...this.byFingerprint.values()]
+      .map((f) => ({ f, ms: firstMs(f) }))
+      .sort(
+        (a, b) =>
+          compareParsed(a.ms, a.f.firstSeen, b.ms, b.f.firstSeen) ||
+          a.f.fingerprint.localeCompare(b.f.fingerprint),
+      )
+      .map(({ f }) => f);
   }
 }

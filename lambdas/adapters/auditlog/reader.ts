@@ -84,6 +84,12 @@ export interface ReadAuditLogOptions {
 const CHUNK_BYTES = 1 << 20;
 const EVENT_LIST = Buffer.from('{"kind":"EventList"', 'latin1');
 
+/**
+ * The byte pre-filter's answer for a line: dropped; kept where the string pre-filter would
+ * keep it too; or left to the string path.
+ */
+type ByteVerdict = 'dropped' | 'kept' | 'unjudged';
+
 /** Tab, LF, VT, FF, CR, space: the ASCII characters String.prototype.trim removes. */
 function isAsciiSpace(c: number | undefined): boolean {
   return c === 32 || (c !== undefined && c >= 9 && c <= 13);
@@ -329,21 +335,22 @@ class RecordSink {
    * a line whose ASCII-trimmed bytes are `{…}` is judged (String.prototype.trim would trim the
    * same range then); anything else answers false and takes the string path.
    */
-  droppedBytes(buf: Buffer, filter: BytePrefilter, start: number, end: number): boolean {
-    if (!this.prefilter || !this.bytePrefilter) return false;
+  droppedBytes(buf: Buffer, filter: BytePrefilter, start: number, end: number): ByteVerdict {
+    if (!this.prefilter || !this.bytePrefilter) return 'unjudged';
     while (start < end && isAsciiSpace(buf[start])) start++;
     while (end > start && isAsciiSpace(buf[end - 1])) end--;
-    if (end - start < 2 || buf[start] !== 123 || buf[end - 1] !== 125) return false;
-    if (end - start >= EVENT_LIST.length && headAt(buf, EVENT_LIST, start)) return false;
-    if (filter.mayBeRelevant(start, end)) return false;
+    if (end - start < 2 || buf[start] !== 123 || buf[end - 1] !== 125) return 'unjudged';
+    if (end - start >= EVENT_LIST.length && headAt(buf, EVENT_LIST, start)) return 'unjudged';
+    // Kept with only ASCII names read: the string filter would keep it too, no need to ask.
+    if (filter.mayBeRelevant(start, end)) return filter.undecoded ? 'unjudged' : 'kept';
     this.stats.events++;
     this.stats.prefiltered++;
-    return true;
+    return 'dropped';
   }
 
   /** One JSON text (a line, a document, a message) that should hold audit data. */
-  json(json: string, line: number, index?: number, cluster?: string): void {
-    if (this.dropped(json)) return;
+  json(json: string, line: number, index?: number, cluster?: string, kept = false): void {
+    if (!kept && this.dropped(json)) return;
     let value: unknown;
     try {
       value = JSON.parse(json);
@@ -426,12 +433,12 @@ class RecordSink {
   }
 
   /** One physical line in line mode. */
-  line(raw: string, line: number): void {
+  line(raw: string, line: number, kept = false): void {
     const text = raw.trim();
     if (text === '') return;
     const c = text.charCodeAt(0);
     if (c === 123 || c === 91) {
-      this.json(text, line);
+      this.json(text, line, undefined, undefined, kept);
       return;
     }
     // `<timestamp> <message>` as CloudWatch Logs exports to S3 write it.
@@ -493,8 +500,9 @@ class ByteLineSplitter implements Splitter {
   private line(buf: Buffer, filter: BytePrefilter, start: number, end: number): void {
     this.lineNo++;
     this.sink.stats.lines++;
-    if (this.sink.droppedBytes(buf, filter, start, end)) return;
-    this.sink.line(buf.toString('utf8', start, end), this.lineNo);
+    const verdict = this.sink.droppedBytes(buf, filter, start, end);
+    if (verdict === 'dropped') return;
+    this.sink.line(buf.toString('utf8', start, end), this.lineNo, verdict === 'kept');
   }
 }
 

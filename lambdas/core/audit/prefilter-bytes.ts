@@ -97,6 +97,12 @@ export class BytePrefilter {
   private readonly objectRef = new NeedleScanner('"objectRef"', 7);
   private readonly escape = new NeedleScanner('\\u00');
 
+  /**
+   * Set by `mayBeRelevant` when it read a non-ASCII resource, subresource or API group name
+   * (which it does not decode). While false, its answer is exactly the string filter's.
+   */
+  undecoded = false;
+
   constructor(buf: Buffer) {
     this.buf = buf;
   }
@@ -106,6 +112,7 @@ export class BytePrefilter {
    * when that text certainly holds no audit event the interpreter would keep.
    */
   mayBeRelevant(start: number, end: number): boolean {
+    this.undecoded = false;
     if (this.verbVerdict(start, end) === 'irrelevant' && !this.hasLetterEscape(start, end))
       return false;
     if (this.objectRefVerdict(start, end) === 'irrelevant' && !this.hasLetterEscape(start, end))
@@ -253,7 +260,12 @@ export class BytePrefilter {
         let value: string | null = null;
         if (valueStart >= 0) {
           value = buf.toString('latin1', valueStart, valueEnd);
-          for (let j = valueStart; j < valueEnd; j++) if ((buf[j] ?? 0) >= 0x80) value = null;
+          for (let j = valueStart; j < valueEnd; j++) {
+            if ((buf[j] ?? 0) >= 0x80) {
+              value = null;
+              this.undecoded = true;
+            }
+          }
         }
         // Twice: which one the parser keeps is not ours to guess (as in `fieldOf`).
         out[key] = out[key] === undefined ? value : null;
@@ -290,7 +302,12 @@ export class BytePrefilter {
       if (found !== undefined) return null;
       const value = this.plainString(i, end);
       if (value === null) return null;
-      for (let j = value[0]; j < value[1]; j++) if ((buf[j] ?? 0) >= 0x80) return null;
+      for (let j = value[0]; j < value[1]; j++) {
+        if ((buf[j] ?? 0) >= 0x80) {
+          this.undecoded = true;
+          return null;
+        }
+      }
       found = buf.toString('latin1', value[0], value[1]);
     }
     return found;
