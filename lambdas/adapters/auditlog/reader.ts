@@ -5,9 +5,9 @@
  * records with a `message`, `aws logs filter-log-events` output, or the `<timestamp> <message>`
  * lines of S3 exports), each optionally gzip-compressed (detected by magic bytes).
  *
- * Built for months of logs: text is split on newlines without per-line allocation beyond a
- * slice, and the pre-filter (`mayBeRelevant`) drops get/list/watch and other irrelevant events
- * before `JSON.parse`. Malformed input becomes a `malformed` record with its line number and
+ * Built for months of logs: JSON lines are split on raw bytes and the byte pre-filter
+ * (`BytePrefilter`, same rules as `mayBeRelevant`) drops get/list/watch and other irrelevant
+ * events before they are even decoded; kept lines take the string path to `JSON.parse`. Malformed input becomes a `malformed` record with its line number and
  * reading goes on.
  */
 import { createReadStream } from 'node:fs';
