@@ -2,6 +2,7 @@ import type { Register } from '../main.ts';
 import { registerAllowlist } from './allowlist.ts';
 import { registerCheck } from './check.ts';
 import { registerFindings } from './findings.ts';
+import { registerForward } from './forward.ts';
 import { registerLocal } from './local.ts';
 import { registerRef } from './ref.ts';
 import { registerReplay } from './replay.ts';
@@ -14,4 +15,5 @@ export const allCommands: readonly Register[] = [
   registerFindings,
   registerAllowlist,
   registerLocal,
+  registerForward,
 ];
