@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '../lambdas/core/errors.ts';
 import { SEVERITIES } from '../lambdas/core/types.ts';
 

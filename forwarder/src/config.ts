@@ -2,7 +2,7 @@
  * The forwarder's configuration: read once at start from environment variables and (for the
  * CLI) flags, validated with zod, and refused with a message naming every bad setting.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '../../lambdas/core/errors.ts';
 import { PUT_EVENTS_MAX_ENTRIES } from './constants.ts';
 import { parseDuration } from './duration.ts';

@@ -8,7 +8,7 @@
  * reading the body.
  */
 import { type MessageAttributeValue, PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '../core/errors.ts';
 import { FINDING_STATUSES, type Finding } from '../core/types.ts';
 import {

@@ -14,7 +14,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isConditionalCheckFailed, zodIssues } from '../adapters/dynamodb/common.ts';
 import { putFindingEvent } from '../adapters/eventbridge.ts';
 import {

@@ -14,7 +14,7 @@ import type {
   APIGatewayRequestAuthorizerEventV2,
   APIGatewaySimpleAuthorizerResult,
 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CachedSecret } from '../adapters/secrets.ts';
 import { ConfigError } from '../core/errors.ts';
 import { loadConfig } from './commons/config.ts';

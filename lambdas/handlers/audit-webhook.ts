@@ -21,7 +21,7 @@ import type {
   APIGatewayProxyStructuredResultV2,
   Context,
 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { PayloadTooLargeError, ValidationError } from '../core/errors.ts';
 import type { IngestReport, RecordFailure } from '../services/ingest.ts';
 import { ingestAuditEvents } from '../services/ingest.ts';

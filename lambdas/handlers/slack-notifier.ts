@@ -12,7 +12,7 @@
  */
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context, SNSEvent, SNSEventRecord } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CachedSecret } from '../adapters/secrets.ts';
 import { postToSlack, SlackDeliveryError } from '../adapters/slack.ts';
 import { parseFindingAlert } from '../adapters/sns.ts';

@@ -12,7 +12,7 @@
  * Powertools metrics and a log line.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   CachedAllowlist,
   type RegwatchTables,

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { FindingsStore } from '../adapters/dynamodb/index.ts';
 import { ValidationError } from '../core/errors.ts';
 import type { Finding } from '../core/types.ts';

@@ -21,15 +21,15 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+// The modules themselves, not the barrel: it would bundle the YAML reader into every Lambda.
+import { type CompiledAllowlist, compileAllowlist } from '../../core/allowlist/compile.ts';
 import {
   ALLOWLIST_VERSION,
   type AllowlistDocument,
   type AllowlistRule,
-  type CompiledAllowlist,
-  compileAllowlist,
   validateAllowlist,
   validateRule,
-} from '../../core/allowlist/index.ts';
+} from '../../core/allowlist/schema.ts';
 import { AllowlistError, ConflictError, NotFoundError } from '../../core/errors.ts';
 import { dropUndefined, isConditionalCheckFailed, retryPause } from './common.ts';
 

@@ -1,6 +1,6 @@
 /** Small pieces the DynamoDB stores share: error checks, time normalisation, zod helpers. */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '../../core/errors.ts';
 import {
   CONTAINER_KINDS_FOR_STORE,

@@ -10,7 +10,7 @@ import {
   QueryCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConflictError, ValidationError } from '../../core/errors.ts';
 import {
   type ImageRecord,

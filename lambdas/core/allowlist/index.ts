@@ -1,4 +1,8 @@
-/** The allowlist: file format, validation, serialization, compiled matcher and decisions. */
+/**
+ * The allowlist: file format, validation, serialization, compiled matcher and decisions.
+ * For the CLI, tests and benches. Code bundled into a Lambda imports `schema.ts` and
+ * `compile.ts` directly: through this barrel esbuild would also keep `yaml.ts` and its library.
+ */
 export {
   type CompiledAllowlist,
   type CompiledRule,
@@ -15,10 +19,9 @@ export {
   DEFAULT_SEVERITIES,
   expandImageShorthand,
   type PullThroughCacheEntry,
-  parseAllowlist,
   type RuleTarget,
   ruleTarget,
-  serializeAllowlist,
   validateAllowlist,
   validateRule,
 } from './schema.ts';
+export { parseAllowlist, serializeAllowlist } from './yaml.ts';

@@ -1,10 +1,10 @@
 /**
- * The allowlist file format (version 1): zod schemas, YAML/JSON parsing, validation with
- * issues that name the rule and field, and a stable serializer. The format is a contract:
- * other tools write it, the CLI imports and exports it, DynamoDB stores one rule per item.
+ * The allowlist file format (version 1): zod schemas and validation with issues that name the
+ * rule and field. The format is a contract: other tools write it, the CLI imports and exports
+ * it, DynamoDB stores one rule per item. Reading and writing the YAML text lives in `yaml.ts`,
+ * so that the Lambdas, which only validate parsed values, do not bundle the YAML library.
  */
-import { LineCounter, parseDocument, stringify } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AllowlistError } from '../errors.ts';
 import { canonicalHost, parseNormalizedNamed } from '../reference.ts';
 import { SEVERITIES, type Severity, VIOLATION_RULES, type ViolationRule } from '../types.ts';
@@ -327,26 +327,9 @@ export function validateAllowlist(value: unknown, source = 'allowlist'): Allowli
     : result.error.issues.flatMap((issue) => formatZodIssue(issue, value, TOP_LEVEL_KEYS));
   issues.push(...documentCrossIssues(value));
   if (!result.success || issues.length > 0) {
-    throw new AllowlistError(summarise(source, issues), issues);
+    throw new AllowlistError(summariseIssues(source, issues), issues);
   }
   return result.data;
-}
-
-/** Parses YAML (or JSON, which is YAML) allowlist text; nothing is returned half-loaded. */
-export function parseAllowlist(text: string, source = 'allowlist'): AllowlistDocument {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter: lines });
-  if (doc.errors.length > 0) {
-    const issues = doc.errors.map((error) => {
-      const at = lines.linePos(error.pos[0]);
-      return {
-        path: `line ${at.line}, column ${at.col}`,
-        message: error.message.split('\n')[0] ?? error.message,
-      };
-    });
-    throw new AllowlistError(summarise(source, issues, 'is not valid YAML'), issues);
-  }
-  return validateAllowlist(doc.toJS({ maxAliasCount: 100 }), source);
 }
 
 /** Validates one rule (e.g. a DynamoDB item or an `allowlist add`). */
@@ -356,10 +339,15 @@ export function validateRule(value: unknown, source = 'rule'): AllowlistRule {
   const id = (value as { id?: unknown } | null)?.id;
   const name = typeof id === 'string' ? `${source} ${JSON.stringify(id)}` : source;
   const issues = result.error.issues.flatMap((issue) => formatZodIssue(issue, value, RULE_KEYS));
-  throw new AllowlistError(summarise(name, issues), issues);
+  throw new AllowlistError(summariseIssues(name, issues), issues);
 }
 
-function summarise(source: string, issues: readonly AllowlistIssue[], what = 'is invalid'): string {
+/** An AllowlistError message: the source, what is wrong with it, and the first issues. */
+export function summariseIssues(
+  source: string,
+  issues: readonly AllowlistIssue[],
+  what = 'is invalid',
+): string {
   const shown = issues.slice(0, 5).map((issue) => `  ${issue.path}: ${issue.message}`);
   const more = issues.length > 5 ? [`  … and ${issues.length - 5} more`] : [];
   return [
@@ -515,25 +503,4 @@ export function orderRule(rule: AllowlistRule): AllowlistRule {
   const out: Record<string, unknown> = {};
   for (const key of RULE_KEYS) if (rule[key] !== undefined) out[key] = rule[key];
   return out as AllowlistRule;
-}
-
-/** YAML in the file format, with a stable key order; `parseAllowlist` reads it back equal. */
-export function serializeAllowlist(doc: AllowlistDocument): string {
-  const out: Record<string, unknown> = { version: doc.version };
-  if (doc.severities !== undefined) {
-    const severities: Record<string, Severity> = {};
-    for (const rule of VIOLATION_RULES) {
-      const severity = doc.severities[rule];
-      if (severity !== undefined) severities[rule] = severity;
-    }
-    out.severities = severities;
-  }
-  out.rules = doc.rules.map(orderRule);
-  if (doc.pullThroughCache !== undefined) {
-    out.pullThroughCache = doc.pullThroughCache.map((entry) => ({
-      prefix: entry.prefix,
-      upstream: entry.upstream,
-    }));
-  }
-  return stringify(out, { lineWidth: 0, aliasDuplicateObjects: false });
 }

@@ -4,7 +4,7 @@
  * saves). Decoding is pure computation, shared by the Lambda handler and `regwatch replay`.
  */
 import { gunzipSync } from 'node:zlib';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '../errors.ts';
 
 const logEventSchema = z.object({

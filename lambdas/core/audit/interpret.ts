@@ -2,7 +2,7 @@
  * One Kubernetes audit event (`audit.k8s.io/v1`, or the older `v1beta1` shape) → either a pod
  * observation or a named reason why it carries none. Never throws on bad input.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { containersOfSpec, extractContainers, podSpecOf } from '../kube/containers.ts';
 import { type WorkloadOptions, workloadOf } from '../kube/workload.ts';
 import type {

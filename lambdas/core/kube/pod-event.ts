@@ -2,7 +2,7 @@
  * The pod event: what the forwarder sends (`POST /v1/pod-events` locally, EventBridge
  * `detail` on AWS). One schema serves the forwarder, local mode and the Lambda handler.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { POD_EVENT_REASONS } from '../types.ts';
 
 const containerSchema = z.object({

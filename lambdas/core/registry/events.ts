@@ -8,7 +8,7 @@
  * - `invalid`: the shape is not what AWS documents (a missing field, an unknown time format).
  *   A later fix of this parser could read it, so callers keep it (SQS DLQ) rather than drop it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { SCAN_SEVERITIES, SeverityCounts } from '../types.ts';
 import { checkDigest } from './digest.ts';
 import { ecrRepositoryName } from './identity.ts';

@@ -5,7 +5,7 @@
  * `SCAN_TIMEOUT_MINUTES` after the push; a check at the deadline that still finds no result
  * records a `scan-missing` coverage gap.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { EcrRepositoryRef } from './events.ts';
 import { ecrRepositoryName } from './identity.ts';
 

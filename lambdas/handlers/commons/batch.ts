@@ -22,7 +22,7 @@ import type {
   SQSEvent,
   SQSRecord,
 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ValidationError } from '../../core/errors.ts';
 import { logger, metrics } from './powertools.ts';
 

@@ -7,7 +7,7 @@
  * const config = loadConfig(z.object({ FINDINGS_TABLE: z.string(), MIN_ALERT_SEVERITY: z.enum(SEVERITIES) }));
  * ```
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { ConfigError } from '../../core/errors.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConfigError } from '../../../lambdas/core/errors.ts';
 import { SEVERITIES } from '../../../lambdas/core/types.ts';
 import { loadConfig } from '../../../lambdas/handlers/commons/config.ts';
