@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { type BuildOptions, build, type Plugin } from 'esbuild';
+import { type BuildOptions, build } from 'esbuild';
 import {
   AllowlistStore,
   createTables,
@@ -27,6 +27,7 @@ import {
 import { compileAllowlist, parseAllowlist } from '../lambdas/core/allowlist/index.ts';
 import { interpretAuditEvent } from '../lambdas/core/audit/interpret.ts';
 import { evaluateObservation } from '../lambdas/core/evaluate.ts';
+import { BUNDLE_ALIASES, ESM_REQUIRE_BANNER } from '../lib/constructs/handler-function.ts';
 import { AUDIT_RESOURCES, AUDIT_SUBRESOURCES, AUDIT_VERBS } from '../lib/eks-audit-filter.ts';
 import { startDynalite } from '../test/helpers/dynalite.ts';
 import { AuditLogGenerator } from './gen-audit-log.ts';
@@ -41,11 +42,9 @@ const TIMED_PAYLOADS = 5;
 
 /**
  * The bundling options of `lib/constructs/handler-function.ts` (`RegwatchFunction`), as esbuild
- * options; the banner is copied because the construct does not export it. Source maps are left
- * out: the stack writes them to a separate file that is never loaded unless a stack trace asks.
+ * options, with the construct's banner and aliases. Source maps are left out: the stack writes
+ * them to a separate file that is never loaded unless a stack trace asks.
  */
-const ESM_REQUIRE_BANNER =
-  "import { createRequire as __regwatchCreateRequire } from 'node:module'; const require = __regwatchCreateRequire(import.meta.url);";
 const STACK_BUNDLING: BuildOptions = {
   bundle: true,
   format: 'esm',
@@ -54,6 +53,8 @@ const STACK_BUNDLING: BuildOptions = {
   mainFields: ['module', 'main'],
   minify: true,
   banner: { js: ESM_REQUIRE_BANNER },
+  alias: { ...BUNDLE_ALIASES },
+  absWorkingDir: ROOT,
   logLevel: 'warning',
   metafile: true,
   write: true,
@@ -139,25 +140,6 @@ function loadTimeMs(file: string): number {
   return median(times);
 }
 
-/**
- * `import { z } from 'zod'` binds zod 4's whole namespace object (every schema and all locales)
- * as one value, which esbuild cannot tree-shake; `import * as z` lets it keep only what is used.
- * This plugin rewrites the sources' imports on the fly so the bench can show what that change
- * of convention would save, without changing any source file.
- */
-const zodNamespaceImports: Plugin = {
-  name: 'zod-namespace-imports',
-  setup(pluginBuild) {
-    pluginBuild.onLoad({ filter: /\/(lambdas|lib)\/.*\.ts$/ }, (args) => ({
-      contents: readFileSync(args.path, 'utf8').replace(
-        /import \{ z \} from 'zod';/g,
-        "import * as z from 'zod';",
-      ),
-      loader: 'ts',
-    }));
-  },
-};
-
 async function bundleResults(workDir: string): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   for (const name of handlerNames()) {
@@ -176,10 +158,6 @@ async function bundleResults(workDir: string): Promise<BenchResult[]> {
         loader: 'ts',
       },
     });
-    const zodStar = await bundle(path.join(workDir, name, 'zod-star'), {
-      entryPoints: [entry],
-      plugins: [zodNamespaceImports],
-    });
     const sdk = lean.sdkPackages.length > 0 ? lean.sdkPackages.join(', ') : 'no AWS SDK';
     const kb = (n: number) => n / 1024;
     results.push(
@@ -190,19 +168,10 @@ async function bundleResults(workDir: string): Promise<BenchResult[]> {
         { name: 'whole SDK packages', value: kb(naive.bytes) },
         `${lean.bytes <= SIZE_TARGET_BYTES ? 'within' : 'OVER'} the 500 KB target; ${sdk}`,
       ),
-      {
-        name: `${name}: bundle size with \`import * as z\``,
-        value: kb(zodStar.bytes),
-        unit: 'KB',
-        note: `${((lean.bytes - zodStar.bytes) / 1024).toFixed(0)} KB less than as written`,
-      },
-      versus(
-        `${name}: module load`,
-        loadTimeMs(lean.file),
-        'ms',
-        { name: 'whole SDK packages', value: loadTimeMs(naive.file) },
-        `with \`import * as z\`: ${loadTimeMs(zodStar.file).toFixed(0)} ms`,
-      ),
+      versus(`${name}: module load`, loadTimeMs(lean.file), 'ms', {
+        name: 'whole SDK packages',
+        value: loadTimeMs(naive.file),
+      }),
     );
   }
   return results;
@@ -294,7 +263,6 @@ async function latencyResults(): Promise<BenchResult[]> {
       IMAGES_TABLE: LOCAL_TABLE_NAMES.images,
       REGWATCH_DYNAMODB_ENDPOINT: dynamo.endpoint,
       POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_TRACE_ENABLED: 'false',
       POWERTOOLS_SERVICE_NAME: 'eks-audit-logs',
     });
     const mod = (await import('../lambdas/handlers/eks-audit-logs.ts')) as unknown as {

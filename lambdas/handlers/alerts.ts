@@ -28,7 +28,7 @@ import { type Finding, SEVERITIES, type Severity } from '../core/types.ts';
 import { dynamoStreamBatchHandler } from './commons/batch.ts';
 import { loadConfig } from './commons/config.ts';
 import { withPowertools } from './commons/middy.ts';
-import { awsClient, logger, metrics } from './commons/powertools.ts';
+import { logger, metrics } from './commons/powertools.ts';
 
 const config = loadConfig(
   z.object({
@@ -39,9 +39,9 @@ const config = loadConfig(
   }),
 );
 
-const doc = DynamoDBDocumentClient.from(awsClient(new DynamoDBClient({})));
-const sns = awsClient(new SNSClient({}));
-const events = awsClient(new EventBridgeClient({}));
+const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+const sns = new SNSClient({});
+const events = new EventBridgeClient({});
 
 /** Alert marks live in the findings table under keys no fingerprint can take. */
 export const ALERT_MARK_PREFIX = 'alerted#';

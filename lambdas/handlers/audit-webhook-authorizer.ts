@@ -19,10 +19,10 @@ import { CachedSecret } from '../adapters/secrets.ts';
 import { ConfigError } from '../core/errors.ts';
 import { loadConfig } from './commons/config.ts';
 import { withPowertools } from './commons/middy.ts';
-import { awsClient, logger, metrics } from './commons/powertools.ts';
+import { logger, metrics } from './commons/powertools.ts';
 
 const config = loadConfig(z.object({ WEBHOOK_TOKEN_SECRET_ARN: z.string() }));
-const secrets = awsClient(new SecretsManagerClient({}));
+const secrets = new SecretsManagerClient({});
 
 /** Shorter stored tokens are refused: guessing must stay out of reach. */
 export const MIN_TOKEN_LENGTH = 32;

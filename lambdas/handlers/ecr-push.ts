@@ -10,6 +10,7 @@ import { loadConfig } from './commons/config.ts';
 import { withPowertools } from './commons/middy.ts';
 import {
   buildRegistryDeps,
+  cachedAllowlist,
   ecrPushConfigSchema,
   processRegistryMessage,
 } from './registry-wiring.ts';
@@ -28,5 +29,7 @@ export function createEcrPushHandler(deps: RegistryDeps) {
 }
 
 // Read once per cold start: bad configuration fails here, naming every bad variable.
-const deps = buildRegistryDeps(loadConfig(ecrPushConfigSchema));
+const config = loadConfig(ecrPushConfigSchema);
+// No Inspector2 port: this function refuses scan checks, the only path that looks up scans.
+const deps = buildRegistryDeps(config, { allowlist: cachedAllowlist(config) });
 export const handler = createEcrPushHandler(deps);

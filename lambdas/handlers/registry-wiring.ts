@@ -16,6 +16,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { Inspector2Client } from '@aws-sdk/client-inspector2';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import {
   AllowlistStore,
@@ -32,13 +33,15 @@ import { ValidationError } from '../core/errors.ts';
 import { parseRegistryEvent, type RegistryEvent } from '../core/registry/events.ts';
 import { isScanCheck, scanCheckMessageSchema } from '../core/registry/schedule.ts';
 import { SEVERITIES } from '../core/types.ts';
+import type { AllowlistPort } from '../services/ports.ts';
 import {
   handleRegistryEvent,
   handleScanCheck,
+  type InspectorPort,
   type RegistryDeps,
   type RegistryOutcome,
 } from '../services/registry.ts';
-import { awsClient, logger, metrics } from './commons/powertools.ts';
+import { logger, metrics } from './commons/powertools.ts';
 
 const whole = (what: string) =>
   z.coerce
@@ -79,34 +82,33 @@ function perRegion<T>(make: (region: string) => T): (region: string) => T {
   };
 }
 
-/** The registry service's dependencies over DynamoDB, ECR, Inspector2 and SQS. */
+/**
+ * What only one of the two functions uses is passed in by its entry module, so that the other
+ * function's bundle leaves it out: `ecr-push` judges pushes (the allowlist) and never looks up
+ * scans; `scan-status` looks up scans (Inspector2's client alone is ≈ 60 KB minified) and never
+ * judges a push.
+ */
+export interface RegistryPorts {
+  /** Given the document client the stores share. */
+  allowlist?: (doc: DynamoDBDocumentClient) => AllowlistPort;
+  inspector?: InspectorPort;
+}
+
+/** The registry service's dependencies over DynamoDB, ECR and SQS, plus `ports`. */
 export function buildRegistryDeps(
-  config: ScanStatusConfig &
-    Partial<Pick<EcrPushConfig, 'ALLOWLIST_TABLE' | 'ALLOWLIST_CACHE_TTL_SECONDS'>>,
+  config: ScanStatusConfig,
+  ports: RegistryPorts = {},
 ): RegistryDeps {
-  const doc = documentClient(awsClient(new DynamoDBClient({})));
+  const doc = documentClient(new DynamoDBClient({}));
   const onInvalid = (report: InvalidItemReport) =>
     logger.warn('invalid item skipped on read', { ...report });
-  let allowlist: RegistryDeps['allowlist'];
-  if (config.ALLOWLIST_TABLE) {
-    const cached = new CachedAllowlist(new AllowlistStore(doc, config.ALLOWLIST_TABLE), {
-      ttlMs: (config.ALLOWLIST_CACHE_TTL_SECONDS ?? 60) * 1000,
-      onError: (error) => {
-        logger.error('allowlist reload failed; the last good allowlist stays in use', { error });
-        metrics.addMetric('AllowlistReloadFailed', 'Count', 1);
-      },
-    });
-    allowlist = { current: () => cached.get() };
-  }
   return {
     images: new ImagesStore(doc, config.IMAGES_TABLE, { onInvalid }),
     findings: new FindingsStore(doc, config.FINDINGS_TABLE, { onInvalid }),
-    allowlist,
-    scheduler: new SqsScanCheckScheduler(awsClient(new SQSClient({})), config.SCAN_CHECK_QUEUE_URL),
-    ecr: new EcrAdapter(perRegion((region) => awsClient(new ECRClient({ region })))),
-    inspector: new InspectorAdapter(
-      perRegion((region) => awsClient(new Inspector2Client({ region }))),
-    ),
+    allowlist: ports.allowlist?.(doc),
+    scheduler: new SqsScanCheckScheduler(new SQSClient({}), config.SCAN_CHECK_QUEUE_URL),
+    ecr: new EcrAdapter(perRegion((region) => new ECRClient({ region }))),
+    inspector: ports.inspector,
     clock: () => new Date(),
     scanTimeoutMinutes: config.SCAN_TIMEOUT_MINUTES,
     vulnerableThreshold: config.VULNERABLE_SEVERITY_THRESHOLD,
@@ -116,6 +118,25 @@ export function buildRegistryDeps(
       warn: (message, fields) => logger.warn(message, { ...fields }),
     },
   };
+}
+
+/** `ecr-push`'s allowlist: the stored rules, compiled and cached for the configured TTL. */
+export function cachedAllowlist(config: EcrPushConfig) {
+  return (doc: DynamoDBDocumentClient): AllowlistPort => {
+    const cached = new CachedAllowlist(new AllowlistStore(doc, config.ALLOWLIST_TABLE), {
+      ttlMs: config.ALLOWLIST_CACHE_TTL_SECONDS * 1000,
+      onError: (error) => {
+        logger.error('allowlist reload failed; the last good allowlist stays in use', { error });
+        metrics.addMetric('AllowlistReloadFailed', 'Count', 1);
+      },
+    });
+    return { current: () => cached.get() };
+  };
+}
+
+/** `scan-status`'s Inspector2 lookups, one client per region of the scanned repositories. */
+export function inspectorPort(): InspectorPort {
+  return new InspectorAdapter(perRegion((region) => new Inspector2Client({ region })));
 }
 
 /* ------------------------------------------------------------------ one message */

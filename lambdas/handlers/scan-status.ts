@@ -11,6 +11,7 @@ import { loadConfig } from './commons/config.ts';
 import { withPowertools } from './commons/middy.ts';
 import {
   buildRegistryDeps,
+  inspectorPort,
   processRegistryMessage,
   scanStatusConfigSchema,
 } from './registry-wiring.ts';
@@ -29,5 +30,6 @@ export function createScanStatusHandler(deps: RegistryDeps) {
 }
 
 // Read once per cold start: bad configuration fails here, naming every bad variable.
-const deps = buildRegistryDeps(loadConfig(scanStatusConfigSchema));
+// No allowlist: scan results are judged by severity, pushes by `ecr-push`.
+const deps = buildRegistryDeps(loadConfig(scanStatusConfigSchema), { inspector: inspectorPort() });
 export const handler = createScanStatusHandler(deps);

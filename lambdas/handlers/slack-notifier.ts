@@ -20,10 +20,10 @@ import { escapeMrkdwn, type SlackMessage, slackMessage } from '../core/alerts/sl
 import { ConfigError, ValidationError } from '../core/errors.ts';
 import { loadConfig } from './commons/config.ts';
 import { withPowertools } from './commons/middy.ts';
-import { awsClient, logger, metrics } from './commons/powertools.ts';
+import { logger, metrics } from './commons/powertools.ts';
 
 const config = loadConfig(z.object({ SLACK_WEBHOOK_SECRET_ARN: z.string() }));
-const secrets = awsClient(new SecretsManagerClient({}));
+const secrets = new SecretsManagerClient({});
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 

@@ -22,7 +22,7 @@ import { SEVERITIES } from '../core/types.ts';
 import type { IngestReport } from '../services/ingest.ts';
 import type { IngestDeps } from '../services/ports.ts';
 import { loadConfig } from './commons/config.ts';
-import { awsClient, logger, metrics } from './commons/powertools.ts';
+import { logger, metrics } from './commons/powertools.ts';
 
 const count = (what: string) =>
   z.coerce
@@ -71,10 +71,8 @@ export interface BuildOptions {
 export function buildIngestDeps(config: IngestConfig, options: BuildOptions = {}): IngestWiring {
   const client =
     options.client ??
-    awsClient(
-      new DynamoDBClient(
-        config.REGWATCH_DYNAMODB_ENDPOINT ? { endpoint: config.REGWATCH_DYNAMODB_ENDPOINT } : {},
-      ),
+    new DynamoDBClient(
+      config.REGWATCH_DYNAMODB_ENDPOINT ? { endpoint: config.REGWATCH_DYNAMODB_ENDPOINT } : {},
     );
   const tables = regwatchTables(
     client,

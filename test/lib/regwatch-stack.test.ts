@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -111,6 +113,34 @@ describe('RegwatchStack with every option enabled', () => {
         }),
       },
     });
+  });
+
+  it('bundles each handler without the X-Ray SDK, the YAML library or the SDK credential chain', () => {
+    // Prepare: each function's staged asset, named by the hash in its S3 key.
+    const functions = template.findResources('AWS::Lambda::Function') as Resources;
+    const bundles = Object.values(functions).map((resource) => {
+      const key = (resource.Properties.Code as { S3Key: string }).S3Key;
+      const asset = path.join(app.outdir, `asset.${key.replace(/\.zip$/, '')}`, 'index.mjs');
+      return {
+        name: resource.Properties.FunctionName as string,
+        code: readFileSync(asset, 'utf8'),
+      };
+    });
+
+    // Act: markers each left out part writes into a bundle that holds it.
+    const found = bundles.flatMap(({ name, code }) =>
+      [
+        ['aws-xray-sdk-core', 'AWS_XRAY_DAEMON_ADDRESS'],
+        ['yaml', 'Implicit keys of flow sequence pairs'],
+        ['credential chain', 'defaultProvider::fromSSO'],
+      ]
+        .filter(([, marker]) => code.includes(marker as string))
+        .map(([part]) => `${name}: ${part}`),
+    );
+
+    // Assess
+    expect(bundles).toHaveLength(HANDLER_NAMES.length);
+    expect(found).toEqual([]);
   });
 
   it('gives each function exactly the IAM actions of the contract, none with a wildcard', () => {

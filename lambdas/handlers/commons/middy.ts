@@ -1,7 +1,7 @@
 /**
  * Wraps a handler function with middy and the Powertools middlewares, in one way for every
- * function: Lambda context in every log line, metrics flushed after each invocation (with a
- * cold-start metric), and the invocation traced.
+ * function: Lambda context in every log line, and metrics flushed after each invocation (with a
+ * cold-start metric). The invocation is traced by the function's X-Ray active tracing.
  *
  * ```ts
  * export const handler = withPowertools(async (event: SNSEvent) => { … });
@@ -9,10 +9,9 @@
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy, { type MiddlewareObj, type MiddyfiedHandler } from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { logger, metrics, tracer } from './powertools.ts';
+import { logger, metrics } from './powertools.ts';
 
 export interface PowertoolsOptions<E, R> {
   /**
@@ -21,8 +20,6 @@ export interface PowertoolsOptions<E, R> {
    * `POWERTOOLS_LOGGER_LOG_EVENT`, so that variable cannot turn it on by accident.
    */
   logEvent?: boolean;
-  /** Put the handler's response into the trace (off by default: responses may be large). */
-  captureResponse?: boolean;
   /** Further middlewares, applied after the Powertools ones (e.g. `httpErrors()`). */
   use?: MiddlewareObj<E, R>[];
 }
@@ -32,7 +29,6 @@ export function withPowertools<E, R>(
   options: PowertoolsOptions<E, R> = {},
 ): MiddyfiedHandler<E, R> {
   let wrapped = middy<E, R>(fn)
-    .use(captureLambdaHandler(tracer, { captureResponse: options.captureResponse ?? false }))
     .use(injectLambdaContext(logger, { logEvent: options.logEvent ?? false, resetKeys: true }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }));
   for (const middleware of options.use ?? []) wrapped = wrapped.use(middleware);
