@@ -113,9 +113,12 @@ async function bundle(outdir: string, options: BuildOptions): Promise<Bundle> {
   const outfile = path.join(outdir, 'index.mjs');
   const result = await build({ ...STACK_BUNDLING, ...options, outfile });
   const sdkPackages = new Set<string>();
-  for (const input of Object.keys(result.metafile?.inputs ?? {})) {
-    const m = SDK_PACKAGE.exec(input);
-    if (m?.[1]) sdkPackages.add(m[1]);
+  // Only what reaches the output: a package whose import is tree-shaken away is not used.
+  for (const output of Object.values(result.metafile?.outputs ?? {})) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const m = SDK_PACKAGE.exec(input);
+      if (m?.[1] && bytesInOutput > 0) sdkPackages.add(m[1]);
+    }
   }
   return { file: outfile, bytes: statSync(outfile).size, sdkPackages: [...sdkPackages].sort() };
 }
