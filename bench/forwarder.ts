@@ -15,6 +15,7 @@ import { createLogger } from '../forwarder/src/logger.ts';
 import { createMetrics } from '../forwarder/src/metrics.ts';
 import { PodWatcher } from '../forwarder/src/watcher.ts';
 import { FakeApiServer } from '../test/forwarder/fake-apiserver.ts';
+import { type BenchResult, versus } from './lib.ts';
 
 type Variant = 'informer' | 'forwarder' | 'sink-down';
 interface Result {
@@ -131,8 +132,7 @@ async function runChild(
   return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Result;
 }
 
-async function main(): Promise<void> {
-  const pods = Number(process.argv[2] ?? 10_000);
+async function measure(pods: number): Promise<{ results: Result[]; received: number }> {
   const api = await new FakeApiServer().start();
   let received = 0;
   let up = true;
@@ -169,7 +169,45 @@ async function main(): Promise<void> {
   }
   await api.close();
   sink.close();
+  return { results, received };
+}
 
+/** For `npm run bench`: forwarder throughput and memory beside the informer alone. */
+export async function run(pods = 10_000): Promise<BenchResult[]> {
+  const { results } = await measure(pods);
+  const [informer, forwarder, sinkDown] = results as [Result, Result, Result];
+  const rate = (r: Result) => r.events / r.seconds;
+  return [
+    versus(
+      'forwarder events/s',
+      rate(forwarder),
+      'events/s',
+      {
+        name: 'informer alone',
+        value: rate(informer),
+      },
+      `${pods} pods, informer → batch → http sink on loopback`,
+    ),
+    versus('forwarder RSS', forwarder.rssMiB, 'MiB', {
+      name: 'informer alone',
+      value: informer.rssMiB,
+    }),
+    versus(
+      'forwarder RSS, sink down',
+      sinkDown.rssMiB,
+      'MiB',
+      {
+        name: 'informer alone',
+        value: informer.rssMiB,
+      },
+      `${sinkDown.bufferedEvents ?? 0} events buffered`,
+    ),
+  ];
+}
+
+async function main(): Promise<void> {
+  const pods = Number(process.argv[2] ?? 10_000);
+  const { results, received } = await measure(pods);
   const base = results[0] as Result;
   const rows = results.map((r) => ({
     variant: r.variant,
@@ -187,4 +225,4 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === '--child') await child(process.argv[3] as Variant);
-else await main();
+else if (import.meta.main) await main();
