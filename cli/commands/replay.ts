@@ -124,7 +124,7 @@ function printSummary(io: CliIo, s: ReplaySummary): void {
     .join(', ');
   const r = s.reader;
   io.stderr.write(
-    [
+    `${[
       `replay: ${s.files} file(s), ${r.lines} line(s), ${r.events} audit event(s)`,
       `  pre-filtered (cannot matter): ${r.prefiltered}`,
       `  evaluated: ${s.observations} workload write(s)`,
@@ -140,7 +140,7 @@ function printSummary(io: CliIo, s: ReplaySummary): void {
       `  findings: ${s.findings}`,
     ]
       .filter((l): l is string => l !== null)
-      .join('\n') + '\n',
+      .join('\n')}\n`,
   );
 }
 

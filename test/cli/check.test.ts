@@ -160,7 +160,7 @@ describe('regwatch check', () => {
   });
 
   it('exits 2 without an allowlist', async () => {
-    const run = await runCli(['check', 'nginx'], { cwd: dir + '/manifests' });
+    const run = await runCli(['check', 'nginx'], { cwd: `${dir}/manifests` });
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('no allowlist');
   });

@@ -9,7 +9,7 @@ describe('regwatch ref', () => {
     const run = await runCli([
       'ref',
       'nginx',
-      'reg.example:5000/a/b:1.0@sha256:' + 'a'.repeat(64),
+      `reg.example:5000/a/b:1.0@sha256:${'a'.repeat(64)}`,
       '--json',
     ]);
     // Assess
