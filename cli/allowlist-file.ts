@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  type AllowlistDocument,
   type CompiledAllowlist,
   compileAllowlist,
   parseAllowlist,
@@ -22,7 +23,11 @@ export function resolveAllowlistPath(flag: string | undefined, io: CliIo): strin
   );
 }
 
-export function loadAllowlistFile(flag: string | undefined, io: CliIo): CompiledAllowlist {
+/** The validated document and its compiled matcher (worker threads compile the document again). */
+export function loadAllowlistDocument(
+  flag: string | undefined,
+  io: CliIo,
+): { document: AllowlistDocument; allowlist: CompiledAllowlist } {
   const file = resolveAllowlistPath(flag, io);
   let text: string;
   try {
@@ -32,5 +37,10 @@ export function loadAllowlistFile(flag: string | undefined, io: CliIo): Compiled
       `cannot read allowlist ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`,
     );
   }
-  return compileAllowlist(parseAllowlist(text, file));
+  const document = parseAllowlist(text, file);
+  return { document, allowlist: compileAllowlist(document) };
+}
+
+export function loadAllowlistFile(flag: string | undefined, io: CliIo): CompiledAllowlist {
+  return loadAllowlistDocument(flag, io).allowlist;
 }

@@ -5,6 +5,7 @@ import type { AllowlistDiff } from '../../lambdas/adapters/dynamodb/index.ts';
 import {
   type AllowlistRule,
   parseAllowlist,
+  RULE_KEYS,
   ruleTarget,
   serializeAllowlist,
   validateRule,
@@ -40,20 +41,8 @@ interface AddOptions extends TargetOptions {
 
 function ruleFromOptions(opts: AddOptions): AllowlistRule {
   const raw: Record<string, unknown> = { id: opts.id };
-  const copy: (keyof AddOptions)[] = [
-    'registry',
-    'repository',
-    'image',
-    'clusters',
-    'namespaces',
-    'requireDigest',
-    'denyTags',
-    'expiresAt',
-    'reason',
-    'owner',
-    'ticket',
-  ];
-  for (const key of copy) if (opts[key] !== undefined) raw[key] = opts[key];
+  // The flags carry the rule fields' own names, so the schema's key list drives the copy.
+  for (const key of RULE_KEYS) if (key !== 'id' && opts[key] !== undefined) raw[key] = opts[key];
   return validateRule(raw, 'rule');
 }
 

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
@@ -21,16 +20,11 @@ import {
   replayRanges,
 } from '../../lambdas/adapters/auditlog/replay-worker.ts';
 import { type AggregatedFinding, FindingAggregator } from '../../lambdas/core/aggregate.ts';
-import {
-  type AllowlistDocument,
-  type CompiledAllowlist,
-  compileAllowlist,
-  parseAllowlist,
-} from '../../lambdas/core/allowlist/index.ts';
+import type { AllowlistDocument, CompiledAllowlist } from '../../lambdas/core/allowlist/index.ts';
 import { UsageError } from '../../lambdas/core/errors.ts';
 import type { Decider } from '../../lambdas/core/evaluate.ts';
 import type { FindingCandidate } from '../../lambdas/core/types.ts';
-import { resolveAllowlistPath } from '../allowlist-file.ts';
+import { loadAllowlistDocument } from '../allowlist-file.ts';
 import { type CliIo, EXIT } from '../context.ts';
 import type { Register } from '../main.ts';
 import { formatTable } from '../table.ts';
@@ -97,24 +91,6 @@ function parseThreads(text: string | undefined): number | undefined {
     throw new UsageError(`--threads: not a positive whole number: ${text}`);
   }
   return n;
-}
-
-/** `loadAllowlistFile`, keeping the plain document too: worker threads compile it again. */
-function loadAllowlist(
-  flag: string | undefined,
-  io: CliIo,
-): { document: AllowlistDocument; allowlist: CompiledAllowlist } {
-  const file = resolveAllowlistPath(flag, io);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UsageError(
-      `cannot read allowlist ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`,
-    );
-  }
-  const document = parseAllowlist(text, file);
-  return { document, allowlist: compileAllowlist(document) };
 }
 
 function printSummary(io: CliIo, s: ReplaySummary): void {
@@ -308,7 +284,7 @@ export const registerReplay: Register = (program: Command, io, setExit) => {
     )
     .action(async (files: string[], opts: ReplayOptions) => {
       const threads = parseThreads(opts.threads);
-      const { document, allowlist } = loadAllowlist(opts.allowlist, io);
+      const { document, allowlist } = loadAllowlistDocument(opts.allowlist, io);
       const at = parseAt(opts.at);
       const resolved = files.map((f) => path.resolve(io.cwd, f));
       for (const [i, f] of resolved.entries()) {

@@ -19,6 +19,7 @@ export {
   DEFAULT_SEVERITIES,
   expandImageShorthand,
   type PullThroughCacheEntry,
+  RULE_KEYS,
   type RuleTarget,
   ruleTarget,
   validateAllowlist,
