@@ -352,16 +352,6 @@ export class RegwatchStack extends Stack {
         ],
       },
     );
-    scanStatus.allow(
-      'InspectorFindings',
-      ['inspector2:ListFindings', 'inspector2:ListCoverage'],
-      ['*'],
-      {
-        reason:
-          'inspector2:ListFindings and inspector2:ListCoverage support no resource-level permissions; the resource must be "*".',
-        findings: ['AwsSolutions-IAM5[Resource::*]'],
-      },
-    );
     sqsConsumer(scanStatus, scanCheck, 10);
 
     /* ------------------------------------------------------------ alerting */

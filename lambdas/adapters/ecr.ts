@@ -1,13 +1,15 @@
 /**
  * ECR for the registry path: a repository's tag mutability (`DescribeRepositories`) and one
- * image's scan result (`DescribeImageScanFindings`, which answers for basic scans and gives
- * the summary of enhanced ones). Clients come from a factory per region, so tests inject mocks.
+ * image's scan result (`DescribeImageScanFindings`). That one API answers for basic scanning
+ * and for enhanced scanning (Amazon Inspector) alike, so the scan check needs no Inspector2
+ * client. Clients come from a factory per region, so tests inject mocks.
  */
 import {
   DescribeImageScanFindingsCommand,
   type DescribeImageScanFindingsCommandOutput,
   DescribeRepositoriesCommand,
   type ECRClient,
+  type EnhancedImageScanFinding,
 } from '@aws-sdk/client-ecr';
 import type { EcrRepositoryRef } from '../core/registry/events.ts';
 import { SCAN_SEVERITIES, type SeverityCounts } from '../core/types.ts';
@@ -23,6 +25,18 @@ export function countsFrom(raw: Record<string, number | undefined> | undefined):
     if (upper in out && typeof value === 'number') out[upper as keyof SeverityCounts] += value;
   }
   return out;
+}
+
+/** DescribeImageScanFindings' largest page, for the rare walk over every enhanced finding. */
+const FINDINGS_PAGE_SIZE = 1000;
+
+/**
+ * Enhanced findings that no longer apply (Inspector's `SUPPRESSED`, `CLOSED`) are not counted,
+ * as Inspector's own active-findings view would not. A finding without a status is counted: it
+ * is not known to be closed, and a missed vulnerability costs more than a spare count.
+ */
+function isActive(finding: EnhancedImageScanFinding): boolean {
+  return finding.status === undefined || finding.status === 'ACTIVE';
 }
 
 function errorName(error: unknown): string {
@@ -51,15 +65,8 @@ export class EcrAdapter implements EcrPort {
   async scanFindings(repo: EcrRepositoryRef, digest: string): Promise<ScanLookup> {
     let out: DescribeImageScanFindingsCommandOutput;
     try {
-      out = await this.#clientFor(repo.region).send(
-        new DescribeImageScanFindingsCommand({
-          registryId: repo.account,
-          repositoryName: repo.repositoryName,
-          imageId: { imageDigest: digest },
-          // Only the summary is read; one finding per page keeps the answer small.
-          maxResults: 1,
-        }),
-      );
+      // Only the summary is read first; one finding per page keeps the answer small.
+      out = await this.#page(repo, digest, 1);
     } catch (error) {
       const name = errorName(error);
       if (name === 'ScanNotFoundException') {
@@ -73,24 +80,73 @@ export class EcrAdapter implements EcrPort {
     const status = out.imageScanStatus?.status ?? 'UNKNOWN';
     const why = `ECR scan status ${status}${out.imageScanStatus?.description ? `: ${out.imageScanStatus.description}` : ''}`;
     switch (status) {
+      // COMPLETE: a basic scan's result; ACTIVE: enhanced scanning has scanned the image and
+      // keeps rescanning it.
       case 'COMPLETE':
-      case 'ACTIVE':
+      case 'ACTIVE': {
+        const found = out.imageScanFindings;
+        const counts =
+          found?.findingSeverityCounts === undefined &&
+          (found?.enhancedFindings?.length || out.nextToken)
+            ? await this.#countEnhanced(repo, digest)
+            : countsFrom(found?.findingSeverityCounts);
         return {
           state: 'complete',
-          counts: countsFrom(out.imageScanFindings?.findingSeverityCounts),
-          completedAt: out.imageScanFindings?.imageScanCompletedAt?.toISOString() ?? null,
+          counts,
+          completedAt: found?.imageScanCompletedAt?.toISOString() ?? null,
           source: ECR_API_SOURCE,
         };
+      }
       case 'FAILED':
       case 'LIMIT_EXCEEDED':
         return { state: 'failed', reason: why, source: ECR_API_SOURCE };
+      // Enhanced scanning's SCAN_ELIGIBILITY_EXPIRED is Inspector coverage INACTIVE for that
+      // reason: the image will not be scanned again as things stand.
       case 'UNSUPPORTED_IMAGE':
       case 'SCAN_ELIGIBILITY_EXPIRED':
       case 'IMAGE_ARCHIVED':
         return { state: 'unsupported', reason: why, source: ECR_API_SOURCE };
       default:
-        // IN_PROGRESS, PENDING, FINDINGS_UNAVAILABLE, and anything new: not an answer yet.
+        // IN_PROGRESS, PENDING, FINDINGS_UNAVAILABLE, and anything new: not an answer yet; the
+        // check comes back, and past the deadline the image is recorded as missing its scan.
         return { state: 'pending', reason: why, source: ECR_API_SOURCE };
     }
+  }
+
+  #page(
+    repo: EcrRepositoryRef,
+    digest: string,
+    maxResults: number,
+    nextToken?: string,
+  ): Promise<DescribeImageScanFindingsCommandOutput> {
+    return this.#clientFor(repo.region).send(
+      new DescribeImageScanFindingsCommand({
+        registryId: repo.account,
+        repositoryName: repo.repositoryName,
+        imageId: { imageDigest: digest },
+        maxResults,
+        ...(nextToken ? { nextToken } : {}),
+      }),
+    );
+  }
+
+  /**
+   * An enhanced result without `findingSeverityCounts`: the active findings are counted by
+   * severity over every page, from the first (the summary page's token was issued for pages of
+   * one finding).
+   */
+  async #countEnhanced(repo: EcrRepositoryRef, digest: string): Promise<SeverityCounts> {
+    const tally: Record<string, number> = {};
+    let nextToken: string | undefined;
+    do {
+      const page = await this.#page(repo, digest, FINDINGS_PAGE_SIZE, nextToken);
+      for (const finding of page.imageScanFindings?.enhancedFindings ?? []) {
+        if (!isActive(finding)) continue;
+        const severity = finding.severity ?? 'UNDEFINED';
+        tally[severity] = (tally[severity] ?? 0) + 1;
+      }
+      nextToken = page.nextToken;
+    } while (nextToken);
+    return countsFrom(tally);
   }
 }

@@ -30,6 +30,5 @@ export function createEcrPushHandler(deps: RegistryDeps) {
 
 // Read once per cold start: bad configuration fails here, naming every bad variable.
 const config = loadConfig(ecrPushConfigSchema);
-// No Inspector2 port: this function refuses scan checks, the only path that looks up scans.
 const deps = buildRegistryDeps(config, { allowlist: cachedAllowlist(config) });
 export const handler = createEcrPushHandler(deps);

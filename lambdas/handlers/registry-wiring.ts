@@ -14,7 +14,6 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECRClient } from '@aws-sdk/client-ecr';
-import { Inspector2Client } from '@aws-sdk/client-inspector2';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
@@ -27,7 +26,6 @@ import {
   type InvalidItemReport,
 } from '../adapters/dynamodb/index.ts';
 import { EcrAdapter } from '../adapters/ecr.ts';
-import { InspectorAdapter } from '../adapters/inspector.ts';
 import { SqsScanCheckScheduler } from '../adapters/sqs.ts';
 import { ValidationError } from '../core/errors.ts';
 import { parseRegistryEvent, type RegistryEvent } from '../core/registry/events.ts';
@@ -37,7 +35,6 @@ import type { AllowlistPort } from '../services/ports.ts';
 import {
   handleRegistryEvent,
   handleScanCheck,
-  type InspectorPort,
   type RegistryDeps,
   type RegistryOutcome,
 } from '../services/registry.ts';
@@ -84,14 +81,12 @@ function perRegion<T>(make: (region: string) => T): (region: string) => T {
 
 /**
  * What only one of the two functions uses is passed in by its entry module, so that the other
- * function's bundle leaves it out: `ecr-push` judges pushes (the allowlist) and never looks up
- * scans; `scan-status` looks up scans (Inspector2's client alone is ≈ 60 KB minified) and never
- * judges a push.
+ * function's bundle leaves it out: `ecr-push` judges pushes (the allowlist); `scan-status` never
+ * judges a push. Scan lookups need only ECR, which both bundle anyway.
  */
 export interface RegistryPorts {
   /** Given the document client the stores share. */
   allowlist?: (doc: DynamoDBDocumentClient) => AllowlistPort;
-  inspector?: InspectorPort;
 }
 
 /** The registry service's dependencies over DynamoDB, ECR and SQS, plus `ports`. */
@@ -108,7 +103,6 @@ export function buildRegistryDeps(
     allowlist: ports.allowlist?.(doc),
     scheduler: new SqsScanCheckScheduler(new SQSClient({}), config.SCAN_CHECK_QUEUE_URL),
     ecr: new EcrAdapter(perRegion((region) => new ECRClient({ region }))),
-    inspector: ports.inspector,
     clock: () => new Date(),
     scanTimeoutMinutes: config.SCAN_TIMEOUT_MINUTES,
     vulnerableThreshold: config.VULNERABLE_SEVERITY_THRESHOLD,
@@ -132,11 +126,6 @@ export function cachedAllowlist(config: EcrPushConfig) {
     });
     return { current: () => cached.get() };
   };
-}
-
-/** `scan-status`'s Inspector2 lookups, one client per region of the scanned repositories. */
-export function inspectorPort(): InspectorPort {
-  return new InspectorAdapter(perRegion((region) => new Inspector2Client({ region })));
 }
 
 /* ------------------------------------------------------------------ one message */

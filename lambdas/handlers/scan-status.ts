@@ -11,7 +11,6 @@ import { loadConfig } from './commons/config.ts';
 import { withPowertools } from './commons/middy.ts';
 import {
   buildRegistryDeps,
-  inspectorPort,
   processRegistryMessage,
   scanStatusConfigSchema,
 } from './registry-wiring.ts';
@@ -30,6 +29,7 @@ export function createScanStatusHandler(deps: RegistryDeps) {
 }
 
 // Read once per cold start: bad configuration fails here, naming every bad variable.
-// No allowlist: scan results are judged by severity, pushes by `ecr-push`.
-const deps = buildRegistryDeps(loadConfig(scanStatusConfigSchema), { inspector: inspectorPort() });
+// No allowlist: scan results are judged by severity, pushes by `ecr-push`. Scan checks ask ECR
+// alone, for basic and enhanced scanning; Inspector2's events need no client.
+const deps = buildRegistryDeps(loadConfig(scanStatusConfigSchema));
 export const handler = createScanStatusHandler(deps);

@@ -1,7 +1,7 @@
 /**
  * The registry path: ECR pushes, scan results (ECR basic, Inspector2 enhanced) and scan
  * checks. All I/O goes through the ports in `RegistryDeps`, so the Lambdas (DynamoDB, ECR,
- * Inspector2, SQS) and local mode (dynalite, in-process scheduler) run the same code.
+ * SQS) and local mode (dynalite, in-process scheduler) run the same code.
  *
  * Idempotency: findings are keyed by fingerprint and counted once per event id (the store
  * remembers recent ids); image records are merges (tags accumulate, older scans never replace
@@ -72,12 +72,7 @@ export type ScanLookup =
 export interface EcrPort {
   /** The repository's tag mutability; null when it cannot be told. */
   tagMutability(repo: EcrRepositoryRef): Promise<'MUTABLE' | 'IMMUTABLE' | null>;
-  /** ECR `DescribeImageScanFindings`: basic scans, and enhanced scans' summary. */
-  scanFindings(repo: EcrRepositoryRef, digest: string): Promise<ScanLookup>;
-}
-
-export interface InspectorPort {
-  /** Inspector2 `ListCoverage` + `ListFindings` for one image. */
+  /** ECR `DescribeImageScanFindings`: basic and enhanced (Inspector) scanning alike. */
   scanFindings(repo: EcrRepositoryRef, digest: string): Promise<ScanLookup>;
 }
 
@@ -98,7 +93,6 @@ export interface RegistryDeps {
   allowlist?: AllowlistPort | undefined;
   scheduler: ScanCheckScheduler;
   ecr?: EcrPort | undefined;
-  inspector?: InspectorPort | undefined;
   clock: () => Date;
   scanTimeoutMinutes: number;
   vulnerableThreshold: Severity;
@@ -380,19 +374,8 @@ async function lookupScan(
   digest: string,
   deps: RegistryDeps,
 ): Promise<ScanLookup> {
-  let result: ScanLookup = {
-    state: 'pending',
-    reason: 'no scanner port configured',
-    source: 'none',
-  };
-  if (deps.ecr) result = await deps.ecr.scanFindings(repo, digest);
-  // ECR knows nothing (no basic scan): enhanced scanning may still cover the image.
-  if (result.state === 'pending' && deps.inspector) {
-    const inspected = await deps.inspector.scanFindings(repo, digest);
-    if (inspected.state !== 'pending' || !deps.ecr) result = inspected;
-    else result = { ...result, reason: `${result.reason}; ${inspected.reason}` };
-  }
-  return result;
+  if (!deps.ecr) return { state: 'pending', reason: 'no scanner port configured', source: 'none' };
+  return deps.ecr.scanFindings(repo, digest);
 }
 
 /**

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DescribeImageScanFindingsCommand, ECRClient } from '@aws-sdk/client-ecr';
-import { Inspector2Client, ListCoverageCommand } from '@aws-sdk/client-inspector2';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -17,7 +16,6 @@ const DIGEST = `sha256:${'5ca1ab1e'.repeat(8)}`;
 const REPOSITORY = '123456789012.dkr.ecr.us-east-2.amazonaws.com/amazon/amazon-ecs-sample';
 
 const ecrMock = mockClient(ECRClient);
-const inspectorMock = mockClient(Inspector2Client);
 const sqsMock = mockClient(SQSClient);
 
 let dynamo: LocalDynamo;
@@ -44,14 +42,12 @@ beforeAll(async () => {
 afterAll(async () => {
   vi.unstubAllEnvs();
   ecrMock.restore();
-  inspectorMock.restore();
   sqsMock.restore();
   await dynamo.stop();
 });
 
 beforeEach(() => {
   ecrMock.reset();
-  inspectorMock.reset();
   sqsMock.reset();
   sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm' });
 });
@@ -110,7 +106,6 @@ describe('scan-status handler', () => {
     ecrMock
       .on(DescribeImageScanFindingsCommand)
       .rejects(Object.assign(new Error('none'), { name: 'ScanNotFoundException' }));
-    inspectorMock.on(ListCoverageCommand).resolves({ coveredResources: [] });
     const check = {
       type: 'scan-check',
       registryId: '123456789012',
@@ -136,6 +131,62 @@ describe('scan-status handler', () => {
     const missing = [];
     for await (const f of findings.query({ namespace: 'team/app' })) missing.push(f);
     expect(missing.map((f) => f.rule)).toEqual(['scan-missing']);
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it('a scan check under enhanced scanning is answered by ECR alone: counts paged, finding raised', async () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    ecrMock
+      .on(DescribeImageScanFindingsCommand)
+      .resolvesOnce({
+        imageScanStatus: { status: 'ACTIVE' },
+        imageScanFindings: {
+          imageScanCompletedAt: new Date('2025-03-01T10:04:00Z'),
+          enhancedFindings: [{ severity: 'CRITICAL', status: 'ACTIVE' }],
+        },
+        nextToken: 'summary',
+      })
+      .resolvesOnce({
+        imageScanStatus: { status: 'ACTIVE' },
+        imageScanFindings: {
+          enhancedFindings: [
+            { severity: 'CRITICAL', status: 'ACTIVE' },
+            { severity: 'MEDIUM', status: 'ACTIVE' },
+          ],
+        },
+        nextToken: 'p2',
+      })
+      .resolvesOnce({
+        imageScanStatus: { status: 'ACTIVE' },
+        imageScanFindings: { enhancedFindings: [{ severity: 'CRITICAL', status: 'CLOSED' }] },
+      });
+    const check = {
+      type: 'scan-check',
+      registryId: '123456789012',
+      region: 'eu-west-1',
+      repositoryName: 'team/enhanced',
+      imageDigest: digest,
+      pushedAt: new Date().toISOString(),
+      attempt: 1,
+    };
+    const response = await handler(
+      { Records: [record('enhanced', JSON.stringify(check))] },
+      lambdaContext('scan-status'),
+    );
+    expect(response.batchItemFailures).toEqual([]);
+    expect(
+      await images.get('123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/enhanced', digest),
+    ).toMatchObject({
+      scanStatus: 'COMPLETE',
+      scanSource: 'ecr-api',
+      severityCounts: { CRITICAL: 1, MEDIUM: 1, HIGH: 0, LOW: 0 },
+    });
+    const raised = [];
+    for await (const f of findings.query({ namespace: 'team/enhanced' })) raised.push(f);
+    expect(raised.map((f) => [f.rule, f.severity, f.message])).toEqual([
+      ['vulnerable-image', 'critical', `digest ${digest} has 1 CRITICAL`],
+    ]);
+    expect(ecrMock.commandCalls(DescribeImageScanFindingsCommand)).toHaveLength(3);
     expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
   });
 });

@@ -172,8 +172,6 @@ describe('RegwatchStack with every option enabled', () => {
         ...KMS_WRITE,
         'ecr:DescribeImageScanFindings',
         'ecr:DescribeImages',
-        'inspector2:ListCoverage',
-        'inspector2:ListFindings',
       ],
       alerts: [
         ...BASE_ACTIONS,

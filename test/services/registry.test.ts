@@ -3,17 +3,11 @@ import {
   DescribeRepositoriesCommand,
   ECRClient,
 } from '@aws-sdk/client-ecr';
-import {
-  Inspector2Client,
-  ListCoverageCommand,
-  ListFindingsCommand,
-} from '@aws-sdk/client-inspector2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FindingsStore } from '../../lambdas/adapters/dynamodb/findings.ts';
 import { ImagesStore } from '../../lambdas/adapters/dynamodb/images.ts';
 import { EcrAdapter } from '../../lambdas/adapters/ecr.ts';
-import { InspectorAdapter } from '../../lambdas/adapters/inspector.ts';
 import { compileAllowlist, parseAllowlist } from '../../lambdas/core/allowlist/index.ts';
 import {
   type EcrPushEvent,
@@ -45,7 +39,6 @@ rules:
 );
 
 const ecrMock = mockClient(ECRClient);
-const inspectorMock = mockClient(Inspector2Client);
 
 let dynamo: LocalDynamo;
 let images: ImagesStore;
@@ -59,7 +52,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   ecrMock.restore();
-  inspectorMock.restore();
   await dynamo.stop();
 });
 
@@ -70,7 +62,6 @@ beforeEach(async () => {
   scheduled = [];
   now = new Date('2025-03-01T10:00:05.000Z');
   ecrMock.reset();
-  inspectorMock.reset();
   ecrMock.on(DescribeRepositoriesCommand).resolves({
     repositories: [{ repositoryName: 'x', imageTagMutability: 'IMMUTABLE' }],
   });
@@ -87,7 +78,6 @@ function deps(over: Partial<RegistryDeps> = {}): RegistryDeps {
       },
     },
     ecr: new EcrAdapter(() => new ECRClient({ region: REGION })),
-    inspector: new InspectorAdapter(() => new Inspector2Client({ region: REGION })),
     clock: () => now,
     scanTimeoutMinutes: 30,
     vulnerableThreshold: 'high',
@@ -342,7 +332,6 @@ describe('scan checks', () => {
     ecrMock
       .on(DescribeImageScanFindingsCommand)
       .rejects(Object.assign(new Error('no scan'), { name: 'ScanNotFoundException' }));
-    inspectorMock.on(ListCoverageCommand).resolves({ coveredResources: [] });
     const delays: number[] = [];
     let elapsed = 60;
     for (;;) {
@@ -355,7 +344,7 @@ describe('scan checks', () => {
           ['scan-missing', 'new'],
         ]);
         expect(out.findings[0]?.finding.message).toMatch(
-          /no scan result for .*trusted\/silent@sha256:.* within 30 minutes of its push \(ECR has no scan of the image; Inspector has no coverage record for the image\)/,
+          /no scan result for .*trusted\/silent@sha256:.* within 30 minutes of its push \(ECR has no scan of the image\)$/,
         );
         break;
       }
@@ -380,7 +369,6 @@ describe('scan checks', () => {
     ecrMock
       .on(DescribeImageScanFindingsCommand)
       .resolves({ imageScanStatus: { status: 'IN_PROGRESS' } });
-    inspectorMock.on(ListCoverageCommand).resolves({ coveredResources: [] });
     now = new Date(Date.parse(PUSHED_AT) + 29 * 60_000);
     const out = await handleScanCheck({ ...message, attempt: 4 }, deps());
     expect(out.action).toBe('check-rescheduled');
@@ -388,47 +376,138 @@ describe('scan checks', () => {
     expect(out.detail).toMatch(/ECR scan status IN_PROGRESS/);
   });
 
-  it('enhanced scanning: Inspector coverage ACTIVE, findings counted by severity over pages', async () => {
+  it('enhanced scanning: ECR ACTIVE with severity counts is recorded from the summary page', async () => {
     const message = await pushed('trusted/enhanced');
-    ecrMock
-      .on(DescribeImageScanFindingsCommand)
-      .rejects(Object.assign(new Error('no scan'), { name: 'ScanNotFoundException' }));
-    const resourceId = `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/trusted/enhanced/${message.imageDigest}`;
-    inspectorMock.on(ListCoverageCommand).resolves({
-      coveredResources: [
-        {
-          resourceId,
-          resourceType: 'AWS_ECR_CONTAINER_IMAGE',
-          accountId: ACCOUNT,
-          scanType: 'PACKAGE',
-          scanStatus: { statusCode: 'ACTIVE', reason: 'SUCCESSFUL' },
-          lastScannedAt: new Date('2025-03-01T10:04:00Z'),
-        },
-      ],
+    ecrMock.on(DescribeImageScanFindingsCommand).resolves({
+      imageScanStatus: { status: 'ACTIVE', description: 'Continuous scan is selected' },
+      imageScanFindings: {
+        findingSeverityCounts: { CRITICAL: 2, LOW: 5, UNDEFINED: 1 },
+        imageScanCompletedAt: new Date('2025-03-01T10:04:00Z'),
+        enhancedFindings: [{ severity: 'CRITICAL', status: 'ACTIVE' }],
+      },
+      nextToken: 'page-2',
     });
-    inspectorMock
-      .on(ListFindingsCommand)
-      .resolvesOnce({
-        findings: [{ severity: 'CRITICAL' }, { severity: 'LOW' }] as never,
-        nextToken: 'page-2',
-      })
-      .resolvesOnce({ findings: [{ severity: 'CRITICAL' }, { severity: 'UNTRIAGED' }] as never });
     const out = await handleScanCheck(message, deps());
     expect(out.image).toMatchObject({
       scanStatus: 'COMPLETE',
-      scanSource: 'inspector2-api',
-      severityCounts: { CRITICAL: 2, HIGH: 0, MEDIUM: 0, LOW: 1, INFORMATIONAL: 0, UNDEFINED: 1 },
+      scanSource: 'ecr-api',
+      scanCompletedAt: '2025-03-01T10:04:00.000Z',
+      severityCounts: { CRITICAL: 2, HIGH: 0, MEDIUM: 0, LOW: 5, INFORMATIONAL: 0, UNDEFINED: 1 },
     });
     expect(out.findings.map((f) => f.finding.message)).toEqual([
       `digest ${message.imageDigest} has 2 CRITICAL`,
     ]);
-    const coverageInput = inspectorMock.commandCalls(ListCoverageCommand)[0]?.args[0].input;
-    expect(coverageInput?.filterCriteria?.resourceId).toEqual([
-      { comparison: 'EQUALS', value: resourceId },
+    // The counts were given: no walk over the findings' pages.
+    const calls = ecrMock.commandCalls(DescribeImageScanFindingsCommand);
+    expect(calls.map((c) => c.args[0].input.maxResults)).toEqual([1]);
+  });
+
+  it('enhanced scanning without counts: active findings counted by severity over all pages', async () => {
+    const message = await pushed('trusted/paged');
+    ecrMock
+      .on(DescribeImageScanFindingsCommand)
+      .resolvesOnce({
+        imageScanStatus: { status: 'ACTIVE' },
+        imageScanFindings: {
+          imageScanCompletedAt: new Date('2025-03-01T10:05:00Z'),
+          enhancedFindings: [{ severity: 'CRITICAL', status: 'ACTIVE' }],
+        },
+        nextToken: 'summary-token',
+      })
+      .resolvesOnce({
+        imageScanStatus: { status: 'ACTIVE' },
+        imageScanFindings: {
+          enhancedFindings: [
+            { severity: 'CRITICAL', status: 'ACTIVE' },
+            { severity: 'LOW', status: 'ACTIVE' },
+            { severity: 'CRITICAL', status: 'SUPPRESSED' },
+          ],
+        },
+        nextToken: 'page-2',
+      })
+      .resolvesOnce({
+        imageScanStatus: { status: 'ACTIVE' },
+        imageScanFindings: {
+          enhancedFindings: [
+            { severity: 'CRITICAL', status: 'ACTIVE' },
+            { severity: 'UNTRIAGED', status: 'ACTIVE' },
+            { severity: 'HIGH', status: 'CLOSED' },
+            { title: 'no severity, no status' },
+          ],
+        },
+      });
+    const out = await handleScanCheck(message, deps());
+    expect(out.image).toMatchObject({
+      scanStatus: 'COMPLETE',
+      scanSource: 'ecr-api',
+      scanCompletedAt: '2025-03-01T10:05:00.000Z',
+      severityCounts: { CRITICAL: 2, HIGH: 0, MEDIUM: 0, LOW: 1, INFORMATIONAL: 0, UNDEFINED: 2 },
+    });
+    expect(out.findings.map((f) => f.finding.message)).toEqual([
+      `digest ${message.imageDigest} has 2 CRITICAL`,
     ]);
-    expect(inspectorMock.commandCalls(ListFindingsCommand)[1]?.args[0].input.nextToken).toBe(
-      'page-2',
-    );
+    // The summary page is not counted; the walk starts over with full pages and follows tokens.
+    const inputs = ecrMock
+      .commandCalls(DescribeImageScanFindingsCommand)
+      .map((c) => c.args[0].input);
+    expect(inputs.map((i) => [i.maxResults, i.nextToken])).toEqual([
+      [1, undefined],
+      [1000, undefined],
+      [1000, 'page-2'],
+    ]);
+    for (const input of inputs) {
+      expect(input).toMatchObject({
+        registryId: ACCOUNT,
+        repositoryName: 'trusted/paged',
+        imageId: { imageDigest: message.imageDigest },
+      });
+    }
+  });
+
+  it('enhanced scanning ACTIVE with no findings at all: complete, all counts zero', async () => {
+    const message = await pushed('trusted/clean');
+    ecrMock.on(DescribeImageScanFindingsCommand).resolves({
+      imageScanStatus: { status: 'ACTIVE' },
+      imageScanFindings: { enhancedFindings: [] },
+    });
+    const out = await handleScanCheck(message, deps());
+    expect(out.action).toBe('check-complete');
+    expect(out.image).toMatchObject({
+      scanStatus: 'COMPLETE',
+      severityCounts: { CRITICAL: 0, HIGH: 0, MEDIUM: 0, LOW: 0, INFORMATIONAL: 0, UNDEFINED: 0 },
+    });
+    expect(out.findings).toEqual([]);
+    expect(ecrMock.commandCalls(DescribeImageScanFindingsCommand)).toHaveLength(1);
+  });
+
+  it.each([
+    ['PENDING', 'check-rescheduled', 'PENDING'],
+    ['IN_PROGRESS', 'check-rescheduled', 'PENDING'],
+    ['FINDINGS_UNAVAILABLE', 'check-rescheduled', 'PENDING'],
+    ['SOMETHING_NEW', 'check-rescheduled', 'PENDING'],
+    ['FAILED', 'check-failed', 'FAILED'],
+    ['LIMIT_EXCEEDED', 'check-failed', 'FAILED'],
+    ['UNSUPPORTED_IMAGE', 'check-unsupported', 'UNSUPPORTED'],
+    ['SCAN_ELIGIBILITY_EXPIRED', 'check-unsupported', 'UNSUPPORTED'],
+    ['IMAGE_ARCHIVED', 'check-unsupported', 'UNSUPPORTED'],
+  ])('ECR scan status %s → %s (stored %s)', async (status, action, stored) => {
+    const message = await pushed(`trusted/status-${status.toLowerCase()}`);
+    ecrMock
+      .on(DescribeImageScanFindingsCommand)
+      .resolves({ imageScanStatus: { status: status as never, description: 'why' } });
+    const out = await handleScanCheck(message, deps());
+    expect(out.action).toBe(action);
+    expect(out.image?.scanStatus).toBe(stored);
+    const rules = out.findings.map((f) => f.finding.rule);
+    if (action === 'check-rescheduled') {
+      expect(rules).toEqual([]);
+      expect(out.detail).toBe(`ECR scan status ${status}: why`);
+      expect(scheduled.map((s) => s.message.attempt)).toEqual([message.attempt + 1]);
+    } else {
+      expect(rules).toEqual(['scan-missing']);
+      expect(out.findings[0]?.finding.message).toContain(`ECR scan status ${status}: why`);
+      expect(scheduled).toEqual([]);
+    }
   });
 
   it('an unsupported image is a coverage gap at once', async () => {
