@@ -78,11 +78,26 @@ export function deploymentOfReplicaSet(
 }
 
 /**
+ * The CronJob a Job name belongs to: the CronJob controller names each Job
+ * `<cronjob>-<scheduled time in minutes since the epoch>` (8 digits from 2017 to 2160; CronJob
+ * names are at most 52 characters so the Job name fits). Null when the name does not fit.
+ * A hand-made Job named like that is attributed to a CronJob of that name: the cost of that is
+ * a finding under a name that was never a CronJob, while the alternative is one new finding
+ * (and one alert) for every run of every CronJob.
+ */
+export function cronJobOfJob(job: string): string | null {
+  const m = /^([a-z0-9](?:[-a-z0-9]{0,50}[a-z0-9])?)-(\d{8})$/.exec(job);
+  if (!m) return null;
+  // Minutes since the epoch from mid-2017 on: smaller numbers are not schedule times.
+  return Number(m[2]) >= 25_000_000 ? (m[1] as string) : null;
+}
+
+/**
  * The workload of an object from its controlling owner:
  * - ReplicaSet owner whose name is `<deployment>-<pod-template-hash>` → that Deployment;
  *   a ReplicaSet without that proof → the ReplicaSet;
- * - a Job owner stays a Job (a pod does not say whether a CronJob made the Job; Job names from
- *   CronJobs end in the scheduled time, but a hand-made Job may too) unless `resolveOwner`
+ * - a Job owner named `<cronjob>-<8-digit schedule minute>` → that CronJob (`cronJobOfJob`:
+ *   one finding per CronJob, not one per run), any other Job → the Job, unless `resolveOwner`
  *   knows better; a ReplicaSet or Job *object* owned by a Deployment / CronJob → that owner;
  * - any other owner (StatefulSet, DaemonSet, ReplicationController, Job, CronJob, a custom
  *   controller, a Node for static pods) → the owner itself;
@@ -108,6 +123,10 @@ export function workloadOf(
     return deployment
       ? { kind: 'Deployment', name: deployment }
       : { kind: 'ReplicaSet', name: owner.name };
+  }
+  if (owner.kind === 'Job') {
+    const cronJob = cronJobOfJob(owner.name);
+    if (cronJob) return { kind: 'CronJob', name: cronJob };
   }
   return { kind: owner.kind, name: owner.name };
 }

@@ -136,25 +136,33 @@ describe('workloadOf', () => {
   it.each([
     ['StatefulSet', 'db'],
     ['DaemonSet', 'node-exporter'],
-    ['Job', 'nightly-29123340'],
+    ['Job', 'db-migrate-7'],
+    ['Job', 'backup-123'],
     ['Node', 'ip-10-0-0-1'],
   ])('a %s owner is the workload', (kind, name) => {
     expect(workloadOf(owned(kind, name))).toEqual({ kind, name });
   });
 
-  it('a Job stays a Job unless the caller can resolve its CronJob', () => {
-    // Prepare
-    const pod = owned('Job', 'nightly-29123340', { 'job-name': 'nightly-29123340' });
-    // Act
-    const resolved = workloadOf(pod, {
-      resolveOwner: (o) =>
-        o.kind === 'Job' && o.name === 'nightly-29123340'
-          ? { kind: 'CronJob', name: 'nightly' }
-          : undefined,
+  it('a Job named <cronjob>-<schedule minute> is its CronJob, so every run is one workload', () => {
+    // Prepare: two runs of one CronJob, a minute apart.
+    const run1 = owned('Job', 'nightly-report-29123340', { 'job-name': 'nightly-report-29123340' });
+    const run2 = owned('Job', 'nightly-report-29123341', { 'job-name': 'nightly-report-29123341' });
+    // Act + Assess
+    expect(workloadOf(run1)).toEqual({ kind: 'CronJob', name: 'nightly-report' });
+    expect(workloadOf(run2)).toEqual(workloadOf(run1));
+  });
+
+  it('a Job whose suffix is not a schedule minute stays a Job; resolveOwner still wins', () => {
+    expect(workloadOf(owned('Job', 'load-12345678'))).toEqual({
+      kind: 'Job',
+      name: 'load-12345678',
     });
-    // Assess
-    expect(workloadOf(pod)).toEqual({ kind: 'Job', name: 'nightly-29123340' });
-    expect(resolved).toEqual({ kind: 'CronJob', name: 'nightly' });
+    expect(workloadOf(owned('Job', 'x-291233401'))).toEqual({ kind: 'Job', name: 'x-291233401' });
+    const pod = owned('Job', 'nightly-29123340');
+    const resolved = workloadOf(pod, {
+      resolveOwner: (o) => (o.kind === 'Job' ? { kind: 'CronJob', name: 'real-name' } : undefined),
+    });
+    expect(resolved).toEqual({ kind: 'CronJob', name: 'real-name' });
   });
 
   it('a bare pod is its own workload; a Job object owned by a CronJob is the CronJob', () => {
