@@ -20,9 +20,6 @@ export const EXIT = {
   internal: 3,
 } as const;
 
-/** A command's action resolves to its exit code. */
-export type CommandResult = Promise<number>;
-
 export function write(stream: Writable, text: string): void {
   stream.write(text.endsWith('\n') ? text : `${text}\n`);
 }
