@@ -21,7 +21,7 @@ import type {
   ViolationRule,
 } from '../types.ts';
 import { RuleIndex } from './matcher.ts';
-import { compileGlob, type Glob, matchAnyGlob, splitHostPort } from './patterns.ts';
+import { compileGlob, type Glob, matchAnyGlob } from './patterns.ts';
 import {
   type AllowlistDocument,
   type AllowlistRule,
@@ -37,6 +37,8 @@ import {
 
 export interface CompiledRule {
   readonly rule: AllowlistRule;
+  /** `rule.id`, kept here so a decision reads only this object. */
+  readonly id: string;
   /** Position in the document: the last tie-breaker of specificity. */
   readonly index: number;
   readonly target: RuleTarget;
@@ -44,6 +46,8 @@ export interface CompiledRule {
   readonly namespaces: readonly Glob[] | null;
   readonly requireDigest: boolean;
   readonly denyTags: readonly Glob[];
+  /** `requireDigest` or any `denyTags`: without either, a live in-scope match allows. */
+  readonly constrained: boolean;
   readonly expiresAtMs: number | null;
   /** Compared element by element, larger first: see `specificityOf`. */
   readonly specificity: readonly number[];
@@ -111,9 +115,14 @@ class PullThroughIndex {
   }
 
   /** Longest prefix (in whole segments) that has at least one segment below it. */
-  find(host: string, segments: readonly string[]): { entry: CacheEntry; depth: number } | null {
+  find(
+    host: string,
+    path: string,
+  ): { entry: CacheEntry; depth: number; segments: string[] } | null {
     const paths = this.byHost.get(host);
     if (!paths) return null;
+    // Split only here: most hosts have no cache prefix, and then the path is never cut.
+    const segments = path.split('/');
     const prefixes = [''];
     const limit = Math.min(this.maxDepth, segments.length - 1);
     for (let i = 0; i < limit; i++) {
@@ -122,7 +131,7 @@ class PullThroughIndex {
     }
     for (let depth = limit; depth >= 0; depth--) {
       const entry = paths.get(prefixes[depth] ?? '');
-      if (entry) return { entry, depth };
+      if (entry) return { entry, depth, segments };
     }
     return null;
   }
@@ -143,12 +152,14 @@ export function compileAllowlist(doc: AllowlistDocument): CompiledAllowlist {
     const target = ruleTarget(rule);
     const entry: CompiledRule = {
       rule,
+      id: rule.id,
       index: i,
       target,
       clusters: rule.clusters ? rule.clusters.map(compileGlob) : null,
       namespaces: rule.namespaces ? rule.namespaces.map(compileGlob) : null,
       requireDigest: rule.requireDigest === true,
       denyTags: (rule.denyTags ?? []).map(compileGlob),
+      constrained: rule.requireDigest === true || (rule.denyTags ?? []).length > 0,
       expiresAtMs: rule.expiresAt === undefined ? null : parseInstant(rule.expiresAt),
       specificity: specificityOf(target, rule, i),
     };
@@ -251,11 +262,10 @@ class Compiled implements CompiledAllowlist {
   }
 
   judge(ref: ImageReference): ParseResult {
-    const segments = ref.path.split('/');
-    const found = this.cache.find(canonicalHost(ref.domain), segments);
+    const found = this.cache.find(canonicalHost(ref.domain), ref.path);
     if (!found) return { ok: true, ref };
     const { upstream } = found.entry;
-    const rest = segments.slice(found.depth);
+    const rest = found.segments.slice(found.depth);
     let name = [upstream.host, ...upstream.segments, ...rest].join('/');
     if (ref.tag !== null) name += `:${ref.tag}`;
     if (ref.digest !== null) name += `@${ref.digest}`;
@@ -270,9 +280,8 @@ class Compiled implements CompiledAllowlist {
   }
 
   candidates(judged: ImageReference): CompiledRule[] {
-    const { host, port } = splitHostPort(canonicalHost(judged.domain));
-    const found = this.index.lookup(host, port, judged.path.split('/'));
-    return found.sort(bySpecificity);
+    const found = this.index.lookup(canonicalHost(judged.domain), judged.path);
+    return found.length > 1 ? found.sort(bySpecificity) : found;
   }
 
   decideReference(parsed: ParseResult, image: string, scope: Scope, now: Date): Decision {
@@ -296,22 +305,23 @@ class Compiled implements CompiledAllowlist {
         expired ??= candidate;
         continue;
       }
-      const violations = this.constraintViolations(candidate, judged, shown);
+      const violations = candidate.constrained
+        ? this.constraintViolations(candidate, judged, shown)
+        : [];
       if (violations.length === 0) {
         return {
           image,
           allowed: true,
           reference,
           judged,
-          matchedRule: candidate.rule.id,
+          matchedRule: candidate.id,
           violations,
         };
       }
       failing ??= { rule: candidate, violations };
     }
     const base = { image, allowed: false, reference, judged };
-    if (failing)
-      return { ...base, matchedRule: failing.rule.rule.id, violations: failing.violations };
+    if (failing) return { ...base, matchedRule: failing.rule.id, violations: failing.violations };
     if (expired) {
       const at = new Date(expired.expiresAtMs ?? Number.NaN);
       const when = Number.isNaN(at.getTime()) ? String(expired.rule.expiresAt) : at.toISOString();
@@ -347,7 +357,7 @@ class Compiled implements CompiledAllowlist {
     shown: string,
   ): Violation[] {
     const out: Violation[] = [];
-    const id = rule.rule.id;
+    const id = rule.id;
     if (rule.requireDigest && ref.digest === null) {
       out.push(
         this.violation(
