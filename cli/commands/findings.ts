@@ -13,7 +13,7 @@ import {
 import { type CliIo, EXIT } from '../context.ts';
 import { csvLine, parseSince } from '../format.ts';
 import type { Register } from '../main.ts';
-import { formatTable } from '../table.ts';
+import { FINDING_COLUMNS, findingCells, formatTable } from '../table.ts';
 import { openTarget, type TargetOptions, withTargetOptions } from '../target.ts';
 
 interface ListOptions extends TargetOptions {
@@ -120,19 +120,7 @@ function csvRow(f: Finding): unknown[] {
 }
 
 function tableRow(f: Finding): string[] {
-  return [
-    f.id,
-    f.status,
-    f.severity.toUpperCase(),
-    f.rule,
-    `${f.cluster}/${f.namespace}`,
-    `${f.workload.kind}/${f.workload.name}`,
-    f.container,
-    f.image,
-    String(f.count),
-    f.actor?.username ?? '-',
-    f.lastSeen,
-  ];
+  return [f.id, f.status, ...findingCells(f), f.lastSeen];
 }
 
 function showFinding(io: CliIo, f: Finding): void {
@@ -210,19 +198,7 @@ export const registerFindings: Register = (program: Command, io, setExit) => {
         else {
           io.stdout.write(
             `${formatTable(
-              [
-                'ID',
-                'STATUS',
-                'SEVERITY',
-                'RULE',
-                'WHERE',
-                'WORKLOAD',
-                'CONTAINER',
-                'IMAGE',
-                'COUNT',
-                'ACTOR',
-                'LAST SEEN',
-              ],
+              ['ID', 'STATUS', ...FINDING_COLUMNS, 'LAST SEEN'],
               rows.map(tableRow),
             )}\n`,
           );

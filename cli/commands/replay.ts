@@ -27,7 +27,7 @@ import type { FindingCandidate } from '../../lambdas/core/types.ts';
 import { loadAllowlistDocument } from '../allowlist-file.ts';
 import { type CliIo, EXIT } from '../context.ts';
 import type { Register } from '../main.ts';
-import { formatTable } from '../table.ts';
+import { FINDING_COLUMNS, findingCells, formatTable } from '../table.ts';
 
 export { UNKNOWN_CLUSTER };
 
@@ -125,33 +125,8 @@ function printHuman(io: CliIo, findings: readonly AggregatedFinding[]): void {
     io.stdout.write('no findings\n');
     return;
   }
-  const rows = findings.map((f) => [
-    f.severity.toUpperCase(),
-    f.rule,
-    `${f.cluster}/${f.namespace}`,
-    `${f.workload.kind}/${f.workload.name}`,
-    f.container,
-    f.image,
-    String(f.count),
-    f.actor?.username ?? '-',
-    f.firstSeen,
-  ]);
-  io.stdout.write(
-    `${formatTable(
-      [
-        'SEVERITY',
-        'RULE',
-        'WHERE',
-        'WORKLOAD',
-        'CONTAINER',
-        'IMAGE',
-        'COUNT',
-        'ACTOR',
-        'FIRST SEEN',
-      ],
-      rows,
-    )}\n`,
-  );
+  const rows = findings.map((f) => [...findingCells(f), f.firstSeen]);
+  io.stdout.write(`${formatTable([...FINDING_COLUMNS, 'FIRST SEEN'], rows)}\n`);
 }
 
 export interface ReplayFilesOptions {

@@ -10,14 +10,8 @@
 import { type MessageAttributeValue, PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import * as z from 'zod';
 import { ValidationError } from '../core/errors.ts';
-import { FINDING_STATUSES, type Finding } from '../core/types.ts';
-import {
-  actorSchema,
-  findingCandidateSchema,
-  statusChangeSchema,
-  timeString,
-  zodIssues,
-} from './dynamodb/common.ts';
+import type { Finding } from '../core/types.ts';
+import { findingSchema, zodIssues } from './dynamodb/common.ts';
 
 /** The outcomes that alert (`repeat` never does). */
 export const ALERT_OUTCOMES = ['new', 'reopened'] as const;
@@ -26,16 +20,7 @@ export type AlertOutcome = (typeof ALERT_OUTCOMES)[number];
 export const FINDING_ALERT_KIND = 'regwatch.finding';
 
 /** A `Finding` as it travels in alerts: the stored shape without the store's bookkeeping. */
-export const findingSchema = findingCandidateSchema.extend({
-  id: z.string().min(1),
-  status: z.enum(FINDING_STATUSES),
-  firstSeen: timeString,
-  lastSeen: timeString,
-  count: z.number().int().positive(),
-  lastStatusChange: statusChangeSchema.optional(),
-  statusHistory: z.array(statusChangeSchema).optional(),
-  firstActor: actorSchema.nullable().optional(),
-});
+export { findingSchema };
 
 export const findingAlertSchema = z.object({
   kind: z.literal(FINDING_ALERT_KIND),

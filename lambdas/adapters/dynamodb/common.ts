@@ -120,3 +120,15 @@ export const findingCandidateSchema = z.object({
   observedAt: timeString,
   eventId: z.string().min(1),
 });
+
+/** A `Finding`: the stored shape without the store's bookkeeping (also what alerts carry). */
+export const findingSchema = findingCandidateSchema.extend({
+  id: z.string().min(1),
+  status: z.enum(FINDING_STATUSES),
+  firstSeen: timeString,
+  lastSeen: timeString,
+  count: z.number().int().positive(),
+  lastStatusChange: statusChangeSchema.optional(),
+  statusHistory: z.array(statusChangeSchema).optional(),
+  firstActor: actorSchema.nullable().optional(),
+});

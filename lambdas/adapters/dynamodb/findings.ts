@@ -25,16 +25,15 @@ import {
   type UpsertResult,
 } from '../../core/types.ts';
 import {
-  actorSchema,
   dropUndefined,
   findingCandidateSchema,
+  findingSchema,
   type InvalidItemHandler,
   isConditionalCheckFailed,
   normalizeTime,
   parseInput,
   retryPause,
   statusChangeSchema,
-  timeString,
   zodIssues,
 } from './common.ts';
 import { FINDINGS_INDEX, STATUS_SHARDS } from './schema.ts';
@@ -100,15 +99,7 @@ export interface FindingsStoreOptions {
 
 /* ------------------------------------------------------------------ stored shape */
 
-const storedFindingSchema = findingCandidateSchema.extend({
-  id: z.string(),
-  status: z.enum(FINDING_STATUSES),
-  firstSeen: timeString,
-  lastSeen: timeString,
-  count: z.number().int().positive(),
-  lastStatusChange: statusChangeSchema.optional(),
-  statusHistory: z.array(statusChangeSchema).optional(),
-  firstActor: actorSchema.nullable().optional(),
+const storedFindingSchema = findingSchema.extend({
   // Bookkeeping, not part of `Finding`.
   rev: z.number().int().nonnegative(),
   recentEventIds: z.array(z.string()).optional(),

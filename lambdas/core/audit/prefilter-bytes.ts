@@ -15,7 +15,7 @@
  * so judging every line of a chunk scans each byte about once per needle, even when a needle
  * (a `"subresource"` key, a `\u00` escape) is absent from most lines.
  */
-import { RELEVANT_RESOURCES, RELEVANT_SUBRESOURCES, RELEVANT_VERBS } from './rules.ts';
+import { isRelevantRef, RELEVANT_VERBS } from './rules.ts';
 
 const VERB_VALUES: readonly Buffer[] = RELEVANT_VERBS.map((v) => Buffer.from(v, 'latin1'));
 
@@ -200,7 +200,7 @@ export class BytePrefilter {
         apiGroup = this.fieldOf(API_GROUP, i, bodyEnd);
       }
       if (resource === null || subresource === null || apiGroup === null) return 'maybe';
-      if (refMayMatter(resource, subresource, apiGroup)) return 'maybe';
+      if (isRelevantRef(resource, subresource, apiGroup)) return 'maybe';
       verdict = 'irrelevant';
     }
     return verdict;
@@ -323,18 +323,6 @@ export class BytePrefilter {
     }
     return false;
   }
-}
-
-function refMayMatter(
-  resource: string | undefined,
-  subresource: string | undefined,
-  apiGroup: string | undefined,
-): boolean {
-  if (resource === undefined || !Object.hasOwn(RELEVANT_RESOURCES, resource)) return false;
-  const spec = RELEVANT_RESOURCES[resource as keyof typeof RELEVANT_RESOURCES];
-  if (!(spec.groups as readonly string[]).includes(apiGroup ?? '')) return false;
-  if (subresource === undefined || subresource === '') return true;
-  return (RELEVANT_SUBRESOURCES[resource] ?? []).includes(subresource);
 }
 
 /** `mayBeRelevant` for one UTF-8 text held in a buffer (tests and one-off callers). */

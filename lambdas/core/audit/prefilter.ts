@@ -13,7 +13,7 @@
  * - Text that embeds an event inside a JSON string (a CloudWatch export record's `message`)
  *   shows `\"verb\"`, which is not found, so it is always parsed; its message is then judged.
  */
-import { RELEVANT_RESOURCES, RELEVANT_SUBRESOURCES, RELEVANT_VERBS } from './rules.ts';
+import { isRelevantRef, RELEVANT_VERBS } from './rules.ts';
 
 const VERBS: ReadonlySet<string> = new Set(RELEVANT_VERBS);
 
@@ -76,7 +76,7 @@ function objectRefVerdict(text: string): Verdict {
     const subresource = fieldOf(body, '"subresource"');
     const apiGroup = fieldOf(body, '"apiGroup"');
     if (resource === null || subresource === null || apiGroup === null) return 'maybe';
-    if (refMayMatter(resource, subresource, apiGroup)) return 'maybe';
+    if (isRelevantRef(resource, subresource, apiGroup)) return 'maybe';
     verdict = 'irrelevant';
   }
   return verdict;
@@ -97,18 +97,6 @@ function fieldOf(body: string, needle: string): string | null | undefined {
     found = value;
   }
   return found;
-}
-
-function refMayMatter(
-  resource: string | undefined,
-  subresource: string | undefined,
-  apiGroup: string | undefined,
-): boolean {
-  if (resource === undefined || !Object.hasOwn(RELEVANT_RESOURCES, resource)) return false;
-  const spec = RELEVANT_RESOURCES[resource as keyof typeof RELEVANT_RESOURCES];
-  if (!(spec.groups as readonly string[]).includes(apiGroup ?? '')) return false;
-  if (subresource === undefined || subresource === '') return true;
-  return (RELEVANT_SUBRESOURCES[resource] ?? []).includes(subresource);
 }
 
 /** True when a letter is written as a `\u00XX` escape somewhere (Go writes only `\u0026`, `\u003c`, …). */

@@ -31,3 +31,19 @@ export function isRelevantVerb(verb: string): boolean {
 export function isRelevantResource(resource: string): resource is RelevantResource {
   return Object.hasOwn(RELEVANT_RESOURCES, resource);
 }
+
+/**
+ * Whether an objectRef can matter: a pod or pod-template owner of its own API group, with no
+ * subresource or one of `RELEVANT_SUBRESOURCES`. Shared by the text and byte pre-filters.
+ */
+export function isRelevantRef(
+  resource: string | undefined,
+  subresource: string | undefined,
+  apiGroup: string | undefined,
+): boolean {
+  if (resource === undefined || !isRelevantResource(resource)) return false;
+  const spec = RELEVANT_RESOURCES[resource];
+  if (!(spec.groups as readonly string[]).includes(apiGroup ?? '')) return false;
+  if (subresource === undefined || subresource === '') return true;
+  return (RELEVANT_SUBRESOURCES[resource] ?? []).includes(subresource);
+}
