@@ -20,9 +20,10 @@ import {
 } from '../lambdas/core/allowlist/index.ts';
 import { parseNormalizedNamed } from '../lambdas/core/reference.ts';
 import type { ImageReference, ParseResult, Scope } from '../lambdas/core/types.ts';
+import { SHARED_FIXTURES } from '../test/helpers/fixtures.ts';
 import { type BenchResult, report, throughput, versus } from './lib.ts';
 
-const FIXTURES = path.resolve(import.meta.dirname, '../../shared/fixtures/reference');
+const FIXTURES = path.join(SHARED_FIXTURES, 'reference');
 const SIZES = [10, 1_000, 10_000] as const;
 const NOW = new Date('2026-06-01T00:00:00Z');
 const SCOPE: Scope = { cluster: 'orion-prod-euc1', namespace: 'payments' };

@@ -16,10 +16,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseFamiliarName } from '@swimlane/docker-reference';
 import { parseNormalizedNamed } from '../lambdas/core/reference.ts';
+import { readFixtureText } from '../test/helpers/fixtures.ts';
 import { type BenchResult, report, throughput, versus } from './lib.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
-const FIXTURES = path.resolve(ROOT, '../shared/fixtures/reference');
+const FIXTURES = path.resolve(ROOT, 'test/fixtures/shared/reference');
 /** Per malformed input, per peer. */
 const PEER_TIME_LIMIT_MS = 1500;
 
@@ -50,7 +51,7 @@ interface Line {
 }
 
 function loadLines(): Line[] {
-  return readFileSync(path.join(FIXTURES, 'real-image-refs.expected.jsonl'), 'utf8')
+  return readFixtureText(path.join(FIXTURES, 'real-image-refs.expected.jsonl'))
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as Line);

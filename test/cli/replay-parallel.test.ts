@@ -13,6 +13,7 @@ import {
 } from '../../lambdas/adapters/auditlog/replay-worker.ts';
 import { compileAllowlist, parseAllowlist } from '../../lambdas/core/allowlist/index.ts';
 import { jsonLines, runCli } from '../helpers/cli.ts';
+import { SHARED_FIXTURES } from '../helpers/fixtures.ts';
 
 const EXAMPLE = path.resolve(import.meta.dirname, '../../examples/allowlist.yaml');
 const BROKEN = '{"kind": "Event", broken';
@@ -158,10 +159,7 @@ describe('regwatch replay --threads', () => {
 
   it('prints the same with --threads 1 as by default', async () => {
     // Prepare
-    const log = path.resolve(
-      import.meta.dirname,
-      '../../../shared/fixtures/audit-events/constructed/eks-audit-events.jsonl',
-    );
+    const log = path.join(SHARED_FIXTURES, 'audit-events/constructed/eks-audit-events.jsonl');
     // Act
     const one = await runCli(['replay', '--allowlist', EXAMPLE, '--threads', '1', '--json', log]);
     const auto = await runCli(['replay', '--allowlist', EXAMPLE, '--json', log]);

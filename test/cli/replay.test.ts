@@ -4,8 +4,9 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { jsonLines, runCli } from '../helpers/cli.ts';
+import { SHARED_FIXTURES } from '../helpers/fixtures.ts';
 
-const FIXTURES = path.resolve(import.meta.dirname, '../../../shared/fixtures/audit-events');
+const FIXTURES = path.join(SHARED_FIXTURES, 'audit-events');
 const CONSTRUCTED = path.join(FIXTURES, 'constructed');
 
 const ALLOWLIST = `version: 1

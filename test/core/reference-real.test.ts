@@ -14,6 +14,7 @@ import {
   tagNameOnly,
 } from '../../lambdas/core/reference.ts';
 import { FIXTURES } from '../fixtures/reference/vectors.ts';
+import { readFixtureText } from '../helpers/fixtures.ts';
 
 interface Line {
   input: string;
@@ -23,7 +24,7 @@ interface Line {
   parseNonNormalized: Record<string, unknown>;
 }
 
-const lines: Line[] = readFileSync(path.join(FIXTURES, 'real-image-refs.expected.jsonl'), 'utf8')
+const lines: Line[] = readFixtureText(path.join(FIXTURES, 'real-image-refs.expected.jsonl'))
   .split('\n')
   .filter((l) => l.trim() !== '')
   .map((l) => JSON.parse(l));

@@ -3,13 +3,11 @@ import path from 'node:path';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SHARED_FIXTURES } from '../helpers/fixtures.ts';
 import { lambdaContext } from './commons/lambda-context.ts';
 import { type IngestEnv, startIngestEnv } from './ingest-env.ts';
 
-const FIXTURES = path.resolve(
-  import.meta.dirname,
-  '../../../shared/fixtures/audit-events/constructed',
-);
+const FIXTURES = path.join(SHARED_FIXTURES, 'audit-events/constructed');
 const TWO_STAGES = readFileSync(
   path.join(FIXTURES, 'webhook-eventlist-pod-create-two-stages.json'),
   'utf8',

@@ -5,10 +5,11 @@ import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Finding } from '../../lambdas/core/types.ts';
 import type { AuditLogsOutcome } from '../../lambdas/handlers/eks-audit-logs.ts';
+import { SHARED_FIXTURES } from '../helpers/fixtures.ts';
 import { lambdaContext } from './commons/lambda-context.ts';
 import { type IngestEnv, startIngestEnv } from './ingest-env.ts';
 
-const FIXTURES = path.resolve(import.meta.dirname, '../../../shared/fixtures/audit-events');
+const FIXTURES = path.join(SHARED_FIXTURES, 'audit-events');
 const readJson = (file: string): unknown =>
   JSON.parse(readFileSync(path.join(FIXTURES, file), 'utf8'));
 

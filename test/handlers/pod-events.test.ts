@@ -4,13 +4,11 @@ import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PodEvent, trimPod } from '../../lambdas/core/kube/pod-event.ts';
+import { SHARED_FIXTURES } from '../helpers/fixtures.ts';
 import { lambdaContext } from './commons/lambda-context.ts';
 import { type IngestEnv, startIngestEnv } from './ingest-env.ts';
 
-const FIXTURES = path.resolve(
-  import.meta.dirname,
-  '../../../shared/fixtures/audit-events/constructed',
-);
+const FIXTURES = path.join(SHARED_FIXTURES, 'audit-events/constructed');
 
 type Handler = (event: SQSEvent, context: unknown) => Promise<SQSBatchResponse>;
 let env: IngestEnv;

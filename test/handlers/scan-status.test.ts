@@ -8,9 +8,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import { FindingsStore } from '../../lambdas/adapters/dynamodb/findings.ts';
 import { ImagesStore } from '../../lambdas/adapters/dynamodb/images.ts';
 import { freshTables, type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
+import { SHARED_FIXTURES } from '../helpers/fixtures.ts';
 import { lambdaContext, TEST_ENV } from './commons/lambda-context.ts';
 
-const FIXTURES = path.resolve(import.meta.dirname, '../../../shared/fixtures/eventbridge');
+const FIXTURES = path.join(SHARED_FIXTURES, 'eventbridge');
 const QUEUE = 'https://sqs.eu-west-1.amazonaws.com/123456789012/scan-check';
 const DIGEST = `sha256:${'5ca1ab1e'.repeat(8)}`;
 const REPOSITORY = '123456789012.dkr.ecr.us-east-2.amazonaws.com/amazon/amazon-ecs-sample';

@@ -8,6 +8,7 @@ import {
   eksClusterLogGroupName,
   FILTER_PATTERN_MAX_LENGTH,
 } from '../../lib/eks-audit-filter.ts';
+import { SHARED_FIXTURES } from '../helpers/fixtures.ts';
 
 /*
  * A tiny evaluator for exactly the subset of CloudWatch Logs JSON filter syntax the pattern
@@ -121,7 +122,7 @@ function evaluate(node: Node, event: unknown): boolean {
   }
 }
 
-const FIXTURES = path.resolve(import.meta.dirname, '../../../shared/fixtures/audit-events');
+const FIXTURES = path.join(SHARED_FIXTURES, 'audit-events');
 
 function auditEvent(overrides: {
   verb?: string;

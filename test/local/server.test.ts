@@ -4,10 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Finding } from '../../lambdas/core/types.ts';
 import { alertLine, terminalSafe } from '../../lambdas/local/alerts.ts';
 import { type LocalInstance, startLocal } from '../../lambdas/local/app.ts';
+import { SHARED_FIXTURES } from '../helpers/fixtures.ts';
 import { auditPodCreate, ECR, ecrPush, eventList, podEvent } from './builders.ts';
 
 const ALLOWLIST = path.resolve(import.meta.dirname, '../fixtures/local/allowlist.yaml');
-const SHARED = path.resolve(import.meta.dirname, '../../../shared/fixtures');
+const SHARED = SHARED_FIXTURES;
 const TOKEN = 's3cret-token';
 
 let local: LocalInstance;

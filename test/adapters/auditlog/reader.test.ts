@@ -13,9 +13,10 @@ import {
 import { decodeCloudWatchPayload } from '../../../lambdas/core/audit/cloudwatch.ts';
 import { interpretAuditEvent } from '../../../lambdas/core/audit/interpret.ts';
 import { ValidationError } from '../../../lambdas/core/errors.ts';
+import { SHARED_FIXTURES } from '../../helpers/fixtures.ts';
 
 const FIX = path.resolve(import.meta.dirname, '../../fixtures/audit');
-const SHARED = path.resolve(import.meta.dirname, '../../../../shared/fixtures/audit-events');
+const SHARED = path.join(SHARED_FIXTURES, 'audit-events');
 const tmp = mkdtempSync(path.join(tmpdir(), 'regwatch-auditlog-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

@@ -6,9 +6,10 @@ import {
   parseAllowlist,
   serializeAllowlist,
 } from '../../../lambdas/core/allowlist/index.ts';
+import { SHARED_FIXTURES } from '../../helpers/fixtures.ts';
 
 const EXAMPLE = path.resolve(import.meta.dirname, '../../../examples/allowlist.yaml');
-const FIXTURES = path.resolve(import.meta.dirname, '../../../../shared/fixtures');
+const FIXTURES = SHARED_FIXTURES;
 const NOW = new Date('2026-06-01T00:00:00Z');
 const ECR = '444455556666.dkr.ecr.eu-central-1.amazonaws.com';
 

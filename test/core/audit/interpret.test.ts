@@ -4,9 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { actorFromAuditEvent } from '../../../lambdas/core/audit/actor.ts';
 import { interpretAuditEvent } from '../../../lambdas/core/audit/interpret.ts';
 import { mayBeRelevant } from '../../../lambdas/core/audit/prefilter.ts';
+import { SHARED_FIXTURES } from '../../helpers/fixtures.ts';
 
 const LOCAL = path.resolve(import.meta.dirname, '../../fixtures/audit');
-const SHARED = path.resolve(import.meta.dirname, '../../../../shared/fixtures/audit-events');
+const SHARED = path.join(SHARED_FIXTURES, 'audit-events');
 const opts = { cluster: 'orion-prod-euc1' };
 
 function constructed(): unknown[] {

@@ -7,8 +7,9 @@ import {
   type ParseOutcome,
   parseRegistryEvent,
 } from '../../../lambdas/core/registry/index.ts';
+import { SHARED_FIXTURES } from '../../helpers/fixtures.ts';
 
-const FIXTURES = path.resolve(import.meta.dirname, '../../../../shared/fixtures/eventbridge');
+const FIXTURES = path.join(SHARED_FIXTURES, 'eventbridge');
 const REAL_DIGEST = `sha256:${'ab'.repeat(32)}`;
 
 function fixture(name: string): Record<string, unknown> {
