@@ -1,7 +1,13 @@
 #!/usr/bin/env node
-// The `regwatch` CLI. Node 24 runs this TypeScript file directly (type stripping).
+// The `regwatch` CLI. Node 24 runs this TypeScript file directly (type stripping); `npm run
+// build` bundles it into dist/regwatch.js for the installable package.
+import module from 'node:module';
 import { allCommands } from '../cli/commands/index.ts';
 import { main } from '../cli/main.ts';
+
+// Each command's code is loaded lazily, after this: V8 keeps its compiled code on disk
+// (os.tmpdir()/node-compile-cache), so every start after the first skips most compilation.
+module.enableCompileCache?.();
 
 const code = await main(
   process.argv.slice(2),

@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { RegwatchError, UsageError } from '../lambdas/core/errors.ts';
+import type { CommandEntry } from './commands/index.ts';
 import { type CliIo, EXIT } from './context.ts';
+import { VERSION } from './version.ts';
 
 /** Each command group registers itself; its action returns an exit code through `setExit`. */
 export type Register = (program: Command, io: CliIo, setExit: (code: number) => void) => void;
@@ -23,27 +25,59 @@ export function reportError(err: unknown, io: CliIo): number {
   return EXIT.internal;
 }
 
+/** A command group: registered as it is, or (a `CommandEntry`) loaded only when needed. */
+export type Registration = Register | CommandEntry;
+
+/**
+ * The command groups to load for `argv`: only the one named by the first word that is not an
+ * option; every group for `completion` (it describes them all); none for top-level help or
+ * `--version`, where the entries' own names and descriptions are enough.
+ */
+function entriesToLoad(argv: readonly string[], entries: readonly CommandEntry[]): CommandEntry[] {
+  const word = argv.find((a) => !a.startsWith('-'));
+  if (word === undefined) return [];
+  if (word === 'completion') return [...entries];
+  if (word === 'help') {
+    const topic = argv[argv.indexOf(word) + 1];
+    return entries.filter((e) => e.name === topic);
+  }
+  return entries.filter((e) => e.name === word);
+}
+
 /** Runs the CLI with `argv` (without `node` and the script) and resolves to the exit code. */
 export async function main(
   argv: readonly string[],
   io: CliIo,
-  registrations: readonly Register[],
+  registrations: readonly Registration[],
 ): Promise<number> {
   let exitCode: number = EXIT.ok;
+  const setExit = (code: number) => {
+    exitCode = code;
+  };
   const program = new Command('regwatch')
     .description('Where do your container images come from? Checks them against an allowlist.')
+    .version(VERSION, '-V, --version', 'print the regwatch version')
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
     })
     .showHelpAfterError('(run with --help for usage)');
-  for (const register of registrations) {
-    register(program, io, (code) => {
-      exitCode = code;
-    });
-  }
   try {
+    const lazy = registrations.filter((r): r is CommandEntry => typeof r !== 'function');
+    const wanted = new Set(entriesToLoad(argv, lazy));
+    const loaded = await Promise.all([...wanted].map((e) => e.load()));
+    for (const registration of registrations) {
+      if (typeof registration === 'function') {
+        registration(program, io, setExit);
+      } else if (wanted.has(registration)) {
+        const register = loaded[[...wanted].indexOf(registration)];
+        register?.(program, io, setExit);
+      } else {
+        // Listed in help with its description; never run (its word did not name it).
+        program.command(registration.name).description(registration.description);
+      }
+    }
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;
   } catch (err) {

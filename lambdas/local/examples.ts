@@ -3,7 +3,7 @@
  * HTTP routes (so they take the real path), then summarises the findings. Which file goes to
  * which route is in `examples/events/manifest.json`.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as z from 'zod';
 import type { FindingsStore } from '../adapters/dynamodb/index.ts';
@@ -11,9 +11,22 @@ import { ValidationError } from '../core/errors.ts';
 import type { Finding } from '../core/types.ts';
 import type { LocalReport } from './routes.ts';
 
+/**
+ * The folder that holds `examples/`: two levels up from these sources, one up from the built
+ * CLI in `dist/` (the package ships `examples/` beside `dist/`).
+ */
+function examplesRoot(from: string): string {
+  for (let dir = from, i = 0; i < 4; i++, dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'examples', 'allowlist.yaml'))) return dir;
+  }
+  return path.resolve(from, '../..');
+}
+
+const ROOT = examplesRoot(import.meta.dirname);
+
 /** The bundled example events, next to the example allowlist. */
-export const EXAMPLES_DIR = path.resolve(import.meta.dirname, '../../examples/events');
-export const EXAMPLE_ALLOWLIST = path.resolve(import.meta.dirname, '../../examples/allowlist.yaml');
+export const EXAMPLES_DIR = path.join(ROOT, 'examples/events');
+export const EXAMPLE_ALLOWLIST = path.join(ROOT, 'examples/allowlist.yaml');
 
 const manifestSchema = z.strictObject({
   description: z.string().optional(),

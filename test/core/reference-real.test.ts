@@ -3,7 +3,6 @@
  * ParseNormalizedNamed and Parse must agree with the Go library's recorded output on
  * every field.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
