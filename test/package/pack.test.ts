@@ -1,0 +1,173 @@
+/**
+ * The installable package, as a user gets it: `npm pack`, installed into an empty project,
+ * run there with Node 24 and with Node 22 (the oldest `engines` allows). The CLI image
+ * (`Dockerfile.cli`) copies exactly this installed package, so its contents are checked here
+ * too (there is no container engine to build the image with).
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SHARED_FIXTURES } from '../helpers/fixtures.ts';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+  version: string;
+  engines: { node: string };
+  dependencies: Record<string, string>;
+};
+const NPM_QUIET = ['--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error'];
+
+let work: string;
+let project: string;
+let tarball: string;
+let files: string[];
+let node22: string;
+
+/** Runs the installed CLI the way a user does; never from the checkout. */
+async function regwatch(node: string, args: string[]) {
+  return run(node, [path.join(project, 'node_modules/regwatch/bin/regwatch.js'), ...args], {
+    cwd: project,
+    // No HOME and a bare PATH: the package must not depend on the developer's machine.
+    env: { PATH: path.dirname(node) },
+    timeout: 60_000,
+  }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code: number; stdout: string; stderr: string }) => ({
+      code: e.code,
+      stdout: e.stdout,
+      stderr: e.stderr,
+    }),
+  );
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(path.join(tmpdir(), 'regwatch-pack-'));
+  // `npm pack` runs `prepack`, which builds dist/.
+  const { stdout } = await run(
+    'npm',
+    ['pack', '--json', '--pack-destination', work, '--loglevel=error'],
+    { cwd: ROOT, timeout: 180_000, maxBuffer: 64 * 1024 * 1024 },
+  );
+  // Lifecycle scripts may print before npm's report: it is the JSON array at the end.
+  const packed = JSON.parse(stdout.slice(stdout.search(/^\[/m))) as {
+    filename: string;
+    files: { path: string }[];
+  }[];
+  tarball = path.join(work, packed[0]?.filename ?? '');
+  files = (packed[0]?.files ?? []).map((f) => f.path).sort();
+  project = path.join(work, 'project');
+  mkdirSync(project);
+  writeFileSync(path.join(project, 'package.json'), '{"name":"user-project","private":true}\n');
+  await run('npm', ['install', tarball, ...NPM_QUIET], { cwd: project, timeout: 180_000 });
+  // Node 22 from the registry's platform package (the same binaries nodejs.org ships).
+  const runtimes = path.join(work, 'node22');
+  mkdirSync(runtimes);
+  writeFileSync(path.join(runtimes, 'package.json'), '{"name":"runtimes","private":true}\n');
+  const platformPackage = `node-${process.platform}-${process.arch}@22`;
+  await run('npm', ['install', platformPackage, ...NPM_QUIET], { cwd: runtimes, timeout: 180_000 });
+  node22 = path.join(runtimes, `node_modules/node-${process.platform}-${process.arch}/bin/node`);
+}, 400_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+describe('npm pack', () => {
+  it('ships only what runs: the launcher, the built JavaScript, the examples, the README', () => {
+    // Assess
+    const outside = files.filter(
+      (f) =>
+        !['bin/regwatch.js', 'package.json', 'README.md'].includes(f) &&
+        !f.startsWith('dist/') &&
+        !f.startsWith('examples/'),
+    );
+    expect(outside).toEqual([]);
+    expect(files.filter((f) => f.endsWith('.ts'))).toEqual([]);
+    expect(files).toContain('dist/regwatch.js');
+    expect(files).toContain('dist/regwatch.js.map');
+    expect(files).toContain('dist/forwarder/main.mjs');
+    expect(files).toContain('examples/allowlist.yaml');
+  });
+
+  it('depends at run time only on what cannot be bundled (dynalite: native leveldb)', () => {
+    expect(Object.keys(pkg.dependencies)).toEqual(['dynalite']);
+    expect(pkg.engines.node).toBe('>=22');
+  });
+});
+
+for (const [label, nodePath] of [
+  ['Node 24', () => process.execPath],
+  ['Node 22', () => node22],
+] as const) {
+  describe(`the installed CLI on ${label}`, () => {
+    it('runs the right Node', async () => {
+      const { stdout } = await run(nodePath(), ['--version']);
+      expect(stdout.trim()).toMatch(label === 'Node 24' ? /^v24\./ : /^v22\./);
+    });
+
+    it('prints its version', async () => {
+      const r = await regwatch(nodePath(), ['--version']);
+      expect(r).toMatchObject({ code: 0, stdout: `${pkg.version}\n` });
+    });
+
+    it('parses references', async () => {
+      const r = await regwatch(nodePath(), ['ref', '--json', 'nginx', 'Upper/Case']);
+      expect(r.code).toBe(2);
+      const lines = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(lines[0]).toMatchObject({ valid: true, string: 'docker.io/library/nginx' });
+      expect(lines[1]).toMatchObject({ valid: false });
+    });
+
+    it('checks images against the shipped example allowlist', async () => {
+      const allowlist = path.join(project, 'node_modules/regwatch/examples/allowlist.yaml');
+      const r = await regwatch(nodePath(), [
+        'check',
+        '--allowlist',
+        allowlist,
+        '--json',
+        'nginx:1.27',
+        'registry.k8s.io/pause:3.10',
+      ]);
+      expect(r.code).toBe(1);
+      const lines = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.allowed)).toEqual([false, true]);
+    });
+
+    it('replays an audit log', async () => {
+      const allowlist = path.join(project, 'node_modules/regwatch/examples/allowlist.yaml');
+      const log = path.join(SHARED_FIXTURES, 'audit-events/constructed/eks-audit-events.jsonl');
+      const r = await regwatch(nodePath(), ['replay', '--allowlist', allowlist, '--json', log]);
+      expect(r.code).toBe(1);
+      expect(r.stdout.trim().split('\n').length).toBeGreaterThan(0);
+      expect(JSON.parse(r.stdout.trim().split('\n')[0] ?? '')).toHaveProperty('fingerprint');
+    });
+  });
+}
+
+describe('Dockerfile.cli', () => {
+  it('copies the installed package and runs its launcher as a non-root user', () => {
+    // Prepare
+    const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile.cli'), 'utf8');
+
+    // Assess: the image is `npm pack` extracted to /app with production dependencies, the
+    // same steps this file's beforeAll takes, and the entry point is the launcher it runs.
+    expect(dockerfile).toMatch(/npm pack /);
+    expect(dockerfile).toMatch(/npm install --omit=dev --ignore-scripts/);
+    expect(dockerfile).toMatch(/^COPY --from=build \/app \/app$/m);
+    expect(dockerfile).toMatch(/^USER 65532:65532$/m);
+    expect(dockerfile).toMatch(
+      /^ENTRYPOINT \["\/nodejs\/bin\/node", "\/app\/bin\/regwatch\.js"\]$/m,
+    );
+    expect(files).toContain('bin/regwatch.js');
+  });
+});
