@@ -10,6 +10,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { FINDINGS_INDEX, IMAGES_INDEX } from '../lambdas/adapters/dynamodb/schema.ts';
+import type { FunctionEnvironment } from '../lambdas/handlers/compose/config.ts';
 import type { RegwatchConfig } from './config.ts';
 import { RegwatchAlarms } from './constructs/alarms.ts';
 import { AlertsTopic } from './constructs/alerts-topic.ts';
@@ -19,7 +20,11 @@ import {
   POD_EVENT_DETAIL_TYPE,
   RegwatchEventBus,
 } from './constructs/event-bus.ts';
-import { type HandlerName, RegwatchFunction } from './constructs/handler-function.ts';
+import {
+  type AnyRegwatchFunctionProps,
+  type HandlerName,
+  RegwatchFunction,
+} from './constructs/handler-function.ts';
 import { deadLetterQueue, WorkQueue } from './constructs/queues.ts';
 import { type RegwatchTable, RegwatchTables } from './constructs/tables.ts';
 import { buildAuditFilterPattern, eksClusterLogGroupName } from './eks-audit-filter.ts';
@@ -115,11 +120,11 @@ export class RegwatchStack extends Stack {
         reason: SQS_ESM_DESTINATION_REASON,
       });
     };
-    const fn = (
-      name: HandlerName,
+    const fn = <N extends HandlerName>(
+      name: N,
       description: string,
       options: {
-        environment: Record<string, string>;
+        environment: FunctionEnvironment<N>;
         deadLetterQueue?: sqs.IQueue;
         noDeadLetterQueueReason?: string;
         defaultPolicyWildcards?: string[];
@@ -130,7 +135,7 @@ export class RegwatchStack extends Stack {
         handler: name,
         description,
         ...options,
-      });
+      } as AnyRegwatchFunctionProps);
       this.functions[name] = created;
       alarms.functionErrors(name, created.fn);
       return created;
