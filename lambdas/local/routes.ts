@@ -15,7 +15,7 @@
 import { gunzipSync } from 'node:zlib';
 import { PayloadTooLargeError, ValidationError } from '../core/errors.ts';
 import type { UpsertResult } from '../core/types.ts';
-import type { EventBridgeEnvelope } from '../handlers/commons/batch.ts';
+import type { EventBridgeEnvelope } from '../handlers/commons/eventbridge.ts';
 import type { WebhookResult } from '../handlers/edges/audit-webhook.ts';
 import type { AuditLogsOutcome } from '../handlers/edges/eks-audit-logs.ts';
 import type { MessageResult } from '../handlers/edges/registry.ts';

@@ -50,6 +50,8 @@ export interface RegwatchFunctionProps<N extends HandlerName = HandlerName> {
   environment: FunctionEnvironment<N>;
   timeout?: Duration;
   memorySize?: number;
+  /** Reserved concurrency (`regwatch:reservedConcurrency`); none when absent. */
+  reservedConcurrency?: number | undefined;
   /** Set only for functions invoked asynchronously (CloudWatch Logs, SNS). */
   deadLetterQueue?: sqs.IQueue;
   /** Why this function may never get a Lambda DLQ (invoked synchronously or by a poller). */
@@ -83,8 +85,9 @@ export class RegwatchFunction extends Construct {
     this.handlerName = props.handler;
     const stackName = Stack.of(this).stackName;
 
+    // No fixed name: the log group is retained when the stack is deleted, and a fixed name
+    // would make the next deploy fail on it. The function's LoggingConfig points at it.
     this.logGroup = new logs.LogGroup(this, 'Logs', {
-      logGroupName: `/aws/lambda/${stackName}-${props.handler}`,
       retention: LOG_RETENTION,
       removalPolicy: RemovalPolicy.RETAIN,
     });
@@ -112,6 +115,9 @@ export class RegwatchFunction extends Construct {
       loggingFormat: lambda.LoggingFormat.JSON,
       tracing: lambda.Tracing.ACTIVE,
       deadLetterQueue: props.deadLetterQueue,
+      ...(props.reservedConcurrency === undefined
+        ? {}
+        : { reservedConcurrentExecutions: props.reservedConcurrency }),
       environment: {
         ...(props.environment as Record<string, string>),
         ...({

@@ -23,7 +23,7 @@ import { ValidationError } from '../../core/errors.ts';
 import { type PodEvent, podEventSchema } from '../../core/kube/pod-event.ts';
 import { type IngestReport, ingestPodEvents } from '../../services/ingest.ts';
 import type { IngestDeps } from '../../services/ports.ts';
-import { type EventBridgeEnvelope, eventBridgeFromSqs } from '../commons/batch.ts';
+import { type EventBridgeEnvelope, eventBridgeFromSqs } from '../commons/eventbridge.ts';
 import { silentTelemetry, type Telemetry } from '../commons/telemetry.ts';
 import { addReport, recordIngestMetrics } from './ingest-report.ts';
 
