@@ -10,5 +10,6 @@ export const OUTPUT_KEYS = {
   eventBusArn: 'EventBusArn',
   alertsTopicArn: 'AlertsTopicArn',
   auditWebhookUrl: 'AuditWebhookUrl',
+  auditWebhookTokenSecretArn: 'AuditWebhookTokenSecretArn',
   scanCheckQueueUrl: 'ScanCheckQueueUrl',
 } as const;
