@@ -10,6 +10,7 @@ import {
   SEVERITIES,
   type Severity,
 } from '../../lambdas/core/types.ts';
+import { parseClusterOption } from '../cluster-option.ts';
 import { type CliIo, EXIT } from '../context.ts';
 import { csvLine, parseSince } from '../format.ts';
 import type { Register } from '../main.ts';
@@ -172,7 +173,7 @@ export const registerFindings: Register = (program: Command, io, setExit) => {
       .command('list')
       .description('findings, newest first (all statuses unless --status)')
       .option('--status <status>', `one of ${FINDING_STATUSES.join(', ')}`)
-      .option('--cluster <name>')
+      .option('--cluster <name>', 'cluster name', parseClusterOption)
       .option('--namespace <name>')
       .option('--image <repo|digest>', 'a repository (any spelling, e.g. nginx) or a digest')
       .option('--actor <username>')

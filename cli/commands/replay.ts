@@ -25,6 +25,7 @@ import { UsageError } from '../../lambdas/core/errors.ts';
 import type { Decider } from '../../lambdas/core/evaluate.ts';
 import type { FindingCandidate } from '../../lambdas/core/types.ts';
 import { loadAllowlistDocument } from '../allowlist-file.ts';
+import { parseClusterOption } from '../cluster-option.ts';
 import { type CliIo, EXIT } from '../context.ts';
 import type { Register } from '../main.ts';
 import { FINDING_COLUMNS, findingCells, formatTable } from '../table.ts';
@@ -247,6 +248,7 @@ export const registerReplay: Register = (program: Command, io, setExit) => {
     .option(
       '--cluster <name>',
       'cluster name for events whose file names none (CloudWatch log groups do)',
+      parseClusterOption,
     )
     .option(
       '--at <time>',

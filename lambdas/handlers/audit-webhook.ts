@@ -22,6 +22,7 @@ import type {
   Context,
 } from 'aws-lambda';
 import * as z from 'zod';
+import { CLUSTER_NAME } from '../core/cluster.ts';
 import { PayloadTooLargeError, ValidationError } from '../core/errors.ts';
 import type { IngestReport, RecordFailure } from '../services/ingest.ts';
 import { ingestAuditEvents } from '../services/ingest.ts';
@@ -46,8 +47,9 @@ const config = loadConfig(
 );
 const wiring: IngestWiring = ingestWiring();
 
-/** The EKS cluster-name rule; the same names are used by `/aws/eks/<cluster>/cluster`. */
-export const CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/;
+/** The one cluster-name rule (`core/cluster.ts`), re-exported for this handler's callers. */
+export { CLUSTER_NAME };
+
 /** How many invalid items a 400 names; the count is always complete. */
 const MAX_ISSUES = 100;
 

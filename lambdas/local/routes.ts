@@ -6,6 +6,7 @@
  */
 import { Readable } from 'node:stream';
 import { newReaderStats, readAuditLog } from '../adapters/auditlog/reader.ts';
+import { checkClusterName } from '../core/cluster.ts';
 import { ValidationError } from '../core/errors.ts';
 import { parseRegistryEvent } from '../core/registry/events.ts';
 import type { UpsertResult } from '../core/types.ts';
@@ -80,6 +81,7 @@ export async function auditRoute(
       'missing ?cluster=NAME: audit events do not name their cluster; say which one sent them',
     );
   }
+  checkClusterName(cluster, '?cluster');
   if (body.toString('utf8').trim() === '') {
     throw new ValidationError('empty body: expected an audit EventList or JSON lines of Events');
   }
