@@ -143,7 +143,8 @@ export function createIngestServer(
       send(res, 200, { status: 'ok' });
       return;
     }
-    const route = ROUTES[url.pathname];
+    // Own routes only: `/__proto__` or `/constructor` must be a 404, not an inherited member.
+    const route = Object.hasOwn(ROUTES, url.pathname) ? ROUTES[url.pathname] : undefined;
     if (!route) {
       send(res, 404, {
         error: 'NOT_FOUND',
