@@ -143,8 +143,7 @@ export function createIngestServer(
       send(res, 200, { status: 'ok' });
       return;
     }
-    // Own routes only: `/__proto__` or `/constructor` must be a 404, not an inherited member.
-    const route = Object.hasOwn(ROUTES, url.pathname) ? ROUTES[url.pathname] : undefined;
+    const route = ROUTES[url.pathname];
     if (!route) {
       send(res, 404, {
         error: 'NOT_FOUND',
