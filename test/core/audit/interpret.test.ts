@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { actorFromAuditEvent } from '../../../lambdas/core/audit/actor.ts';
-import { interpretAuditEvent } from '../../../lambdas/core/audit/interpret.ts';
+import { interpretAuditEvent, isReportedFailure } from '../../../lambdas/core/audit/interpret.ts';
 import { mayBeRelevant } from '../../../lambdas/core/audit/prefilter.ts';
 import { SHARED_FIXTURES } from '../../helpers/fixtures.ts';
 
@@ -265,7 +265,8 @@ describe('interpretAuditEvent on real captures', () => {
           // What replay reports on: observations and the counted skips of relevant requests.
           return (
             out.kind === 'observation' ||
-            ['metadata-only', 'failed-request', 'no-containers'].includes(out.reason)
+            ['metadata-only', 'failed-request', 'no-containers'].includes(out.reason) ||
+            isReportedFailure(out.reason)
           );
         });
         if (kept && !mayBeRelevant(line))
