@@ -7,6 +7,7 @@ import { UsageError } from '../../lambdas/core/errors.ts';
 import { extractFromManifest } from '../../lambdas/core/kube/manifest.ts';
 import type { Decision } from '../../lambdas/core/types.ts';
 import { loadAllowlistFile } from '../allowlist-file.ts';
+import { parseClusterOption } from '../cluster-option.ts';
 import { type CliIo, EXIT } from '../context.ts';
 import { readAll, readLines } from '../input.ts';
 import type { Register } from '../main.ts';
@@ -124,7 +125,11 @@ export const registerCheck: Register = (program: Command, io, setExit) => {
       '--allowlist <file>',
       'allowlist YAML (default: $REGWATCH_ALLOWLIST or ./allowlist.yaml)',
     )
-    .option('--cluster <name>', 'cluster the images run in (rules scoped to clusters need it)')
+    .option(
+      '--cluster <name>',
+      'cluster the images run in (rules scoped to clusters need it)',
+      parseClusterOption,
+    )
     .option('--namespace <name>', 'namespace for images and for manifests that name none')
     .option(
       '-f, --file <path>',

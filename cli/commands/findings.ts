@@ -10,6 +10,7 @@ import {
   SEVERITIES,
   type Severity,
 } from '../../lambdas/core/types.ts';
+import { parseClusterOption } from '../cluster-option.ts';
 import { type CliIo, EXIT } from '../context.ts';
 import { csvLine, parseSince } from '../format.ts';
 import type { Register } from '../main.ts';
@@ -154,8 +155,28 @@ function showFinding(io: CliIo, f: Finding): void {
       `  status change:     ${c.status} by ${c.by} at ${c.at}${c.until ? ` until ${c.until}` : ''}: ${c.reason}`,
     );
   }
+  for (const note of f.notes ?? []) lines.push(`  note:              ${note}`);
+  const sightings = f.sightings ?? [];
+  if (sightings.length > 0) {
+    lines.push(`  sightings (latest ${sightings.length}):`);
+    for (const s of sightings) lines.push(`    ${sightingLine(f, s)}`);
+  }
   lines.push(`  fingerprint:       ${f.fingerprint}`);
   io.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/**
+ * One sighting: when, from where, which pod, who. A pod whose name does not start with its
+ * workload's name (`web-…` for Deployment `web`) only claims that owner: said on the line.
+ */
+function sightingLine(f: Finding, s: NonNullable<Finding['sightings']>[number]): string {
+  const pod = s.podName ?? '-';
+  const claimed =
+    s.podName && f.workload.kind !== 'Pod' && !s.podName.startsWith(`${f.workload.name}-`)
+      ? ` (pod name is not ${f.workload.name}-…: claimed owner ${f.workload.kind}/${f.workload.name})`
+      : '';
+  const notes = s.notes?.length ? ` — ${s.notes.join('; ')}` : '';
+  return `${s.at}  ${s.source}  pod ${pod}  by ${s.actor ?? '-'}${claimed}${notes}`;
 }
 
 const TRANSITIONS = {
@@ -172,7 +193,7 @@ export const registerFindings: Register = (program: Command, io, setExit) => {
       .command('list')
       .description('findings, newest first (all statuses unless --status)')
       .option('--status <status>', `one of ${FINDING_STATUSES.join(', ')}`)
-      .option('--cluster <name>')
+      .option('--cluster <name>', 'cluster name', parseClusterOption)
       .option('--namespace <name>')
       .option('--image <repo|digest>', 'a repository (any spelling, e.g. nginx) or a digest')
       .option('--actor <username>')

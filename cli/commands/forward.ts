@@ -7,6 +7,7 @@ import type { RawConfig } from '../../forwarder/src/config.ts';
 import { loadConfig } from '../../forwarder/src/config.ts';
 import { startForwarder } from '../../forwarder/src/forwarder.ts';
 import { createLogger } from '../../forwarder/src/logger.ts';
+import { parseClusterOption } from '../cluster-option.ts';
 import { EXIT } from '../context.ts';
 import type { Register } from '../main.ts';
 
@@ -45,7 +46,11 @@ export function makeRegisterForward(stop: StopSignal = processStop): Register {
       .description(
         'Stream pod events from a cluster to regwatch (the in-cluster forwarder, run locally)',
       )
-      .requiredOption('--cluster <name>', 'cluster name recorded on every event')
+      .requiredOption(
+        '--cluster <name>',
+        'cluster name recorded on every event',
+        parseClusterOption,
+      )
       .requiredOption(
         '--sink <url|eventbridge>',
         'http(s) URL of /v1/pod-events (token from REGWATCH_SINK_TOKEN), or "eventbridge"',

@@ -21,10 +21,12 @@ import {
 } from '../../lambdas/adapters/auditlog/replay-worker.ts';
 import { type AggregatedFinding, FindingAggregator } from '../../lambdas/core/aggregate.ts';
 import type { AllowlistDocument, CompiledAllowlist } from '../../lambdas/core/allowlist/index.ts';
+import { FAILURE_REASONS, type SkipReason } from '../../lambdas/core/audit/interpret.ts';
 import { UsageError } from '../../lambdas/core/errors.ts';
 import type { Decider } from '../../lambdas/core/evaluate.ts';
 import type { FindingCandidate } from '../../lambdas/core/types.ts';
 import { loadAllowlistDocument } from '../allowlist-file.ts';
+import { parseClusterOption } from '../cluster-option.ts';
 import { type CliIo, EXIT } from '../context.ts';
 import type { Register } from '../main.ts';
 import { FINDING_COLUMNS, findingCells, formatTable } from '../table.ts';
@@ -45,6 +47,8 @@ export interface ReplaySummary {
   observations: number;
   skipped: Record<string, number>;
   malformed: { file: string; line: number; error: string }[];
+  /** The first writes whose images could not be judged (reported failures, by auditID). */
+  unjudged: { file: string; line: number; error: string }[];
   findings: number;
   /** Byte ranges read by several threads, over all files (0: every file read on one thread). */
   parallelRanges: number;
@@ -113,11 +117,31 @@ function printSummary(io: CliIo, s: ReplaySummary): void {
       r.malformed > s.malformed.length
         ? `    … and ${r.malformed - s.malformed.length} more`
         : null,
+      ...unjudgedLines(s),
       `  findings: ${s.findings}`,
     ]
       .filter((l): l is string => l !== null)
       .join('\n')}\n`,
   );
+}
+
+/** Writes whose images could not be judged: counted and listed, never a quiet skip. */
+function unjudgedLines(s: ReplaySummary): string[] {
+  const total = unjudgedCount(s);
+  if (total === 0) return [];
+  return [
+    `  not judged (reported failures): ${total} write(s) whose images the log does not show`,
+    ...s.unjudged.map((m) => `    ${m.file}:${m.line}: ${m.error}`),
+    ...(total > s.unjudged.length ? [`    … and ${total - s.unjudged.length} more`] : []),
+  ];
+}
+
+function unjudgedCount(s: ReplaySummary): number {
+  let n = 0;
+  for (const [reason, count] of Object.entries(s.skipped)) {
+    if (FAILURE_REASONS.has(reason as SkipReason) && reason !== 'not-audit-event') n += count;
+  }
+  return n;
 }
 
 function printHuman(io: CliIo, findings: readonly AggregatedFinding[]): void {
@@ -209,6 +233,7 @@ export async function replayFiles(
     observations: total.observations,
     skipped: total.skipped,
     malformed: total.malformed,
+    unjudged: total.unjudged,
     findings: findings.length,
     parallelRanges: rangesRead,
   };
@@ -247,6 +272,7 @@ export const registerReplay: Register = (program: Command, io, setExit) => {
     .option(
       '--cluster <name>',
       'cluster name for events whose file names none (CloudWatch log groups do)',
+      parseClusterOption,
     )
     .option(
       '--at <time>',
@@ -280,6 +306,7 @@ export const registerReplay: Register = (program: Command, io, setExit) => {
         printHuman(io, findings);
       }
       printSummary(io, summary);
-      setExit(findings.length > 0 ? EXIT.violations : EXIT.ok);
+      // An image that could not be judged fails closed, like a finding.
+      setExit(findings.length > 0 || unjudgedCount(summary) > 0 ? EXIT.violations : EXIT.ok);
     });
 };

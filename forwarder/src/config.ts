@@ -3,6 +3,7 @@
  * CLI) flags, validated with zod, and refused with a message naming every bad setting.
  */
 import * as z from 'zod';
+import { CLUSTER_NAME, CLUSTER_NAME_RULE } from '../../lambdas/core/cluster.ts';
 import { ConfigError } from '../../lambdas/core/errors.ts';
 import { PUT_EVENTS_MAX_ENTRIES } from './constants.ts';
 import { parseDuration } from './duration.ts';
@@ -128,7 +129,7 @@ const rawSchema = z.object({
     .string({ error: 'cluster: required (--cluster or REGWATCH_CLUSTER)' })
     .trim()
     .min(1, 'cluster: required (--cluster or REGWATCH_CLUSTER)')
-    .max(253),
+    .regex(CLUSTER_NAME, `cluster: invalid cluster name (${CLUSTER_NAME_RULE})`),
   namespaces: z
     .string()
     .optional()

@@ -136,7 +136,8 @@ export class EcrAdapter implements EcrPort {
    * one finding).
    */
   async #countEnhanced(repo: EcrRepositoryRef, digest: string): Promise<SeverityCounts> {
-    const tally: Record<string, number> = {};
+    // Null prototype: a severity string from the API is a key here, never an inherited member.
+    const tally: Record<string, number> = Object.create(null);
     let nextToken: string | undefined;
     do {
       const page = await this.#page(repo, digest, FINDINGS_PAGE_SIZE, nextToken);

@@ -68,6 +68,8 @@ export function candidatesFromVerdicts(
         source: obs.source,
         observedAt: obs.observedAt,
         eventId: obs.eventId,
+        podName: obs.podName,
+        ...(obs.notes && obs.notes.length > 0 ? { notes: obs.notes } : {}),
       });
     }
   }

@@ -125,6 +125,12 @@ export interface PodObservation {
   eventId: string;
   /** True when the object was partial (a `patch` body): only the named containers are known. */
   partial: boolean;
+  /**
+   * What a reader of the finding should know about how it was read: the request object was
+   * used (mutating webhooks may have changed it), the kind was judged by shape, a pod claims
+   * an owner it was not created by.
+   */
+  notes?: string[] | undefined;
 }
 
 /* ---------------------------------------------------------------- findings */
@@ -156,6 +162,25 @@ export interface FindingCandidate {
   source: ObservationSource;
   observedAt: string;
   eventId: string;
+  /** The pod of this sighting, when the source names one (a workload's finding joins many). */
+  podName?: string | null | undefined;
+  /** The observation's notes (see `PodObservation.notes`). */
+  notes?: string[] | undefined;
+}
+
+/**
+ * One sighting as a finding remembers it: which pod, who, from where. A pod that names a
+ * Deployment in its ownerReferences joins that Deployment's finding; its sightings show a pod
+ * name and an actor that no ReplicaSet would have, so a claimed owner stays visible.
+ */
+export interface Sighting {
+  at: string;
+  source: ObservationSource;
+  eventId: string;
+  podName: string | null;
+  /** The actor's username (null when the source cannot tell, as for the forwarder). */
+  actor: string | null;
+  notes?: string[] | undefined;
 }
 
 export interface StatusChange {
@@ -179,6 +204,8 @@ export interface Finding extends FindingCandidate {
   firstActor?: Actor | null | undefined;
   /** Recent status changes, oldest first (bounded), when the store keeps them. */
   statusHistory?: StatusChange[] | undefined;
+  /** Recent sightings, oldest first (bounded), when the store keeps them. */
+  sightings?: Sighting[] | undefined;
 }
 
 /** What a finding upsert did; only `new` and `reopened` alert. */

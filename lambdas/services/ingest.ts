@@ -5,7 +5,7 @@
  * cannot help). Errors of the stores (a throttled or unreachable table) propagate, so the
  * caller retries the batch; that is safe because a finding counts each event id once.
  */
-import { interpretAuditEvent } from '../core/audit/interpret.ts';
+import { interpretAuditEvent, isReportedFailure } from '../core/audit/interpret.ts';
 import {
   type ContainerVerdict,
   candidatesFromVerdicts,
@@ -144,8 +144,9 @@ export async function ingestAuditEvents(
   for (const [index, event] of events.entries()) {
     const outcome = interpretAuditEvent(event, { cluster });
     if (outcome.kind === 'skipped') {
-      if (outcome.reason === 'not-audit-event')
-        report.failed.push({ index, error: outcome.detail });
+      // A write whose images could not be judged is a failure to report, never a quiet skip.
+      if (isReportedFailure(outcome.reason))
+        report.failed.push({ index, error: `${outcome.reason}: ${outcome.detail}` });
       else report.skipped[outcome.reason] = (report.skipped[outcome.reason] ?? 0) + 1;
       continue;
     }

@@ -6,7 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { CompiledAllowlist } from '../../core/allowlist/index.ts';
-import { interpretAuditEvent } from '../../core/audit/interpret.ts';
+import { interpretAuditEvent, isReportedFailure } from '../../core/audit/interpret.ts';
 import { type Decider, evaluateObservation } from '../../core/evaluate.ts';
 import type { Decision, FindingCandidate, Scope } from '../../core/types.ts';
 import {
@@ -34,6 +34,11 @@ export interface PipelineCounts {
   skipped: Record<string, number>;
   /** The first `MAX_LISTED_MALFORMED` malformed records, lines as the reader numbered them. */
   malformed: MalformedLine[];
+  /**
+   * The first `MAX_LISTED_MALFORMED` writes whose images could not be judged (reported
+   * failures such as `image-unknown`, by auditID); all of them are counted in `skipped`.
+   */
+  unjudged: MalformedLine[];
 }
 
 export interface PipelineOptions {
@@ -49,7 +54,7 @@ export interface PipelineOptions {
 }
 
 export function newPipelineCounts(): PipelineCounts {
-  return { reader: newReaderStats(), observations: 0, skipped: {}, malformed: [] };
+  return { reader: newReaderStats(), observations: 0, skipped: {}, malformed: [], unjudged: [] };
 }
 
 /**
@@ -84,6 +89,15 @@ export async function evaluateAuditLog(
     });
     if (outcome.kind === 'skipped') {
       counts.skipped[outcome.reason] = (counts.skipped[outcome.reason] ?? 0) + 1;
+      // Lines that are not audit events are counted only; writes not judged are listed.
+      const unjudged = isReportedFailure(outcome.reason) && outcome.reason !== 'not-audit-event';
+      if (unjudged && counts.unjudged.length < MAX_LISTED_MALFORMED) {
+        counts.unjudged.push({
+          file: record.file,
+          line: record.line,
+          error: `${outcome.reason}: ${outcome.detail}`,
+        });
+      }
       continue;
     }
     counts.observations++;
@@ -105,6 +119,10 @@ export function mergeCounts(into: PipelineCounts, more: PipelineCounts): void {
   for (const m of more.malformed) {
     if (into.malformed.length >= MAX_LISTED_MALFORMED) break;
     into.malformed.push({ ...m, line: m.line + offset });
+  }
+  for (const m of more.unjudged) {
+    if (into.unjudged.length >= MAX_LISTED_MALFORMED) break;
+    into.unjudged.push({ ...m, line: m.line + offset });
   }
   for (const key of Object.keys(into.reader) as (keyof ReaderStats)[]) {
     into.reader[key] += more.reader[key];

@@ -119,6 +119,17 @@ export const findingCandidateSchema = z.object({
   source: z.enum(OBSERVATION_SOURCES_FOR_STORE),
   observedAt: timeString,
   eventId: z.string().min(1),
+  podName: z.string().nullable().optional(),
+  notes: z.array(z.string()).optional(),
+});
+
+export const sightingSchema = z.object({
+  at: timeString,
+  source: z.enum(OBSERVATION_SOURCES_FOR_STORE),
+  eventId: z.string().min(1),
+  podName: z.string().nullable(),
+  actor: z.string().nullable(),
+  notes: z.array(z.string()).optional(),
 });
 
 /** A `Finding`: the stored shape without the store's bookkeeping (also what alerts carry). */
@@ -131,4 +142,5 @@ export const findingSchema = findingCandidateSchema.extend({
   lastStatusChange: statusChangeSchema.optional(),
   statusHistory: z.array(statusChangeSchema).optional(),
   firstActor: actorSchema.nullable().optional(),
+  sightings: z.array(sightingSchema).optional(),
 });

@@ -21,6 +21,7 @@ import {
   type FindingStatus,
   SEVERITIES,
   type Severity,
+  type Sighting,
   type StatusChange,
   type UpsertResult,
 } from '../../core/types.ts';
@@ -42,6 +43,8 @@ import { FINDINGS_INDEX, STATUS_SHARDS } from './schema.ts';
 export const RECENT_EVENT_IDS = 50;
 /** How many status changes an item keeps. */
 export const STATUS_HISTORY = 20;
+/** How many sightings (pod, actor, source) an item keeps. */
+export const SIGHTINGS = 20;
 /** The shortest id prefix `get` accepts. */
 export const MIN_ID_PREFIX = 4;
 /** Who reopens a finding on its own. */
@@ -140,6 +143,9 @@ const OPTIONAL_ATTRIBUTES = [
   'lastStatusChange',
   'statusHistory',
   'firstActor',
+  'podName',
+  'notes',
+  'sightings',
 ] as const;
 
 /** The item as written: the finding, its index keys and bookkeeping. Null index keys are left out. */
@@ -231,6 +237,13 @@ export class FindingsStore {
     opts: { now: Date; ttlDays?: number | undefined },
   ): Promise<UpsertResult> {
     const c = parseInput(findingCandidateSchema, candidate, 'finding candidate');
+    // The scope index key joins cluster and namespace with `#`: a cluster holding it could
+    // make one scope's findings read as another's (every edge checks cluster names too).
+    if (c.cluster.includes('#')) {
+      throw new ValidationError(`cluster ${JSON.stringify(c.cluster)} must not contain '#'`, [
+        { path: 'cluster', message: "must not contain '#'" },
+      ]);
+    }
     if (opts.ttlDays !== undefined && !(opts.ttlDays > 0)) {
       throw new ValidationError(`ttlDays must be a positive number, got ${opts.ttlDays}`);
     }
@@ -252,6 +265,7 @@ export class FindingsStore {
           lastSeen: observedAt,
           count: 1,
           firstActor: c.actor,
+          sightings: [sightingOf(sighting)],
         };
         try {
           await this.#doc.send(
@@ -268,17 +282,24 @@ export class FindingsStore {
         }
       }
 
-      if (current.recentEventIds.includes(c.eventId)) {
+      // A known event id is a redelivery, unless it would reopen the finding: an identical
+      // sighting observed after a person resolved the finding (a forwarder resync of a pod
+      // that still runs) is news, and reopens it once; the reopened finding is OPEN, so the
+      // next identical sighting is a redelivery again.
+      const known = current.recentEventIds.includes(c.eventId);
+      if (known && !reopenReason(current.finding, observedAt, opts.now)) {
         return { outcome: 'repeat', counted: false, finding: current.finding };
       }
       const { finding, reopened } = merge(current.finding, sighting, opts.now);
-      const recent = [...current.recentEventIds, c.eventId].slice(-RECENT_EVENT_IDS);
+      const recent = known
+        ? current.recentEventIds
+        : [...current.recentEventIds, c.eventId].slice(-RECENT_EVENT_IDS);
       try {
         await this.#replace(
           toItem(finding, current.rev + 1, recent, expires(finding.lastSeen)),
-          '#rev = :rev AND NOT contains(#recent, :eid)',
-          { '#rev': 'rev', '#recent': 'recentEventIds' },
-          { ':rev': current.rev, ':eid': c.eventId },
+          known ? '#rev = :rev' : '#rev = :rev AND NOT contains(#recent, :eid)',
+          known ? { '#rev': 'rev' } : { '#rev': 'rev', '#recent': 'recentEventIds' },
+          known ? { ':rev': current.rev } : { ':rev': current.rev, ':eid': c.eventId },
         );
         return { outcome: reopened ? 'reopened' : 'repeat', counted: true, finding };
       } catch (error) {
@@ -366,6 +387,9 @@ export class FindingsStore {
       return plan(FINDINGS_INDEX.byRepository, 'repositoryKey', [filter.repository], filtered);
     }
     if (filter.cluster !== undefined && filter.namespace !== undefined) {
+      // `a#b` + `c` and `a` + `b#c` would name one partition: cluster names hold no `#`.
+      if (filter.cluster.includes('#'))
+        throw new ValidationError(`cluster ${JSON.stringify(filter.cluster)} must not contain '#'`);
       rest('status', 'minSeverity');
       return plan(
         FINDINGS_INDEX.byScope,
@@ -671,6 +695,19 @@ async function* mergeNewestFirst(
   }
 }
 
+/** What a finding remembers of one sighting: which pod, who, from where, and its notes. */
+function sightingOf(c: FindingCandidate): Sighting {
+  const s: Sighting = {
+    at: c.observedAt,
+    source: c.source,
+    eventId: c.eventId,
+    podName: c.podName ?? null,
+    actor: c.actor?.username ?? null,
+  };
+  if (c.notes && c.notes.length > 0) s.notes = c.notes;
+  return s;
+}
+
 /** Folds a new sighting into a finding: counts, first/last seen, latest details, reopening. */
 function merge(
   prev: Finding,
@@ -697,7 +734,15 @@ function merge(
     lastSeen: laterOf(observed, prev.lastSeen),
     firstSeen: isEarliest ? observed : prev.firstSeen,
     firstActor: isEarliest ? sighting.actor : (prev.firstActor ?? null),
+    sightings: [...(prev.sightings ?? []), sightingOf(sighting)].slice(-SIGHTINGS),
   };
+  // The latest sighting's pod and notes, not a mix of old and new.
+  if (isLatest) {
+    finding.podName = sighting.podName;
+    finding.notes = sighting.notes;
+  }
+  if (finding.podName === undefined) delete finding.podName;
+  if (finding.notes === undefined) delete finding.notes;
 
   const reason = reopenReason(prev, observed, now);
   if (!reason) return { finding, reopened: false };

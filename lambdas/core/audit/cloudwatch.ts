@@ -5,6 +5,7 @@
  */
 import { gunzipSync } from 'node:zlib';
 import * as z from 'zod';
+import { isClusterName } from '../cluster.ts';
 import { ValidationError } from '../errors.ts';
 
 const logEventSchema = z.object({
@@ -113,5 +114,7 @@ export function decodeCloudWatchPayload(
 /** `/aws/eks/<cluster>/cluster` → `<cluster>`; null for any other log group. */
 export function clusterFromLogGroup(logGroup: string): string | null {
   const m = /^\/aws\/eks\/([^/]+)\/cluster$/.exec(logGroup);
-  return m?.[1] ?? null;
+  // Only an EKS cluster name names a cluster: it is joined into index keys.
+  const name = m?.[1];
+  return name !== undefined && isClusterName(name) ? name : null;
 }

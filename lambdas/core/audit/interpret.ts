@@ -2,27 +2,24 @@
  * One Kubernetes audit event (`audit.k8s.io/v1`, or the older `v1beta1` shape) → either a pod
  * observation or a named reason why it carries none. Never throws on bad input.
  */
+import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { containersOfSpec, extractContainers, podSpecOf } from '../kube/containers.ts';
-import { type WorkloadOptions, workloadOf } from '../kube/workload.ts';
-import type {
-  Actor,
-  ContainerImage,
-  ContainerKind,
-  PodObservation,
-  WorkloadRef,
-} from '../types.ts';
+import { containersByShape, findPodSpecs } from '../kube/shape.ts';
+import { controllerOf, type WorkloadOptions, workloadOf } from '../kube/workload.ts';
+import type { Actor, ContainerImage, PodObservation, WorkloadRef } from '../types.ts';
 import { actorFromAuditEvent } from './actor.ts';
+import { readJsonPatch, readObjectPatch } from './patch.ts';
 import {
   isRelevantResource,
   isRelevantVerb,
   RELEVANT_RESOURCES,
-  RELEVANT_SUBRESOURCES,
   type RelevantResource,
+  refRelevance,
 } from './rules.ts';
 
 export const SKIP_REASONS = [
-  /** Not an audit Event (wrong shape, missing auditID/stage/verb/user/time). */
+  /** Not an audit Event (wrong shape, missing auditID/stage/verb/user/time). A reported failure. */
   'not-audit-event',
   /** A log line that is not JSON (e.g. plain-text CloudWatch messages); set by readers. */
   'not-json',
@@ -34,14 +31,44 @@ export const SKIP_REASONS = [
   'resource',
   /** A subresource other than pods/ephemeralcontainers (exec, status, scale, …). */
   'subresource',
-  /** Not a 2xx response, or no response status at all. */
+  /** Not a 2xx response. */
   'failed-request',
   /** Logged at Metadata level (or without any object): the images are unknown. */
   'metadata-only',
   /** The object names no container image (e.g. a patch that changes replicas only). */
   'no-containers',
+  /**
+   * A completed write of a pod or pod-template owner without `responseStatus`: whether it
+   * succeeded cannot be told, so it is a reported failure, never a quiet skip.
+   */
+  'no-response-status',
+  /**
+   * A pod-template owner resource (deployments, jobs, …) whose objectRef has no `apiGroup`:
+   * which API served it cannot be told. A reported failure.
+   */
+  'no-api-group',
+  /**
+   * A write that may set an image the event does not show (JSON-patch `copy` / `move` /
+   * `test` on a container, an unreadable patch, a body too large to search). A reported failure.
+   */
+  'image-unknown',
 ] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
+
+/**
+ * Reasons that are failures to report (by auditID), not ordinary skips: each is a write that
+ * may have put an image on the cluster which was not judged.
+ */
+export const FAILURE_REASONS: ReadonlySet<SkipReason> = new Set<SkipReason>([
+  'not-audit-event',
+  'no-response-status',
+  'no-api-group',
+  'image-unknown',
+]);
+
+export function isReportedFailure(reason: SkipReason): boolean {
+  return FAILURE_REASONS.has(reason);
+}
 
 /** What is known of a request even when it yields no observation (for counting and reports). */
 export interface AuditRequestSummary {
@@ -110,16 +137,46 @@ function observedAtOf(e: AuditEvent): string | null {
   return null;
 }
 
-/** A usable object: a JSON object that is not a `Status` (what some failed or odd responses carry). */
-function usableObject(v: unknown): Loose | null {
-  return isObj(v) && v.kind !== 'Status' ? v : null;
+/** Own property of a parsed event (never one inherited through a hostile `__proto__`). */
+function own(o: Loose, key: string): unknown {
+  return Object.hasOwn(o, key) ? o[key] : undefined;
 }
+
+/**
+ * True when a response body *is* the stored object: the resource's kind (or no kind at all)
+ * with its pod-spec holder. The apiserver logs the response as transformed for the client, so
+ * `?as=Table`, `PartialObjectMetadata`, a `Status` or `{}` are not the object.
+ */
+function isTheObject(v: unknown, kind: string, ephemeral: boolean): v is Loose {
+  if (!isObj(v)) return false;
+  const k = own(v, 'kind');
+  if (ephemeral && k === 'EphemeralContainers') return true;
+  if (k !== undefined && k !== kind) return false;
+  return kind === 'PodTemplate' ? isObj(own(v, 'template')) : isObj(own(v, 'spec'));
+}
+
+/** A body that could be a whole object for a non-patch write (not a Status or a Table). */
+function isObjectBody(v: unknown): v is Loose {
+  if (!isObj(v)) return false;
+  const k = own(v, 'kind');
+  return (
+    k !== 'Status' &&
+    k !== 'Table' &&
+    k !== 'PartialObjectMetadata' &&
+    k !== 'PartialObjectMetadataList'
+  );
+}
+
+export const NOTE_REQUEST_OBJECT =
+  'read from the requestObject (the logged response did not carry the object): mutating admission webhooks may have changed what was stored';
 
 /**
  * Interpret one audit event. Rules, in order: valid shape; stage `ResponseComplete`; verb
  * create/update/patch; a pod or pod-template owner resource (pods/ephemeralcontainers as the
- * only subresource); a 2xx response; an object to read (`responseObject` preferred: it is what
- * was stored after mutating admission; else `requestObject`, which for a patch is partial).
+ * only subresource), or a custom resource that carries a pod spec (judged by shape); a 2xx
+ * response; an object to read: `responseObject` when it is the object (what was stored after
+ * mutating admission), else `requestObject` (noted on the finding; for a patch it is partial).
+ * Every write that may have set an image we cannot see is a reported failure, not a skip.
  */
 export function interpretAuditEvent(event: unknown, opts: InterpretOptions): AuditOutcome {
   const parsed = auditEventSchema.safeParse(event);
@@ -130,47 +187,76 @@ export function interpretAuditEvent(event: unknown, opts: InterpretOptions): Aud
   }
   const e = parsed.data;
   const observedAt = observedAtOf(e);
-  if (!observedAt) return skip('not-audit-event', 'audit event has no valid timestamp');
+  if (!observedAt)
+    return skip('not-audit-event', `audit event ${e.auditID} has no valid timestamp`);
   if (e.stage !== 'ResponseComplete') return skip('stage', `stage ${e.stage}`);
   if (!isRelevantVerb(e.verb)) return skip('verb', `verb ${e.verb}`);
   const ref = e.objectRef ?? {};
   const resource = ref.resource ?? '';
-  if (!isRelevantResource(resource)) return skip('resource', `resource ${resource || '(none)'}`);
-  const spec = RELEVANT_RESOURCES[resource];
-  const group = ref.apiGroup ?? '';
-  if (!(spec.groups as readonly string[]).includes(group)) {
-    return skip('resource', `resource ${resource} of API group ${group || '(core)'}`);
-  }
+  const group = ref.apiGroup;
   const sub = ref.subresource;
-  if (sub !== undefined && sub !== '' && !(RELEVANT_SUBRESOURCES[resource] ?? []).includes(sub)) {
-    return skip('subresource', `subresource ${resource}/${sub}`);
-  }
-
+  const raw = event as Loose;
   const actor = actorFromAuditEvent(event);
-  const summary: AuditRequestSummary = {
+  const summaryOf = (kind: string | null, resourceName: string): AuditRequestSummary => ({
     auditID: e.auditID,
     verb: e.verb,
-    resource: sub ? `${resource}/${sub}` : resource,
+    resource: sub ? `${resourceName}/${sub}` : resourceName,
     namespace: ref.namespace ?? null,
     name: ref.name ?? null,
-    workload: ref.name ? { kind: spec.kind, name: ref.name } : null,
+    workload: ref.name && kind ? { kind, name: ref.name } : null,
     actor,
     observedAt,
-  };
-  const code = e.responseStatus?.code;
-  if (code === undefined) return skip('failed-request', 'no response status code', summary);
-  if (code < 200 || code > 299) return skip('failed-request', `response code ${code}`, summary);
+  });
 
-  const raw = event as Loose;
-  const full = usableObject(raw.responseObject);
-  const request = raw.requestObject;
-  let target: Extracted | null;
-  if (full) target = fromObject(full, resource, ref, opts, false);
-  else if (e.verb !== 'patch' && usableObject(request))
-    target = fromObject(usableObject(request) as Loose, resource, ref, opts, false);
-  else if (e.verb === 'patch' && request !== undefined && request !== null)
-    target = fromPatch(request, resource, ref);
-  else {
+  const relevance = refRelevance(resource, sub, group);
+  if (relevance === 'if-pod-spec') {
+    return byShape(e, raw, resource, group ?? '', summaryOf(null, resource), opts, observedAt);
+  }
+  if (relevance === 'irrelevant' || !isRelevantResource(resource)) {
+    if (isRelevantResource(resource) && sub)
+      return skip('subresource', `subresource ${resource}/${sub}`);
+    return skip('resource', `resource ${resource || '(none)'} of API group ${group || '(core)'}`);
+  }
+  const spec = RELEVANT_RESOURCES[resource];
+  if (!(spec.groups as readonly string[]).includes(group ?? '')) {
+    return skip(
+      'no-api-group',
+      `audit event ${e.auditID}: ${e.verb} ${resource} without objectRef.apiGroup: cannot tell which API served it`,
+      summaryOf(spec.kind, resource),
+    );
+  }
+  const summary = summaryOf(spec.kind, resource);
+  const status = statusOf(e, summary);
+  if (status) return status;
+
+  const response = own(raw, 'responseObject');
+  const request = own(raw, 'requestObject');
+  const ephemeral = sub === 'ephemeralcontainers';
+  const notes: string[] = [];
+  let target: Extracted | null = null;
+  if (isTheObject(response, spec.kind, ephemeral)) {
+    target = fromObject(response, resource, ref, opts);
+  } else if (e.verb !== 'patch' && isObjectBody(request)) {
+    target = fromObject(request, resource, ref, opts);
+    if (response !== undefined && response !== null) notes.push(NOTE_REQUEST_OBJECT);
+  } else if (e.verb === 'patch' && request !== undefined && request !== null) {
+    const reading = Array.isArray(request)
+      ? readJsonPatch(request, POD_SPEC_POINTER[resource])
+      : isObj(request)
+        ? readObjectPatch(request, spec.kind)
+        : { containers: [], unknown: ['the patch body is neither a JSON patch nor an object'] };
+    if (reading.unknown.length > 0) {
+      return skip(
+        'image-unknown',
+        `audit event ${e.auditID}: ${e.verb} ${summary.resource} ${ref.namespace ?? ''}/${ref.name ?? ''}: ${reading.unknown.join('; ')}`,
+        summary,
+      );
+    }
+    target = {
+      ...partialBase(spec.kind, ref.name ?? '', resource),
+      containers: reading.containers,
+    };
+  } else {
     const level = e.level ?? 'unknown';
     return skip(
       'metadata-only',
@@ -178,9 +264,31 @@ export function interpretAuditEvent(event: unknown, opts: InterpretOptions): Aud
       summary,
     );
   }
-  if (!target) return skip('no-containers', 'the object carries no pod spec', summary);
+  // Never "no containers" while some body has them: a response that is the object but lists
+  // none, next to a request that does, is judged by the request (and says so).
+  if (target.containers.length === 0 && e.verb !== 'patch') {
+    for (const body of [request, response]) {
+      if (!isObjectBody(body)) continue;
+      const found = findPodSpecs(body, { skipTopLevel: ['metadata', 'status'] });
+      const containers = containersByShape(found);
+      if (containers.length > 0) {
+        target = { ...target, containers };
+        notes.push(
+          body === request
+            ? NOTE_REQUEST_OBJECT
+            : 'containers found by shape in the responseObject',
+        );
+        break;
+      }
+    }
+  }
   const namespace = ref.namespace || target.namespace;
-  if (!namespace) return skip('not-audit-event', 'no namespace in objectRef or object', summary);
+  if (!namespace)
+    return skip(
+      'not-audit-event',
+      `audit event ${e.auditID}: no namespace in objectRef or object`,
+      summary,
+    );
   summary.workload = target.workload;
   if (target.containers.length === 0) {
     return skip(
@@ -189,24 +297,155 @@ export function interpretAuditEvent(event: unknown, opts: InterpretOptions): Aud
       summary,
     );
   }
-  return {
-    kind: 'observation',
-    observation: {
-      source: 'audit',
-      cluster: opts.cluster,
-      namespace,
-      workload: target.workload,
-      podName: target.podName,
-      podUid: target.podUid,
-      serviceAccount: target.serviceAccount,
-      node: target.node,
-      containers: target.containers,
-      actor,
-      observedAt,
-      eventId: e.auditID,
-      partial: target.partial,
-    },
+  if (target.ownerClaim && e.verb === 'create' && !actor.controller) {
+    notes.push(
+      `pod ${target.podName ?? ''} claims owner ${target.ownerClaim.kind}/${target.ownerClaim.name} but was created by ${actor.username || '(unknown)'}, not by a workload controller`,
+    );
+  }
+  return observationOf(e, opts, namespace, target, actor, observedAt, notes);
+}
+
+function statusOf(e: AuditEvent, summary: AuditRequestSummary): AuditOutcome | null {
+  const code = e.responseStatus?.code;
+  if (e.responseStatus === undefined || code === undefined) {
+    return skip(
+      'no-response-status',
+      `audit event ${e.auditID}: ${e.verb} ${summary.resource} has no responseStatus code: whether it succeeded cannot be told`,
+      summary,
+    );
+  }
+  if (code < 200 || code > 299) return skip('failed-request', `response code ${code}`, summary);
+  return null;
+}
+
+/**
+ * The redelivery key: the auditID alone is chosen by the client (the `Audit-ID` header), so
+ * an old ID must not hide a new event. The ID plus a digest of the stage timestamp, the
+ * request and every container's image tells a true redelivery from a reused ID.
+ */
+export function auditEventKey(
+  auditID: string,
+  stageTimestamp: string,
+  request: string,
+  containers: readonly ContainerImage[],
+): string {
+  const hash = createHash('sha256');
+  hash.update(`${stageTimestamp}\n${request}\n`);
+  for (const c of containers) hash.update(`${c.kind}\0${c.name}\0${c.image}\n`);
+  return `${auditID}:${hash.digest('hex').slice(0, 16)}`;
+}
+
+function observationOf(
+  e: AuditEvent,
+  opts: InterpretOptions,
+  namespace: string,
+  target: Extracted,
+  actor: Actor,
+  observedAt: string,
+  notes: string[],
+): AuditOutcome {
+  const ref = e.objectRef ?? {};
+  const request = `${e.verb} ${ref.apiGroup ?? ''}/${ref.resource ?? ''}/${ref.subresource ?? ''} ${namespace}/${ref.name ?? ''}`;
+  const stamp = e.stageTimestamp ?? e.requestReceivedTimestamp ?? e.timestamp ?? '';
+  const observation: PodObservation = {
+    source: 'audit',
+    cluster: opts.cluster,
+    namespace,
+    workload: target.workload,
+    podName: target.podName,
+    podUid: target.podUid,
+    serviceAccount: target.serviceAccount,
+    node: target.node,
+    containers: target.containers,
+    actor,
+    observedAt,
+    eventId: auditEventKey(e.auditID, stamp, request, target.containers),
+    partial: target.partial,
   };
+  if (notes.length > 0) observation.notes = notes;
+  return { kind: 'observation', observation };
+}
+
+/** A custom resource (Argo Rollout, Knative Service, …): its pod specs are found by shape. */
+function byShape(
+  e: AuditEvent,
+  raw: Loose,
+  resource: string,
+  group: string,
+  summary: AuditRequestSummary,
+  opts: InterpretOptions,
+  observedAt: string,
+): AuditOutcome {
+  const response = own(raw, 'responseObject');
+  const request = own(raw, 'requestObject');
+  let containers: ContainerImage[] = [];
+  let truncated = false;
+  let kind: string | undefined;
+  let body: Loose | undefined;
+  if (e.verb === 'patch' && Array.isArray(request)) {
+    const reading = readJsonPatch(request, null);
+    if (reading.unknown.length > 0)
+      return skip(
+        'image-unknown',
+        `audit event ${e.auditID}: ${reading.unknown.join('; ')}`,
+        summary,
+      );
+    containers = reading.containers;
+  } else {
+    for (const candidate of [response, request]) {
+      if (!isObjectBody(candidate)) continue;
+      const found = findPodSpecs(candidate, { skipTopLevel: ['metadata', 'status'] });
+      truncated ||= found.truncated;
+      const cs = containersByShape(found, { partial: e.verb === 'patch' && candidate === request });
+      if (cs.length > 0) {
+        containers = cs;
+        kind = str(own(candidate, 'kind'));
+        body = candidate;
+        break;
+      }
+    }
+  }
+  if (containers.length === 0) {
+    if (truncated)
+      return skip(
+        'image-unknown',
+        `audit event ${e.auditID}: ${resource}.${group} body too large to search`,
+        summary,
+      );
+    return skip(
+      'resource',
+      `resource ${resource} of API group ${group} carries no pod spec`,
+      summary,
+    );
+  }
+  const status = statusOf(e, summary);
+  if (status) return status;
+  const ref = e.objectRef ?? {};
+  const md = body && isObj(own(body, 'metadata')) ? (own(body, 'metadata') as Loose) : {};
+  const namespace = ref.namespace || str(md.namespace);
+  if (!namespace)
+    return skip(
+      'not-audit-event',
+      `audit event ${e.auditID}: no namespace in objectRef or object`,
+      summary,
+    );
+  const name = ref.name || str(md.name) || str(md.generateName) || '';
+  const workloadKind = kind ?? resource;
+  const target: Extracted = {
+    workload: { kind: workloadKind, name },
+    namespace,
+    podName: null,
+    podUid: null,
+    serviceAccount: null,
+    node: null,
+    containers,
+    partial: e.verb === 'patch',
+  };
+  summary.workload = target.workload;
+  const notes = [
+    `kind ${workloadKind} (${resource}.${group}) is not a known pod-template owner: its containers were found by shape`,
+  ];
+  return observationOf(e, opts, namespace, target, actorFromAuditEvent(raw), observedAt, notes);
 }
 
 interface Extracted {
@@ -218,6 +457,8 @@ interface Extracted {
   node: string | null;
   containers: ContainerImage[];
   partial: boolean;
+  /** The owner a pod names in its ownerReferences (what it claims, not a proof). */
+  ownerClaim?: { kind: string; name: string } | undefined;
 }
 
 type ObjectRef = NonNullable<AuditEvent['objectRef']>;
@@ -227,17 +468,16 @@ function fromObject(
   resource: RelevantResource,
   ref: ObjectRef,
   opts: WorkloadOptions,
-  partial: boolean,
 ): Extracted {
   const kind = RELEVANT_RESOURCES[resource].kind;
-  const md = isObj(object.metadata) ? object.metadata : {};
+  const md = isObj(own(object, 'metadata')) ? (own(object, 'metadata') as Loose) : {};
   // Creates with generateName have no name in objectRef or requestObject; only the response has
   // it. A bare pod known only by generateName is named by that prefix (stable, never invented).
   const name = str(md.name) || ref.name || str(md.generateName) || '';
   const withName = { ...object, metadata: { ...md, name } };
   // Before Kubernetes 1.23 the ephemeralcontainers subresource took an `EphemeralContainers`
   // object listing only the ephemeral containers: the pod's other containers are not in it.
-  if (object.kind === 'EphemeralContainers') {
+  if (own(object, 'kind') === 'EphemeralContainers') {
     return {
       workload: { kind: 'Pod', name },
       namespace: str(md.namespace) ?? null,
@@ -245,12 +485,13 @@ function fromObject(
       podUid: str(md.uid) ?? null,
       serviceAccount: null,
       node: null,
-      containers: containersOfSpec({ ephemeralContainers: object.ephemeralContainers }),
+      containers: containersOfSpec({ ephemeralContainers: own(object, 'ephemeralContainers') }),
       partial: true,
     };
   }
   const podSpec = podSpecOf(object, kind);
   const isPod = kind === 'Pod';
+  const owner = isPod ? controllerOf(object) : null;
   return {
     workload: workloadOf(withName, opts, kind),
     namespace: str(md.namespace) ?? null,
@@ -259,7 +500,8 @@ function fromObject(
     serviceAccount: str(podSpec?.serviceAccountName) ?? null,
     node: isPod ? (str(podSpec?.nodeName) ?? null) : null,
     containers: extractContainers(object, kind),
-    partial,
+    partial: false,
+    ownerClaim: owner ? { kind: owner.kind, name: owner.name } : undefined,
   };
 }
 
@@ -276,38 +518,6 @@ const POD_SPEC_POINTER: Record<RelevantResource, string> = {
   cronjobs: '/spec/jobTemplate/spec/template/spec',
 };
 
-const LIST_KIND: Record<string, ContainerKind> = {
-  containers: 'container',
-  initContainers: 'initContainer',
-  ephemeralContainers: 'ephemeralContainer',
-};
-
-/**
- * A patch body names only what changes: take the containers it gives an image, mark the
- * observation partial, and guess nothing else. Strategic-merge and merge patches are objects;
- * entries with `$patch: delete` remove a container and are ignored. JSON patches (RFC 6902) are
- * arrays of operations; a `replace` of `…/containers/0/image` names no container, so the
- * container is called `containers[0]`.
- */
-function fromPatch(body: unknown, resource: RelevantResource, ref: ObjectRef): Extracted | null {
-  const kind = RELEVANT_RESOURCES[resource].kind;
-  const name = ref.name ?? '';
-  let containers: ContainerImage[];
-  if (Array.isArray(body)) containers = fromJsonPatch(body, POD_SPEC_POINTER[resource]);
-  else if (isObj(body)) {
-    const spec = podSpecOf(body, kind);
-    if (!spec) return { ...partialBase(kind, name, resource), containers: [] };
-    const kept: Loose = {};
-    for (const list of Object.keys(LIST_KIND)) {
-      const entries = spec[list];
-      if (Array.isArray(entries))
-        kept[list] = entries.filter((c) => !(isObj(c) && c.$patch === 'delete'));
-    }
-    containers = containersOfSpec(kept);
-  } else return null;
-  return { ...partialBase(kind, name, resource), containers };
-}
-
 function partialBase(kind: string, name: string, resource: RelevantResource) {
   const isPod = resource === 'pods';
   return {
@@ -320,32 +530,4 @@ function partialBase(kind: string, name: string, resource: RelevantResource) {
     node: null,
     partial: true,
   };
-}
-
-function fromJsonPatch(ops: unknown[], prefix: string): ContainerImage[] {
-  const out: ContainerImage[] = [];
-  const add = (list: string, index: string, c: unknown) => {
-    const kind = LIST_KIND[list];
-    if (!kind) return;
-    if (typeof c === 'string') {
-      out.push({ name: `${list}[${index}]`, kind, image: c, imageID: null, digest: null });
-    } else if (isObj(c) && typeof c.image === 'string') {
-      const name = str(c.name) ?? `${list}[${index}]`;
-      out.push({ name, kind, image: c.image, imageID: null, digest: null });
-    }
-  };
-  for (const op of ops) {
-    if (!isObj(op) || (op.op !== 'add' && op.op !== 'replace')) continue;
-    const path = str(op.path);
-    if (!path?.startsWith(`${prefix}/`)) continue;
-    const parts = path.slice(prefix.length + 1).split('/');
-    const [list, index, field] = parts;
-    if (!list || !LIST_KIND[list]) continue;
-    if (parts.length === 1 && Array.isArray(op.value)) {
-      for (const [i, c] of op.value.entries()) add(list, String(i), c);
-    } else if (parts.length === 2 && index !== undefined) add(list, index, op.value);
-    else if (parts.length === 3 && field === 'image' && index !== undefined)
-      add(list, index, op.value);
-  }
-  return out;
 }

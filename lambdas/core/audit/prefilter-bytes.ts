@@ -15,7 +15,7 @@
  * so judging every line of a chunk scans each byte about once per needle, even when a needle
  * (a `"subresource"` key, a `\u00` escape) is absent from most lines.
  */
-import { isRelevantRef, RELEVANT_VERBS } from './rules.ts';
+import { POD_SPEC_MARK, RELEVANT_VERBS, refRelevance } from './rules.ts';
 
 const VERB_VALUES: readonly Buffer[] = RELEVANT_VERBS.map((v) => Buffer.from(v, 'latin1'));
 
@@ -81,7 +81,8 @@ const RESOURCE_NAME = RESOURCE.subarray(1, -1);
 const SUBRESOURCE_NAME = SUBRESOURCE.subarray(1, -1);
 const API_GROUP_NAME = API_GROUP.subarray(1, -1);
 
-type Verdict = 'none' | 'irrelevant' | 'maybe';
+/** `shape`: irrelevant unless the text carries a pod spec (an extension-group resource). */
+type Verdict = 'none' | 'irrelevant' | 'shape' | 'maybe';
 
 function isWs(c: number | undefined): boolean {
   return c === 32 || c === 9 || c === 10 || c === 13;
@@ -96,6 +97,7 @@ export class BytePrefilter {
   private readonly verb = new NeedleScanner('"verb"', 1);
   private readonly objectRef = new NeedleScanner('"objectRef"', 7);
   private readonly escape = new NeedleScanner('\\u00');
+  private readonly podSpec = new NeedleScanner(POD_SPEC_MARK);
 
   /**
    * Set by `mayBeRelevant` when it read a non-ASCII resource, subresource or API group name
@@ -115,9 +117,16 @@ export class BytePrefilter {
     this.undecoded = false;
     if (this.verbVerdict(start, end) === 'irrelevant' && !this.hasLetterEscape(start, end))
       return false;
-    if (this.objectRefVerdict(start, end) === 'irrelevant' && !this.hasLetterEscape(start, end))
+    const ref = this.objectRefVerdict(start, end);
+    if (ref === 'irrelevant' && !this.hasLetterEscape(start, end)) return false;
+    if (ref === 'shape' && !this.hasPodSpecMark(start, end) && !this.hasLetterEscape(start, end))
       return false;
     return true;
+  }
+
+  private hasPodSpecMark(start: number, end: number): boolean {
+    const at = this.podSpec.next(this.buf, start);
+    return at >= 0 && at + this.podSpec.length <= end;
   }
 
   private skipWs(i: number, end: number): number {
@@ -200,8 +209,10 @@ export class BytePrefilter {
         apiGroup = this.fieldOf(API_GROUP, i, bodyEnd);
       }
       if (resource === null || subresource === null || apiGroup === null) return 'maybe';
-      if (isRelevantRef(resource, subresource, apiGroup)) return 'maybe';
-      verdict = 'irrelevant';
+      const relevance = refRelevance(resource, subresource, apiGroup);
+      if (relevance === 'relevant') return 'maybe';
+      if (relevance === 'if-pod-spec') verdict = 'shape';
+      else if (verdict !== 'shape') verdict = 'irrelevant';
     }
     return verdict;
   }

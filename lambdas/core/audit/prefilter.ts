@@ -13,7 +13,7 @@
  * - Text that embeds an event inside a JSON string (a CloudWatch export record's `message`)
  *   shows `\"verb\"`, which is not found, so it is always parsed; its message is then judged.
  */
-import { isRelevantRef, RELEVANT_VERBS } from './rules.ts';
+import { POD_SPEC_MARK, RELEVANT_VERBS, refRelevance } from './rules.ts';
 
 const VERBS: ReadonlySet<string> = new Set(RELEVANT_VERBS);
 
@@ -41,7 +41,8 @@ function plainString(text: string, i: number): string | null {
   return value.includes('\\') ? null : value;
 }
 
-type Verdict = 'none' | 'irrelevant' | 'maybe';
+/** `shape`: irrelevant unless the text carries a pod spec (an extension-group resource). */
+type Verdict = 'none' | 'irrelevant' | 'shape' | 'maybe';
 
 /** Every `"verb": "<v>"`: irrelevant only if all values are readable and none is wanted. */
 function verbVerdict(text: string): Verdict {
@@ -76,8 +77,10 @@ function objectRefVerdict(text: string): Verdict {
     const subresource = fieldOf(body, '"subresource"');
     const apiGroup = fieldOf(body, '"apiGroup"');
     if (resource === null || subresource === null || apiGroup === null) return 'maybe';
-    if (isRelevantRef(resource, subresource, apiGroup)) return 'maybe';
-    verdict = 'irrelevant';
+    const relevance = refRelevance(resource, subresource, apiGroup);
+    if (relevance === 'relevant') return 'maybe';
+    if (relevance === 'if-pod-spec') verdict = 'shape';
+    else if (verdict !== 'shape') verdict = 'irrelevant';
   }
   return verdict;
 }
@@ -111,6 +114,8 @@ function hasLetterEscape(text: string): boolean {
 /** False only when the text certainly holds no audit event the interpreter would keep. */
 export function mayBeRelevant(text: string): boolean {
   if (verbVerdict(text) === 'irrelevant' && !hasLetterEscape(text)) return false;
-  if (objectRefVerdict(text) === 'irrelevant' && !hasLetterEscape(text)) return false;
+  const ref = objectRefVerdict(text);
+  if (ref === 'irrelevant' && !hasLetterEscape(text)) return false;
+  if (ref === 'shape' && !text.includes(POD_SPEC_MARK) && !hasLetterEscape(text)) return false;
   return true;
 }

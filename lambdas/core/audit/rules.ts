@@ -33,17 +33,50 @@ export function isRelevantResource(resource: string): resource is RelevantResour
 }
 
 /**
- * Whether an objectRef can matter: a pod or pod-template owner of its own API group, with no
- * subresource or one of `RELEVANT_SUBRESOURCES`. Shared by the text and byte pre-filters.
+ * Whether an objectRef can matter:
+ * - `relevant`: a pod or pod-template owner of its own API group, with no subresource or one
+ *   of `RELEVANT_SUBRESOURCES`; or a pod-template owner whose objectRef lacks its API group
+ *   (the interpreter reports it: which API served it cannot be told);
+ * - `if-pod-spec`: a resource of an extension API group (a CRD: the group holds a dot) without
+ *   subresource, which matters only if its body carries a pod spec (found by shape);
+ * - `irrelevant`: anything else.
+ * Shared by the interpreter and the text and byte pre-filters.
  */
+export type RefRelevance = 'relevant' | 'if-pod-spec' | 'irrelevant';
+
+export function refRelevance(
+  resource: string | undefined,
+  subresource: string | undefined,
+  apiGroup: string | undefined,
+): RefRelevance {
+  if (resource === undefined) return 'irrelevant';
+  const hasSub = subresource !== undefined && subresource !== '';
+  if (isRelevantResource(resource)) {
+    const groups = RELEVANT_RESOURCES[resource].groups as readonly string[];
+    const subOk = !hasSub || (RELEVANT_SUBRESOURCES[resource] ?? []).includes(subresource);
+    if (groups.includes(apiGroup ?? '')) return subOk ? 'relevant' : 'irrelevant';
+    if ((apiGroup === undefined || apiGroup === '') && subOk) return 'relevant';
+  }
+  return isExtensionGroup(apiGroup) && !hasSub ? 'if-pod-spec' : 'irrelevant';
+}
+
+/** An extension API group: CRD groups must hold a dot; the built-in groups it matters for do not. */
+export function isExtensionGroup(apiGroup: string | undefined): boolean {
+  return apiGroup?.includes('.') === true;
+}
+
+/** `refRelevance(…) === 'relevant'`. */
 export function isRelevantRef(
   resource: string | undefined,
   subresource: string | undefined,
   apiGroup: string | undefined,
 ): boolean {
-  if (resource === undefined || !isRelevantResource(resource)) return false;
-  const spec = RELEVANT_RESOURCES[resource];
-  if (!(spec.groups as readonly string[]).includes(apiGroup ?? '')) return false;
-  if (subresource === undefined || subresource === '') return true;
-  return (RELEVANT_SUBRESOURCES[resource] ?? []).includes(subresource);
+  return refRelevance(resource, subresource, apiGroup) === 'relevant';
 }
+
+/**
+ * Text every pod spec found by shape holds (`containers`, `initContainers`,
+ * `ephemeralContainers`, and JSON-patch paths into them): an `if-pod-spec` event without it
+ * cannot matter.
+ */
+export const POD_SPEC_MARK = 'ontainers';

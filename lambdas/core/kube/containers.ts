@@ -43,11 +43,7 @@ export function podSpecOf(object: unknown, kind?: string): Loose | null {
       return obj(obj(obj(obj(obj(spec?.jobTemplate)?.spec)?.template)?.spec));
     case undefined:
       // No kind (a patch body, a hand-written fragment): recognise the shape instead.
-      if (
-        spec &&
-        ('containers' in spec || 'initContainers' in spec || 'ephemeralContainers' in spec)
-      )
-        return spec;
+      if (spec && SPEC_LISTS.some(([, key]) => Object.hasOwn(spec, key))) return spec;
       if (obj(spec?.jobTemplate)) return podSpecOf(o, 'CronJob');
       if (obj(spec?.template)) return obj(obj(spec?.template)?.spec);
       if (obj(o.template)) return podSpecOf(o, 'PodTemplate');
@@ -121,26 +117,90 @@ function statusFor(statuses: unknown, name: string, image: string): { imageID: s
   return { imageID: null };
 }
 
-/** Containers of one pod spec, joined with the statuses (which only pods have). */
-export function containersOfSpec(spec: unknown, status?: unknown): ContainerImage[] {
+/**
+ * The image string of a container whose `image` (or whose container list) cannot be read: a
+ * text that never parses as a reference, so every decider judges it `invalid-reference` (fail
+ * closed) and a stored finding re-judged later stays invalid. Bounded in length.
+ */
+export function invalidImage(what: string, value: unknown): string {
+  return `<invalid ${what}: ${describeValue(value)}>`;
+}
+
+const MAX_SHOWN = 64;
+
+function describeValue(v: unknown): string {
+  if (v === undefined) return 'missing';
+  if (v === null) return 'null';
+  if (typeof v === 'string') {
+    if (v === '') return 'empty string';
+    return `string ${JSON.stringify(v.length > MAX_SHOWN ? `${v.slice(0, MAX_SHOWN)}…` : v)}`;
+  }
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') {
+    return `${typeof v} ${String(v).slice(0, MAX_SHOWN)}`;
+  }
+  if (Array.isArray(v)) return `array of ${v.length}`;
+  return typeof v === 'object' ? 'object' : typeof v;
+}
+
+/** True for an image we can hand to the reference parser: a non-empty string. */
+export function isImageString(v: unknown): v is string {
+  return typeof v === 'string' && v !== '';
+}
+
+export interface ContainerReadOptions {
+  /**
+   * A patch body: entries name only what changes, so an entry without `image` (or marked
+   * `$patch: delete`) sets no image and is left out. In a whole object every container must
+   * have an image, so a missing one is an invalid image.
+   */
+  partial?: boolean | undefined;
+}
+
+/**
+ * Containers of one pod spec, joined with the statuses (which only pods have). Fail closed: a
+ * list that is not an array, an entry that is not an object, or an `image` that is not a
+ * non-empty string becomes a container whose image is `invalidImage(…)`, never nothing.
+ */
+export function containersOfSpec(
+  spec: unknown,
+  status?: unknown,
+  options: ContainerReadOptions = {},
+): ContainerImage[] {
   const s = obj(spec);
   if (!s) return [];
   const st = obj(status);
   const out: ContainerImage[] = [];
   for (const [kind, specKey, statusKey] of SPEC_LISTS) {
+    if (!Object.hasOwn(s, specKey)) continue;
     const list = s[specKey];
-    if (!Array.isArray(list)) continue;
-    for (const c of list) {
+    // `initContainers:` with nothing after it is null in YAML: an empty list, as kubectl reads it.
+    if (list === null || list === undefined) continue;
+    if (!Array.isArray(list)) {
+      out.push(invalidContainer(specKey, kind, invalidImage(`${specKey} (not a list)`, list)));
+      continue;
+    }
+    for (const [i, c] of list.entries()) {
       const o = obj(c);
-      const image = str(o?.image);
-      // A container without an image is not one the API server accepted; nothing to judge.
-      if (!o || image === undefined) continue;
-      const name = str(o.name) ?? '';
-      const { imageID } = statusFor(st?.[statusKey], name, image);
-      out.push({ name, kind, image, imageID, digest: digestFromImageID(imageID) });
+      if (!o) {
+        out.push(invalidContainer(`${specKey}[${i}]`, kind, invalidImage('container', c)));
+        continue;
+      }
+      if (options.partial && (o.$patch === 'delete' || !Object.hasOwn(o, 'image'))) continue;
+      const name = str(o.name) || `${specKey}[${i}]`;
+      const raw = Object.hasOwn(o, 'image') ? o.image : undefined;
+      if (!isImageString(raw)) {
+        out.push(invalidContainer(name, kind, invalidImage('image', raw)));
+        continue;
+      }
+      const { imageID } = statusFor(st?.[statusKey], name, raw);
+      out.push({ name, kind, image: raw, imageID, digest: digestFromImageID(imageID) });
     }
   }
   return out;
+}
+
+function invalidContainer(name: string, kind: ContainerKind, image: string): ContainerImage {
+  return { name, kind, image, imageID: null, digest: null };
 }
 
 /**
@@ -148,11 +208,15 @@ export function containersOfSpec(spec: unknown, status?: unknown): ContainerImag
  * For pods, each container is joined by name with its status to learn the digest that ran.
  * `kind` overrides `object.kind` (for bodies that do not say what they are).
  */
-export function extractContainers(object: unknown, kind?: string): ContainerImage[] {
+export function extractContainers(
+  object: unknown,
+  kind?: string,
+  options: ContainerReadOptions = {},
+): ContainerImage[] {
   const o = obj(object);
   if (!o) return [];
   const k = kind ?? str(o.kind);
   const spec = podSpecOf(o, k);
   const isPod = k === 'Pod' || (k === undefined && spec === obj(o.spec));
-  return containersOfSpec(spec, isPod ? o.status : undefined);
+  return containersOfSpec(spec, isPod ? o.status : undefined, options);
 }

@@ -3,12 +3,47 @@
  * `detail` on AWS). One schema serves the forwarder, local mode and the Lambda handler.
  */
 import * as z from 'zod';
+import { clusterNameSchema } from '../cluster.ts';
 import { POD_EVENT_REASONS } from '../types.ts';
+import { invalidImage, isImageString } from './containers.ts';
 
 const containerSchema = z.object({
   name: z.string().min(1),
   image: z.string(),
 });
+
+type Container = z.infer<typeof containerSchema>;
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * Fail closed on a container list: a list that is not an array, an entry that is not an
+ * object, an entry without a name, or an `image` that is not a non-empty string still reaches
+ * evaluation, as a container whose image is `invalidImage(…)` (an `invalid-reference`
+ * finding), instead of failing the whole event or vanishing.
+ */
+export function normaliseContainerList(value: unknown, key: string): Container[] {
+  if (!Array.isArray(value))
+    return [{ name: key, image: invalidImage(`${key} (not a list)`, value) }];
+  return value.map((c, i) => {
+    if (!isObject(c)) return { name: `${key}[${i}]`, image: invalidImage('container', c) };
+    const rawName = Object.hasOwn(c, 'name') ? c.name : undefined;
+    const rawImage = Object.hasOwn(c, 'image') ? c.image : undefined;
+    return {
+      name: typeof rawName === 'string' && rawName !== '' ? rawName : `${key}[${i}]`,
+      image: isImageString(rawImage) ? rawImage : invalidImage('image', rawImage),
+    };
+  });
+}
+
+const requiredList = (key: string) =>
+  z.preprocess((v) => normaliseContainerList(v, key), z.array(containerSchema));
+// An absent or null optional list is no list (as kubectl reads `initContainers:` with no value).
+const optionalList = (key: string) =>
+  z.preprocess(
+    (v) => (v === undefined || v === null ? undefined : normaliseContainerList(v, key)),
+    z.array(containerSchema).optional(),
+  );
 
 const containerStatusSchema = z.object({
   name: z.string().min(1),
@@ -37,9 +72,9 @@ export const trimmedPodSchema = z.object({
   spec: z.object({
     serviceAccountName: z.string().optional(),
     nodeName: z.string().optional(),
-    containers: z.array(containerSchema),
-    initContainers: z.array(containerSchema).optional(),
-    ephemeralContainers: z.array(containerSchema).optional(),
+    containers: requiredList('containers'),
+    initContainers: optionalList('initContainers'),
+    ephemeralContainers: optionalList('ephemeralContainers'),
   }),
   status: z
     .object({
@@ -50,23 +85,23 @@ export const trimmedPodSchema = z.object({
     })
     .optional(),
 });
-export type TrimmedPod = z.infer<typeof trimmedPodSchema>;
+export type TrimmedPod = z.output<typeof trimmedPodSchema>;
 
 export const podEventSchema = z.object({
-  cluster: z.string().min(1),
+  cluster: clusterNameSchema,
   observedAt: z.iso.datetime({ offset: true }),
   reason: z.enum(POD_EVENT_REASONS),
   pod: trimmedPodSchema,
 });
-export type PodEvent = z.infer<typeof podEventSchema>;
+export type PodEvent = z.output<typeof podEventSchema>;
 
 type Loose = Record<string, unknown>;
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const obj = (v: unknown): Loose => (v !== null && typeof v === 'object' ? (v as Loose) : {});
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
-function trimContainers(v: unknown) {
-  return arr(v).map((c) => ({ name: str(obj(c).name) ?? '', image: str(obj(c).image) ?? '' }));
+function trimContainers(v: unknown, key: string) {
+  return normaliseContainerList(v, key);
 }
 
 function trimStatuses(v: unknown) {
@@ -96,7 +131,7 @@ export function trimPod(pod: unknown): TrimmedPod {
       namespace: str(md.namespace) ?? '',
       uid: str(md.uid) ?? '',
     },
-    spec: { containers: trimContainers(spec.containers) },
+    spec: { containers: trimContainers(spec.containers, 'containers') },
   };
   const labels = md.labels;
   if (labels && typeof labels === 'object') {
@@ -125,9 +160,12 @@ export function trimPod(pod: unknown): TrimmedPod {
   if (str(spec.serviceAccountName)) trimmed.spec.serviceAccountName = str(spec.serviceAccountName);
   if (str(spec.nodeName)) trimmed.spec.nodeName = str(spec.nodeName);
   if (Array.isArray(spec.initContainers))
-    trimmed.spec.initContainers = trimContainers(spec.initContainers);
+    trimmed.spec.initContainers = trimContainers(spec.initContainers, 'initContainers');
   if (Array.isArray(spec.ephemeralContainers)) {
-    trimmed.spec.ephemeralContainers = trimContainers(spec.ephemeralContainers);
+    trimmed.spec.ephemeralContainers = trimContainers(
+      spec.ephemeralContainers,
+      'ephemeralContainers',
+    );
   }
   const st: NonNullable<TrimmedPod['status']> = {};
   if (str(status.phase)) st.phase = str(status.phase);

@@ -21,7 +21,7 @@ export function checkDigest(value: unknown, what = 'digest'): DigestCheck {
       reason: `${what} ${value} ends in "EXAMPLE": an AWS documentation sample, not a real image`,
     };
   }
-  const expected = EXPECTED_HEX[algorithm];
+  const expected = Object.hasOwn(EXPECTED_HEX, algorithm) ? EXPECTED_HEX[algorithm] : undefined;
   if (expected === undefined) {
     return { ok: false, reason: `${what} ${value} does not use sha256 or sha512` };
   }

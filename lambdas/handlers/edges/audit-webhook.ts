@@ -18,6 +18,7 @@
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import * as z from 'zod';
+import { CLUSTER_NAME } from '../../core/cluster.ts';
 import { PayloadTooLargeError, ValidationError } from '../../core/errors.ts';
 import type { IngestReport, RecordFailure } from '../../services/ingest.ts';
 import { ingestAuditEvents } from '../../services/ingest.ts';
@@ -25,8 +26,8 @@ import type { IngestDeps } from '../../services/ports.ts';
 import { silentTelemetry, type Telemetry } from '../commons/telemetry.ts';
 import { recordIngestMetrics } from './ingest-report.ts';
 
-/** The EKS cluster-name rule; the same names are used by `/aws/eks/<cluster>/cluster`. */
-export const CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/;
+/** The one cluster-name rule (`core/cluster.ts`), re-exported for this edge's callers. */
+export { CLUSTER_NAME };
 /** How many invalid items a 400 names; the count is always complete. */
 const MAX_ISSUES = 100;
 

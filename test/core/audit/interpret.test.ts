@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { actorFromAuditEvent } from '../../../lambdas/core/audit/actor.ts';
-import { interpretAuditEvent } from '../../../lambdas/core/audit/interpret.ts';
+import { interpretAuditEvent, isReportedFailure } from '../../../lambdas/core/audit/interpret.ts';
 import { mayBeRelevant } from '../../../lambdas/core/audit/prefilter.ts';
 import { SHARED_FIXTURES } from '../../helpers/fixtures.ts';
 
@@ -46,7 +46,8 @@ describe('interpretAuditEvent on the constructed EKS events', () => {
     expect(o.actor?.username).toBe('system:serviceaccount:kube-system:replicaset-controller');
     expect(o.actor?.controller).toBe(true);
     expect(o.partial).toBe(false);
-    expect(o.eventId).toBe('6c1f9a52-0b8e-4d37-a2c4-91e5f0d3b7a8');
+    // The client-choosable auditID plus a digest of the stage timestamp, request and images.
+    expect(o.eventId).toMatch(/^6c1f9a52-0b8e-4d37-a2c4-91e5f0d3b7a8:[0-9a-f]{16}$/);
     expect(o.observedAt).toBe('2025-06-02T08:14:31.431Z');
   });
 
@@ -264,7 +265,8 @@ describe('interpretAuditEvent on real captures', () => {
           // What replay reports on: observations and the counted skips of relevant requests.
           return (
             out.kind === 'observation' ||
-            ['metadata-only', 'failed-request', 'no-containers'].includes(out.reason)
+            ['metadata-only', 'failed-request', 'no-containers'].includes(out.reason) ||
+            isReportedFailure(out.reason)
           );
         });
         if (kept && !mayBeRelevant(line))
@@ -328,7 +330,11 @@ describe('interpretAuditEvent rules', () => {
     ['resource', { objectRef: { resource: 'secrets', namespace: 'ns1' } }],
     [
       'resource',
-      { objectRef: { resource: 'jobs', namespace: 'ns1', apiGroup: 'batch.volcano.sh' } },
+      {
+        objectRef: { resource: 'jobs', namespace: 'ns1', apiGroup: 'batch.volcano.sh' },
+        requestObject: { kind: 'Job', spec: { minAvailable: 1 } },
+        responseObject: { kind: 'Job', spec: { minAvailable: 1 } },
+      },
     ],
     ['subresource', { objectRef: { resource: 'pods', namespace: 'ns1', subresource: 'exec' } }],
     ['subresource', { objectRef: { resource: 'pods', namespace: 'ns1', subresource: 'status' } }],
@@ -344,13 +350,17 @@ describe('interpretAuditEvent rules', () => {
       },
     ],
     ['failed-request', { responseStatus: { code: 403 } }],
-    ['failed-request', { responseStatus: undefined }],
+    ['no-response-status', { responseStatus: undefined }],
+    ['no-response-status', { responseStatus: {} }],
     ['metadata-only', { level: 'Metadata', requestObject: undefined, responseObject: undefined }],
     ['not-audit-event', { auditID: undefined }],
     ['not-audit-event', { stageTimestamp: 'yesterday' }],
     [
       'no-containers',
-      { responseObject: { kind: 'Pod', metadata: { name: 'p1' }, spec: { containers: [] } } },
+      {
+        requestObject: { kind: 'Pod', metadata: { name: 'p1' }, spec: { containers: [] } },
+        responseObject: { kind: 'Pod', metadata: { name: 'p1' }, spec: { containers: [] } },
+      },
     ],
   ])('skips with reason %s', (expected, change) => {
     // Act & Assess

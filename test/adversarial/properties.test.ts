@@ -1,0 +1,90 @@
+/**
+ * Issue 8 §7: for any audit event or pod event that places an untrusted image (or an image
+ * that is not a non-empty string) at any container position of any supported pod-template
+ * owner or custom resource, with noise keys and odd values around it, the outcome is a finding
+ * for that image or a reported failure: never silence. The pre-filters never drop such a line.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { compileAllowlist, parseAllowlist } from '../../lambdas/core/allowlist/index.ts';
+import { interpretAuditEvent, isReportedFailure } from '../../lambdas/core/audit/interpret.ts';
+import { mayBeRelevant } from '../../lambdas/core/audit/prefilter.ts';
+import { mayBeRelevantBytes } from '../../lambdas/core/audit/prefilter-bytes.ts';
+import { evaluateObservation } from '../../lambdas/core/evaluate.ts';
+import { observationFromPodEvent } from '../../lambdas/core/kube/observation.ts';
+import { podEventSchema, trimPod } from '../../lambdas/core/kube/pod-event.ts';
+import {
+  arbAuditCase,
+  arbPodEventCase,
+  isPlacedImage,
+  TRUSTED_ALLOWLIST,
+} from '../helpers/arbitraries.ts';
+
+const allowlist = compileAllowlist(parseAllowlist(TRUSTED_ALLOWLIST));
+const NOW = new Date('2026-11-30T12:00:00Z');
+const BAD_RULES = ['untrusted-source', 'invalid-reference'];
+
+describe('never silence (property)', () => {
+  it('audit events: the placed image is a finding, or the event is a reported failure', () => {
+    fc.assert(
+      fc.property(arbAuditCase, ({ event, placement }) => {
+        const text = JSON.stringify(event);
+        expect(mayBeRelevant(text)).toBe(true);
+        expect(mayBeRelevantBytes(Buffer.from(text))).toBe(true);
+        const outcome = interpretAuditEvent(event, { cluster: 'orion-prod' });
+        if (outcome.kind === 'skipped') {
+          expect(isReportedFailure(outcome.reason), `${outcome.reason}: ${outcome.detail}`).toBe(
+            true,
+          );
+          return;
+        }
+        const candidates = evaluateObservation(outcome.observation, allowlist, NOW);
+        // Trusted siblings make no finding: every finding is about the placed image.
+        expect(candidates.length).toBeGreaterThan(0);
+        for (const c of candidates) {
+          expect(BAD_RULES).toContain(c.rule);
+          expect(isPlacedImage(c.image, placement.image), c.image).toBe(true);
+        }
+      }),
+      { numRuns: 600 },
+    );
+  });
+
+  it('pod events: the placed image is a finding, or the event fails validation (reported)', () => {
+    fc.assert(
+      fc.property(arbPodEventCase, ({ event, placement }) => {
+        const parsed = podEventSchema.safeParse(event);
+        if (!parsed.success) return; // ingest reports it as a failed record
+        const candidates = evaluateObservation(
+          observationFromPodEvent(parsed.data),
+          allowlist,
+          NOW,
+        );
+        expect(candidates.length).toBeGreaterThan(0);
+        for (const c of candidates) {
+          expect(BAD_RULES).toContain(c.rule);
+          expect(isPlacedImage(c.image, placement.image), c.image).toBe(true);
+        }
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('the forwarder: a trimmed pod always keeps the placed image and makes a valid pod event', () => {
+    fc.assert(
+      fc.property(arbPodEventCase, ({ pod, placement }) => {
+        const event = {
+          cluster: 'orion-prod',
+          observedAt: '2026-11-30T10:00:00.000Z',
+          reason: 'running',
+          pod: trimPod(pod),
+        };
+        const parsed = podEventSchema.parse(event);
+        const candidates = evaluateObservation(observationFromPodEvent(parsed), allowlist, NOW);
+        expect(candidates.some((c) => isPlacedImage(c.image, placement.image))).toBe(true);
+        expect(candidates.every((c) => BAD_RULES.includes(c.rule))).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
