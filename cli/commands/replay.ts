@@ -10,6 +10,7 @@ import {
 import {
   DecisionCache,
   evaluateAuditLog,
+  type MalformedLine,
   mergeCounts,
   newPipelineCounts,
   type PipelineCounts,
@@ -44,7 +45,7 @@ export interface ReplaySummary {
   reader: ReaderStats;
   observations: number;
   skipped: Record<string, number>;
-  malformed: { file: string; line: number; error: string }[];
+  malformed: MalformedLine[];
   findings: number;
   /** Byte ranges read by several threads, over all files (0: every file read on one thread). */
   parallelRanges: number;

@@ -10,6 +10,7 @@ import { interpretAuditEvent } from '../../core/audit/interpret.ts';
 import { type Decider, evaluateObservation } from '../../core/evaluate.ts';
 import type { Decision, FindingCandidate, Scope } from '../../core/types.ts';
 import {
+  MAX_LISTED_BAD_RECORDS,
   newReaderStats,
   type ReadAuditLogOptions,
   type ReaderStats,
@@ -19,12 +20,14 @@ import {
 /** Cluster name for events whose file and flags name none. */
 export const UNKNOWN_CLUSTER = 'unknown';
 /** Malformed records listed by line (the rest are only counted). */
-export const MAX_LISTED_MALFORMED = 20;
+export const MAX_LISTED_MALFORMED = MAX_LISTED_BAD_RECORDS;
 
 export interface MalformedLine {
   file: string;
   line: number;
   error: string;
+  /** The error ended its file: listed even past `MAX_LISTED_MALFORMED`. */
+  fatal?: boolean;
 }
 
 export interface PipelineCounts {
@@ -72,8 +75,13 @@ export async function evaluateAuditLog(
     bytePrefilter: opts.bytePrefilter,
   })) {
     if (record.kind === 'malformed') {
-      if (counts.malformed.length < MAX_LISTED_MALFORMED) {
-        counts.malformed.push({ file: record.file, line: record.line, error: record.error });
+      if (record.fatal || counts.malformed.length < MAX_LISTED_MALFORMED) {
+        counts.malformed.push({
+          file: record.file,
+          line: record.line,
+          error: record.error,
+          ...(record.fatal ? { fatal: true } : {}),
+        });
       }
       continue;
     }
@@ -103,7 +111,7 @@ export async function evaluateAuditLog(
 export function mergeCounts(into: PipelineCounts, more: PipelineCounts): void {
   const offset = into.reader.lines;
   for (const m of more.malformed) {
-    if (into.malformed.length >= MAX_LISTED_MALFORMED) break;
+    if (!m.fatal && into.malformed.length >= MAX_LISTED_MALFORMED) continue;
     into.malformed.push({ ...m, line: m.line + offset });
   }
   for (const key of Object.keys(into.reader) as (keyof ReaderStats)[]) {
