@@ -18,7 +18,8 @@ import {
 } from '../services/ingest.ts';
 import type { IngestDeps } from '../services/ports.ts';
 import { handleRegistryEvent, type RegistryDeps } from '../services/registry.ts';
-import { parseJson } from './body.ts';
+import { DEFAULT_MAX_INFLATED_BYTES, parseJson } from './body.ts';
+import { FailureList, INGEST_SLICE } from './bounded-report.ts';
 
 /** What the routes call: the ingest services' and the registry service's dependencies. */
 export interface LocalPipeline {
@@ -33,6 +34,26 @@ export const POD_EVENT_DETAIL_TYPE = 'Pod Event';
 /** An ingest report plus, for `/v1/events`, what the registry path did per event kind. */
 export interface LocalReport extends IngestReport {
   registry?: Record<string, number>;
+  /** All failures, when there are more than `failed` lists (the first ones by index). */
+  failedTotal?: number;
+}
+
+/** Sets `report.failed` to the bounded list of `failures` (and the total when cut). */
+function setFailures(report: LocalReport, failures: FailureList): LocalReport {
+  report.failed = failures.listed();
+  if (failures.total > report.failed.length) report.failedTotal = failures.total;
+  return report;
+}
+
+/** Folds `part` into `into` like `mergeReport`, its failures into the bounded `failures`. */
+function mergeBounded(
+  into: LocalReport,
+  part: IngestReport,
+  failures: FailureList,
+  indexOf: (i: number) => number,
+): void {
+  for (const f of part.failed) failures.add({ index: indexOf(f.index), error: f.error });
+  mergeReport(into, { ...part, failed: [] }, indexOf);
 }
 
 /** Folds `part` (a report over a sub-batch) into `into`; `indexOf` maps its indexes back. */
@@ -60,7 +81,14 @@ export async function podEventsRoute(body: Buffer, pipeline: LocalPipeline): Pro
       'expected a JSON array of pod events ({"cluster","observedAt","reason","pod"})',
     );
   }
-  return ingestPodEvents(records, pipeline.ingest);
+  // In slices: a body of a million bad records must not build a million-entry report.
+  const report: LocalReport = emptyReport(records.length);
+  const failures = new FailureList();
+  for (let start = 0; start < records.length; start += INGEST_SLICE) {
+    const part = await ingestPodEvents(records.slice(start, start + INGEST_SLICE), pipeline.ingest);
+    mergeBounded(report, part, failures, (i) => start + i);
+  }
+  return setFailures(report, failures);
 }
 
 /**
@@ -84,34 +112,50 @@ export async function auditRoute(
     throw new ValidationError('empty body: expected an audit EventList or JSON lines of Events');
   }
   const stats = newReaderStats();
-  const events: unknown[] = [];
-  const positions: number[] = [];
-  const failed: { index: number; error: string }[] = [];
+  const failures = new FailureList();
+  const report: LocalReport = emptyReport();
+  // Events are ingested in slices as they are read: memory stays flat in the body's size.
+  let events: unknown[] = [];
+  let positions: number[] = [];
+  /** Bad records the reader yielded; it counts more than it lists. */
+  let yielded = 0;
+  const flush = async () => {
+    if (events.length === 0) return;
+    const at = positions;
+    mergeBounded(
+      report,
+      await ingestAuditEvents(events, cluster, pipeline.ingest),
+      failures,
+      (i) => at[i] ?? i,
+    );
+    events = [];
+    positions = [];
+  };
   for await (const record of readAuditLog(Readable.from([body]), {
     file: 'body',
     cluster,
     stats,
+    maxInflatedBytes: DEFAULT_MAX_INFLATED_BYTES,
   })) {
     const position = record.index ?? record.line - 1;
     if (record.kind === 'event') {
       events.push(record.event);
       positions.push(position);
+      if (events.length >= INGEST_SLICE) await flush();
     } else if (record.kind === 'malformed') {
-      failed.push({ index: position, error: record.error });
+      yielded++;
+      failures.add({ index: position, error: record.error });
     } else {
-      failed.push({ index: position, error: `not JSON: ${JSON.stringify(record.text)}` });
+      yielded++;
+      failures.add({ index: position, error: `not JSON: ${JSON.stringify(record.text)}` });
     }
   }
-  const report: LocalReport = emptyReport(stats.events + stats.malformed + stats.notJson);
+  await flush();
+  report.received = stats.events + stats.malformed + stats.notJson;
   if (stats.prefiltered > 0) report.skipped.prefiltered = stats.prefiltered;
-  report.failed.push(...failed);
-  mergeReport(
-    report,
-    await ingestAuditEvents(events, cluster, pipeline.ingest),
-    (i) => positions[i] ?? i,
-  );
-  report.failed.sort((a, b) => a.index - b.index);
-  return report;
+  // The reader lists the first bad records and counts the rest: the total is its count.
+  failures.total += stats.malformed + stats.notJson - yielded;
+  return setFailures(report, failures);
 }
 
 function tally(report: LocalReport, results: readonly UpsertResult[]): void {
@@ -141,10 +185,12 @@ export async function eventsRoute(body: Buffer, pipeline: LocalPipeline): Promis
   const parsed = parseJson(body, 'an EventBridge event or a JSON array of them');
   const events = Array.isArray(parsed) ? parsed : [parsed];
   const report: LocalReport = { ...emptyReport(events.length), registry: {} };
+  const failures = new FailureList();
   for (const [index, event] of events.entries()) {
     const e = (event ?? {}) as Record<string, unknown>;
     if (e.source === FORWARDER_SOURCE && e['detail-type'] === POD_EVENT_DETAIL_TYPE) {
-      mergeReport(report, await ingestPodEvents([e.detail], pipeline.ingest), () => index);
+      const part = await ingestPodEvents([e.detail], pipeline.ingest);
+      mergeBounded(report, part, failures, () => index);
       continue;
     }
     const outcome = parseRegistryEvent(event);
@@ -154,7 +200,7 @@ export async function eventsRoute(body: Buffer, pipeline: LocalPipeline): Promis
     }
     if (outcome.status !== 'ok') {
       // `rejected` (an image that cannot exist) and `invalid` (not the documented shape).
-      report.failed.push({ index, error: outcome.reason });
+      failures.add({ index, error: outcome.reason });
       continue;
     }
     const result = await handleRegistryEvent(outcome.event, pipeline.registry);
@@ -164,5 +210,5 @@ export async function eventsRoute(body: Buffer, pipeline: LocalPipeline): Promis
     tally(report, result.findings);
     await alertResults(result.findings, pipeline.ingest);
   }
-  return report;
+  return setFailures(report, failures);
 }
