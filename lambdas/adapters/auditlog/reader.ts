@@ -50,6 +50,8 @@ export type AuditRecord =
     });
 
 export interface ReaderStats {
+  /** Bytes read from the source (before decompression). */
+  bytes: number;
   /** Physical lines read (after decompression). */
   lines: number;
   /** Audit events seen: yielded as `event` records plus those the pre-filter dropped. */
@@ -61,7 +63,7 @@ export interface ReaderStats {
 }
 
 export function newReaderStats(): ReaderStats {
-  return { lines: 0, events: 0, prefiltered: 0, notJson: 0, malformed: 0 };
+  return { bytes: 0, lines: 0, events: 0, prefiltered: 0, notJson: 0, malformed: 0 };
 }
 
 export interface ReadAuditLogOptions {
@@ -152,7 +154,7 @@ export async function* readAuditLog(
     maxRatio: opts.maxInflateRatio ?? MAX_INFLATE_RATIO,
   };
   try {
-    for await (const bytes of decompressed(input, limits)) {
+    for await (const bytes of decompressed(input, limits, sink.stats)) {
       if (splitter) splitter.push(bytes);
       else {
         head.push(bytes);
@@ -204,6 +206,7 @@ export class InflateLimitError extends ValidationError {}
 async function* decompressed(
   input: AsyncIterable<Buffer | string>,
   limits: InflateLimits,
+  stats: ReaderStats,
 ): AsyncGenerator<Buffer> {
   const it = input[Symbol.asyncIterator]();
   // File streams give fresh Buffers: copying them again cost ~10 % of a replay.
@@ -218,12 +221,14 @@ async function* decompressed(
   let compressed = 0;
   async function* all(): AsyncGenerator<Buffer> {
     compressed += first.length;
+    stats.bytes += first.length;
     yield first;
     for (;;) {
       const n = await it.next();
       if (n.done) return;
       const b = asBuffer(n.value);
       compressed += b.length;
+      stats.bytes += b.length;
       yield b;
     }
   }

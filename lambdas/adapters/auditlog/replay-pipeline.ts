@@ -33,6 +33,8 @@ export interface MalformedLine {
 export interface PipelineCounts {
   reader: ReaderStats;
   observations: number;
+  /** Observations judged without a cluster (no --cluster, no EKS log group): "unknown". */
+  unknownCluster: number;
   /** Skip reason → count, in order of first occurrence. */
   skipped: Record<string, number>;
   /** The first `MAX_LISTED_MALFORMED` malformed records, lines as the reader numbered them. */
@@ -52,7 +54,13 @@ export interface PipelineOptions {
 }
 
 export function newPipelineCounts(): PipelineCounts {
-  return { reader: newReaderStats(), observations: 0, skipped: {}, malformed: [] };
+  return {
+    reader: newReaderStats(),
+    observations: 0,
+    unknownCluster: 0,
+    skipped: {},
+    malformed: [],
+  };
 }
 
 /**
@@ -64,8 +72,8 @@ export async function evaluateAuditLog(
   decider: Decider,
   opts: PipelineOptions,
   onCandidate: (candidate: FindingCandidate) => void,
+  counts: PipelineCounts = newPipelineCounts(),
 ): Promise<PipelineCounts> {
-  const counts = newPipelineCounts();
   for await (const record of readAuditLog(source, {
     file: opts.file,
     cluster: opts.cluster,
@@ -95,6 +103,7 @@ export async function evaluateAuditLog(
       continue;
     }
     counts.observations++;
+    if (record.cluster === undefined) counts.unknownCluster++;
     const obs = outcome.observation;
     // History is judged by the allowlist as it applied then: a time-boxed exception that
     // covered the event counts, unless --at fixes one time for all.
@@ -106,10 +115,11 @@ export async function evaluateAuditLog(
 
 /**
  * Adds `more` (the counts of the next range of the same stream) to `into`; its line numbers
- * are shifted by the lines `into` has read so far.
+ * are shifted by the lines `into` has read so far (not when `more` is another file's).
  */
-export function mergeCounts(into: PipelineCounts, more: PipelineCounts): void {
-  const offset = into.reader.lines;
+export function mergeCounts(into: PipelineCounts, more: PipelineCounts, sameStream = true): void {
+  // Another file's lines count from its own start.
+  const offset = sameStream ? into.reader.lines : 0;
   for (const m of more.malformed) {
     if (!m.fatal && into.malformed.length >= MAX_LISTED_MALFORMED) continue;
     into.malformed.push({ ...m, line: m.line + offset });
@@ -118,6 +128,7 @@ export function mergeCounts(into: PipelineCounts, more: PipelineCounts): void {
     into.reader[key] += more.reader[key];
   }
   into.observations += more.observations;
+  into.unknownCluster += more.unknownCluster;
   for (const [reason, n] of Object.entries(more.skipped)) {
     into.skipped[reason] = (into.skipped[reason] ?? 0) + n;
   }

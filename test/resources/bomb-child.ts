@@ -1,0 +1,158 @@
+/**
+ * Runs one hostile input through the real code in this process and prints
+ * `{"maxRssMiB":…,"result":…}` on stdout: `bombs.test.ts` spawns one process per bomb so each
+ * peak RSS is its own. Bombs are generated here, never committed.
+ *
+ *   node test/resources/bomb-child.ts <scenario> <tmpdir>
+ */
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { gzipBomb } from '../helpers/bombs.ts';
+
+const GiB = 1 << 30;
+const [scenario, dir = '.'] = process.argv.slice(2);
+
+/** `total` bytes of `byte` as a stream of one reused 1 MiB chunk (nothing held). */
+function endless(total: number, byte: number, tail = ''): Readable {
+  const chunk = Buffer.alloc(1 << 20, byte);
+  let left = total;
+  return Readable.from(
+    (function* () {
+      while (left > 0) {
+        const n = Math.min(left, chunk.length);
+        left -= n;
+        yield n === chunk.length ? chunk : chunk.subarray(0, n);
+      }
+      if (tail) yield Buffer.from(tail);
+    })(),
+  );
+}
+
+async function replayCli(args: string[], stdin?: Readable) {
+  const { main } = await import('../../cli/main.ts');
+  const { allCommands } = await import('../../cli/commands/index.ts');
+  const out = new PassThrough();
+  const err = new PassThrough();
+  const chunks: string[] = [];
+  out.resume();
+  err.on('data', (c: Buffer) => chunks.push(c.toString()));
+  const code = await main(
+    args,
+    { stdin: stdin ?? Readable.from([]), stdout: out, stderr: err, env: {}, cwd: dir },
+    allCommands,
+  );
+  return { code, stderr: chunks.join('') };
+}
+
+const ALLOWLIST = path.resolve(import.meta.dirname, '../../examples/allowlist.yaml');
+const EVENT = JSON.stringify({
+  kind: 'Event',
+  apiVersion: 'audit.k8s.io/v1',
+  level: 'RequestResponse',
+  auditID: 'x',
+  stage: 'ResponseComplete',
+  verb: 'create',
+  objectRef: { resource: 'pods', namespace: 'ns', name: 'p', apiVersion: 'v1' },
+  responseStatus: { code: 201 },
+});
+
+async function run(): Promise<unknown> {
+  switch (scenario) {
+    case 'replay-gz-bomb': {
+      // 1 MB on disk, 1 GiB inflated: one endless line of spaces.
+      const file = path.join(dir, 'bomb.jsonl.gz');
+      writeFileSync(file, gzipBomb(GiB));
+      const good = path.join(dir, 'good.jsonl');
+      writeFileSync(good, `${EVENT}\n`);
+      return replayCli(['replay', file, good, '--allowlist', ALLOWLIST, '--cluster', 'c']);
+    }
+    case 'replay-gz-bomb-lines': {
+      // 1 GiB of newlines and short JSON lines, read whole (no ratio cap): memory stays flat.
+      const { readAuditLog, newReaderStats } = await import(
+        '../../lambdas/adapters/auditlog/reader.ts'
+      );
+      const { gzipSync } = await import('node:zlib');
+      const line = `${'{"kind":"Event","verb":"get"}\n'.repeat(1 << 14)}`;
+      const member = gzipSync(line, { level: 9 });
+      const members = Math.ceil(GiB / Buffer.byteLength(line) / 4);
+      const stats = newReaderStats();
+      let records = 0;
+      const source = Readable.from(
+        (function* () {
+          for (let i = 0; i < members; i++) yield member;
+        })(),
+      );
+      for await (const _ of readAuditLog(source, { stats, maxInflateRatio: Infinity })) records++;
+      return { records, lines: stats.lines, prefiltered: stats.prefiltered };
+    }
+    case 'replay-2gib-line': {
+      // A 2 GiB single line on stdin (`replay -`), then an event.
+      return replayCli(
+        ['replay', '-', '--allowlist', ALLOWLIST, '--cluster', 'c'],
+        endless(2 * GiB, 0x61, `\n${EVENT}\n`),
+      );
+    }
+    case 'cloudwatch-bomb': {
+      // An awslogs payload whose data inflates to 1 GiB: decoded in the core, and as a replay line.
+      const { decodeCloudWatchPayload } = await import('../../lambdas/core/audit/cloudwatch.ts');
+      const payload = { awslogs: { data: gzipBomb(GiB).toString('base64') } };
+      let error = '';
+      try {
+        decodeCloudWatchPayload(payload);
+      } catch (e) {
+        error = `${(e as Error).name}: ${(e as Error).message}`;
+      }
+      const file = path.join(dir, 'payload.json');
+      writeFileSync(file, `${JSON.stringify(payload)}\n`);
+      const cli = await replayCli(['replay', file, '--allowlist', ALLOWLIST, '--cluster', 'c']);
+      return { error, cli };
+    }
+    case 'local-gzip-bomb': {
+      // POST a 1 MB gzip body that inflates to 1 GiB to a server reading it with readBody.
+      const { readBody } = await import('../../lambdas/local/body.ts');
+      const server = createServer((req, res) => {
+        readBody(req, 5 << 20, { gzipByMagic: true }).then(
+          (b) => res.end(`ok ${b.length}`),
+          (e: Error) => {
+            res.statusCode = 413;
+            res.end(e.message);
+          },
+        );
+      });
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const { port } = server.address() as AddressInfo;
+      const body = gzipBomb(GiB);
+      const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/' }, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => parts.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString() }),
+          );
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+      server.close();
+      return answer;
+    }
+    case 'local-junk-array': {
+      // A 5 MiB JSON array of junk records to /v1/pod-events (once 1.4 GB and 10 s).
+      const { podEventsRoute } = await import('../../lambdas/local/routes.ts');
+      const body = Buffer.from(`[${Array.from({ length: 2_600_000 }, () => '1').join(',')}]`);
+      const report = await podEventsRoute(body, { ingest: {}, registry: {} } as never);
+      return { listed: report.failed.length, total: report.failedTotal };
+    }
+    default:
+      throw new Error(`unknown scenario ${scenario}`);
+  }
+}
+
+const result = await run();
+const maxRssMiB = process.resourceUsage().maxRSS / 1024;
+process.stdout.write(`${JSON.stringify({ maxRssMiB, result })}\n`);
