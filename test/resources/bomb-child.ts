@@ -1,17 +1,17 @@
 /**
  * Runs one hostile input through the real code in this process and prints
  * `{"maxRssMiB":…,"result":…}` on stdout: `bombs.test.ts` spawns one process per bomb so each
- * peak RSS is its own. Bombs are generated here, never committed.
+ * peak RSS is its own. The test writes the bomb files into <dir> (generated, never committed);
+ * streams are generated here from one reused chunk.
  *
- *   node test/resources/bomb-child.ts <scenario> <tmpdir>
+ *   node test/resources/bomb-child.ts <scenario> <dir>
  */
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { gzipBomb } from '../helpers/bombs.ts';
 
 const GiB = 1 << 30;
 const [scenario, dir = '.'] = process.argv.slice(2);
@@ -49,36 +49,25 @@ async function replayCli(args: string[], stdin?: Readable) {
 }
 
 const ALLOWLIST = path.resolve(import.meta.dirname, '../../examples/allowlist.yaml');
-const EVENT = JSON.stringify({
-  kind: 'Event',
-  apiVersion: 'audit.k8s.io/v1',
-  level: 'RequestResponse',
-  auditID: 'x',
-  stage: 'ResponseComplete',
-  verb: 'create',
-  objectRef: { resource: 'pods', namespace: 'ns', name: 'p', apiVersion: 'v1' },
-  responseStatus: { code: 201 },
-});
+/** Real EKS audit events; one of them is a finding with the example allowlist. */
+const EVENTS = path.resolve(import.meta.dirname, '../fixtures/audit/eks-audit-events.jsonl');
 
 async function run(): Promise<unknown> {
   switch (scenario) {
     case 'replay-gz-bomb': {
-      // 1 MB on disk, 1 GiB inflated: one endless line of spaces.
+      // 1 MB on disk, 1 GiB inflated (one endless line of spaces), then a good log.
       const file = path.join(dir, 'bomb.jsonl.gz');
-      writeFileSync(file, gzipBomb(GiB));
-      const good = path.join(dir, 'good.jsonl');
-      writeFileSync(good, `${EVENT}\n`);
-      return replayCli(['replay', file, good, '--allowlist', ALLOWLIST, '--cluster', 'c']);
+      return replayCli(['replay', file, EVENTS, '--allowlist', ALLOWLIST, '--cluster', 'c']);
     }
     case 'replay-gz-bomb-lines': {
-      // 1 GiB of newlines and short JSON lines, read whole (no ratio cap): memory stays flat.
+      // 256 MiB of short JSON lines inflated from a few hundred KB, read whole (no ratio cap).
       const { readAuditLog, newReaderStats } = await import(
         '../../lambdas/adapters/auditlog/reader.ts'
       );
       const { gzipSync } = await import('node:zlib');
       const line = `${'{"kind":"Event","verb":"get"}\n'.repeat(1 << 14)}`;
       const member = gzipSync(line, { level: 9 });
-      const members = Math.ceil(GiB / Buffer.byteLength(line) / 4);
+      const members = Math.ceil(GiB / 4 / Buffer.byteLength(line));
       const stats = newReaderStats();
       let records = 0;
       const source = Readable.from(
@@ -93,21 +82,19 @@ async function run(): Promise<unknown> {
       // A 2 GiB single line on stdin (`replay -`), then an event.
       return replayCli(
         ['replay', '-', '--allowlist', ALLOWLIST, '--cluster', 'c'],
-        endless(2 * GiB, 0x61, `\n${EVENT}\n`),
+        endless(2 * GiB, 0x61, `\n${readFileSync(EVENTS, 'utf8')}`),
       );
     }
     case 'cloudwatch-bomb': {
       // An awslogs payload whose data inflates to 1 GiB: decoded in the core, and as a replay line.
       const { decodeCloudWatchPayload } = await import('../../lambdas/core/audit/cloudwatch.ts');
-      const payload = { awslogs: { data: gzipBomb(GiB).toString('base64') } };
+      const file = path.join(dir, 'payload.json');
       let error = '';
       try {
-        decodeCloudWatchPayload(payload);
+        decodeCloudWatchPayload(JSON.parse(readFileSync(file, 'utf8')));
       } catch (e) {
         error = `${(e as Error).name}: ${(e as Error).message}`;
       }
-      const file = path.join(dir, 'payload.json');
-      writeFileSync(file, `${JSON.stringify(payload)}\n`);
       const cli = await replayCli(['replay', file, '--allowlist', ALLOWLIST, '--cluster', 'c']);
       return { error, cli };
     }
@@ -126,7 +113,7 @@ async function run(): Promise<unknown> {
       server.listen(0, '127.0.0.1');
       await once(server, 'listening');
       const { port } = server.address() as AddressInfo;
-      const body = gzipBomb(GiB);
+      const body = readFileSync(path.join(dir, 'bomb.jsonl.gz'));
       const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
         const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/' }, (res) => {
           const parts: Buffer[] = [];
@@ -144,7 +131,7 @@ async function run(): Promise<unknown> {
     case 'local-junk-array': {
       // A 5 MiB JSON array of junk records to /v1/pod-events (once 1.4 GB and 10 s).
       const { podEventsRoute } = await import('../../lambdas/local/routes.ts');
-      const body = Buffer.from(`[${Array.from({ length: 2_600_000 }, () => '1').join(',')}]`);
+      const body = Buffer.from(`[${'1,'.repeat(2_600_000)}1]`);
       const report = await podEventsRoute(body, { ingest: {}, registry: {} } as never);
       return { listed: report.failed.length, total: report.failedTotal };
     }
