@@ -58,8 +58,10 @@ describe('progress', () => {
     const run = await runWithStderr(['replay', EVENTS, '--allowlist', allowlist], true);
     // Assess
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(
-      /\r\x1b\[Kreplay: 100% 0\.0\/0\.0 MB, 4 events, 1 findings, [\d.]+ MB\/s\r\x1b\[K/,
+    // Each draw returns the cursor and clears the line (CR, ESC [K); the last clears it for good.
+    const shown = run.stderr.replaceAll('\r', '<CR>').replaceAll('\x1b[K', '<CLEAR>');
+    expect(shown).toMatch(
+      /<CR><CLEAR>replay: 100% 0\.0\/0\.0 MB, 4 events, 1 findings, [\d.]+ MB\/s<CR><CLEAR>/,
     );
     expect(run.stderr).toContain('replay: 1 file(s), 4 line(s), 4 audit event(s)');
   });
