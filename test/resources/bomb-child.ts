@@ -85,6 +85,20 @@ async function run(): Promise<unknown> {
         endless(2 * GiB, 0x61, `\n${readFileSync(EVENTS, 'utf8')}`),
       );
     }
+    case 'replay-huge-document': {
+      // A pretty-printed EventList of 256 MiB on stdin, then JSON lines of real events.
+      const item = Buffer.from('    { "kind": "Event", "verb": "get" },\n');
+      const items = Math.ceil(GiB / 4 / item.length);
+      const source = Readable.from(
+        (function* () {
+          yield Buffer.from('{\n  "kind": "EventList",\n  "items": [\n');
+          const block = Buffer.concat(Array.from({ length: 4096 }, () => item));
+          for (let i = 0; i < items; i += 4096) yield block;
+          yield Buffer.from(`    {}\n  ]\n}\n${readFileSync(EVENTS, 'utf8')}`);
+        })(),
+      );
+      return replayCli(['replay', '-', '--allowlist', ALLOWLIST, '--cluster', 'c'], source);
+    }
     case 'cloudwatch-bomb': {
       // An awslogs payload whose data inflates to 1 GiB: decoded in the core, and as a replay line.
       const { decodeCloudWatchPayload } = await import('../../lambdas/core/audit/cloudwatch.ts');

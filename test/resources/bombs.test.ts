@@ -75,6 +75,18 @@ describe(`bombs stay under ${CEILING_MIB} MiB RSS`, { timeout: 120_000 }, () => 
     expect(result.stderr).toContain('evaluated: 3 workload write(s)');
   });
 
+  it('replay - of a 256 MiB pretty-printed document: malformed, the documents after it read', () => {
+    // Act
+    const { maxRssMiB, result } = runChild('replay-huge-document');
+    // Assess
+    expect(maxRssMiB).toBeLessThan(CEILING_MIB);
+    expect(result.stderr).toContain(
+      '<stdin>:1: JSON document is larger than the limit (33554432 characters): not read',
+    );
+    expect(result.stderr).toContain('4 audit event(s)');
+    expect(result.stderr).toContain('evaluated: 3 workload write(s)');
+  });
+
   it('a CloudWatch awslogs payload inflating to 1 GiB: a ValidationError, a malformed line', () => {
     // Act
     const { maxRssMiB, result } = runChild('cloudwatch-bomb');

@@ -104,7 +104,7 @@ export interface ReadAuditLogOptions {
 
 /** A JSON-lines audit event is rarely above a few MiB (the apiserver caps a request at 3 MiB). */
 export const MAX_LINE_BYTES = 16 * 1024 * 1024;
-export const MAX_DOCUMENT_CHARS = 64 * 1024 * 1024;
+export const MAX_DOCUMENT_CHARS = 32 * 1024 * 1024;
 export const MAX_INFLATE_RATIO = 100;
 /** Inflated bytes below which the ratio is not checked (small, very regular files pass). */
 export const INFLATE_RATIO_FLOOR = 64 * 1024 * 1024;
