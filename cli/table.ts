@@ -3,7 +3,12 @@ export function formatTable(
   header: readonly string[],
   rows: readonly (readonly string[])[],
 ): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  // A loop, not Math.max(...cells): a spread of every row overflows the stack on large outputs.
+  const widths = header.map((h, i) => {
+    let w = h.length;
+    for (const r of rows) w = Math.max(w, (r[i] ?? '').length);
+    return w;
+  });
   const line = (cells: readonly string[]) =>
     cells
       .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))

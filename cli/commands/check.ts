@@ -155,7 +155,7 @@ export const registerCheck: Register = (program: Command, io, setExit) => {
         for (const file of manifestFiles(target, io)) {
           const rel = path.relative(io.cwd, file) || file;
           const objects = parseManifestText(readFileSync(file, 'utf8'), rel);
-          items.push(...itemsOfManifests(objects, rel, opts.namespace));
+          for (const item of itemsOfManifests(objects, rel, opts.namespace)) items.push(item);
         }
       }
       if (images.length === 0 && opts.file.length === 0) {

@@ -1,6 +1,7 @@
-import { access, stat } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import {
   isLineModeFile,
@@ -10,15 +11,13 @@ import {
 import {
   DecisionCache,
   evaluateAuditLog,
+  type MalformedLine,
   mergeCounts,
   newPipelineCounts,
   type PipelineCounts,
   UNKNOWN_CLUSTER,
 } from '../../lambdas/adapters/auditlog/replay-pipeline.ts';
-import {
-  type ReplayRangeTask,
-  replayRanges,
-} from '../../lambdas/adapters/auditlog/replay-worker.ts';
+import type { ReplayRangeTask } from '../../lambdas/adapters/auditlog/replay-worker.ts';
 import { type AggregatedFinding, FindingAggregator } from '../../lambdas/core/aggregate.ts';
 import type { AllowlistDocument, CompiledAllowlist } from '../../lambdas/core/allowlist/index.ts';
 import { FAILURE_REASONS, type SkipReason } from '../../lambdas/core/audit/interpret.ts';
@@ -29,6 +28,7 @@ import { loadAllowlistDocument } from '../allowlist-file.ts';
 import { parseClusterOption } from '../cluster-option.ts';
 import { type CliIo, EXIT } from '../context.ts';
 import type { Register } from '../main.ts';
+import { isTerminal, ProgressRenderer, type ReplayProgress } from '../replay-progress.ts';
 import { FINDING_COLUMNS, findingCells, formatTable } from '../table.ts';
 
 export { UNKNOWN_CLUSTER };
@@ -39,19 +39,30 @@ interface ReplayOptions {
   cluster?: string;
   json?: boolean;
   at?: string;
+  quiet?: boolean;
+  summaryJson?: string;
 }
+
+/** The file argument that means standard input. */
+export const STDIN = '-';
 
 export interface ReplaySummary {
   files: number;
   reader: ReaderStats;
   observations: number;
   skipped: Record<string, number>;
-  malformed: { file: string; line: number; error: string }[];
+  malformed: MalformedLine[];
   /** The first writes whose images could not be judged (reported failures, by auditID). */
-  unjudged: { file: string; line: number; error: string }[];
+  unjudged: MalformedLine[];
   findings: number;
   /** Byte ranges read by several threads, over all files (0: every file read on one thread). */
   parallelRanges: number;
+  /** Observations judged without a cluster (no --cluster, no EKS log group). */
+  unknownCluster: number;
+  /** Inputs (as passed) that held no audit event at all: the wrong file, not a quiet log. */
+  noEvents: string[];
+  /** Things the reader should know about the result (printed once each). */
+  notes: string[];
 }
 
 /** The contract's JSON shape of one finding (exactly these keys). */
@@ -119,6 +130,7 @@ function printSummary(io: CliIo, s: ReplaySummary): void {
         : null,
       ...unjudgedLines(s),
       `  findings: ${s.findings}`,
+      ...s.notes.map((n) => `  note: ${n}`),
     ]
       .filter((l): l is string => l !== null)
       .join('\n')}\n`,
@@ -171,6 +183,21 @@ export interface ReplayFilesOptions {
    * tests compare it with the fast path.
    */
   reference?: boolean | undefined;
+  /** What the file `-` reads. */
+  stdin?: Readable | undefined;
+  /** Called once, before reading, with the replay's live progress. */
+  onProgress?: ((progress: ReplayProgress) => void) | undefined;
+}
+
+/** Notes about rules that cannot apply to what was replayed. */
+function notesFor(allowlist: CompiledAllowlist, unknownCluster: number): string[] {
+  const scoped = allowlist.rules.filter((r) => (r.clusters?.length ?? 0) > 0);
+  if (unknownCluster === 0 || scoped.length === 0) return [];
+  const ids = scoped.map((r) => r.id);
+  const shown = ids.length > 5 ? `${ids.slice(0, 5).join(', ')}, …` : ids.join(', ');
+  return [
+    `${unknownCluster} workload write(s) came with no cluster (no --cluster, no EKS log group) and were judged as cluster "${UNKNOWN_CLUSTER}": ${scoped.length} cluster-scoped rule(s) cannot apply to them (${shown}); pass --cluster NAME`,
+  ];
 }
 
 /** Below this, worker start-up (module loading, allowlist compile) costs more than it saves. */
@@ -190,41 +217,69 @@ export async function replayFiles(
     : Math.max(1, Math.floor(opts.threads ?? availableParallelism()));
   const add = (c: FindingCandidate) => aggregator.add(c);
   let rangesRead = 0;
+  const noEvents: string[] = [];
+  // Progress: the finished files' counts plus the live counts of the one being read.
+  let current: PipelineCounts = newPipelineCounts();
+  if (opts.onProgress) {
+    const sizes = await Promise.all(
+      files.map((f) =>
+        f === STDIN
+          ? null
+          : stat(f).then(
+              (st) => st.size,
+              () => null,
+            ),
+      ),
+    );
+    opts.onProgress({
+      totalBytes: sizes.includes(null) ? null : sizes.reduce<number>((a, b) => a + (b ?? 0), 0),
+      bytes: () => total.reader.bytes + current.reader.bytes,
+      events: () => total.reader.events + current.reader.events,
+      findings: () => aggregator.size,
+    });
+  }
   for (const file of files) {
-    const name = path.basename(file);
+    const stdin = file === STDIN;
+    const name = stdin ? '<stdin>' : path.basename(file);
     const ranges =
-      threads > 1 && opts.allowlistDocument
+      !stdin && threads > 1 && opts.allowlistDocument
         ? await parallelRanges(file, threads, opts.parallelMinBytes ?? PARALLEL_MIN_BYTES)
         : null;
+    current = newPipelineCounts();
     if (!ranges || !opts.allowlistDocument) {
-      const counts = await evaluateAuditLog(
-        file,
+      const source = stdin ? (opts.stdin ?? Readable.from([])) : file;
+      await evaluateAuditLog(
+        source,
         decider,
         { file: name, cluster: opts.cluster, at, bytePrefilter: !opts.reference },
         add,
+        current,
       );
-      mergeCounts(total, counts);
-      continue;
+    } else {
+      // Merged in file order, the candidates and counts are those of a sequential read.
+      const tasks: ReplayRangeTask[] = ranges.map((range) => ({
+        path: file,
+        file: name,
+        cluster: opts.cluster,
+        atMs: at === null ? null : at.getTime(),
+        range,
+      }));
+      rangesRead += tasks.length;
+      const { replayRanges } = await import('../../lambdas/adapters/auditlog/replay-worker.ts');
+      const results = await replayRanges(tasks, {
+        allowlist: opts.allowlist,
+        document: opts.allowlistDocument,
+        decider,
+        workers: threads - 1,
+      });
+      for (const r of results) {
+        for (const c of r.candidates) aggregator.add(c);
+        mergeCounts(current, r.counts);
+      }
     }
-    // Merged in file order, the candidates and counts are those of a sequential read.
-    const tasks: ReplayRangeTask[] = ranges.map((range) => ({
-      path: file,
-      file: name,
-      cluster: opts.cluster,
-      atMs: at === null ? null : at.getTime(),
-      range,
-    }));
-    rangesRead += tasks.length;
-    const results = await replayRanges(tasks, {
-      allowlist: opts.allowlist,
-      document: opts.allowlistDocument,
-      decider,
-      workers: threads - 1,
-    });
-    for (const r of results) {
-      for (const c of r.candidates) aggregator.add(c);
-      mergeCounts(total, r.counts);
-    }
+    if (current.reader.events === 0) noEvents.push(file);
+    mergeCounts(total, current, false);
+    current = newPipelineCounts();
   }
   const findings = aggregator.results();
   const summary: ReplaySummary = {
@@ -236,6 +291,9 @@ export async function replayFiles(
     unjudged: total.unjudged,
     findings: findings.length,
     parallelRanges: rangesRead,
+    unknownCluster: total.unknownCluster,
+    noEvents,
+    notes: notesFor(opts.allowlist, total.unknownCluster),
   };
   return { findings, summary };
 }
@@ -264,7 +322,7 @@ export const registerReplay: Register = (program: Command, io, setExit) => {
     .description(
       'evaluate audit logs offline: JSON lines of Events, EventList documents, CloudWatch Logs payloads or exports, .gz',
     )
-    .argument('<file...>', 'audit log files')
+    .argument('<file...>', 'audit log files (- reads standard input)')
     .option(
       '--allowlist <file>',
       'allowlist YAML (default: $REGWATCH_ALLOWLIST or ./allowlist.yaml)',
@@ -279,6 +337,8 @@ export const registerReplay: Register = (program: Command, io, setExit) => {
       'judge every event at this time (ISO-8601 or "now"); default: each event\'s own time',
     )
     .option('--json', 'one JSON object per finding')
+    .option('-q, --quiet', 'no progress line on a terminal')
+    .option('--summary-json <file>', 'also write the summary as JSON to this file')
     .option(
       '--threads <n>',
       `threads for a JSON-lines file of ${PARALLEL_MIN_BYTES / 1024 / 1024} MiB or more (default: available cores; 1: one thread)`,
@@ -287,26 +347,83 @@ export const registerReplay: Register = (program: Command, io, setExit) => {
       const threads = parseThreads(opts.threads);
       const { document, allowlist } = loadAllowlistDocument(opts.allowlist, io);
       const at = parseAt(opts.at);
-      const resolved = files.map((f) => path.resolve(io.cwd, f));
+      if (files.filter((f) => f === STDIN).length > 1) {
+        throw new UsageError('standard input (-) can be read only once');
+      }
+      const resolved = files.map((f) => (f === STDIN ? STDIN : path.resolve(io.cwd, f)));
       for (const [i, f] of resolved.entries()) {
-        await access(f).catch(() => {
+        if (f === STDIN) continue;
+        const st = await stat(f).catch(() => {
           throw new UsageError(`cannot read ${files[i]}: no such file`);
         });
+        if (st.isDirectory()) {
+          throw new UsageError(`${files[i]} is a directory, not an audit log (name its files)`);
+        }
       }
+      let renderer: ProgressRenderer | null = null;
       const { findings, summary } = await replayFiles(resolved, {
         allowlist,
         allowlistDocument: document,
         threads,
         ...(opts.cluster ? { cluster: opts.cluster } : {}),
         at,
-      });
+        stdin: io.stdin,
+        ...(isTerminal(io.stderr) && !opts.quiet
+          ? {
+              onProgress: (p: ReplayProgress) => {
+                renderer = new ProgressRenderer(io.stderr, p);
+              },
+            }
+          : {}),
+      }).finally(() => (renderer as ProgressRenderer | null)?.stop());
       if (opts.json) {
         for (const f of findings) io.stdout.write(`${JSON.stringify(findingJson(f))}\n`);
       } else {
         printHuman(io, findings);
       }
       printSummary(io, summary);
+      if (opts.summaryJson) {
+        await writeFile(
+          path.resolve(io.cwd, opts.summaryJson),
+          `${JSON.stringify(summaryJson(summary, files, resolved), null, 2)}\n`,
+        );
+      }
+      if (summary.noEvents.length > 0) {
+        // The wrong file (a YAML file, another log) must not pass as "no findings".
+        for (const f of summary.noEvents) {
+          const given = files[resolved.indexOf(f)] ?? f;
+          io.stderr.write(
+            `regwatch: ${given === STDIN ? 'standard input' : given}: no audit events found (not an audit log?)\n`,
+          );
+        }
+        setExit(EXIT.usage);
+        return;
+      }
       // An image that could not be judged fails closed, like a finding.
       setExit(findings.length > 0 || unjudgedCount(summary) > 0 ? EXIT.violations : EXIT.ok);
     });
 };
+
+/** The `--summary-json` document: the summary, with inputs named as they were given. */
+export function summaryJson(
+  s: ReplaySummary,
+  given: readonly string[],
+  resolved: readonly string[],
+) {
+  const asGiven = (f: string) => given[resolved.indexOf(f)] ?? f;
+  return {
+    files: s.files,
+    bytes: s.reader.bytes,
+    lines: s.reader.lines,
+    events: s.reader.events,
+    prefiltered: s.reader.prefiltered,
+    evaluated: s.observations,
+    skipped: s.skipped,
+    notJson: s.reader.notJson,
+    malformed: s.reader.malformed,
+    malformedLines: s.malformed,
+    findings: s.findings,
+    noEvents: s.noEvents.map(asGiven),
+    notes: s.notes,
+  };
+}

@@ -89,7 +89,7 @@ export class PodWatcher {
             namespace === null
               ? await api.listPodForAllNamespaces({ limit: pageSize, _continue: cont })
               : await api.listNamespacedPod({ namespace, limit: pageSize, _continue: cont });
-          first.items.push(...page.items);
+          for (const item of page.items) first.items.push(item);
           cont = page.metadata?._continue;
         }
         return first;

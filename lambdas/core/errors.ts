@@ -40,6 +40,14 @@ export class PayloadTooLargeError extends RegwatchError {
   }
 }
 
+/** A compressed payload inflates past the limit (a gzip bomb, or simply too much). */
+export class InflatedTooLargeError extends PayloadTooLargeError {
+  constructor(limitBytes: number) {
+    super(limitBytes);
+    this.message = `compressed payload inflates past ${limitBytes} bytes`;
+  }
+}
+
 /** Required configuration (environment, context, flags) is missing or malformed. */
 export class ConfigError extends RegwatchError {
   constructor(message: string) {

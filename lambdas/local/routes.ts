@@ -23,6 +23,7 @@ import { emptyReport, type IngestReport, shouldAlert } from '../services/ingest.
 import type { IngestDeps } from '../services/ports.ts';
 import type { RegistryDeps } from '../services/registry.ts';
 import { parseJson } from './body.ts';
+import { boundFailures } from './bounded-report.ts';
 
 /** The edges the routes call, built once by `app.ts` from the composition root. */
 export interface LocalEdges {
@@ -58,6 +59,8 @@ export interface LocalReport extends IngestReport {
    * digests): the Lambda logs, counts and drops them too. Not failures: a retry cannot help.
    */
   rejected?: { index: number; reason: string }[];
+  /** All failures, when there are more than `failed` lists (the first ones by index). */
+  failedTotal?: number;
 }
 
 function errorText(error: unknown): string {
@@ -88,7 +91,7 @@ export async function podEventsRoute(body: Buffer, pipeline: LocalPipeline): Pro
     );
   }
   report.received = records.length;
-  return report;
+  return boundFailures(report);
 }
 
 /** Runs one record; a `ValidationError` becomes its failure at `index`, the rest propagates. */
@@ -156,7 +159,7 @@ export async function auditRoute(
         if (outcome.notJson > 0) {
           report.skipped['not-json'] = (report.skipped['not-json'] ?? 0) + outcome.notJson;
         }
-        return report;
+        return boundFailures(report);
       }
       case 'control-message':
         return emptyReport();
@@ -174,13 +177,13 @@ export async function auditRoute(
     );
   }
   const result = await pipeline.edges.auditWebhook.ingest({ cluster, body: text });
-  return {
+  return boundFailures({
     received: result.summary.received,
     evaluated: result.summary.evaluated,
     skipped: result.summary.skipped,
     failed: result.failed,
     findings: result.summary.findings,
-  };
+  });
 }
 
 function tally(report: LocalReport, results: readonly UpsertResult[]): void {
@@ -229,7 +232,7 @@ export async function eventsRoute(body: Buffer, pipeline: LocalPipeline): Promis
       for (const [reason, n] of Object.entries(part.skipped)) {
         report.skipped[reason] = (report.skipped[reason] ?? 0) + n;
       }
-      report.failed.push(...part.failed);
+      for (const f of part.failed) report.failed.push(f);
       for (const outcome of ['new', 'reopened', 'repeat', 'duplicate'] as const) {
         report.findings[outcome] += part.findings[outcome];
       }
@@ -259,5 +262,5 @@ export async function eventsRoute(body: Buffer, pipeline: LocalPipeline): Promis
     tally(report, result.outcome.findings);
     await alertResults(result.outcome.findings, pipeline.ingest);
   }
-  return report;
+  return boundFailures(report);
 }

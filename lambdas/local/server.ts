@@ -35,6 +35,8 @@ export interface IngestServerOptions {
   /** When set, `/v1/*` requests need `Authorization: Bearer <token>`. */
   token?: string | undefined;
   maxBodyBytes?: number | undefined;
+  /** Limit on a gzip body once inflated (default `DEFAULT_MAX_INFLATED_BYTES`). */
+  maxInflatedBytes?: number | undefined;
   /** Told about each request's outcome (one line per request) and about server errors. */
   log?: ((line: string) => void) | undefined;
   logError?: ((line: string, error: unknown) => void) | undefined;
@@ -43,6 +45,8 @@ export interface IngestServerOptions {
 interface Route {
   method: 'GET' | 'POST';
   contentTypes: readonly string[];
+  /** A body starting with the gzip magic number is inflated even without Content-Encoding. */
+  gzipByMagic?: boolean;
   handle(body: Buffer, url: URL, pipeline: LocalPipeline, limit: number): Promise<LocalReport>;
 }
 
@@ -63,6 +67,7 @@ const ROUTES: Readonly<Record<string, Route>> = {
   '/v1/audit': {
     method: 'POST',
     contentTypes: AUDIT_TYPES,
+    gzipByMagic: true,
     handle: (body, url, p, limit) => auditRoute(body, url.searchParams.get('cluster'), p, limit),
   },
   '/v1/events': {
@@ -170,11 +175,14 @@ export function createIngestServer(
       return;
     }
     checkContentType(req, route.contentTypes);
-    const body = await readBody(req, limit);
+    const body = await readBody(req, limit, {
+      gzipByMagic: route.gzipByMagic,
+      maxInflatedBytes: options.maxInflatedBytes,
+    });
     const report = await route.handle(body, url, pipeline, limit);
     const status = report.failed.length > 0 ? 400 : 200;
     log(
-      `${req.method} ${url.pathname}${url.search} → ${status}: ${report.received} received, ${report.evaluated} evaluated, ${report.failed.length} failed, findings new ${report.findings.new} / reopened ${report.findings.reopened} / repeat ${report.findings.repeat} / duplicate ${report.findings.duplicate}`,
+      `${req.method} ${url.pathname}${url.search} → ${status}: ${report.received} received, ${report.evaluated} evaluated, ${report.failedTotal ?? report.failed.length} failed, findings new ${report.findings.new} / reopened ${report.findings.reopened} / repeat ${report.findings.repeat} / duplicate ${report.findings.duplicate}`,
     );
     send(res, status, report);
   }

@@ -24,6 +24,7 @@ import {
 } from '../../core/audit/cloudwatch.ts';
 import { mayBeRelevant } from '../../core/audit/prefilter.ts';
 import { BytePrefilter, headAt } from '../../core/audit/prefilter-bytes.ts';
+import { ValidationError } from '../../core/errors.ts';
 
 interface Position {
   file: string;
@@ -35,7 +36,12 @@ interface Position {
 
 export type AuditRecord =
   | (Position & { kind: 'event'; event: unknown; cluster?: string | undefined })
-  | (Position & { kind: 'malformed'; error: string })
+  | (Position & {
+      kind: 'malformed';
+      error: string;
+      /** The error ended the file (unreadable, a gzip bomb): always reported. */
+      fatal?: boolean | undefined;
+    })
   | (Position & {
       kind: 'skipped';
       reason: 'not-json';
@@ -44,6 +50,8 @@ export type AuditRecord =
     });
 
 export interface ReaderStats {
+  /** Bytes read from the source (before decompression). */
+  bytes: number;
   /** Physical lines read (after decompression). */
   lines: number;
   /** Audit events seen: yielded as `event` records plus those the pre-filter dropped. */
@@ -55,7 +63,7 @@ export interface ReaderStats {
 }
 
 export function newReaderStats(): ReaderStats {
-  return { lines: 0, events: 0, prefiltered: 0, notJson: 0, malformed: 0 };
+  return { bytes: 0, lines: 0, events: 0, prefiltered: 0, notJson: 0, malformed: 0 };
 }
 
 export interface ReadAuditLogOptions {
@@ -79,7 +87,29 @@ export interface ReadAuditLogOptions {
    * Line numbers count from the range's start; ranges should start just after a newline.
    */
   range?: { start: number; end: number } | undefined;
+  /** Longest physical line read (bytes); a longer one is a malformed line, never buffered. */
+  maxLineBytes?: number | undefined;
+  /** Largest pretty-printed JSON document (UTF-16 units); a larger one is malformed. */
+  maxDocumentChars?: number | undefined;
+  /** Most bytes a gzip source may inflate to; past it the rest of the source is not read. */
+  maxInflatedBytes?: number | undefined;
+  /**
+   * Most inflated bytes per compressed byte, checked once `INFLATE_RATIO_FLOOR` bytes are out:
+   * real audit logs compress about 10-20×; a gzip bomb about 1000×.
+   */
+  maxInflateRatio?: number | undefined;
+  /** Malformed and not-JSON records yielded (the rest are only counted in `stats`). */
+  maxListed?: number | undefined;
 }
+
+/** A JSON-lines audit event is rarely above a few MiB (the apiserver caps a request at 3 MiB). */
+export const MAX_LINE_BYTES = 16 * 1024 * 1024;
+export const MAX_DOCUMENT_CHARS = 32 * 1024 * 1024;
+export const MAX_INFLATE_RATIO = 100;
+/** Inflated bytes below which the ratio is not checked (small, very regular files pass). */
+export const INFLATE_RATIO_FLOOR = 64 * 1024 * 1024;
+/** Bad records reported one by one; the rest are counted. */
+export const MAX_LISTED_BAD_RECORDS = 100;
 
 const CHUNK_BYTES = 1 << 20;
 const EVENT_LIST = Buffer.from('{"kind":"EventList"', 'latin1');
@@ -112,18 +142,26 @@ export async function* readAuditLog(
         })
       : source;
   const sink = new RecordSink(file, opts);
-  let splitter: Splitter | null = opts.lines ? new ByteLineSplitter(sink) : null;
+  const maxLine = opts.maxLineBytes ?? MAX_LINE_BYTES;
+  let splitter: Splitter | null = opts.lines ? new ByteLineSplitter(sink, maxLine) : null;
   // Until the format is known: the bytes read so far, and their text for `chooseSplitter`.
   const head: Buffer[] = [];
+  let headBytes = 0;
   const headDecoder = new TextDecoder('utf-8');
   let headText = '';
+  const limits: InflateLimits = {
+    maxBytes: opts.maxInflatedBytes ?? Number.POSITIVE_INFINITY,
+    maxRatio: opts.maxInflateRatio ?? MAX_INFLATE_RATIO,
+  };
   try {
-    for await (const bytes of decompressed(input)) {
+    for await (const bytes of decompressed(input, limits, sink.stats)) {
       if (splitter) splitter.push(bytes);
       else {
         head.push(bytes);
+        headBytes += bytes.length;
         headText += headDecoder.decode(bytes, { stream: true });
-        splitter = chooseSplitter(headText, sink);
+        // A first line that does not end within the head is one long JSON line (or junk).
+        splitter = chooseSplitter(headText, sink, maxLine, false, headBytes >= HEAD_BYTES);
         if (splitter) {
           splitter.push(Buffer.concat(head));
           head.length = 0;
@@ -134,19 +172,42 @@ export async function* readAuditLog(
     }
     if (!splitter) {
       headText += headDecoder.decode();
-      splitter = chooseSplitter(headText, sink, true);
+      splitter = chooseSplitter(headText, sink, maxLine, true);
       if (head.length > 0) splitter.push(Buffer.concat(head));
     }
     splitter.end();
   } catch (err) {
-    // A corrupt gzip stream or a read error ends this file; what was read stays reported.
-    sink.malformed(splitter?.currentLine() ?? 1, `cannot read ${file}: ${(err as Error).message}`);
+    // A corrupt gzip stream, a gzip bomb or a read error ends this file; what was read stays
+    // reported, and the line that was being read is named.
+    sink.malformed(
+      splitter?.currentLine() ?? 1,
+      err instanceof InflateLimitError
+        ? err.message
+        : `cannot read ${file}: ${(err as Error).message}`,
+      undefined,
+      true,
+    );
   }
   yield* sink.drain();
 }
 
-/** Bytes of the source, gunzipped when it starts with the gzip magic number. */
-async function* decompressed(input: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
+interface InflateLimits {
+  maxBytes: number;
+  maxRatio: number;
+}
+
+/** A gzip source inflates past a cap: the rest of it is not read. */
+export class InflateLimitError extends ValidationError {}
+
+/**
+ * Bytes of the source, gunzipped when it starts with the gzip magic number. Inflation is
+ * streamed (backpressure from the consumer) and stops at the first chunk past a limit.
+ */
+async function* decompressed(
+  input: AsyncIterable<Buffer | string>,
+  limits: InflateLimits,
+  stats: ReaderStats,
+): AsyncGenerator<Buffer> {
   const it = input[Symbol.asyncIterator]();
   // File streams give fresh Buffers: copying them again cost ~10 % of a replay.
   const asBuffer = (v: Buffer | string) => (Buffer.isBuffer(v) ? v : Buffer.from(v));
@@ -157,17 +218,48 @@ async function* decompressed(input: AsyncIterable<Buffer | string>): AsyncGenera
     first = first.length === 0 ? asBuffer(n.value) : Buffer.concat([first, asBuffer(n.value)]);
   }
   if (first.length === 0) return;
+  let compressed = 0;
   async function* all(): AsyncGenerator<Buffer> {
+    compressed += first.length;
+    stats.bytes += first.length;
     yield first;
     for (;;) {
       const n = await it.next();
       if (n.done) return;
-      yield asBuffer(n.value);
+      const b = asBuffer(n.value);
+      compressed += b.length;
+      stats.bytes += b.length;
+      yield b;
     }
   }
-  if (first[0] === 0x1f && first[1] === 0x8b) {
-    yield* Readable.from(all()).pipe(createGunzip({ chunkSize: 256 * 1024 }));
-  } else yield* all();
+  if (first[0] !== 0x1f || first[1] !== 0x8b) {
+    yield* all();
+    return;
+  }
+  const source = Readable.from(all());
+  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
+  source.on('error', (err) => gunzip.destroy(err));
+  source.pipe(gunzip);
+  let inflated = 0;
+  try {
+    for await (const out of gunzip as AsyncIterable<Buffer>) {
+      inflated += out.length;
+      if (inflated > limits.maxBytes) {
+        throw new InflateLimitError(
+          `gzip input inflates past ${limits.maxBytes} bytes: the rest is not read`,
+        );
+      }
+      if (inflated > INFLATE_RATIO_FLOOR && inflated > compressed * limits.maxRatio) {
+        throw new InflateLimitError(
+          `gzip input inflates more than ${limits.maxRatio}× (${inflated} bytes from ${compressed}): a gzip bomb? the rest is not read`,
+        );
+      }
+      yield out;
+    }
+  } finally {
+    source.destroy();
+    gunzip.destroy();
+  }
 }
 
 interface Splitter {
@@ -181,12 +273,14 @@ interface Splitter {
  * document mode when it opens a JSON value that continues on later lines (pretty-printed).
  * Null: the head is too short to say.
  */
-function chooseMode(head: string, atEnd: boolean): 'lines' | 'document' | null {
+function chooseMode(head: string, atEnd: boolean, full = false): 'lines' | 'document' | null {
   const start = head.search(/\S/);
-  if (start < 0) return atEnd ? 'lines' : null;
+  if (start < 0) return atEnd || full ? 'lines' : null;
   const c = head[start];
   if (c !== '{' && c !== '[') return 'lines';
   const nl = head.indexOf('\n', start);
+  // A first line longer than the head is a (long) JSON line, never a pretty-printed document.
+  if (nl < 0 && full) return 'lines';
   if (nl < 0 && !atEnd) return null;
   const firstLine = head.slice(start, nl < 0 ? undefined : nl).trim();
   try {
@@ -200,12 +294,26 @@ function chooseMode(head: string, atEnd: boolean): 'lines' | 'document' | null {
   }
 }
 
-function chooseSplitter(head: string, sink: RecordSink): Splitter | null;
-function chooseSplitter(head: string, sink: RecordSink, atEnd: true): Splitter;
-function chooseSplitter(head: string, sink: RecordSink, atEnd = false): Splitter | null {
-  const mode = chooseMode(head, atEnd);
+function chooseSplitter(head: string, sink: RecordSink, maxLine: number, atEnd: true): Splitter;
+function chooseSplitter(
+  head: string,
+  sink: RecordSink,
+  maxLine: number,
+  atEnd: boolean,
+  full: boolean,
+): Splitter | null;
+function chooseSplitter(
+  head: string,
+  sink: RecordSink,
+  maxLine: number,
+  atEnd: boolean,
+  full = false,
+): Splitter | null {
+  const mode = chooseMode(head, atEnd, full);
   if (mode === null) return null;
-  return mode === 'lines' ? new ByteLineSplitter(sink) : new TextDocumentSplitter(sink);
+  return mode === 'lines'
+    ? new ByteLineSplitter(sink, maxLine)
+    : new TextDocumentSplitter(sink, sink.maxDocumentChars);
 }
 
 const HEAD_BYTES = 1 << 20;
@@ -272,6 +380,10 @@ class RecordSink {
   readonly prefilter: boolean;
   readonly bytePrefilter: boolean;
   readonly stats: ReaderStats;
+  readonly maxDocumentChars: number;
+  private readonly maxListed: number;
+  /** Malformed and not-JSON records yielded so far (each kind bounded on its own). */
+  private readonly listed = { malformed: 0, notJson: 0 };
 
   constructor(file: string, opts: ReadAuditLogOptions) {
     this.file = file;
@@ -279,6 +391,15 @@ class RecordSink {
     this.prefilter = opts.prefilter ?? true;
     this.bytePrefilter = opts.bytePrefilter ?? true;
     this.stats = opts.stats ?? newReaderStats();
+    this.maxDocumentChars = opts.maxDocumentChars ?? MAX_DOCUMENT_CHARS;
+    this.maxListed = opts.maxListed ?? MAX_LISTED_BAD_RECORDS;
+  }
+
+  /** Whether one more bad record is yielded (else it is only counted): reports stay bounded. */
+  private list(kind: 'malformed' | 'notJson', always = false): boolean {
+    if (!always && this.listed[kind] >= this.maxListed) return false;
+    this.listed[kind]++;
+    return true;
   }
 
   *drain(): Generator<AuditRecord> {
@@ -286,9 +407,18 @@ class RecordSink {
     yield* batch;
   }
 
-  malformed(line: number, error: string, index?: number): void {
+  /** `always`: listed even past `maxListed` (the one error that ends a file). */
+  malformed(line: number, error: string, index?: number, always = false): void {
     this.stats.malformed++;
-    this.pending.push({ kind: 'malformed', file: this.file, line, index, error });
+    if (!this.list('malformed', always)) return;
+    this.pending.push({
+      kind: 'malformed',
+      file: this.file,
+      line,
+      index,
+      error,
+      ...(always ? { fatal: true } : {}),
+    });
   }
 
   event(event: unknown, line: number, index?: number, cluster?: string): void {
@@ -305,6 +435,7 @@ class RecordSink {
 
   notJson(text: string, line: number, index?: number, cluster?: string): void {
     this.stats.notJson++;
+    if (!this.list('notJson')) return;
     this.pending.push({
       kind: 'skipped',
       reason: 'not-json',
@@ -454,12 +585,17 @@ class RecordSink {
  */
 class ByteLineSplitter implements Splitter {
   private readonly sink: RecordSink;
+  private readonly maxLine: number;
   /** Bytes of a line that began in an earlier chunk. */
   private carry: Buffer[] = [];
+  private carried = 0;
+  /** Bytes of an over-long line being skipped (its bytes are not kept), or -1. */
+  private skipped = -1;
   private lineNo = 0;
 
-  constructor(sink: RecordSink) {
+  constructor(sink: RecordSink, maxLine: number) {
     this.sink = sink;
+    this.maxLine = maxLine;
   }
 
   currentLine(): number {
@@ -468,33 +604,68 @@ class ByteLineSplitter implements Splitter {
 
   push(chunk: Buffer): void {
     let start = 0;
-    if (this.carry.length > 0) {
+    if (this.skipped >= 0 || this.carry.length > 0) {
       const nl = chunk.indexOf(10);
-      if (nl < 0) {
-        this.carry.push(chunk);
-        return;
+      const head = nl < 0 ? chunk.length : nl;
+      if (this.skipped < 0 && this.carried + head > this.maxLine) {
+        this.skipped = this.carried;
+        this.carry = [];
+        this.carried = 0;
       }
-      this.carry.push(chunk.subarray(0, nl));
-      const joined = Buffer.concat(this.carry);
-      this.carry = [];
-      this.line(joined, new BytePrefilter(joined), 0, joined.length);
+      if (this.skipped >= 0) {
+        this.skipped += head;
+        if (nl < 0) return;
+        this.tooLong(this.skipped);
+      } else if (nl < 0) {
+        this.carry.push(chunk);
+        this.carried += chunk.length;
+        return;
+      } else {
+        this.carry.push(chunk.subarray(0, nl));
+        const joined = Buffer.concat(this.carry);
+        this.carry = [];
+        this.carried = 0;
+        this.line(joined, new BytePrefilter(joined), 0, joined.length);
+      }
       start = nl + 1;
     }
     const filter = new BytePrefilter(chunk);
     for (;;) {
       const nl = chunk.indexOf(10, start);
       if (nl < 0) break;
-      this.line(chunk, filter, start, nl);
+      if (nl - start > this.maxLine) this.tooLong(nl - start);
+      else this.line(chunk, filter, start, nl);
       start = nl + 1;
     }
-    if (start < chunk.length) this.carry.push(chunk.subarray(start));
+    if (start >= chunk.length) return;
+    if (chunk.length - start > this.maxLine) this.skipped = chunk.length - start;
+    else {
+      this.carry.push(chunk.subarray(start));
+      this.carried = chunk.length - start;
+    }
   }
 
   end(): void {
+    if (this.skipped >= 0) {
+      this.tooLong(this.skipped);
+      return;
+    }
     if (this.carry.length === 0) return;
     const joined = Buffer.concat(this.carry);
     this.carry = [];
+    this.carried = 0;
     this.line(joined, new BytePrefilter(joined), 0, joined.length);
+  }
+
+  /** An over-long line: counted and reported, never buffered or decoded. */
+  private tooLong(bytes: number): void {
+    this.skipped = -1;
+    this.lineNo++;
+    this.sink.stats.lines++;
+    this.sink.malformed(
+      this.lineNo,
+      `line of ${bytes} bytes is longer than the limit (${this.maxLine} bytes): not read`,
+    );
   }
 
   private line(buf: Buffer, filter: BytePrefilter, start: number, end: number): void {
@@ -511,8 +682,8 @@ class TextDocumentSplitter implements Splitter {
   private readonly inner: DocumentSplitter;
   private readonly decoder = new TextDecoder('utf-8');
 
-  constructor(sink: RecordSink) {
-    this.inner = new DocumentSplitter(sink);
+  constructor(sink: RecordSink, maxChars: number) {
+    this.inner = new DocumentSplitter(sink, maxChars);
   }
 
   currentLine(): number {
@@ -537,7 +708,11 @@ class TextDocumentSplitter implements Splitter {
  */
 class DocumentSplitter {
   private readonly sink: RecordSink;
+  private readonly maxChars: number;
   private parts: string[] = [];
+  /** Characters held in `parts`; past `maxChars` the value is dropped (`oversized`). */
+  private held = 0;
+  private oversized = false;
   private depth = 0;
   private inString = false;
   private escape = false;
@@ -547,8 +722,9 @@ class DocumentSplitter {
   private first = true;
   private lastChar = -1;
 
-  constructor(sink: RecordSink) {
+  constructor(sink: RecordSink, maxChars: number) {
     this.sink = sink;
+    this.maxChars = maxChars;
   }
 
   currentLine(): number {
@@ -581,12 +757,21 @@ class DocumentSplitter {
         else if (c === 125 || c === 93) {
           this.depth--;
           if (this.depth === 0) {
-            this.parts.push(chunk.slice(valueStart, i + 1));
-            const text = this.parts.join('');
+            const size = this.held + (i + 1 - valueStart);
+            if (this.oversized || size > this.maxChars) {
+              this.sink.malformed(
+                this.valueLine,
+                `JSON document is larger than the limit (${this.maxChars} characters): not read`,
+              );
+            } else {
+              this.parts.push(chunk.slice(valueStart, i + 1));
+              // Whole documents are parsed: the pre-filter judges one event, not a batch.
+              this.sink.document(this.parts.join(''), this.valueLine);
+            }
             this.parts = [];
+            this.held = 0;
+            this.oversized = false;
             valueStart = -1;
-            // Whole documents are parsed: the pre-filter judges one event, not a batch.
-            this.sink.document(text, this.valueLine);
           }
         }
         continue;
@@ -602,13 +787,22 @@ class DocumentSplitter {
         this.skipLine = true;
       }
     }
-    if (this.depth > 0 && valueStart >= 0) this.parts.push(chunk.slice(valueStart));
+    if (this.depth > 0 && valueStart >= 0 && !this.oversized) {
+      this.held += chunk.length - valueStart;
+      // Past the limit the value's text is dropped; its end is still found, then reported.
+      if (this.held > this.maxChars) {
+        this.oversized = true;
+        this.parts = [];
+      } else this.parts.push(chunk.slice(valueStart));
+    }
   }
 
   end(): void {
     if (this.depth > 0) {
       this.sink.malformed(this.valueLine, 'truncated JSON value (input ended inside it)');
       this.parts = [];
+      this.held = 0;
+      this.oversized = false;
       this.depth = 0;
     }
     if (this.lastChar !== 10 && this.lastChar !== -1) this.sink.stats.lines++;

@@ -10,6 +10,7 @@ import { interpretAuditEvent, isReportedFailure } from '../../core/audit/interpr
 import { type Decider, evaluateObservation } from '../../core/evaluate.ts';
 import type { Decision, FindingCandidate, Scope } from '../../core/types.ts';
 import {
+  MAX_LISTED_BAD_RECORDS,
   newReaderStats,
   type ReadAuditLogOptions,
   type ReaderStats,
@@ -19,17 +20,21 @@ import {
 /** Cluster name for events whose file and flags name none. */
 export const UNKNOWN_CLUSTER = 'unknown';
 /** Malformed records listed by line (the rest are only counted). */
-export const MAX_LISTED_MALFORMED = 20;
+export const MAX_LISTED_MALFORMED = MAX_LISTED_BAD_RECORDS;
 
 export interface MalformedLine {
   file: string;
   line: number;
   error: string;
+  /** The error ended its file: listed even past `MAX_LISTED_MALFORMED`. */
+  fatal?: boolean;
 }
 
 export interface PipelineCounts {
   reader: ReaderStats;
   observations: number;
+  /** Observations judged without a cluster (no --cluster, no EKS log group): "unknown". */
+  unknownCluster: number;
   /** Skip reason → count, in order of first occurrence. */
   skipped: Record<string, number>;
   /** The first `MAX_LISTED_MALFORMED` malformed records, lines as the reader numbered them. */
@@ -54,7 +59,14 @@ export interface PipelineOptions {
 }
 
 export function newPipelineCounts(): PipelineCounts {
-  return { reader: newReaderStats(), observations: 0, skipped: {}, malformed: [], unjudged: [] };
+  return {
+    reader: newReaderStats(),
+    observations: 0,
+    unknownCluster: 0,
+    skipped: {},
+    malformed: [],
+    unjudged: [],
+  };
 }
 
 /**
@@ -66,8 +78,8 @@ export async function evaluateAuditLog(
   decider: Decider,
   opts: PipelineOptions,
   onCandidate: (candidate: FindingCandidate) => void,
+  counts: PipelineCounts = newPipelineCounts(),
 ): Promise<PipelineCounts> {
-  const counts = newPipelineCounts();
   for await (const record of readAuditLog(source, {
     file: opts.file,
     cluster: opts.cluster,
@@ -77,8 +89,13 @@ export async function evaluateAuditLog(
     bytePrefilter: opts.bytePrefilter,
   })) {
     if (record.kind === 'malformed') {
-      if (counts.malformed.length < MAX_LISTED_MALFORMED) {
-        counts.malformed.push({ file: record.file, line: record.line, error: record.error });
+      if (record.fatal || counts.malformed.length < MAX_LISTED_MALFORMED) {
+        counts.malformed.push({
+          file: record.file,
+          line: record.line,
+          error: record.error,
+          ...(record.fatal ? { fatal: true } : {}),
+        });
       }
       continue;
     }
@@ -101,6 +118,7 @@ export async function evaluateAuditLog(
       continue;
     }
     counts.observations++;
+    if (record.cluster === undefined) counts.unknownCluster++;
     const obs = outcome.observation;
     // History is judged by the allowlist as it applied then: a time-boxed exception that
     // covered the event counts, unless --at fixes one time for all.
@@ -112,12 +130,13 @@ export async function evaluateAuditLog(
 
 /**
  * Adds `more` (the counts of the next range of the same stream) to `into`; its line numbers
- * are shifted by the lines `into` has read so far.
+ * are shifted by the lines `into` has read so far (not when `more` is another file's).
  */
-export function mergeCounts(into: PipelineCounts, more: PipelineCounts): void {
-  const offset = into.reader.lines;
+export function mergeCounts(into: PipelineCounts, more: PipelineCounts, sameStream = true): void {
+  // Another file's lines count from its own start.
+  const offset = sameStream ? into.reader.lines : 0;
   for (const m of more.malformed) {
-    if (into.malformed.length >= MAX_LISTED_MALFORMED) break;
+    if (!m.fatal && into.malformed.length >= MAX_LISTED_MALFORMED) continue;
     into.malformed.push({ ...m, line: m.line + offset });
   }
   for (const m of more.unjudged) {
@@ -128,6 +147,7 @@ export function mergeCounts(into: PipelineCounts, more: PipelineCounts): void {
     into.reader[key] += more.reader[key];
   }
   into.observations += more.observations;
+  into.unknownCluster += more.unknownCluster;
   for (const [reason, n] of Object.entries(more.skipped)) {
     into.skipped[reason] = (into.skipped[reason] ?? 0) + n;
   }

@@ -367,7 +367,7 @@ export class RuleIndex<T> {
     if (exact) roots.push(exact);
     const { host, port } = splitHostPort(domain);
     const root = this.wildcard.get(port);
-    if (root && !host.startsWith('[')) roots.push(...lookupHostLabels(root, host));
+    if (root && !host.startsWith('[')) for (const r of lookupHostLabels(root, host)) roots.push(r);
     if (this.hosts.size >= HOST_MEMO_LIMIT) this.hosts.clear();
     this.hosts.set(domain, roots);
     return roots;

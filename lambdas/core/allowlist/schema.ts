@@ -325,7 +325,7 @@ export function validateAllowlist(value: unknown, source = 'allowlist'): Allowli
   const issues: AllowlistIssue[] = result.success
     ? []
     : result.error.issues.flatMap((issue) => formatZodIssue(issue, value, TOP_LEVEL_KEYS));
-  issues.push(...documentCrossIssues(value));
+  for (const issue of documentCrossIssues(value)) issues.push(issue);
   if (!result.success || issues.length > 0) {
     throw new AllowlistError(summariseIssues(source, issues), issues);
   }

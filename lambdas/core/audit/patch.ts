@@ -126,7 +126,7 @@ export function readJsonPatch(ops: readonly unknown[], specPointer: string | nul
       // A value that carries a whole pod spec somewhere unexpected is still judged.
       if (name === 'add' || name === 'replace') {
         const found = findPodSpecs(op.value);
-        out.containers.push(...containersByShape(found));
+        for (const c of containersByShape(found)) out.containers.push(c);
         if (found.truncated)
           out.unknown.push(`operation ${i} (${name} ${str(op.path)}) is too large to search`);
       }
@@ -141,8 +141,8 @@ export function readJsonPatch(ops: readonly unknown[], specPointer: string | nul
     const value = op.value;
     if (where.at === 'subtree') {
       const podSpec = descend(value, where.below);
-      if (isObj(podSpec)) out.containers.push(...containersOfSpec(podSpec));
-      else out.containers.push(...containersByShape(findPodSpecs(value)));
+      if (isObj(podSpec)) for (const c of containersOfSpec(podSpec)) out.containers.push(c);
+      else for (const c of containersByShape(findPodSpecs(value))) out.containers.push(c);
     } else if (where.at === 'list') {
       if (Array.isArray(value)) {
         for (const [j, c] of value.entries())

@@ -28,6 +28,8 @@ import { recordIngestMetrics } from './ingest-report.ts';
 
 /** The one cluster-name rule (`core/cluster.ts`), re-exported for this edge's callers. */
 export { CLUSTER_NAME };
+
+const NOT_JSON = Symbol('not JSON');
 /** How many invalid items a 400 names; the count is always complete. */
 const MAX_ISSUES = 100;
 
@@ -116,8 +118,13 @@ export function parseAuditBody(text: string): ParsedBody {
     if (line.trim() === '') continue;
     let value: unknown;
     try {
-      value = JSON.parse(line);
+      // An Event or an EventList is an object: any other line fails without a parse, which
+      // keeps megabytes of junk lines cheap (an exception per line costs far more).
+      value = line.trimStart().startsWith('{') ? JSON.parse(line) : NOT_JSON;
     } catch {
+      value = NOT_JSON;
+    }
+    if (value === NOT_JSON) {
       invalid.push({ index, error: 'line is not JSON' });
       total++;
       index++;

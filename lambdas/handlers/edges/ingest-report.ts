@@ -46,7 +46,8 @@ export function addReport(total: IngestReport, part: IngestReport): void {
   for (const [reason, n] of Object.entries(part.skipped)) {
     total.skipped[reason] = (total.skipped[reason] ?? 0) + n;
   }
-  total.failed.push(...part.failed);
+  // A loop, not push(...): a spread of an input-sized array overflows the stack.
+  for (const f of part.failed) total.failed.push(f);
   for (const outcome of ['new', 'reopened', 'repeat', 'duplicate'] as const) {
     total.findings[outcome] += part.findings[outcome];
   }
