@@ -5,8 +5,13 @@
  */
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { type PodEvent, podEventSchema, trimPod } from '../../lambdas/core/kube/pod-event.ts';
-import type { PodEventReason } from '../../lambdas/core/types.ts';
+import {
+  isPodSighting,
+  type PodEvent,
+  podEventSchema,
+  trimPod,
+} from '../../lambdas/core/kube/pod-event.ts';
+import type { PodSightingReason } from '../../lambdas/core/types.ts';
 import { EventBuffer } from './buffer.ts';
 import type { ForwarderConfig } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -92,7 +97,7 @@ export async function startForwarder(deps: ForwarderDeps): Promise<Forwarder> {
   });
   let lastBufferFullLog = 0;
 
-  const toEvent = (pod: V1Pod, reason: PodEventReason): PodEvent | null => {
+  const toEvent = (pod: V1Pod, reason: PodSightingReason): PodEvent | null => {
     const event = {
       cluster: config.cluster,
       observedAt: clock().toISOString(),
@@ -100,11 +105,11 @@ export async function startForwarder(deps: ForwarderDeps): Promise<Forwarder> {
       pod: trimPod(pod),
     };
     const checked = podEventSchema.safeParse(event);
-    if (checked.success) return checked.data;
+    if (checked.success && isPodSighting(checked.data)) return checked.data;
     metrics.dropped.inc({ cause: 'invalid' });
     logger.error('pod does not make a valid pod event; skipped', {
       pod: `${pod.metadata?.namespace ?? '?'}/${pod.metadata?.name ?? '?'}`,
-      issues: checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+      issues: (checked.error?.issues ?? []).map((i) => `${i.path.join('.')}: ${i.message}`),
     });
     return null;
   };

@@ -20,7 +20,7 @@
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { zodIssues } from '../adapters/dynamodb/common.ts';
 import { ValidationError } from '../core/errors.ts';
-import { type PodEvent, podEventSchema } from '../core/kube/pod-event.ts';
+import { type AnyPodEvent, podEventSchema } from '../core/kube/pod-event.ts';
 import { emptyReport, type IngestReport, ingestPodEvents } from '../services/ingest.ts';
 import { eventBridgeFromSqs, sqsBatchHandler } from './commons/batch.ts';
 import { withPowertools } from './commons/middy.ts';
@@ -35,7 +35,7 @@ const wiring: IngestWiring = ingestWiring();
 /** The pod event in one SQS record, or a `ValidationError` naming what is wrong. */
 export function podEventOf(record: Pick<SQSRecord, 'body' | 'messageId'>): {
   eventId: string;
-  detail: PodEvent;
+  detail: AnyPodEvent;
 } {
   const envelope = eventBridgeFromSqs(record);
   if (envelope.source !== POD_EVENT_SOURCE || envelope['detail-type'] !== POD_EVENT_DETAIL_TYPE) {
@@ -57,7 +57,7 @@ export function podEventOf(record: Pick<SQSRecord, 'body' | 'messageId'>): {
 
 /** One SQS record: validated at the edge, then evaluated; throws to fail the record alone. */
 async function podEventRecord(record: SQSRecord, total: IngestReport): Promise<void> {
-  let detail: PodEvent;
+  let detail: AnyPodEvent;
   try {
     ({ detail } = podEventOf(record));
   } catch (error) {
