@@ -136,8 +136,17 @@ function build(pod: TrimmedPod, units: readonly Unit[]): TrimmedPod {
   if (pod.status?.phase !== undefined) status.phase = pod.status.phase;
   for (const u of units) {
     const [specKey, statusKey] = LISTS[u.list];
-    if (!u.orphan) (spec[specKey] ??= []).push(u.container);
-    if (u.statuses.length > 0) (status[statusKey] ??= []).push(...u.statuses);
+    if (!u.orphan) {
+      const list = spec[specKey] ?? [];
+      list.push(u.container);
+      spec[specKey] = list;
+    }
+    if (u.statuses.length > 0) {
+      const list = status[statusKey] ?? [];
+      // A loop, not push(...): the count comes from the input.
+      for (const st of u.statuses) list.push(st);
+      status[statusKey] = list;
+    }
   }
   const out: TrimmedPod = { ...pod, spec };
   if (Object.keys(status).length > 0) out.status = status;
