@@ -31,7 +31,7 @@ const image = fc.oneof(
     arbitrary: fc.constantFrom(
       'nginx:1.27',
       'ghcr.io/x/y:2',
-      'quay.io/a/b@sha256:' + 'a'.repeat(64),
+      `quay.io/a/b@sha256:${'a'.repeat(64)}`,
     ),
   },
   { weight: 2, arbitrary: blob },
