@@ -106,6 +106,8 @@ export class PodWatcher {
   readonly #maxPageBytes: number;
   readonly #maxLineBytes: number;
   readonly #watchTimeout: number;
+  #lastSkipLog = Number.NEGATIVE_INFINITY;
+  #skipsUnlogged = 0;
 
   constructor(opts: PodWatcherOptions) {
     this.#o = opts;
@@ -363,10 +365,20 @@ export class PodWatcher {
 
   #skipped(cause: 'malformed' | 'null_object' | 'unknown_type', object: unknown): void {
     this.#o.metrics.watchSkipped.inc({ cause });
+    // At most one line a second: a hostile stream can send thousands of these.
+    const now = this.#now();
+    if (now - this.#lastSkipLog < 1_000) {
+      this.#skipsUnlogged++;
+      return;
+    }
+    this.#lastSkipLog = now;
     const md = isObj(object) && isObj(object.metadata) ? object.metadata : {};
+    const part = (v: unknown) => (typeof v === 'string' ? v.slice(0, 253) : '?');
     this.#o.logger.warn('skipped a watch event or list item that is not a pod', {
       cause,
-      pod: `${typeof md.namespace === 'string' ? md.namespace.slice(0, 253) : '?'}/${typeof md.name === 'string' ? md.name.slice(0, 253) : '?'}`,
+      pod: `${part(md.namespace)}/${part(md.name)}`,
+      alsoSkippedSinceLastLine: this.#skipsUnlogged,
     });
+    this.#skipsUnlogged = 0;
   }
 }
