@@ -4,18 +4,17 @@
  * `regwatch forward`.
  */
 import { randomUUID } from 'node:crypto';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { type AnyPodEvent, podEventSchema } from '../../lambdas/core/kube/pod-event.ts';
 import { sleep } from './backoff.ts';
 import { EventBuffer } from './buffer.ts';
 import type { ForwarderConfig } from './config.ts';
 import { type FittableEvent, fitEvent } from './fit.ts';
+import { type KubeAccess, kubeConfigAccess, loadKubeAccess } from './kube-access.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { type ProbeServer, startProbeServer } from './server.ts';
 import { Shipper } from './shipper.ts';
-import { createEventBridgeSink } from './sinks/eventbridge.ts';
 import { createHttpSink } from './sinks/http.ts';
 import type { Sink } from './sinks/types.ts';
 import { PodWatcher } from './watcher.ts';
@@ -23,8 +22,10 @@ import { PodWatcher } from './watcher.ts';
 export interface ForwarderDeps {
   config: ForwarderConfig;
   logger: Logger;
-  /** Defaults to `config.kubeconfig`, else client-node's default (KUBECONFIG, ~/.kube, in-cluster). */
+  /** Defaults to `config.kubeconfig`, else KUBECONFIG, ~/.kube/config, in-cluster (`loadKubeAccess`). */
   kubeConfig?: KubeConfig;
+  /** Takes precedence over `kubeConfig`. */
+  kube?: KubeAccess;
   /** Defaults to the sink `config.sink` names. */
   sink?: Sink;
   /** Tests shorten the list/watch restart and reconnect delays and bounds. */
@@ -63,21 +64,19 @@ export interface Forwarder {
 
 const FINISHED = new Set(['Succeeded', 'Failed']);
 
-export function buildSink(config: ForwarderConfig): Sink {
+/** The sink `config.sink` names; the AWS SDK is loaded only for the eventbridge sink. */
+export async function buildSink(config: ForwarderConfig): Promise<Sink> {
   if (config.sink.kind === 'http') {
     return createHttpSink({ url: config.sink.url, token: config.sink.token });
   }
+  const [{ EventBridgeClient }, { createEventBridgeSink }] = await Promise.all([
+    import('@aws-sdk/client-eventbridge'),
+    import('./sinks/eventbridge.ts'),
+  ]);
   return createEventBridgeSink({
     client: new EventBridgeClient({}),
     eventBusName: config.sink.eventBusName,
   });
-}
-
-export function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  return kc;
 }
 
 export async function startForwarder(deps: ForwarderDeps): Promise<Forwarder> {
@@ -89,7 +88,7 @@ export async function startForwarder(deps: ForwarderDeps): Promise<Forwarder> {
   });
   let cached = () => 0;
   const metrics = createMetrics(buffer, () => cached());
-  const sink = deps.sink ?? buildSink(config);
+  const sink = deps.sink ?? (await buildSink(config));
   const shipper = new Shipper({
     buffer,
     sink,
@@ -168,9 +167,13 @@ export async function startForwarder(deps: ForwarderDeps): Promise<Forwarder> {
     shipper.notify();
   };
 
-  const kubeConfig = deps.kubeConfig ?? loadKubeConfig(config.kubeconfig);
+  const kube =
+    deps.kube ??
+    (deps.kubeConfig
+      ? await kubeConfigAccess(deps.kubeConfig)
+      : await loadKubeAccess(config.kubeconfig));
   const watcher = new PodWatcher({
-    kubeConfig,
+    kube,
     namespaces: config.namespaces,
     logger,
     metrics,

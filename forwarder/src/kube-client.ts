@@ -2,11 +2,10 @@
  * The two API calls the forwarder makes, list and watch of pods, with bounds client-node's
  * `ListWatch` does not have: a list page is read up to a byte cap, a watch line up to a length
  * cap, and neither is turned into `V1Pod` objects (the caller trims each pod as it arrives, so
- * only what evaluation needs is ever kept). Authentication and TLS come from the kubeconfig
- * through client-node, as its own `Watch` does.
+ * only what evaluation needs is ever kept). Authentication and TLS come from `KubeAccess`.
  */
-import { HttpMethod, type KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { fetch } from 'undici';
+import type { KubeAccess } from './kube-access.ts';
 
 /** The API server answered with an error status (HTTP, or an `ERROR` watch event). */
 export class KubeApiError extends Error {
@@ -34,18 +33,15 @@ export class KubeResponseTooLargeError extends Error {
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
-async function get(kc: KubeConfig, path: string, query: Query, signal: AbortSignal) {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new KubeApiError(0, 'the kubeconfig has no current cluster');
-  const url = new URL(cluster.server.replace(/\/+$/, '') + path);
+async function get(kc: KubeAccess, path: string, query: Query, signal: AbortSignal) {
+  const url = new URL(kc.server + path);
   for (const [k, v] of Object.entries(query))
     if (v !== undefined) url.searchParams.set(k, String(v));
-  const ctx = new RequestContext(url.toString(), HttpMethod.GET);
-  await kc.applySecurityAuthentication(ctx);
+  const { headers, dispatcher } = await kc.prepare(url.toString());
   const res = await fetch(url, {
     method: 'GET',
-    headers: { ...ctx.getHeaders(), accept: 'application/json' },
-    dispatcher: ctx.getDispatcher(),
+    headers: { ...headers, accept: 'application/json' },
+    ...(dispatcher ? { dispatcher } : {}),
     signal,
   });
   if (res.status !== 200) {
@@ -88,7 +84,7 @@ async function readCapped(
 
 /** One list page as parsed JSON; larger than `maxBytes` → `KubeResponseTooLargeError`. */
 export async function listPage(
-  kc: KubeConfig,
+  kc: KubeAccess,
   path: string,
   query: Query,
   signal: AbortSignal,
@@ -104,7 +100,7 @@ export async function listPage(
  * `idleMs` without a byte aborts the stream (a half-open connection would otherwise hang).
  */
 export async function* watchLines(
-  kc: KubeConfig,
+  kc: KubeAccess,
   path: string,
   query: Query,
   signal: AbortSignal,

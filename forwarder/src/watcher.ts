@@ -10,9 +10,9 @@
  * limit; and every input is bounded and checked (list pages by bytes, watch lines by length,
  * `object: null` or malformed objects skipped and counted, not thrown).
  */
-import type { KubeConfig } from '@kubernetes/client-node';
 import { type TrimmedPod, trimPod } from '../../lambdas/core/kube/pod-event.ts';
 import { Backoff, sleep } from './backoff.ts';
+import type { KubeAccess } from './kube-access.ts';
 import {
   KubeApiError,
   KubeResponseTooLargeError,
@@ -26,7 +26,7 @@ import type { Metrics } from './metrics.ts';
 export type PodChange = 'added' | 'running' | 'deleted';
 
 export interface PodWatcherOptions {
-  kubeConfig: KubeConfig;
+  kube: KubeAccess;
   /** Empty: every namespace. */
   namespaces: readonly string[];
   onPod: (pod: TrimmedPod, change: PodChange) => void;
@@ -47,11 +47,18 @@ export interface PodWatcherOptions {
   now?: () => number;
 }
 
+/**
+ * A cached pod kept as its JSON: a flat string costs a fraction of the object graph it parses
+ * into, and most cached pods are only read again at a resync.
+ */
 interface Cached {
-  pod: TrimmedPod;
+  json: string;
+  uid: string;
   /** `kind/name=imageID` already sent (an `added` or `running` carried them). */
-  sent: Set<string>;
+  sent: string[];
 }
+
+const podOf = (c: Cached): TrimmedPod => JSON.parse(c.json) as TrimmedPod;
 
 interface Slot {
   namespace: string | null;
@@ -152,11 +159,9 @@ export class PodWatcher {
     return n;
   }
 
-  /** Every cached pod (trimmed), a snapshot. */
-  pods(): TrimmedPod[] {
-    const out: TrimmedPod[] = [];
-    for (const s of this.#slots) for (const c of s.cache.values()) out.push(c.pod);
-    return out;
+  /** Every cached pod (trimmed), parsed one at a time as the caller iterates. */
+  *pods(): Generator<TrimmedPod> {
+    for (const s of this.#slots) for (const c of s.cache.values()) yield podOf(c);
   }
 
   /** Stops at once: open requests are aborted, so an idle watch does not hold shutdown. */
@@ -223,7 +228,7 @@ export class PodWatcher {
       const query: Query = { limit, continue: cont };
       let page: unknown;
       try {
-        page = await listPage(this.#o.kubeConfig, slot.path, query, signal, this.#maxPageBytes);
+        page = await listPage(this.#o.kube, slot.path, query, signal, this.#maxPageBytes);
       } catch (err) {
         if (err instanceof KubeResponseTooLargeError && limit > 1) {
           // Fewer pods per page keeps each read under the cap.
@@ -251,9 +256,9 @@ export class PodWatcher {
     // Pods gone while we were not watching are deleted; the rest are added or updated.
     for (const [key, cached] of slot.cache) {
       const now = fresh.get(key);
-      if (!now || now.uid !== cached.pod.metadata.uid) {
+      if (!now || now.uid !== cached.uid) {
         slot.cache.delete(key);
-        this.#o.onPod(cached.pod, 'deleted');
+        this.#o.onPod(podOf(cached), 'deleted');
       }
     }
     for (const [key, { pod }] of fresh) this.#upsert(slot, key, pod);
@@ -264,7 +269,7 @@ export class PodWatcher {
   async #watch(slot: Slot, signal: AbortSignal): Promise<void> {
     const timeoutSeconds = this.#watchTimeout;
     const lines = watchLines(
-      this.#o.kubeConfig,
+      this.#o.kube,
       slot.path,
       {
         resourceVersion: slot.resourceVersion ?? undefined,
@@ -330,7 +335,7 @@ export class PodWatcher {
           const cached = slot.cache.get(id.key);
           slot.cache.delete(id.key);
           // The cached pod is what was sent; the deleted object may be the newer one.
-          const pod = cached && cached.pod.metadata.uid === id.uid ? cached.pod : trimPod(object);
+          const pod = cached && cached.uid === id.uid ? podOf(cached) : trimPod(object);
           this.#o.onPod(pod, 'deleted');
           return;
         }
@@ -345,18 +350,21 @@ export class PodWatcher {
   #upsert(slot: Slot, key: string, pod: TrimmedPod): void {
     const ids = imageIdsOf(pod);
     const cached = slot.cache.get(key);
-    if (!cached || cached.pod.metadata.uid !== pod.metadata.uid) {
+    const json = JSON.stringify(pod);
+    if (!cached || cached.uid !== pod.metadata.uid) {
       // A pod replaced under the same name (StatefulSet) is a new pod; the old one is gone.
-      if (cached) this.#o.onPod(cached.pod, 'deleted');
-      slot.cache.set(key, { pod, sent: new Set(ids) });
+      if (cached) this.#o.onPod(podOf(cached), 'deleted');
+      slot.cache.set(key, { json, uid: pod.metadata.uid, sent: [...new Set(ids)] });
       this.#o.onPod(pod, 'added');
       return;
     }
-    cached.pod = pod;
+    cached.json = json;
     let fresh = false;
+    const have = new Set(cached.sent);
     for (const id of ids) {
-      if (!cached.sent.has(id)) {
-        cached.sent.add(id);
+      if (!have.has(id)) {
+        have.add(id);
+        cached.sent.push(id);
         fresh = true;
       }
     }
