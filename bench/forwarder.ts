@@ -1,29 +1,32 @@
 /**
- * Forwarder benchmark: pod events/s through informer → batch → http sink on loopback, and
- * resident memory with 10,000 pods (sink up, and sink down), beside a baseline of the
- * informer alone. Each measured variant runs in its own process so RSS is its own; the
+ * Forwarder benchmark: pod events/s through list/watch → batch → http sink on loopback, and
+ * resident memory with 10,000 pods (sink up, and sink down), beside a baseline of
+ * client-node's informer alone (a `ListWatch` caching whole `V1Pod`s, as the forwarder did
+ * before it kept only trimmed pods), and of the forwarder's own list/watch alone. Each measured variant runs in its own process so RSS is its own; the
  * fake API server and the sink run in this process.
  *   node bench/forwarder.ts [pods]
  */
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { loadConfig } from '../forwarder/src/config.ts';
 import { startForwarder } from '../forwarder/src/forwarder.ts';
+import { loadKubeAccess } from '../forwarder/src/kube-access.ts';
 import { createLogger } from '../forwarder/src/logger.ts';
 import { createMetrics } from '../forwarder/src/metrics.ts';
 import { PodWatcher } from '../forwarder/src/watcher.ts';
 import { FakeApiServer } from '../test/forwarder/fake-apiserver.ts';
 import { type BenchResult, versus } from './lib.ts';
 
-type Variant = 'informer' | 'forwarder' | 'sink-down';
+type Variant = 'informer' | 'watcher' | 'forwarder' | 'sink-down';
 interface Result {
   variant: Variant;
   pods: number;
   events: number;
   seconds: number;
   rssMiB: number;
+  peakRssMiB: number;
   heapMiB: number;
   bufferedEvents?: number;
   bufferedMiB?: number;
@@ -34,15 +37,35 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function child(variant: Variant): Promise<void> {
   const pods = Number(process.env.BENCH_PODS);
-  const kc = new KubeConfig();
-  kc.loadFromFile(String(process.env.KUBECONFIG));
   const quiet = createLogger(process.stderr, 'error');
   const started = performance.now();
   let result: Result;
   if (variant === 'informer') {
     let seen = 0;
+    // Loaded here only: the other variants must not pay for client-node's memory.
+    const { CoreV1Api, KubeConfig, ListWatch, Watch } = await import('@kubernetes/client-node');
+    const kc = new KubeConfig();
+    kc.loadFromFile(String(process.env.KUBECONFIG));
+    const api = kc.makeApiClient(CoreV1Api);
+    const informer = new ListWatch<V1Pod>(
+      '/api/v1/pods',
+      new Watch(kc),
+      () => api.listPodForAllNamespaces(),
+      false,
+    );
+    informer.on('add', () => seen++);
+    informer.on('update', () => seen++);
+    await informer.start();
+    process.stdout.write('READY\n');
+    while (seen < pods * 2) await sleep(5);
+    const seconds = (performance.now() - started) / 1000;
+    await sleep(200);
+    result = { variant, pods, events: seen, seconds, ...mem() };
+    await informer.stop();
+  } else if (variant === 'watcher') {
+    let seen = 0;
     const watcher = new PodWatcher({
-      kubeConfig: kc,
+      kube: await loadKubeAccess(String(process.env.KUBECONFIG)),
       namespaces: [],
       logger: quiet,
       metrics: createMetrics(),
@@ -72,7 +95,10 @@ async function child(variant: Variant): Promise<void> {
         shutdownGrace: '1s',
       },
     );
-    const fwd = await startForwarder({ config, logger: quiet, kubeConfig: kc });
+    const fwd = await startForwarder({
+      config: { ...config, kubeconfig: String(process.env.KUBECONFIG) },
+      logger: quiet,
+    });
     while (!fwd.ready()) await sleep(5);
     process.stdout.write('READY\n');
     if (variant === 'forwarder') {
@@ -105,7 +131,10 @@ async function child(variant: Variant): Promise<void> {
 function mem() {
   global.gc?.();
   const m = process.memoryUsage();
-  return { rssMiB: mib(m.rss), heapMiB: mib(m.heapUsed) };
+  // maxRSS is in KiB: the peak, which is what a memory limit must allow.
+  const peak = Math.round((process.resourceUsage().maxRSS / 1024) * 10) / 10;
+  if (process.env.BENCH_DEBUG) process.stderr.write(`${JSON.stringify({ ...m, peak })}\n`);
+  return { rssMiB: mib(m.rss), peakRssMiB: peak, heapMiB: mib(m.heapUsed) };
 }
 
 async function runChild(
@@ -113,10 +142,15 @@ async function runChild(
   env: Record<string, string>,
   onReady: () => void,
 ): Promise<Result> {
-  const proc = spawn(process.execPath, ['--expose-gc', import.meta.filename, '--child', variant], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(
+    process.execPath,
+    [...flags, '--expose-gc', import.meta.filename, '--child', variant],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   let out = '';
   let signalled = false;
   proc.stdout.on('data', (d) => {
@@ -153,7 +187,9 @@ async function measure(pods: number): Promise<{ results: Result[]; received: num
   // variants start (created, then running: two events each), so list and watch both count.
   const env = { KUBECONFIG: kubeconfig, BENCH_PODS: String(pods), BENCH_SINK: sinkUrl };
   const results: Result[] = [];
-  for (const variant of ['informer', 'forwarder', 'sink-down'] as const) {
+  const only = process.env.BENCH_ONLY?.split(',');
+  for (const variant of ['informer', 'watcher', 'forwarder', 'sink-down'] as const) {
+    if (only && !only.includes(variant)) continue;
     up = variant !== 'sink-down';
     api.pods.clear();
     for (let i = 0; i < pods; i++)
@@ -175,7 +211,7 @@ async function measure(pods: number): Promise<{ results: Result[]; received: num
 /** For `npm run bench`: forwarder throughput and memory beside the informer alone. */
 export async function run(pods = 10_000): Promise<BenchResult[]> {
   const { results } = await measure(pods);
-  const [informer, forwarder, sinkDown] = results as [Result, Result, Result];
+  const [informer, watcher, forwarder, sinkDown] = results as [Result, Result, Result, Result];
   const rate = (r: Result) => r.events / r.seconds;
   return [
     versus(
@@ -189,6 +225,10 @@ export async function run(pods = 10_000): Promise<BenchResult[]> {
       `${pods} pods, informer → batch → http sink on loopback`,
     ),
     versus('forwarder RSS', forwarder.rssMiB, 'MiB', {
+      name: 'informer alone',
+      value: informer.rssMiB,
+    }),
+    versus('forwarder list/watch alone RSS', watcher.rssMiB, 'MiB', {
       name: 'informer alone',
       value: informer.rssMiB,
     }),
@@ -213,6 +253,7 @@ async function main(): Promise<void> {
     variant: r.variant,
     'events/s': Math.round(r.events / r.seconds),
     'RSS MiB': r.rssMiB,
+    'peak RSS MiB': r.peakRssMiB,
     'RSS vs informer': `${(r.rssMiB / base.rssMiB).toFixed(2)}x`,
     'heap MiB': r.heapMiB,
     'buffered events': r.bufferedEvents ?? '-',

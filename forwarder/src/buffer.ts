@@ -6,11 +6,11 @@
  * `added` does the oldest `added` go. An event in a sink call still counts against the
  * limits and may be evicted: if that call then fails, the sender counts it as dropped.
  */
-import type { PodEvent } from '../../lambdas/core/kube/pod-event.ts';
+import type { AnyPodEvent } from '../../lambdas/core/kube/pod-event.ts';
 
 export interface BufferedEvent {
   readonly seq: number;
-  readonly event: PodEvent;
+  readonly event: AnyPodEvent;
   /** The event as JSON, serialised once. */
   readonly json: string;
   /** UTF-8 length of `json`. */
@@ -57,6 +57,17 @@ export class EventBuffer {
     return this.#bytes;
   }
 
+  /** Sequence number of the last event pushed (0 before any). */
+  get lastSeq(): number {
+    return this.#seq;
+  }
+
+  /** True while an event pushed at or before `seq` is still buffered (waiting or in flight). */
+  holdsUpTo(seq: number): boolean {
+    for (const e of this.#all.keys()) return e <= seq;
+    return false;
+  }
+
   get limits(): BufferLimits {
     return this.#limits;
   }
@@ -67,7 +78,7 @@ export class EventBuffer {
   }
 
   /** Adds an event, evicting as the class comment says; one larger than the byte limit is refused. */
-  push(event: PodEvent): PushResult {
+  push(event: AnyPodEvent): PushResult {
     const json = JSON.stringify(event);
     const bytes = Buffer.byteLength(json);
     const evicted: BufferedEvent[] = [];

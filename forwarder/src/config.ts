@@ -175,6 +175,14 @@ function sinkOf(sink: string, eventBus: string | undefined, token: string | unde
       `invalid forwarder configuration\n  sink: "${sink}" is neither "eventbridge" nor an http(s) URL`,
     );
   }
+  // Credentials in the URL would be sent on every call and logged by proxies; fetch refuses
+  // such URLs outright, which would otherwise become an endless retry. The token has its own
+  // setting.
+  if (url.username !== '' || url.password !== '') {
+    throw new ConfigError(
+      'invalid forwarder configuration\n  sink: the URL carries credentials (user:pass@); remove them and pass the token in REGWATCH_SINK_TOKEN',
+    );
+  }
   return { kind: 'http', url: url.toString(), token: token || undefined } as const;
 }
 

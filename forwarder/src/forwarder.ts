@@ -1,19 +1,20 @@
 /**
- * The forwarder assembled: informers → pod events → bounded buffer → shipper → sink, with
+ * The forwarder assembled: pod list/watch → pod events (fitted to the sink's size limit) → bounded buffer → shipper → sink, with
  * periodic resync and a probe/metrics server. Used by the container entry (`main.ts`) and by
  * `regwatch forward`.
  */
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { type PodEvent, podEventSchema, trimPod } from '../../lambdas/core/kube/pod-event.ts';
-import type { PodEventReason } from '../../lambdas/core/types.ts';
+import { randomUUID } from 'node:crypto';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { type AnyPodEvent, podEventSchema } from '../../lambdas/core/kube/pod-event.ts';
+import { sleep } from './backoff.ts';
 import { EventBuffer } from './buffer.ts';
 import type { ForwarderConfig } from './config.ts';
+import { type FittableEvent, fitEvent } from './fit.ts';
+import { type KubeAccess, kubeConfigAccess, loadKubeAccess } from './kube-access.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { type ProbeServer, startProbeServer } from './server.ts';
 import { Shipper } from './shipper.ts';
-import { createEventBridgeSink } from './sinks/eventbridge.ts';
 import { createHttpSink } from './sinks/http.ts';
 import type { Sink } from './sinks/types.ts';
 import { PodWatcher } from './watcher.ts';
@@ -21,15 +22,20 @@ import { PodWatcher } from './watcher.ts';
 export interface ForwarderDeps {
   config: ForwarderConfig;
   logger: Logger;
-  /** Defaults to `config.kubeconfig`, else client-node's default (KUBECONFIG, ~/.kube, in-cluster). */
+  /** Defaults to `config.kubeconfig`, else KUBECONFIG, ~/.kube/config, in-cluster (`loadKubeAccess`). */
   kubeConfig?: KubeConfig;
+  /** Takes precedence over `kubeConfig`. */
+  kube?: KubeAccess;
   /** Defaults to the sink `config.sink` names. */
   sink?: Sink;
-  /** Tests shorten the informer's restart and reconnect delays. */
+  /** Tests shorten the list/watch restart and reconnect delays and bounds. */
   watch?: {
     restartBaseMs?: number;
     restartMaxMs?: number;
     pageSize?: number;
+    maxPageBytes?: number;
+    maxLineBytes?: number;
+    watchTimeoutSeconds?: number;
     reconnectDelay?: (ms: number) => Promise<void>;
   };
   /** Set false to skip the probe/metrics server. */
@@ -44,29 +50,33 @@ export interface Forwarder {
   /** The probe/metrics port, or null when not served. */
   readonly port: number | null;
   ready(): boolean;
-  /** Re-sends every pod that has not finished; resolves with how many were queued. */
+  /**
+   * Re-sends every pod that has not finished, all with one `resyncId`; resolves with how many
+   * pods were queued. Once every one of them has left the buffer with none lost, a
+   * `resync-complete` with that id follows (a pass that lost events sends none).
+   */
   resync(): Promise<number>;
+  /** Resolves when the current pass (if any) has sent its `resync-complete` or given up. */
+  resyncSettled(): Promise<void>;
   /** Stops watching, sends what is buffered within the grace period, closes the server. */
   shutdown(): Promise<{ unsent: number }>;
 }
 
 const FINISHED = new Set(['Succeeded', 'Failed']);
 
-export function buildSink(config: ForwarderConfig): Sink {
+/** The sink `config.sink` names; the AWS SDK is loaded only for the eventbridge sink. */
+export async function buildSink(config: ForwarderConfig): Promise<Sink> {
   if (config.sink.kind === 'http') {
     return createHttpSink({ url: config.sink.url, token: config.sink.token });
   }
+  const [{ EventBridgeClient }, { createEventBridgeSink }] = await Promise.all([
+    import('@aws-sdk/client-eventbridge'),
+    import('./sinks/eventbridge.ts'),
+  ]);
   return createEventBridgeSink({
     client: new EventBridgeClient({}),
     eventBusName: config.sink.eventBusName,
   });
-}
-
-export function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  return kc;
 }
 
 export async function startForwarder(deps: ForwarderDeps): Promise<Forwarder> {
@@ -76,8 +86,9 @@ export async function startForwarder(deps: ForwarderDeps): Promise<Forwarder> {
     maxEvents: config.bufferMaxEvents,
     maxBytes: config.bufferMaxBytes,
   });
-  const metrics = createMetrics(buffer);
-  const sink = deps.sink ?? buildSink(config);
+  let cached = () => 0;
+  const metrics = createMetrics(buffer, () => cached());
+  const sink = deps.sink ?? (await buildSink(config));
   const shipper = new Shipper({
     buffer,
     sink,
@@ -92,30 +103,55 @@ export async function startForwarder(deps: ForwarderDeps): Promise<Forwarder> {
   });
   let lastBufferFullLog = 0;
 
-  const toEvent = (pod: V1Pod, reason: PodEventReason): PodEvent | null => {
-    const event = {
-      cluster: config.cluster,
-      observedAt: clock().toISOString(),
-      reason,
-      pod: trimPod(pod),
-    };
-    const checked = podEventSchema.safeParse(event);
-    if (checked.success) return checked.data;
-    metrics.dropped.inc({ cause: 'invalid' });
-    logger.error('pod does not make a valid pod event; skipped', {
-      pod: `${pod.metadata?.namespace ?? '?'}/${pod.metadata?.name ?? '?'}`,
-      issues: checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
-    });
-    return null;
+  const sinkMaxEventBytes = Math.min(sink.maxEventBytes, config.bufferMaxBytes);
+
+  /** The pod's event(s), fitted to the sink's limit; containers that cannot fit are reported. */
+  const toEvents = (event: FittableEvent): AnyPodEvent[] => {
+    const name = `${event.pod.metadata.namespace}/${event.pod.metadata.name}`;
+    const fit = fitEvent(event, sinkMaxEventBytes);
+    if (fit.reduced) {
+      metrics.eventsReduced.inc({ how: fit.events.length > 1 ? 'split' : 'trimmed' });
+      logger.info('pod event over the sink limit; trimmed to fit', {
+        pod: name,
+        events: fit.events.length,
+        limit: sinkMaxEventBytes,
+      });
+    }
+    if (fit.dropped.length > 0) {
+      metrics.containersDropped.inc(fit.dropped.length);
+      metrics.drop('too_large');
+      logger.error('container larger than the sink accepts even alone; left out of the pod event', {
+        pod: name,
+        containers: fit.dropped.map((d) => `${d.kind}/${d.name.slice(0, 253)}`),
+        bytes: fit.dropped.map((d) => d.bytes),
+        limit: sinkMaxEventBytes,
+      });
+    }
+    const out: AnyPodEvent[] = [];
+    for (const e of fit.events) {
+      const checked = podEventSchema.safeParse(e);
+      if (checked.success) {
+        out.push(checked.data);
+        continue;
+      }
+      metrics.drop('invalid');
+      logger.error('pod does not make a valid pod event; skipped', {
+        pod: name,
+        issues: checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+      });
+    }
+    return out;
   };
 
-  const enqueue = (event: PodEvent): void => {
+  const base = () => ({ cluster: config.cluster, observedAt: clock().toISOString() });
+
+  const enqueue = (event: AnyPodEvent): void => {
     metrics.seen.inc({ reason: event.reason });
     const { accepted, evicted } = buffer.push(event);
     // Evicted events in a sink call are counted by the shipper if that call fails.
     const lost = evicted.filter((e) => !e.inFlight).length + (accepted ? 0 : 1);
     if (evicted.length > 0 || !accepted) {
-      metrics.dropped.inc({ cause: 'buffer_full' }, lost);
+      metrics.drop('buffer_full', lost);
       const now = Date.now();
       // At most one line a second: a full buffer drops on every new event.
       if (now - lastBufferFullLog >= 1_000) {
@@ -131,24 +167,32 @@ export async function startForwarder(deps: ForwarderDeps): Promise<Forwarder> {
     shipper.notify();
   };
 
-  const kubeConfig = deps.kubeConfig ?? loadKubeConfig(config.kubeconfig);
+  const kube =
+    deps.kube ??
+    (deps.kubeConfig
+      ? await kubeConfigAccess(deps.kubeConfig)
+      : await loadKubeAccess(config.kubeconfig));
   const watcher = new PodWatcher({
-    kubeConfig,
+    kube,
     namespaces: config.namespaces,
     logger,
     metrics,
     ...deps.watch,
-    onPod: (pod, change) => {
-      const event = toEvent(pod, change);
-      if (event) enqueue(event);
+    onPod: (pod, reason) => {
+      for (const event of toEvents({ ...base(), reason, pod })) enqueue(event);
     },
   });
+  cached = () => watcher.size;
 
   let resyncing: Promise<number> | null = null;
+  let settling: Promise<void> = Promise.resolve();
   let stopping = false;
   const resync = (): Promise<number> => {
     resyncing ??= (async () => {
+      const resyncId = randomUUID();
+      const droppedBefore = metrics.droppedTotal;
       let queued = 0;
+      let complete = true;
       try {
         for (const pod of watcher.pods()) {
           if (stopping) break;
@@ -156,17 +200,32 @@ export async function startForwarder(deps: ForwarderDeps): Promise<Forwarder> {
           // Resync waits for room rather than evicting: it must not push out fresher events.
           await buffer.whenNotFull();
           if (stopping) break;
-          const event = toEvent(pod, 'resync');
-          if (event) {
-            enqueue(event);
-            queued++;
-          }
+          const events = toEvents({ ...base(), reason: 'resync', resyncId, pod });
+          if (events.length === 0) complete = false;
+          for (const event of events) enqueue(event);
+          queued++;
         }
-        logger.info('resync queued', { pods: queued });
-        return queued;
-      } finally {
+        logger.info('resync queued', { pods: queued, resyncId });
+      } catch (err) {
         resyncing = null;
+        throw err;
       }
+      const lastSeq = buffer.lastSeq;
+      settling = (async () => {
+        try {
+          // The pass is complete once all of its events have left the buffer, none lost.
+          while (!stopping && buffer.holdsUpTo(lastSeq)) await sleep(50);
+          if (stopping) return;
+          if (!complete || metrics.droppedTotal !== droppedBefore) {
+            logger.warn('resync pass lost pod events; no resync-complete for it', { resyncId });
+            return;
+          }
+          enqueue({ ...base(), reason: 'resync-complete', resyncId });
+        } finally {
+          resyncing = null;
+        }
+      })();
+      return queued;
     })();
     return resyncing;
   };
@@ -206,6 +265,7 @@ export async function startForwarder(deps: ForwarderDeps): Promise<Forwarder> {
     port: probe?.port ?? null,
     ready: () => watcher.ready,
     resync,
+    resyncSettled: () => settling,
     shutdown() {
       shutdownPromise ??= (async () => {
         stopping = true;

@@ -15,12 +15,28 @@ export interface BufferStats {
   readonly bytes: number;
 }
 
-/** `buffer` is read at scrape time for the buffered gauges. */
-export function createMetrics(buffer?: BufferStats) {
+/** `buffer` is read at scrape time for the buffered gauges; `cachedPods` for the cache gauge. */
+export function createMetrics(buffer?: BufferStats, cachedPods?: () => number) {
   const registry = new Registry();
   const registers = [registry];
+  const dropped = new Counter({
+    name: `${P}events_dropped_total`,
+    help: 'Pod events given up on, by cause (a later resync heals drops of running pods)',
+    labelNames: ['cause'] as const,
+    registers,
+  });
+  let droppedTotal = 0;
   return {
     registry,
+    /** Counts dropped events; `droppedTotal` lets a resync pass see whether any were lost. */
+    drop(cause: DropCause, n = 1): void {
+      if (n <= 0) return;
+      dropped.inc({ cause }, n);
+      droppedTotal += n;
+    },
+    get droppedTotal(): number {
+      return droppedTotal;
+    },
     seen: new Counter({
       name: `${P}events_seen_total`,
       help: 'Pod events produced from the informer, by reason',
@@ -37,11 +53,31 @@ export function createMetrics(buffer?: BufferStats) {
       help: 'Pod events sent again after a failed or partly failed sink call',
       registers,
     }),
-    dropped: new Counter({
-      name: `${P}events_dropped_total`,
-      help: 'Pod events given up on, by cause (a later resync heals drops of running pods)',
+    dropped,
+    containersDropped: new Counter({
+      name: `${P}containers_dropped_total`,
+      help: 'Containers left out of a pod event because even alone they exceed the sink limit',
+      registers,
+    }),
+    eventsReduced: new Counter({
+      name: `${P}events_reduced_total`,
+      help: 'Pod events over the sink limit, by how they were made to fit (trimmed, split)',
+      labelNames: ['how'] as const,
+      registers,
+    }),
+    watchSkipped: new Counter({
+      name: `${P}watch_events_skipped_total`,
+      help: 'Watch events and list items skipped, by cause (null_object, malformed, unknown_type, line_too_long)',
       labelNames: ['cause'] as const,
       registers,
+    }),
+    cachedPods: new Gauge({
+      name: `${P}cached_pods`,
+      help: 'Pods held in the forwarder cache (trimmed)',
+      registers,
+      collect() {
+        if (cachedPods) this.set(cachedPods());
+      },
     }),
     bufferedEvents: new Gauge({
       name: `${P}buffered_events`,

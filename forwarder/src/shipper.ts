@@ -70,7 +70,7 @@ export class Shipper {
     this.notify();
     await this.#loop;
     const left = this.#o.buffer.size;
-    if (left > 0) this.#o.metrics.dropped.inc({ cause: 'shutdown' }, left);
+    if (left > 0) this.#o.metrics.drop('shutdown', left);
     return left;
   }
 
@@ -111,7 +111,7 @@ export class Shipper {
       const first = batch[0];
       if (first && sink.entrySize(first) > sink.maxBatchBytes) {
         buffer.remove([first]);
-        this.#o.metrics.dropped.inc({ cause: 'too_large' });
+        this.#o.metrics.drop('too_large');
         this.#o.logger.error('pod event larger than the sink accepts; dropped', {
           pod: podName(first),
           bytes: sink.entrySize(first),
@@ -127,7 +127,7 @@ export class Shipper {
 
   /** Events evicted from the buffer while their call was in flight, and that call failed. */
   #lostInFlight(n: number): void {
-    if (n > 0) this.#o.metrics.dropped.inc({ cause: 'buffer_full' }, n);
+    if (n > 0) this.#o.metrics.drop('buffer_full', n);
   }
 
   /** One sink call; resolves with how long to wait before the next one. */
@@ -170,14 +170,14 @@ export class Shipper {
       metrics.sent.inc(sent);
       this.#lostInFlight(evictedLost);
       if (rejectSet.size > 0) {
-        metrics.dropped.inc({ cause: 'rejected' }, rejectSet.size);
+        metrics.drop('rejected', rejectSet.size);
         logger.error('sink refused pod events for good; dropped', {
           count: rejectSet.size,
           detail: outcome.detail,
         });
       }
       if (poisoned > 0) {
-        metrics.dropped.inc({ cause: 'poison' }, poisoned);
+        metrics.drop('poison', poisoned);
         logger.error('sink kept refusing pod events; dropped', {
           count: poisoned,
           attempts: this.#o.maxEntryAttempts,
@@ -229,5 +229,6 @@ export class Shipper {
 }
 
 function podName(e: BufferedEvent): string {
-  return `${e.event.pod.metadata.namespace}/${e.event.pod.metadata.name}`;
+  const ev = e.event;
+  return 'pod' in ev ? `${ev.pod.metadata.namespace}/${ev.pod.metadata.name}` : `(${ev.reason})`;
 }

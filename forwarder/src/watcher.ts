@@ -1,50 +1,78 @@
 /**
- * Pod informers (all namespaces, or one per listed namespace) turned into pod events:
+ * Pod list/watch (all namespaces, or one loop per listed namespace) turned into pod changes:
  * `added` the first time a pod (by uid) is seen, `running` whenever its statuses carry an
  * `imageID` not sent before (containers starting, ephemeral containers added later, a
- * container restarted on a new image). The informer stops on errors it does not handle
- * itself (dropped connections, failed lists): each is started again with backoff.
+ * container restarted on a new image), `deleted` when it is gone (a watch DELETED, or missing
+ * from a relist).
+ *
+ * Its own list/watch rather than client-node's informer: the cache holds the trimmed pod only
+ * (what evaluation needs), never whole `V1Pod`s, so 10,000 pods fit in the forwarder's memory
+ * limit; and every input is bounded and checked (list pages by bytes, watch lines by length,
+ * `object: null` or malformed objects skipped and counted, not thrown).
  */
-import { CoreV1Api, type KubeConfig, ListWatch, type V1Pod, Watch } from '@kubernetes/client-node';
-import { Backoff } from './backoff.ts';
+import { type TrimmedPod, trimPod } from '../../lambdas/core/kube/pod-event.ts';
+import { Backoff, sleep } from './backoff.ts';
+import type { KubeAccess } from './kube-access.ts';
+import {
+  KubeApiError,
+  KubeResponseTooLargeError,
+  listPage,
+  type Query,
+  watchLines,
+} from './kube-client.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 
-export type PodChange = 'added' | 'running';
+export type PodChange = 'added' | 'running' | 'deleted';
 
 export interface PodWatcherOptions {
-  kubeConfig: KubeConfig;
+  kube: KubeAccess;
   /** Empty: every namespace. */
   namespaces: readonly string[];
-  onPod: (pod: V1Pod, change: PodChange) => void;
+  onPod: (pod: TrimmedPod, change: PodChange) => void;
   logger: Logger;
   metrics: Metrics;
   restartBaseMs?: number;
   restartMaxMs?: number;
   /** List page size (`limit`); pages are joined into one consistent list. */
   pageSize?: number;
-  /** The informer's own delay between watch reconnects (client-node's default when unset). */
+  /** A list page larger than this is read again with half the page size. */
+  maxPageBytes?: number;
+  /** A watch line longer than this ends the watch, which reconnects. */
+  maxLineBytes?: number;
+  /** The server-side watch timeout; the client gives up 30 s after it without a byte. */
+  watchTimeoutSeconds?: number;
+  /** Delay between a watch the server closed cleanly and the next one. */
   reconnectDelay?: (ms: number) => Promise<void>;
   now?: () => number;
 }
 
-interface Seen {
+/**
+ * A cached pod kept as its JSON: a flat string costs a fraction of the object graph it parses
+ * into, and most cached pods are only read again at a resync.
+ */
+interface Cached {
+  json: string;
   uid: string;
-  imageIDs: Set<string>;
+  /** `kind/name=imageID` already sent (an `added` or `running` carried them). */
+  sent: string[];
 }
+
+const podOf = (c: Cached): TrimmedPod => JSON.parse(c.json) as TrimmedPod;
 
 interface Slot {
   namespace: string | null;
-  informer: ListWatch<V1Pod>;
+  path: string;
+  /** namespace/name → cached pod. */
+  cache: Map<string, Cached>;
+  resourceVersion: string | null;
   ready: boolean;
   backoff: Backoff;
-  restartTimer: NodeJS.Timeout | undefined;
-  lastStartAt: number;
-  errorsSinceStart: number;
+  loop: Promise<void> | null;
 }
 
-/** `kind/name=imageID` for every status that carries an imageID. */
-export function imageIdsOf(pod: V1Pod): string[] {
+/** Valid `kind/name=imageID` for every status of the trimmed pod that carries an imageID. */
+export function imageIdsOf(pod: TrimmedPod): string[] {
   const out: string[] = [];
   const st = pod.status;
   const add = (kind: string, list: { name: string; imageID?: string }[] | undefined) => {
@@ -56,162 +84,309 @@ export function imageIdsOf(pod: V1Pod): string[] {
   return out;
 }
 
-const keyOf = (pod: V1Pod) => `${pod.metadata?.namespace ?? ''}/${pod.metadata?.name ?? ''}`;
+type Loose = Record<string, unknown>;
+const isObj = (v: unknown): v is Loose => v !== null && typeof v === 'object' && !Array.isArray(v);
+const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v !== '';
+
+/** The pod's identity when `object` is pod-shaped enough to cache, else null. */
+function identityOf(object: unknown): { key: string; uid: string; rv: string | null } | null {
+  if (!isObj(object) || !isObj(object.metadata)) return null;
+  const md = object.metadata;
+  if (!nonEmpty(md.name) || !nonEmpty(md.namespace) || !nonEmpty(md.uid)) return null;
+  if (object.spec !== undefined && !isObj(object.spec)) return null;
+  return {
+    key: `${md.namespace}/${md.name}`,
+    uid: md.uid,
+    rv: nonEmpty(md.resourceVersion) ? md.resourceVersion : null,
+  };
+}
+
+/** Why a watch loop ended and what comes next. */
+class RelistNeeded extends Error {}
 
 export class PodWatcher {
   readonly #o: PodWatcherOptions;
   readonly #slots: Slot[];
-  readonly #seen = new Map<string, Seen>();
   readonly #now: () => number;
-  #stopped = false;
+  readonly #stop = new AbortController();
+  readonly #pageSize: number;
+  readonly #maxPageBytes: number;
+  readonly #maxLineBytes: number;
+  readonly #watchTimeout: number;
+  #lastSkipLog = Number.NEGATIVE_INFINITY;
+  #skipsUnlogged = 0;
 
   constructor(opts: PodWatcherOptions) {
     this.#o = opts;
     this.#now = opts.now ?? Date.now;
-    const api = opts.kubeConfig.makeApiClient(CoreV1Api);
-    const watch = new Watch(opts.kubeConfig);
+    this.#pageSize = opts.pageSize ?? 500;
+    this.#maxPageBytes = opts.maxPageBytes ?? 64 * 1024 ** 2;
+    // etcd refuses objects over 1.5 MiB: a longer line is not a pod from a sane API server.
+    this.#maxLineBytes = opts.maxLineBytes ?? 4 * 1024 ** 2;
+    this.#watchTimeout = opts.watchTimeoutSeconds ?? 300;
     const namespaces = opts.namespaces.length > 0 ? [...opts.namespaces] : [null];
-    const pageSize = opts.pageSize ?? 500;
-    this.#slots = namespaces.map((namespace) => {
-      const path =
+    this.#slots = namespaces.map((namespace) => ({
+      namespace,
+      path:
         namespace === null
           ? '/api/v1/pods'
-          : `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`;
-      const listFn = async () => {
-        // All pages of one list share the first page's resourceVersion (a consistent snapshot).
-        const first =
-          namespace === null
-            ? await api.listPodForAllNamespaces({ limit: pageSize })
-            : await api.listNamespacedPod({ namespace, limit: pageSize });
-        let cont = first.metadata?._continue;
-        while (cont) {
-          const page =
-            namespace === null
-              ? await api.listPodForAllNamespaces({ limit: pageSize, _continue: cont })
-              : await api.listNamespacedPod({ namespace, limit: pageSize, _continue: cont });
-          for (const item of page.items) first.items.push(item);
-          cont = page.metadata?._continue;
-        }
-        return first;
-      };
-      const informer = new ListWatch<V1Pod>(
-        path,
-        watch,
-        listFn,
-        false,
-        undefined,
-        undefined,
-        opts.reconnectDelay ? { delayFn: opts.reconnectDelay } : undefined,
-      );
-      const slot: Slot = {
-        namespace,
-        informer,
-        ready: false,
-        backoff: new Backoff({
-          baseMs: opts.restartBaseMs ?? 1_000,
-          maxMs: opts.restartMaxMs ?? 30_000,
-        }),
-        restartTimer: undefined,
-        lastStartAt: 0,
-        errorsSinceStart: 0,
-      };
-      informer.on('add', (pod) => this.#onPod(pod));
-      informer.on('update', (pod) => this.#onPod(pod));
-      informer.on('delete', (pod) => this.#onDelete(pod));
-      informer.on('error', (err) => this.#onError(slot, err));
-      return slot;
-    });
+          : `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`,
+      cache: new Map(),
+      resourceVersion: null,
+      ready: false,
+      backoff: new Backoff({
+        baseMs: opts.restartBaseMs ?? 1_000,
+        maxMs: opts.restartMaxMs ?? 30_000,
+      }),
+      loop: null,
+    }));
   }
 
-  /** Starts every informer; failures are retried in the background. */
+  /** Starts every list/watch loop; failures are retried in the background. */
   start(): void {
-    for (const slot of this.#slots) void this.#startSlot(slot);
+    for (const slot of this.#slots) slot.loop ??= this.#run(slot);
   }
 
-  /** True when every informer has listed and is watching. */
+  /** True when every loop has listed and is watching. */
   get ready(): boolean {
-    return !this.#stopped && this.#slots.every((s) => s.ready);
+    return !this.#stop.signal.aborted && this.#slots.every((s) => s.ready);
   }
 
-  /** Every pod in the informers' caches. */
-  pods(): V1Pod[] {
-    return this.#slots.flatMap((s) => [...s.informer.list()]);
+  /** How many pods are cached. */
+  get size(): number {
+    let n = 0;
+    for (const s of this.#slots) n += s.cache.size;
+    return n;
   }
 
+  /** Every cached pod (trimmed), parsed one at a time as the caller iterates. */
+  *pods(): Generator<TrimmedPod> {
+    for (const s of this.#slots) for (const c of s.cache.values()) yield podOf(c);
+  }
+
+  /** Stops at once: open requests are aborted, so an idle watch does not hold shutdown. */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    for (const slot of this.#slots) {
-      clearTimeout(slot.restartTimer);
-      slot.ready = false;
-      await slot.informer.stop();
-    }
+    this.#stop.abort();
+    for (const slot of this.#slots) slot.ready = false;
     this.#o.metrics.ready.set(0);
+    await Promise.all(this.#slots.map((s) => s.loop));
   }
 
-  async #startSlot(slot: Slot): Promise<void> {
-    if (this.#stopped) return;
-    slot.errorsSinceStart = 0;
-    slot.lastStartAt = this.#now();
-    try {
-      await slot.informer.start();
-    } catch (err) {
-      // Thrown only for a kubeconfig without a current cluster; errors on the wire come
-      // through the error callback.
-      this.#onError(slot, err);
+  async #run(slot: Slot): Promise<void> {
+    const signal = this.#stop.signal;
+    let relist = true;
+    while (!signal.aborted) {
+      const startedAt = this.#now();
+      try {
+        if (relist) {
+          await this.#list(slot, signal);
+          relist = false;
+        }
+        await this.#watch(slot, signal);
+        // The server closed the watch (its timeout): reconnect from the last resourceVersion.
+        await (this.#o.reconnectDelay ?? ((ms) => sleep(ms, signal)))(50);
+      } catch (err) {
+        if (signal.aborted) break;
+        slot.ready = false;
+        this.#o.metrics.ready.set(0);
+        if (err instanceof RelistNeeded || (err instanceof KubeApiError && err.expired)) {
+          // Expired resourceVersion: relist at once (the informer's behaviour), no backoff.
+          relist = true;
+          slot.resourceVersion = null;
+          this.#o.logger.info('resourceVersion expired; listing pods again', {
+            namespace: slot.namespace ?? '*',
+          });
+          continue;
+        }
+        // A watch that ran for a while before failing starts over from short delays.
+        if (this.#now() - startedAt > 60_000) slot.backoff.reset();
+        const delay = Math.max(slot.backoff.next(), 100);
+        if (err instanceof KubeResponseTooLargeError) {
+          this.#o.metrics.watchSkipped.inc({ cause: 'line_too_long' });
+        }
+        this.#o.metrics.watchRestarts.inc();
+        this.#o.logger.warn('pod list/watch stopped; restarting', {
+          namespace: slot.namespace ?? '*',
+          err,
+          retryInMs: delay,
+        });
+        // A watch error keeps the cache and resumes from the resourceVersion; a list error
+        // lists again.
+        if (slot.resourceVersion === null) relist = true;
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  /** Lists every page (one consistent snapshot), then reconciles the cache with it. */
+  async #list(slot: Slot, signal: AbortSignal): Promise<void> {
+    const fresh = new Map<string, { pod: TrimmedPod; uid: string }>();
+    let limit = this.#pageSize;
+    let cont: string | undefined;
+    let rv: string | null = null;
+    do {
+      const query: Query = { limit, continue: cont };
+      let page: unknown;
+      try {
+        page = await listPage(this.#o.kube, slot.path, query, signal, this.#maxPageBytes);
+      } catch (err) {
+        if (err instanceof KubeResponseTooLargeError && limit > 1) {
+          // Fewer pods per page keeps each read under the cap.
+          limit = Math.max(1, Math.floor(limit / 2));
+          continue;
+        }
+        throw err;
+      }
+      if (!isObj(page) || !Array.isArray(page.items)) {
+        throw new KubeApiError(0, `list of ${slot.path} is not a list (no items array)`);
+      }
+      const md = isObj(page.metadata) ? page.metadata : {};
+      if (rv === null) rv = nonEmpty(md.resourceVersion) ? md.resourceVersion : null;
+      for (const item of page.items) {
+        const id = identityOf(item);
+        if (!id) {
+          this.#skipped('malformed', item);
+          continue;
+        }
+        fresh.set(id.key, { pod: trimPod(item), uid: id.uid });
+      }
+      cont = nonEmpty(md.continue) ? md.continue : undefined;
+    } while (cont);
+    if (rv === null) throw new KubeApiError(0, `list of ${slot.path} has no resourceVersion`);
+    // Pods gone while we were not watching are deleted; the rest are added or updated.
+    for (const [key, cached] of slot.cache) {
+      const now = fresh.get(key);
+      if (!now || now.uid !== cached.uid) {
+        slot.cache.delete(key);
+        this.#o.onPod(podOf(cached), 'deleted');
+      }
+    }
+    for (const [key, { pod }] of fresh) this.#upsert(slot, key, pod);
+    slot.resourceVersion = rv;
+    slot.backoff.reset();
+  }
+
+  async #watch(slot: Slot, signal: AbortSignal): Promise<void> {
+    const timeoutSeconds = this.#watchTimeout;
+    const lines = watchLines(
+      this.#o.kube,
+      slot.path,
+      {
+        resourceVersion: slot.resourceVersion ?? undefined,
+        allowWatchBookmarks: true,
+        timeoutSeconds,
+      },
+      signal,
+      {
+        maxLineBytes: this.#maxLineBytes,
+        idleMs: (timeoutSeconds + 30) * 1000,
+        onConnected: () => {
+          if (!slot.ready) {
+            this.#o.logger.info('watching pods', { namespace: slot.namespace ?? '*' });
+          }
+          slot.ready = true;
+          this.#o.metrics.ready.set(this.ready ? 1 : 0);
+        },
+      },
+    );
+    for await (const line of lines) {
+      let event: unknown;
+      try {
+        event = JSON.parse(line);
+      } catch {
+        this.#skipped('malformed', undefined);
+        continue;
+      }
+      this.#onEvent(slot, event);
+    }
+  }
+
+  #onEvent(slot: Slot, event: unknown): void {
+    if (!isObj(event) || typeof event.type !== 'string') {
+      this.#skipped('malformed', undefined);
       return;
     }
-    if (slot.errorsSinceStart === 0 && !this.#stopped) {
-      if (!slot.ready) {
-        this.#o.logger.info('watching pods', { namespace: slot.namespace ?? '*' });
+    const object = event.object;
+    switch (event.type) {
+      case 'BOOKMARK': {
+        const md = isObj(object) && isObj(object.metadata) ? object.metadata : {};
+        if (nonEmpty(md.resourceVersion)) slot.resourceVersion = md.resourceVersion;
+        return;
       }
-      slot.ready = true;
-      this.#o.metrics.ready.set(this.ready ? 1 : 0);
+      case 'ERROR': {
+        const code = isObj(object) && typeof object.code === 'number' ? object.code : 0;
+        if (code === 410) throw new RelistNeeded('resourceVersion expired');
+        const message = isObj(object) && typeof object.message === 'string' ? object.message : '';
+        throw new KubeApiError(code, `watch ERROR ${code}: ${message.slice(0, 200)}`);
+      }
+      case 'ADDED':
+      case 'MODIFIED':
+      case 'DELETED': {
+        const id = identityOf(object);
+        if (!id) {
+          this.#skipped(
+            object === null || object === undefined ? 'null_object' : 'malformed',
+            object,
+          );
+          return;
+        }
+        if (id.rv) slot.resourceVersion = id.rv;
+        if (event.type === 'DELETED') {
+          const cached = slot.cache.get(id.key);
+          slot.cache.delete(id.key);
+          // The cached pod is what was sent; the deleted object may be the newer one.
+          const pod = cached && cached.uid === id.uid ? podOf(cached) : trimPod(object);
+          this.#o.onPod(pod, 'deleted');
+          return;
+        }
+        this.#upsert(slot, id.key, trimPod(object));
+        return;
+      }
+      default:
+        this.#skipped('unknown_type', undefined);
     }
   }
 
-  #onError(slot: Slot, err: unknown): void {
-    slot.errorsSinceStart++;
-    slot.ready = false;
-    this.#o.metrics.ready.set(0);
-    if (this.#stopped || slot.restartTimer !== undefined) return;
-    // A watch that ran for a while before failing starts over from short delays.
-    if (this.#now() - slot.lastStartAt > 60_000) slot.backoff.reset();
-    const delay = Math.max(slot.backoff.next(), 100);
-    this.#o.metrics.watchRestarts.inc();
-    this.#o.logger.warn('pod informer stopped; restarting', {
-      namespace: slot.namespace ?? '*',
-      err,
-      retryInMs: delay,
-    });
-    slot.restartTimer = setTimeout(() => {
-      slot.restartTimer = undefined;
-      void this.#startSlot(slot);
-    }, delay);
-  }
-
-  #onPod(pod: V1Pod): void {
-    const uid = pod.metadata?.uid;
-    if (!uid) return;
-    const key = keyOf(pod);
+  #upsert(slot: Slot, key: string, pod: TrimmedPod): void {
     const ids = imageIdsOf(pod);
-    const seen = this.#seen.get(key);
-    if (!seen || seen.uid !== uid) {
-      this.#seen.set(key, { uid, imageIDs: new Set(ids) });
+    const cached = slot.cache.get(key);
+    const json = JSON.stringify(pod);
+    if (!cached || cached.uid !== pod.metadata.uid) {
+      // A pod replaced under the same name (StatefulSet) is a new pod; the old one is gone.
+      if (cached) this.#o.onPod(podOf(cached), 'deleted');
+      slot.cache.set(key, { json, uid: pod.metadata.uid, sent: [...new Set(ids)] });
       this.#o.onPod(pod, 'added');
       return;
     }
+    cached.json = json;
     let fresh = false;
+    const have = new Set(cached.sent);
     for (const id of ids) {
-      if (!seen.imageIDs.has(id)) {
-        seen.imageIDs.add(id);
+      if (!have.has(id)) {
+        have.add(id);
+        cached.sent.push(id);
         fresh = true;
       }
     }
     if (fresh) this.#o.onPod(pod, 'running');
   }
 
-  #onDelete(pod: V1Pod): void {
-    const key = keyOf(pod);
-    if (this.#seen.get(key)?.uid === pod.metadata?.uid) this.#seen.delete(key);
+  #skipped(cause: 'malformed' | 'null_object' | 'unknown_type', object: unknown): void {
+    this.#o.metrics.watchSkipped.inc({ cause });
+    // At most one line a second: a hostile stream can send thousands of these.
+    const now = this.#now();
+    if (now - this.#lastSkipLog < 1_000) {
+      this.#skipsUnlogged++;
+      return;
+    }
+    this.#lastSkipLog = now;
+    const md = isObj(object) && isObj(object.metadata) ? object.metadata : {};
+    const part = (v: unknown) => (typeof v === 'string' ? v.slice(0, 253) : '?');
+    this.#o.logger.warn('skipped a watch event or list item that is not a pod', {
+      cause,
+      pod: `${part(md.namespace)}/${part(md.name)}`,
+      alsoSkippedSinceLastLine: this.#skipsUnlogged,
+    });
+    this.#skipsUnlogged = 0;
   }
 }

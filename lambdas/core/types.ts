@@ -220,7 +220,14 @@ export interface UpsertResult {
 
 /* ---------------------------------------------------------------- forwarder pod events */
 
-export const POD_EVENT_REASONS = ['added', 'running', 'resync'] as const;
+/** Reasons of a pod event that carries a running pod (a sighting to evaluate). */
+export const POD_SIGHTING_REASONS = ['added', 'running', 'resync'] as const;
+export type PodSightingReason = (typeof POD_SIGHTING_REASONS)[number];
+/**
+ * Every reason of the `/v1/pod-events` contract: the sightings, `deleted` (the pod is gone; it
+ * carries the trimmed pod) and `resync-complete` (a full resync pass ended; no pod).
+ */
+export const POD_EVENT_REASONS = [...POD_SIGHTING_REASONS, 'deleted', 'resync-complete'] as const;
 export type PodEventReason = (typeof POD_EVENT_REASONS)[number];
 
 /* ---------------------------------------------------------------- images (registry side) */

@@ -12,7 +12,7 @@ import {
   judgeObservation,
 } from '../core/evaluate.ts';
 import { observationFromPodEvent } from '../core/kube/observation.ts';
-import { podEventSchema } from '../core/kube/pod-event.ts';
+import { isPodSighting, podEventSchema } from '../core/kube/pod-event.ts';
 import { vulnerabilityVerdict } from '../core/registry/vulnerability.ts';
 import {
   type FindingCandidate,
@@ -113,7 +113,11 @@ async function addVulnerabilities(verdicts: ContainerVerdict[], deps: IngestDeps
   }
 }
 
-/** Forwarder pod events (the `/v1/pod-events` body, or EventBridge `detail`s). */
+/**
+ * Forwarder pod events (the `/v1/pod-events` body, or EventBridge `detail`s). Sightings
+ * (`added`, `running`, `resync`) are evaluated; `deleted` and `resync-complete` change no
+ * finding yet: they are acknowledged and counted in `skipped` under their reason.
+ */
 export async function ingestPodEvents(
   records: readonly unknown[],
   deps: IngestDeps,
@@ -139,7 +143,12 @@ export async function ingestPodEvents(
       });
       continue;
     }
-    await processObservation(observationFromPodEvent(parsed.data), deps, report);
+    const event = parsed.data;
+    if (!isPodSighting(event)) {
+      report.skipped[event.reason] = (report.skipped[event.reason] ?? 0) + 1;
+      continue;
+    }
+    await processObservation(observationFromPodEvent(event), deps, report);
   }
   return report;
 }

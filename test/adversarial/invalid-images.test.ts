@@ -7,8 +7,20 @@ import { describe, expect, it } from 'vitest';
 import { evaluateObservation } from '../../lambdas/core/evaluate.ts';
 import { extractContainers } from '../../lambdas/core/kube/containers.ts';
 import { observationFromPodEvent } from '../../lambdas/core/kube/observation.ts';
-import { podEventSchema, trimPod } from '../../lambdas/core/kube/pod-event.ts';
+import {
+  type AnyPodEvent,
+  isPodSighting,
+  type PodEvent,
+  podEventSchema,
+  trimPod,
+} from '../../lambdas/core/kube/pod-event.ts';
 import { allowlist, auditEvent, findingsOf, type Json, type Kind, objectOf } from './builders.ts';
+
+/** The generators make sightings only: anything else is a broken test, not a pass. */
+function sighting(event: AnyPodEvent): PodEvent {
+  if (!isPodSighting(event)) throw new Error(`not a pod sighting: ${event.reason}`);
+  return event;
+}
 
 const NOW = new Date('2026-11-30T12:00:00Z');
 
@@ -121,10 +133,9 @@ describe('pod events and the forwarder', () => {
   });
   const judged = (e: unknown) => {
     const parsed = podEventSchema.parse(e);
-    return evaluateObservation(observationFromPodEvent(parsed), allowlist, NOW).map((f) => [
-      f.container,
-      f.rule,
-    ]);
+    return evaluateObservation(observationFromPodEvent(sighting(parsed)), allowlist, NOW).map(
+      (f) => [f.container, f.rule],
+    );
   };
 
   it.each(ODD_IMAGES)('pod event: image %s is an invalid-reference finding', (_, image) => {

@@ -12,13 +12,25 @@ import { mayBeRelevant } from '../../lambdas/core/audit/prefilter.ts';
 import { mayBeRelevantBytes } from '../../lambdas/core/audit/prefilter-bytes.ts';
 import { evaluateObservation } from '../../lambdas/core/evaluate.ts';
 import { observationFromPodEvent } from '../../lambdas/core/kube/observation.ts';
-import { podEventSchema, trimPod } from '../../lambdas/core/kube/pod-event.ts';
+import {
+  type AnyPodEvent,
+  isPodSighting,
+  type PodEvent,
+  podEventSchema,
+  trimPod,
+} from '../../lambdas/core/kube/pod-event.ts';
 import {
   arbAuditCase,
   arbPodEventCase,
   isPlacedImage,
   TRUSTED_ALLOWLIST,
 } from '../helpers/arbitraries.ts';
+
+/** The generators make sightings only: anything else is a broken test, not a pass. */
+function sighting(event: AnyPodEvent): PodEvent {
+  if (!isPodSighting(event)) throw new Error(`not a pod sighting: ${event.reason}`);
+  return event;
+}
 
 const allowlist = compileAllowlist(parseAllowlist(TRUSTED_ALLOWLIST));
 const NOW = new Date('2026-11-30T12:00:00Z');
@@ -56,7 +68,7 @@ describe('never silence (property)', () => {
         const parsed = podEventSchema.safeParse(event);
         if (!parsed.success) return; // ingest reports it as a failed record
         const candidates = evaluateObservation(
-          observationFromPodEvent(parsed.data),
+          observationFromPodEvent(sighting(parsed.data)),
           allowlist,
           NOW,
         );
@@ -80,7 +92,11 @@ describe('never silence (property)', () => {
           pod: trimPod(pod),
         };
         const parsed = podEventSchema.parse(event);
-        const candidates = evaluateObservation(observationFromPodEvent(parsed), allowlist, NOW);
+        const candidates = evaluateObservation(
+          observationFromPodEvent(sighting(parsed)),
+          allowlist,
+          NOW,
+        );
         expect(candidates.some((c) => isPlacedImage(c.image, placement.image))).toBe(true);
         expect(candidates.every((c) => BAD_RULES.includes(c.rule))).toBe(true);
       }),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EventBuffer } from '../../forwarder/src/buffer.ts';
-import type { PodEvent } from '../../lambdas/core/kube/pod-event.ts';
+import type { AnyPodEvent, PodEvent } from '../../lambdas/core/kube/pod-event.ts';
 
 function event(name: string, reason: PodEvent['reason'], padding = 0): PodEvent {
   return {
@@ -19,8 +19,10 @@ function event(name: string, reason: PodEvent['reason'], padding = 0): PodEvent 
   };
 }
 
+const nameOf = (e: AnyPodEvent) => ('pod' in e ? e.pod.metadata.name : e.reason);
+
 const names = (b: EventBuffer) =>
-  b.take(1000, Number.MAX_SAFE_INTEGER, () => 1).map((e) => e.event.pod.metadata.name);
+  b.take(1000, Number.MAX_SAFE_INTEGER, () => 1).map((e) => nameOf(e.event));
 
 describe('EventBuffer', () => {
   it('evicts the oldest non-added events first, then the oldest added', () => {
@@ -37,9 +39,9 @@ describe('EventBuffer', () => {
     const third = b.push(event('a5', 'added'));
 
     // Assess
-    expect(first.evicted.map((e) => e.event.pod.metadata.name)).toEqual(['r1']);
-    expect(second.evicted.map((e) => e.event.pod.metadata.name)).toEqual(['s1']);
-    expect(third.evicted.map((e) => e.event.pod.metadata.name)).toEqual(['a1']);
+    expect(first.evicted.map((e) => nameOf(e.event))).toEqual(['r1']);
+    expect(second.evicted.map((e) => nameOf(e.event))).toEqual(['s1']);
+    expect(third.evicted.map((e) => nameOf(e.event))).toEqual(['a1']);
     expect(names(b)).toEqual(['a2', 'a3', 'a4', 'a5']);
   });
 

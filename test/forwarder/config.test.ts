@@ -83,6 +83,24 @@ describe('forwarder configuration', () => {
     );
   });
 
+  it('refuses a sink URL with user:pass@ at start, naming the setting without echoing the secret', () => {
+    for (const sink of [
+      'https://svc:hunter2@regwatch.example.com/v1/pod-events',
+      'http://only-user@127.0.0.1:8787/v1/pod-events',
+      'http://:hunter2@127.0.0.1:8787/v1/pod-events',
+    ]) {
+      let err: unknown;
+      try {
+        loadConfig({}, { cluster: 'c', sink });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toMatch(/sink: the URL carries credentials/);
+      expect((err as Error).message).not.toContain('hunter2');
+    }
+  });
+
   it('parses durations and sizes as people write them', () => {
     expect(parseDuration('500ms')).toBe(500);
     expect(parseDuration('1h30m')).toBe(5_400_000);

@@ -189,6 +189,14 @@ export class FakeApiServer {
     }
   }
 
+  /** Writes `text` as it is on every open watch: what a broken or hostile API server sends. */
+  writeRaw(text: string): void {
+    for (const w of this.#watchers) w.res.write(text);
+  }
+
+  /** Adds a list item that is not a pod (served by the next list, never watched). */
+  readonly junkListItems: unknown[] = [];
+
   /** Destroys every open watch connection mid-stream, as a load balancer or restart would. */
   dropWatches(): number {
     const n = this.#watchers.size;
@@ -298,7 +306,10 @@ export class FakeApiServer {
         kind: 'PodList',
         apiVersion: 'v1',
         metadata,
-        items: snap.items.slice(offset, end),
+        items:
+          offset === 0
+            ? [...this.junkListItems, ...snap.items.slice(offset, end)]
+            : snap.items.slice(offset, end),
       }),
     );
   }

@@ -4,7 +4,12 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type PodEvent, podEventSchema } from '../../lambdas/core/kube/pod-event.ts';
+import {
+  type AnyPodEvent,
+  isPodSighting,
+  type PodEvent,
+  podEventSchema,
+} from '../../lambdas/core/kube/pod-event.ts';
 
 export type SinkMode = 'ok' | 'fail' | 'throttle' | 'reject' | 'stall';
 
@@ -12,7 +17,10 @@ export class FakeSink {
   readonly server: Server;
   port = 0;
   mode: SinkMode = 'ok';
+  /** Sightings (`added`, `running`, `resync`) accepted, in order. */
   readonly accepted: PodEvent[] = [];
+  /** Every event accepted, in order, `deleted` and `resync-complete` included. */
+  readonly all: AnyPodEvent[] = [];
   /** Bodies that did not validate against the pod event schema (must stay empty). */
   readonly invalid: unknown[] = [];
   readonly authHeaders: (string | undefined)[] = [];
@@ -91,8 +99,10 @@ export class FakeSink {
         const items = Array.isArray(body) ? body : [body];
         for (const item of items) {
           const parsed = podEventSchema.safeParse(item);
-          if (parsed.success) this.accepted.push(parsed.data);
-          else this.invalid.push(item);
+          if (parsed.success) {
+            this.all.push(parsed.data);
+            if (isPodSighting(parsed.data)) this.accepted.push(parsed.data);
+          } else this.invalid.push(item);
         }
         res.writeHead(202, { 'content-type': 'application/json' }).end('{"accepted":true}');
         break;

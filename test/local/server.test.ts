@@ -111,6 +111,46 @@ describe('POST /v1/pod-events', () => {
     ]);
   });
 
+  it('acknowledges deleted and resync-complete events and refuses an unknown reason naming the field', async () => {
+    // Prepare
+    const deleted = {
+      ...podEvent({ cluster: 'pods-prod-3', name: 'gone', containers: { a: 'ghcr.io/evil/a:1' } }),
+      reason: 'deleted',
+    };
+    const complete = {
+      cluster: 'pods-prod-3',
+      observedAt: '2026-01-10T10:00:00Z',
+      reason: 'resync-complete',
+      resyncId: 'pass-1',
+    };
+    const unknown = {
+      ...podEvent({ cluster: 'pods-prod-3', name: 'x', containers: { a: 'ghcr.io/evil/b:1' } }),
+      reason: 'evicted',
+    };
+
+    // Act
+    const ok = await post('/v1/pod-events', [deleted, complete]);
+    const refused = await post('/v1/pod-events', [unknown]);
+
+    // Assess
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({
+      received: 2,
+      evaluated: 0,
+      failed: [],
+      skipped: { deleted: 1, 'resync-complete': 1 },
+    });
+    expect(refused.status).toBe(400);
+    const failed = refused.body.failed as { index: number; error: string }[];
+    expect(failed).toHaveLength(1);
+    // The field is named as the Lambda edge names it: the detail of the EventBridge event.
+    expect(failed[0]?.error).toMatch(
+      /invalid pod event .*\(detail\.reason: unknown pod event reason; expected one of /,
+    );
+    // A deleted pod is not a sighting: its untrusted image makes no finding.
+    expect(await stored('pods-prod-3')).toEqual([]);
+  });
+
   it('refuses a body that is not a JSON array with the reason', async () => {
     // Act
     const notJson = await post('/v1/pod-events', '{"cluster": ');

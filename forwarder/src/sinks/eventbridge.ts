@@ -44,6 +44,7 @@ export function createEventBridgeSink(opts: EventBridgeSinkOptions): Sink {
     kind: 'eventbridge',
     maxBatchEvents: PUT_EVENTS_MAX_ENTRIES,
     maxBatchBytes: PUT_EVENTS_MAX_BYTES,
+    maxEventBytes: PUT_EVENTS_MAX_BYTES - (FIXED_BYTES + 14 + busBytes),
     entrySize: (e) => FIXED_BYTES + e.bytes + 14 + busBytes,
     async send(batch: readonly BufferedEvent[], signal: AbortSignal): Promise<SinkOutcome> {
       let out: PutEventsCommandOutput;

@@ -41,6 +41,7 @@ export function createHttpSink(opts: HttpSinkOptions): Sink {
     kind: 'http',
     maxBatchEvents,
     maxBatchBytes,
+    maxEventBytes: maxBatchBytes - 1,
     entrySize: (e) => e.bytes + 1,
     async send(batch: readonly BufferedEvent[], signal: AbortSignal): Promise<SinkOutcome> {
       const body = `[${batch.map((e) => e.json).join(',')}]`;

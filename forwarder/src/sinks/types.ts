@@ -25,6 +25,8 @@ export interface Sink {
   readonly maxBatchEvents: number;
   /** Upper bound of one call, in `entrySize` units summed. */
   readonly maxBatchBytes: number;
+  /** The largest event JSON (bytes) one call can carry: larger events are trimmed or split. */
+  readonly maxEventBytes: number;
   entrySize(e: BufferedEvent): number;
   /** Resolves with the outcome, or rejects with `SinkUnavailableError`. */
   send(batch: readonly BufferedEvent[], signal: AbortSignal): Promise<SinkOutcome>;

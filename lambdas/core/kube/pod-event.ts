@@ -1,6 +1,20 @@
 /**
  * The pod event: what the forwarder sends (`POST /v1/pod-events` locally, EventBridge
  * `detail` on AWS). One schema serves the forwarder, local mode and the Lambda handler.
+ *
+ * Reasons (the discriminator):
+ * - `added`, `running`, `resync`: a live pod to evaluate, `{"cluster","observedAt","reason","pod"}`;
+ *   a `resync` also carries the `resyncId` of its pass (optional: older forwarders omit it).
+ * - `deleted`: the pod is gone, `{"cluster","observedAt","reason":"deleted","pod"}`.
+ * - `resync-complete`: a full resync pass ended, `{"cluster","observedAt","reason":"resync-complete","resyncId"}`;
+ *   every `resync` event of that pass carried the same `resyncId`.
+ *
+ * A pod too large for one sink call may arrive as several events of the same reason with the
+ * same pod identity (namespace, name, uid), each holding some of its containers: a server treats
+ * each as a sighting of those containers of that pod, never as the whole pod.
+ *
+ * Any other reason is refused with an issue on the `reason` field, so a forwarder newer than
+ * its server fails loudly instead of being misread.
  */
 import * as z from 'zod';
 import { clusterNameSchema } from '../cluster.ts';
@@ -87,13 +101,66 @@ export const trimmedPodSchema = z.object({
 });
 export type TrimmedPod = z.output<typeof trimmedPodSchema>;
 
-export const podEventSchema = z.object({
+/** Names one resync pass; bounded so a hostile sender cannot make a server store megabytes. */
+export const resyncIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only');
+
+const envelope = {
   cluster: clusterNameSchema,
   observedAt: z.iso.datetime({ offset: true }),
-  reason: z.enum(POD_EVENT_REASONS),
+};
+
+const sightingSchema = z.object({
+  ...envelope,
+  reason: z.enum(['added', 'running']),
   pod: trimmedPodSchema,
 });
-export type PodEvent = z.output<typeof podEventSchema>;
+const resyncSchema = z.object({
+  ...envelope,
+  reason: z.literal('resync'),
+  resyncId: resyncIdSchema.optional(),
+  pod: trimmedPodSchema,
+});
+const deletedSchema = z.object({
+  ...envelope,
+  reason: z.literal('deleted'),
+  pod: trimmedPodSchema,
+});
+const resyncCompleteSchema = z.object({
+  ...envelope,
+  reason: z.literal('resync-complete'),
+  resyncId: resyncIdSchema,
+});
+
+const REASON_LIST = POD_EVENT_REASONS.map((r) => `"${r}"`).join(', ');
+
+export const podEventSchema = z.discriminatedUnion(
+  'reason',
+  [sightingSchema, resyncSchema, deletedSchema, resyncCompleteSchema],
+  {
+    // The value itself is not echoed: it comes from the sender and may be anything.
+    error: (issue) =>
+      issue.code === 'invalid_union'
+        ? `unknown pod event reason; expected one of ${REASON_LIST}`
+        : undefined,
+  },
+);
+/** Any pod event of the contract, as `podEventSchema` parses it. */
+export type AnyPodEvent = z.infer<typeof podEventSchema>;
+/**
+ * A pod event that carries a live pod to evaluate (`added`, `running`, `resync`): the sighting
+ * the evaluation reads. Kept as `PodEvent` because that is what nearly every consumer handles.
+ */
+export type PodEvent = Extract<AnyPodEvent, { reason: 'added' | 'running' | 'resync' }>;
+export type PodDeletedEvent = Extract<AnyPodEvent, { reason: 'deleted' }>;
+export type ResyncCompleteEvent = Extract<AnyPodEvent, { reason: 'resync-complete' }>;
+
+export function isPodSighting(event: AnyPodEvent): event is PodEvent {
+  return event.reason === 'added' || event.reason === 'running' || event.reason === 'resync';
+}
 
 type Loose = Record<string, unknown>;
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);

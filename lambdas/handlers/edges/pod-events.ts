@@ -20,7 +20,7 @@
 import type { SQSRecord } from 'aws-lambda';
 import { zodIssues } from '../../adapters/dynamodb/common.ts';
 import { ValidationError } from '../../core/errors.ts';
-import { type PodEvent, podEventSchema } from '../../core/kube/pod-event.ts';
+import { type AnyPodEvent, podEventSchema } from '../../core/kube/pod-event.ts';
 import { type IngestReport, ingestPodEvents } from '../../services/ingest.ts';
 import type { IngestDeps } from '../../services/ports.ts';
 import { type EventBridgeEnvelope, eventBridgeFromSqs } from '../commons/eventbridge.ts';
@@ -34,7 +34,7 @@ export const POD_EVENT_DETAIL_TYPE = 'Pod Event';
 export function podEventOfEnvelope(
   envelope: EventBridgeEnvelope,
   where: string,
-): { eventId: string; detail: PodEvent } {
+): { eventId: string; detail: AnyPodEvent } {
   if (envelope.source !== POD_EVENT_SOURCE || envelope['detail-type'] !== POD_EVENT_DETAIL_TYPE) {
     throw new ValidationError(
       `${where}: expected source ${POD_EVENT_SOURCE} and detail-type ${POD_EVENT_DETAIL_TYPE}, got ${envelope.source} / ${envelope['detail-type']}`,
@@ -55,7 +55,7 @@ export function podEventOfEnvelope(
 /** The pod event in one SQS record, or a `ValidationError` naming what is wrong. */
 export function podEventOf(record: Pick<SQSRecord, 'body' | 'messageId'>): {
   eventId: string;
-  detail: PodEvent;
+  detail: AnyPodEvent;
 } {
   return podEventOfEnvelope(eventBridgeFromSqs(record), `SQS message ${record.messageId}`);
 }
@@ -67,11 +67,11 @@ export function podEventOf(record: Pick<SQSRecord, 'body' | 'messageId'>): {
  */
 export function podEventsEdge(deps: IngestDeps, telemetry: Telemetry = silentTelemetry) {
   async function evaluate(
-    parse: () => { detail: PodEvent },
+    parse: () => { detail: AnyPodEvent },
     where: string,
     total: IngestReport,
   ): Promise<void> {
-    let detail: PodEvent;
+    let detail: AnyPodEvent;
     try {
       ({ detail } = parse());
     } catch (error) {
