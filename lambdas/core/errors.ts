@@ -67,3 +67,10 @@ export class UsageError extends RegwatchError {
     super('USAGE', message);
   }
 }
+
+/** A Kubernetes manifest cannot be read safely (an alias bomb, nesting past the bound). */
+export class ManifestError extends RegwatchError {
+  constructor(message: string) {
+    super('MANIFEST_INVALID', message);
+  }
+}
