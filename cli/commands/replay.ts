@@ -24,14 +24,24 @@ import type { AllowlistDocument, CompiledAllowlist } from '../../lambdas/core/al
 import { UsageError } from '../../lambdas/core/errors.ts';
 import type { Decider } from '../../lambdas/core/evaluate.ts';
 import type { FindingCandidate } from '../../lambdas/core/types.ts';
+import { visible } from '../../lambdas/core/visible.ts';
 import { loadAllowlistDocument } from '../allowlist-file.ts';
 import { type CliIo, EXIT } from '../context.ts';
+import { csvLine } from '../format.ts';
 import type { Register } from '../main.ts';
+import {
+  type OutputFormat,
+  type OutputOptions,
+  outputFormat,
+  withOutputOption,
+} from '../output/format.ts';
 import { FINDING_COLUMNS, findingCells, formatTable } from '../table.ts';
+
+const FORMATS: readonly OutputFormat[] = ['table', 'wide', 'json', 'yaml', 'csv'];
 
 export { UNKNOWN_CLUSTER };
 
-interface ReplayOptions {
+interface ReplayOptions extends OutputOptions {
   threads?: string;
   allowlist?: string;
   cluster?: string;
@@ -109,7 +119,7 @@ function printSummary(io: CliIo, s: ReplaySummary): void {
         ? `  ${s.skipped['metadata-only']} pod/workload write(s) logged at Metadata level: images unavailable, not evaluated (log pods at RequestResponse to see them)`
         : null,
       `  not JSON: ${r.notJson}, malformed: ${r.malformed}`,
-      ...s.malformed.map((m) => `    ${m.file}:${m.line}: ${m.error}`),
+      ...s.malformed.map((m) => `    ${visible(m.file)}:${m.line}: ${visible(m.error)}`),
       r.malformed > s.malformed.length
         ? `    … and ${r.malformed - s.malformed.length} more`
         : null,
@@ -120,13 +130,67 @@ function printSummary(io: CliIo, s: ReplaySummary): void {
   );
 }
 
-function printHuman(io: CliIo, findings: readonly AggregatedFinding[]): void {
+function printHuman(io: CliIo, findings: readonly AggregatedFinding[], wide = false): void {
   if (findings.length === 0) {
     io.stdout.write('no findings\n');
     return;
   }
   const rows = findings.map((f) => [...findingCells(f), f.firstSeen]);
-  io.stdout.write(`${formatTable([...FINDING_COLUMNS, 'FIRST SEEN'], rows)}\n`);
+  const maxWidth = wide ? Number.POSITIVE_INFINITY : undefined;
+  io.stdout.write(`${formatTable([...FINDING_COLUMNS, 'FIRST SEEN'], rows, { maxWidth })}\n`);
+}
+
+const CSV_COLUMNS = [
+  'fingerprint',
+  'cluster',
+  'namespace',
+  'workloadKind',
+  'workloadName',
+  'container',
+  'image',
+  'reference',
+  'rule',
+  'severity',
+  'count',
+  'firstSeen',
+  'lastSeen',
+  'actor',
+];
+
+async function printFindings(
+  io: CliIo,
+  format: OutputFormat,
+  findings: readonly AggregatedFinding[],
+) {
+  if (format === 'json') {
+    for (const f of findings) io.stdout.write(`${JSON.stringify(findingJson(f))}\n`);
+  } else if (format === 'yaml') {
+    const { stringify } = await import('yaml');
+    for (const f of findings) io.stdout.write(`---\n${stringify(findingJson(f))}`);
+  } else if (format === 'csv') {
+    io.stdout.write(csvLine(CSV_COLUMNS));
+    for (const f of findings) {
+      const j = findingJson(f);
+      io.stdout.write(
+        csvLine([
+          j.fingerprint,
+          j.cluster,
+          j.namespace,
+          j.workload.kind,
+          j.workload.name,
+          j.container,
+          j.image,
+          j.reference,
+          j.rule,
+          j.severity,
+          j.count,
+          j.firstSeen,
+          j.lastSeen,
+          j.actor?.username ?? '',
+        ]),
+      );
+    }
+  } else printHuman(io, findings, format === 'wide');
 }
 
 export interface ReplayFilesOptions {
@@ -234,7 +298,7 @@ async function parallelRanges(file: string, threads: number, minBytes: number) {
 }
 
 export const registerReplay: Register = (program: Command, io, setExit) => {
-  program
+  const replayCmd = program
     .command('replay')
     .description(
       'evaluate audit logs offline: JSON lines of Events, EventList documents, CloudWatch Logs payloads or exports, .gz',
@@ -252,34 +316,30 @@ export const registerReplay: Register = (program: Command, io, setExit) => {
       '--at <time>',
       'judge every event at this time (ISO-8601 or "now"); default: each event\'s own time',
     )
-    .option('--json', 'one JSON object per finding')
     .option(
       '--threads <n>',
       `threads for a JSON-lines file of ${PARALLEL_MIN_BYTES / 1024 / 1024} MiB or more (default: available cores; 1: one thread)`,
-    )
-    .action(async (files: string[], opts: ReplayOptions) => {
-      const threads = parseThreads(opts.threads);
-      const { document, allowlist } = loadAllowlistDocument(opts.allowlist, io);
-      const at = parseAt(opts.at);
-      const resolved = files.map((f) => path.resolve(io.cwd, f));
-      for (const [i, f] of resolved.entries()) {
-        await access(f).catch(() => {
-          throw new UsageError(`cannot read ${files[i]}: no such file`);
-        });
-      }
-      const { findings, summary } = await replayFiles(resolved, {
-        allowlist,
-        allowlistDocument: document,
-        threads,
-        ...(opts.cluster ? { cluster: opts.cluster } : {}),
-        at,
+    );
+  withOutputOption(replayCmd, FORMATS).action(async (files: string[], opts: ReplayOptions) => {
+    const format = outputFormat(opts, FORMATS);
+    const threads = parseThreads(opts.threads);
+    const { document, allowlist } = loadAllowlistDocument(opts.allowlist, io);
+    const at = parseAt(opts.at);
+    const resolved = files.map((f) => path.resolve(io.cwd, f));
+    for (const [i, f] of resolved.entries()) {
+      await access(f).catch(() => {
+        throw new UsageError(`cannot read ${files[i]}: no such file`);
       });
-      if (opts.json) {
-        for (const f of findings) io.stdout.write(`${JSON.stringify(findingJson(f))}\n`);
-      } else {
-        printHuman(io, findings);
-      }
-      printSummary(io, summary);
-      setExit(findings.length > 0 ? EXIT.violations : EXIT.ok);
+    }
+    const { findings, summary } = await replayFiles(resolved, {
+      allowlist,
+      allowlistDocument: document,
+      threads,
+      ...(opts.cluster ? { cluster: opts.cluster } : {}),
+      at,
     });
+    setExit(findings.length > 0 ? EXIT.violations : EXIT.ok);
+    await printFindings(io, format, findings);
+    printSummary(io, summary);
+  });
 };

@@ -74,3 +74,10 @@ export class ManifestError extends RegwatchError {
     super('MANIFEST_INVALID', message);
   }
 }
+
+/** A network endpoint we were told to use does not answer (refused, unknown host, timed out). */
+export class ConnectionError extends RegwatchError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('UNREACHABLE', message, options);
+  }
+}
