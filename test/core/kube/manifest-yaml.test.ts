@@ -7,6 +7,12 @@ import {
 
 type Loose = Record<string, unknown>;
 
+function first(documents: { value: unknown }[]): Loose {
+  const v = documents[0]?.value;
+  if (v === null || typeof v !== 'object') throw new Error('no object document');
+  return v as Loose;
+}
+
 describe('parseManifestYaml (YAML as kubectl reads it)', () => {
   it('applies << merge keys: own keys win, earlier sources win over later ones', () => {
     // Prepare
@@ -21,29 +27,29 @@ describe('parseManifestYaml (YAML as kubectl reads it)', () => {
     const { documents, problems } = parseManifestYaml(text);
     // Assess
     expect(problems).toEqual([]);
-    const c = (documents[0]?.value as Loose).c as Loose;
+    const c = first(documents).c as Loose;
     expect({ ...c }).toEqual({ name: 'own', image: 'evil.example/a:1', pull: 'always' });
   });
 
   it('a quoted "<<" is an ordinary key, not a merge', () => {
     const { documents } = parseManifestYaml('x: &x {image: a}\nz:\n  "<<": *x\n');
-    const z = (documents[0]?.value as Loose).z as Loose;
+    const z = first(documents).z as Loose;
     expect(Object.keys(z)).toEqual(['<<']);
   });
 
   it('reads YAML 1.1 scalars as go-yaml v2 does (y, no, on are booleans)', () => {
     const { documents } = parseManifestYaml('image: no\ny: 1\n');
-    expect({ ...(documents[0]?.value as Loose) }).toEqual({ image: false, true: 1 });
+    expect({ ...first(documents) }).toEqual({ image: false, true: 1 });
   });
 
   it('decodes !!binary to the text kubectl would see', () => {
     const { documents } = parseManifestYaml('image: !!binary ZXZpbC5leGFtcGxlL3g6MQ==\n');
-    expect((documents[0]?.value as Loose).image).toBe('evil.example/x:1');
+    expect(first(documents).image).toBe('evil.example/x:1');
   });
 
   it('keeps a timestamp-looking scalar as its text, like go-yaml into interface{}', () => {
     const { documents } = parseManifestYaml('image: 2001-12-14\n');
-    expect((documents[0]?.value as Loose).image).toBe('2001-12-14');
+    expect(first(documents).image).toBe('2001-12-14');
   });
 
   it('reports a duplicate key with its line and keeps the shadowed value and its position', () => {
@@ -52,7 +58,7 @@ describe('parseManifestYaml (YAML as kubectl reads it)', () => {
     // Act
     const { documents, problems, source } = parseManifestYaml(text);
     // Assess
-    const c = (documents[0]?.value as Loose).c as Loose;
+    const c = first(documents).c as Loose;
     expect(c.image).toBe('evil.example/x:1');
     expect(problems).toEqual([
       expect.objectContaining({
@@ -70,7 +76,7 @@ describe('parseManifestYaml (YAML as kubectl reads it)', () => {
   it('records the line and column of every value, through aliases to the anchor', () => {
     const text = '---\nkind: Pod\nspec:\n  containers:\n    - name: a\n      image: "nginx:1"\n';
     const { documents, source } = parseManifestYaml(text);
-    const pod = documents[0]?.value as Loose;
+    const pod = first(documents);
     const container = ((pod.spec as Loose).containers as Loose[])[0] as Loose;
     expect(source.at(container, 'image')).toEqual({ line: 6, col: 14 });
     expect(source.of(container)).toEqual({ line: 5, col: 7 });
