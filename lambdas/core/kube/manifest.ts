@@ -134,7 +134,7 @@ function describe(v: unknown): string {
 
 function render(v: unknown): string {
   if (typeof v === 'string') return v;
-  if (v === undefined) return '';
+  if (v === undefined || v === null) return '';
   try {
     return JSON.stringify(v) ?? String(v);
   } catch {
