@@ -54,8 +54,10 @@ export interface ParsedManifests {
   source: ManifestSourceMap;
 }
 
-/** Nodes a text may expand to beyond twice its own node count (aliases re-use subtrees). */
+/** Nodes one document may expand to beyond twice its own node count (aliases re-use subtrees). */
 export const ALIAS_EXPANSION_BUDGET = 100_000;
+/** The same for all documents of a text kept together (bounds memory across many documents). */
+export const TOTAL_EXPANSION_BUDGET = 1_000_000;
 /** Deeper nesting than any real manifest; bounds the recursion. */
 export const MAX_DEPTH = 256;
 
@@ -89,13 +91,17 @@ export function parseManifestYaml(text: string): ParsedManifests {
   const problems: ManifestProblem[] = [];
   const documents: ManifestDocument[] = [];
 
-  let sourceNodes = 0;
-  for (const doc of list) {
+  const nodesOf = (doc: Document.Parsed) => {
+    let n = 0;
     visit(doc, () => {
-      sourceNodes++;
+      n++;
     });
-  }
-  const budget = ALIAS_EXPANSION_BUDGET + 2 * sourceNodes;
+    return n;
+  };
+  const docNodes = list.map(nodesOf);
+  const totalBudget = TOTAL_EXPANSION_BUDGET + 2 * docNodes.reduce((a, b) => a + b, 0);
+  // Nodes built by the documents kept so far; a document that fails gives its share back, so
+  // a bomb in one document does not starve the documents after it.
   let built = 0;
 
   for (const [index, doc] of list.entries()) {
@@ -108,6 +114,11 @@ export function parseManifestYaml(text: string): ParsedManifests {
       continue;
     }
     const expanding = new Set<Node>();
+    const start = built;
+    const budget = Math.min(
+      totalBudget,
+      start + ALIAS_EXPANSION_BUDGET + 2 * (docNodes[index] ?? 0),
+    );
 
     const build = (node: unknown, depth: number): unknown => {
       if (node === null || node === undefined) return null;
@@ -116,7 +127,7 @@ export function parseManifestYaml(text: string): ParsedManifests {
       }
       if (++built > budget) {
         throw new ManifestError(
-          `document ${index + 1}: aliases expand to more than ${budget} nodes (a YAML alias bomb?); ` +
+          `document ${index + 1}: aliases expand to more than ${budget - start} nodes (a YAML alias bomb?); ` +
             'expand the anchors or split the file',
         );
       }
@@ -228,9 +239,9 @@ export function parseManifestYaml(text: string): ParsedManifests {
     try {
       documents.push({ index, value: build(doc.contents, 0) });
     } catch (err) {
-      // One document that cannot be built is reported; the others are still read. An alias
-      // bomb has used up the budget, so the documents after it fail the same way, quickly.
+      // One document that cannot be built is reported; the others are still read.
       if (!(err instanceof ManifestError)) throw err;
+      built = start;
       const r = doc.contents?.range;
       problems.push({ ...pos(r?.[0] ?? 0), message: err.message });
     }
