@@ -31,6 +31,8 @@ export interface ManifestInput {
   files: number;
   /** Kinds judged by shape (not known to regwatch), for the note under the output. */
   shapeKinds: Set<string>;
+  /** Documents that are not objects (a bare string or number): nothing to judge, said once each. */
+  notes: string[];
 }
 
 /** `spec.template.spec.containers[0].image`; odd keys quoted: `metadata.annotations["a.b"]`. */
@@ -155,7 +157,13 @@ export async function readManifests(
   io: CliIo,
   defaultNs: string | undefined,
 ): Promise<ManifestInput> {
-  const out: ManifestInput = { items: [], problems: [], files: 0, shapeKinds: new Set() };
+  const out: ManifestInput = {
+    items: [],
+    problems: [],
+    files: 0,
+    shapeKinds: new Set(),
+    notes: [],
+  };
   for (const target of targets) {
     if (target === '-') {
       out.files++;

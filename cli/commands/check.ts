@@ -25,6 +25,7 @@ interface CheckOptions extends OutputOptions {
   namespace?: string;
   file: string[];
   failOn?: string;
+  manifests?: boolean;
 }
 
 const FORMATS: readonly OutputFormat[] = [
@@ -189,12 +190,18 @@ export const registerCheck: Register = (program: Command, io, setExit) => {
       (value: string, previous: string[]) => [...previous, value],
       [] as string[],
     )
+    .option('--manifests', 'the arguments are manifest files or directories (for pre-commit hooks)')
     .option(
       '--fail-on <severity>',
       `exit 1 only for a violation at or above: ${SEVERITIES.join(', ')} (default: any)`,
     );
   withOutputOption(cmd, FORMATS).action(async (images: string[], opts: CheckOptions) => {
     const format = outputFormat(opts, FORMATS);
+    if (opts.manifests) {
+      opts.file = [...opts.file, ...images];
+      images = [];
+      if (opts.file.length === 0) throw new UsageError('--manifests: no files given');
+    }
     const failOn = parseFailOn(opts.failOn);
     const allowlist: CompiledAllowlist = loadAllowlistFile(opts.allowlist, io);
     const now = new Date();
@@ -223,6 +230,7 @@ export const registerCheck: Register = (program: Command, io, setExit) => {
             : allowlist.decide(item.image, scope, now);
         results.push(toResult(d, item));
       }
+      notes.push(...input.notes.map(visible));
       if (input.shapeKinds.size > 0) {
         notes.push(
           `kind(s) ${[...input.shapeKinds].sort().map(visible).join(', ')} not known to regwatch: their containers were found and judged by shape`,

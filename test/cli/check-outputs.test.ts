@@ -285,6 +285,40 @@ describe('regwatch check -f: what it reads and how it ends', () => {
     expect(run.stderr).not.toContain('unexpected error');
   });
 
+  it('--manifests takes the arguments as files (pre-commit passes file names)', async () => {
+    writeFileSync(
+      path.join(dir, 'one.yaml'),
+      'kind: Pod\nspec: {containers: [{name: a, image: "evil.example/1:1"}]}\n',
+    );
+    writeFileSync(
+      path.join(dir, 'two.yaml'),
+      'kind: Pod\nspec: {containers: [{name: a, image: "evil.example/2:1"}]}\n',
+    );
+    writeFileSync(path.join(dir, 'words.yaml'), '- just\n- a list\n');
+    const run = await runCli(
+      [
+        'check',
+        '--allowlist',
+        allowlist,
+        '--manifests',
+        '-o',
+        'json',
+        'one.yaml',
+        'two.yaml',
+        'words.yaml',
+      ],
+      { cwd: dir },
+    );
+    expect(run.code).toBe(1);
+    expect((jsonLines(run.stdout) as { image: string }[]).map((r) => r.image)).toEqual([
+      'evil.example/1:1',
+      'evil.example/2:1',
+    ]);
+    expect(run.stderr).toContain(
+      'note: words.yaml: document 1 is not a Kubernetes object (skipped)',
+    );
+  });
+
   it('image null, empty or a number is invalid-reference, never skipped', async () => {
     const run = await runCli(['check', '--allowlist', allowlist, '-f', '-', '-o', 'json'], {
       stdin:
