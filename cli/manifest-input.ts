@@ -115,14 +115,10 @@ function addText(
     }
     for (const entry of entries) {
       if (entry.skipped === 'not a Kubernetes object') {
-        const at =
-          typeof doc.value === 'object' && doc.value ? parsed.source.of(doc.value) : undefined;
-        out.problems.push({
-          file,
-          line: at?.line ?? null,
-          column: at?.col ?? null,
-          message: `document ${doc.index + 1} is not a Kubernetes object`,
-        });
+        // A scalar cannot hold a container, so it hides nothing: a note, not a failure (a
+        // pre-commit hook passes every YAML file of a repository). Once per document.
+        const note = `${file}: document ${doc.index + 1} is not a Kubernetes object (skipped)`;
+        if (out.notes.at(-1) !== note) out.notes.push(note);
         continue;
       }
       for (const c of entry.containers) {
