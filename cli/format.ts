@@ -1,11 +1,13 @@
 /**
  * CSV for spreadsheets. Findings carry attacker-chosen strings (image, pod, user names), so a
- * cell that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first) is
- * prefixed with `'` (the OWASP advice against CSV injection), then quoted per RFC 4180.
+ * cell that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first — also
+ * after leading whitespace, which spreadsheets trim before they look) is prefixed with `'`
+ * (the OWASP advice against CSV injection), then quoted per RFC 4180.
  */
 export function csvCell(value: unknown): string {
   let text = value === null || value === undefined ? '' : String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
+  if (/^[\s\u0000-\u001f]*[=+\-@\t\r]/u.test(text)) text = `'${text}`;
   return /[",\r\n']/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

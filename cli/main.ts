@@ -2,13 +2,15 @@ import { Command, CommanderError } from 'commander';
 import { RegwatchError, UsageError } from '../lambdas/core/errors.ts';
 import type { CommandEntry } from './commands/index.ts';
 import { type CliIo, EXIT } from './context.ts';
+import { environmentError } from './errors.ts';
 import { VERSION } from './version.ts';
 
 /** Each command group registers itself; its action returns an exit code through `setExit`. */
 export type Register = (program: Command, io: CliIo, setExit: (code: number) => void) => void;
 
 /** Maps errors to exit codes and messages: the only place the CLI does so. */
-export function reportError(err: unknown, io: CliIo): number {
+export function reportError(thrown: unknown, io: CliIo): number {
+  const err = thrown instanceof RegwatchError ? thrown : (environmentError(thrown) ?? thrown);
   if (err instanceof UsageError) {
     io.stderr.write(`regwatch: ${err.message}\n`);
     return EXIT.usage;
@@ -44,16 +46,59 @@ function entriesToLoad(argv: readonly string[], entries: readonly CommandEntry[]
   return entries.filter((e) => e.name === word);
 }
 
-/** Runs the CLI with `argv` (without `node` and the script) and resolves to the exit code. */
+/** A reader that went away (`regwatch … | head`): not an error, just the end of output. */
+function isClosedPipe(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return (
+    code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END'
+  );
+}
+
+/** Set when stdout closed early; `bin/regwatch.ts` then exits at once with the code so far. */
+export const outputClosed = new WeakSet<CliIo>();
+
+/**
+ * Runs the CLI with `argv` (without `node` and the script) and resolves to the exit code. When
+ * stdout is closed under it, it resolves at once with the exit code set so far (commands set
+ * it before printing); later writes are dropped.
+ */
 export async function main(
   argv: readonly string[],
   io: CliIo,
   registrations: readonly Registration[],
 ): Promise<number> {
   let exitCode: number = EXIT.ok;
-  const setExit = (code: number) => {
-    exitCode = code;
+  let closed: (code: number) => void = () => {};
+  const whenClosed = new Promise<number>((resolve) => {
+    closed = resolve;
+  });
+  const onStdoutError = (err: unknown) => {
+    if (isClosedPipe(err)) {
+      outputClosed.add(io);
+      closed(exitCode);
+      return;
+    }
+    io.stderr.write(`regwatch: cannot write the output: ${(err as Error).message}\n`);
+    outputClosed.add(io);
+    closed(EXIT.internal);
   };
+  // Never removed: output still queued when the command ends may meet a closed pipe later.
+  io.stdout.on('error', onStdoutError);
+  return Promise.race([
+    run(argv, io, registrations, (code) => {
+      exitCode = code;
+    }),
+    whenClosed,
+  ]);
+}
+
+async function run(
+  argv: readonly string[],
+  io: CliIo,
+  registrations: readonly Registration[],
+  setExit: (code: number) => void,
+): Promise<number> {
+  let exitCode: number = EXIT.ok;
   const program = new Command('regwatch')
     .description('Where do your container images come from? Checks them against an allowlist.')
     .version(VERSION, '-V, --version', 'print the regwatch version')
@@ -63,16 +108,20 @@ export async function main(
       writeErr: (s) => io.stderr.write(s),
     })
     .showHelpAfterError('(run with --help for usage)');
+  const set = (code: number) => {
+    exitCode = code;
+    setExit(code);
+  };
   try {
     const lazy = registrations.filter((r): r is CommandEntry => typeof r !== 'function');
     const wanted = new Set(entriesToLoad(argv, lazy));
     const loaded = await Promise.all([...wanted].map((e) => e.load()));
     for (const registration of registrations) {
       if (typeof registration === 'function') {
-        registration(program, io, setExit);
+        registration(program, io, set);
       } else if (wanted.has(registration)) {
         const register = loaded[[...wanted].indexOf(registration)];
-        register?.(program, io, setExit);
+        register?.(program, io, set);
       } else {
         // Listed in help with its description; never run (its word did not name it).
         program.command(registration.name).description(registration.description);

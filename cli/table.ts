@@ -1,20 +1,121 @@
-/** A plain text table: columns padded to their widest cell, the last column left ragged. */
+/**
+ * Plain text tables for people. Every cell is attacker-reachable text (image, pod, user
+ * names), so each is passed through `visible` first: no control, bidi or zero-width character
+ * reaches the terminal and a newline can never forge a row. Tables fit `maxWidth` columns
+ * (default 100) by cutting the widest cells with "…"; `-o wide` passes `Infinity`.
+ */
+import { visible } from '../lambdas/core/visible.ts';
+
+export const TABLE_WIDTH = 100;
+const GAP = 2;
+/** No column is cut narrower than this (or its header). */
+const MIN_COLUMN = 6;
+
+export interface TableOptions {
+  /** Total width to fit; `Infinity` shows every cell whole. */
+  maxWidth?: number;
+  /** Styles the header row and, per cell, e.g. a severity (colour on a terminal). */
+  styleHeader?: (text: string) => string;
+  styleCell?: (text: string, column: number, row: number) => string;
+}
+
+/** Terminal columns a code point takes: 0 for combining marks, 2 for East Asian wide ones. */
+function charWidth(code: number): number {
+  if (
+    (code >= 0x1100 && code <= 0x115f) ||
+    (code >= 0x2e80 && code <= 0xa4cf) ||
+    (code >= 0xac00 && code <= 0xd7a3) ||
+    (code >= 0xf900 && code <= 0xfaff) ||
+    (code >= 0xfe30 && code <= 0xfe4f) ||
+    (code >= 0xff00 && code <= 0xff60) ||
+    (code >= 0xffe0 && code <= 0xffe6) ||
+    (code >= 0x1f300 && code <= 0x1f64f) ||
+    (code >= 0x1f900 && code <= 0x1f9ff) ||
+    (code >= 0x20000 && code <= 0x3fffd)
+  )
+    return 2;
+  return 1;
+}
+
+const COMBINING = /\p{M}/u;
+
+export function textWidth(text: string): number {
+  let w = 0;
+  for (const c of text) w += COMBINING.test(c) ? 0 : charWidth(c.codePointAt(0) ?? 0);
+  return w;
+}
+
+/** `text` cut to `width` columns, ending in "…" when cut. */
+export function truncate(text: string, width: number): string {
+  if (textWidth(text) <= width) return text;
+  let out = '';
+  let w = 0;
+  for (const c of text) {
+    const cw = COMBINING.test(c) ? 0 : charWidth(c.codePointAt(0) ?? 0);
+    if (w + cw > width - 1) break;
+    out += c;
+    w += cw;
+  }
+  return `${out}…`;
+}
+
+function pad(text: string, width: number): string {
+  return text + ' '.repeat(Math.max(0, width - textWidth(text)));
+}
+
+/** Column widths: natural, then the widest shrunk one at a time until the row fits. */
+function fitWidths(natural: number[], minimums: number[], maxWidth: number): number[] {
+  const widths = [...natural];
+  const total = () => widths.reduce((a, b) => a + b, 0) + GAP * (widths.length - 1);
+  let excess = total() - maxWidth;
+  while (excess > 0) {
+    let widest = -1;
+    for (let i = 0; i < widths.length; i++) {
+      if ((widths[i] ?? 0) <= (minimums[i] ?? 0)) continue;
+      if (widest < 0 || (widths[i] ?? 0) > (widths[widest] ?? 0)) widest = i;
+    }
+    if (widest < 0) break; // cannot shrink further: the row overflows rather than lose headers
+    const current = widths[widest] ?? 0;
+    // Down to the next-widest column at once (ties: one column at a time).
+    const next = Math.max(minimums[widest] ?? 0, ...widths.filter((_, i) => i !== widest));
+    const step = Math.max(1, Math.min(excess, current - next));
+    widths[widest] = current - step;
+    excess -= step;
+  }
+  return widths;
+}
+
+/** A table: columns padded to their widest cell, the last column left ragged. */
 export function formatTable(
   header: readonly string[],
   rows: readonly (readonly string[])[],
+  opts: TableOptions = {},
 ): string {
+  const maxWidth = opts.maxWidth ?? TABLE_WIDTH;
+  const cells = rows.map((r) => header.map((_, i) => visible(r[i] ?? '')));
   // A loop, not Math.max(...cells): a spread of every row overflows the stack on large outputs.
-  const widths = header.map((h, i) => {
-    let w = h.length;
-    for (const r of rows) w = Math.max(w, (r[i] ?? '').length);
+  const natural = header.map((h, i) => {
+    let w = textWidth(h);
+    for (const r of cells) w = Math.max(w, textWidth(r[i] ?? ''));
     return w;
   });
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
-      .join('  ')
+  const minimums = header.map((h) => Math.max(textWidth(h), MIN_COLUMN));
+  const widths = Number.isFinite(maxWidth) ? fitWidths(natural, minimums, maxWidth) : natural;
+  const line = (row: readonly string[], style: (text: string, col: number) => string) =>
+    row
+      .map((c, i) => {
+        const w = widths[i] ?? 0;
+        const cut = truncate(c, w);
+        const padded = i === row.length - 1 ? cut : pad(cut, w);
+        return style(padded, i);
+      })
+      .join(' '.repeat(GAP))
       .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
+  const headerStyle = opts.styleHeader ?? ((t: string) => t);
+  return [
+    line(header, (t) => headerStyle(t)),
+    ...cells.map((r, ri) => line(r, (t, ci) => (opts.styleCell ? opts.styleCell(t, ci, ri) : t))),
+  ].join('\n');
 }
 
 /** The columns a finding shows in every table: `findings list` and `replay` add their own around them. */

@@ -13,7 +13,16 @@ import {
 import { UsageError } from '../../lambdas/core/errors.ts';
 import { type CliIo, EXIT } from '../context.ts';
 import type { Register } from '../main.ts';
+import {
+  type OutputFormat,
+  type OutputOptions,
+  outputFormat,
+  withOutputOption,
+} from '../output/format.ts';
 import { formatTable } from '../table.ts';
+
+const LIST_FORMATS: readonly OutputFormat[] = ['table', 'wide', 'json', 'yaml'];
+
 import { openTarget, type TargetOptions, withTargetOptions } from '../target.ts';
 
 const list = (value: string, previous: string[] = []) => [
@@ -69,17 +78,19 @@ function printDiff(io: CliIo, diff: AllowlistDiff, dryRun: boolean): void {
 export const registerAllowlist: Register = (program: Command, io, setExit) => {
   const allowlist = program.command('allowlist').description('manage the stored allowlist');
 
-  withTargetOptions(
-    allowlist
-      .command('list')
-      .description('the stored rules, in order')
-      .option('--json', 'one rule per line'),
-  ).action(async (opts: TargetOptions & { json?: boolean }) => {
+  const listCmd = withTargetOptions(
+    allowlist.command('list').description('the stored rules, in order'),
+  );
+  withOutputOption(listCmd, LIST_FORMATS).action(async (opts: TargetOptions & OutputOptions) => {
+    const format = outputFormat(opts, LIST_FORMATS);
     const target = await openTarget(opts, io);
     try {
       const doc = await target.tables.allowlist.loadAll();
-      if (opts.json) {
+      if (format === 'json') {
         for (const rule of doc.rules) io.stdout.write(`${JSON.stringify(rule)}\n`);
+      } else if (format === 'yaml') {
+        const { stringify } = await import('yaml');
+        for (const rule of doc.rules) io.stdout.write(`---\n${stringify(rule)}`);
       } else if (doc.rules.length === 0) {
         io.stdout.write(
           'no rules: every image is a finding (import one with `regwatch allowlist import FILE`)\n',
@@ -104,7 +115,9 @@ export const registerAllowlist: Register = (program: Command, io, setExit) => {
           r.reason ?? '',
         ]);
         io.stdout.write(
-          `${formatTable(['ID', 'SOURCE', 'SCOPE', 'CONSTRAINTS', 'EXPIRES', 'REASON'], rows)}\n`,
+          `${formatTable(['ID', 'SOURCE', 'SCOPE', 'CONSTRAINTS', 'EXPIRES', 'REASON'], rows, {
+            maxWidth: format === 'wide' ? Number.POSITIVE_INFINITY : undefined,
+          })}\n`,
         );
       }
       setExit(EXIT.ok);

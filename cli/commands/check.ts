@@ -1,121 +1,179 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
-import { LineCounter, parseAllDocuments } from 'yaml';
 import type { CompiledAllowlist } from '../../lambdas/core/allowlist/index.ts';
 import { UsageError } from '../../lambdas/core/errors.ts';
-import { extractFromManifest } from '../../lambdas/core/kube/manifest.ts';
-import type { Decision } from '../../lambdas/core/types.ts';
+import { type Decision, type Scope, SEVERITIES, type Severity } from '../../lambdas/core/types.ts';
+import { visible } from '../../lambdas/core/visible.ts';
 import { loadAllowlistFile } from '../allowlist-file.ts';
 import { parseClusterOption } from '../cluster-option.ts';
 import { type CliIo, EXIT } from '../context.ts';
-import { readAll, readLines } from '../input.ts';
+import { readLines } from '../input.ts';
 import type { Register } from '../main.ts';
-import { formatTable } from '../table.ts';
+import type { ManifestItem } from '../manifest-input.ts';
+import type { CheckProblem, CheckReport, CheckResult } from '../output/check-result.ts';
+import { colors } from '../output/color.ts';
+import {
+  type Column,
+  emitRecords,
+  type OutputFormat,
+  type OutputOptions,
+  outputFormat,
+  withOutputOption,
+} from '../output/format.ts';
 
-interface ManifestSource {
-  file: string;
-  kind: string;
-  name: string;
-  namespace: string | null;
-  container: string;
-  containerKind: string;
-}
-
-interface Item {
-  image: string;
-  namespace: string | undefined;
-  source?: ManifestSource;
-}
-
-interface CheckOptions {
+interface CheckOptions extends OutputOptions {
   allowlist?: string;
   cluster?: string;
   namespace?: string;
   file: string[];
-  json?: boolean;
+  failOn?: string;
+  manifests?: boolean;
 }
 
-const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
+const FORMATS: readonly OutputFormat[] = [
+  'table',
+  'wide',
+  'json',
+  'yaml',
+  'csv',
+  'sarif',
+  'junit',
+  'github',
+];
 
-function manifestFiles(target: string, io: CliIo): string[] {
-  const full = path.resolve(io.cwd, target);
-  let stat: ReturnType<typeof statSync>;
-  try {
-    stat = statSync(full);
-  } catch {
-    throw new UsageError(`cannot read manifest ${target}: no such file or directory`);
+function parseFailOn(text: string | undefined): Severity {
+  if (text === undefined) return 'low';
+  const lower = text.toLowerCase();
+  if ((SEVERITIES as readonly string[]).includes(lower)) return lower as Severity;
+  throw new UsageError(`--fail-on: expected one of ${SEVERITIES.join(', ')}, got ${text}`);
+}
+
+/** An image we cannot judge is `invalid-reference`, at the severity the allowlist gives it. */
+function invalidDecision(
+  allowlist: CompiledAllowlist,
+  item: { image: string; invalid: string },
+  scope: Scope,
+  now: Date,
+): Decision {
+  const probe = allowlist.decide('', scope, now);
+  const severity = probe.violations.find((v) => v.rule === 'invalid-reference')?.severity ?? 'high';
+  return {
+    image: item.image,
+    allowed: false,
+    reference: null,
+    judged: null,
+    matchedRule: null,
+    violations: [
+      {
+        rule: 'invalid-reference',
+        severity,
+        message: item.image === '' ? item.invalid : `${item.invalid}: ${item.image}`,
+      },
+    ],
+  };
+}
+
+function toResult(
+  d: Decision,
+  item: Pick<ManifestItem, 'source'> | { source?: undefined },
+): CheckResult {
+  return {
+    image: d.image,
+    allowed: d.allowed,
+    reference: d.reference?.string ?? null,
+    matchedRule: d.matchedRule,
+    violations: d.violations.map((v) => ({
+      rule: v.rule,
+      severity: v.severity,
+      message: v.message,
+    })),
+    ...(item.source ? { source: item.source } : {}),
+  };
+}
+
+function whereText(r: CheckResult): string {
+  const s = r.source;
+  if (!s) return '';
+  return `${s.kind}/${s.name} ${s.container}${s.judgedBy === 'shape' ? ' (by shape)' : ''}`;
+}
+
+function fileText(r: CheckResult): string {
+  const s = r.source;
+  if (!s) return '';
+  return `${s.file}${s.line ? `:${s.line}:${s.column ?? 1}` : ''}`;
+}
+
+const SEVERITY_RANK: Record<Severity, number> = { low: 0, medium: 1, high: 2, critical: 3 };
+
+function columns(io: CliIo): Column<CheckResult>[] {
+  const c = colors(io, io.stdout);
+  return [
+    {
+      header: 'RESULT',
+      cell: (r) => (r.allowed ? 'ALLOWED' : 'VIOLATION'),
+      style: (t, r) => (r.allowed ? c.green(t) : c.red(t)),
+      csv: 'result',
+    },
+    { header: 'IMAGE', cell: (r) => r.image, csv: 'image' },
+    { header: 'WHERE', cell: whereText, csv: 'where' },
+    { header: 'FILE', cell: fileText, wide: true, csv: 'file' },
+    { header: 'PATH', cell: (r) => r.source?.path ?? '', wide: true, csv: 'path' },
+    { header: 'RULE', cell: (r) => r.matchedRule ?? '-', csv: 'matchedRule' },
+    {
+      header: 'VIOLATIONS',
+      cell: (r) => r.violations.map((v) => `${v.rule} (${v.severity}): ${v.message}`).join('; '),
+      csv: 'violations',
+    },
+  ];
+}
+
+function printProblems(io: CliIo, problems: readonly CheckProblem[]): void {
+  for (const p of problems) {
+    const at = `${p.file}${p.line ? `:${p.line}${p.column ? `:${p.column}` : ''}` : ''}`;
+    io.stderr.write(`regwatch: ${visible(at)}: ${visible(p.message)}\n`);
   }
-  if (!stat.isDirectory()) return [full];
-  return readdirSync(full, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile() && MANIFEST_EXTENSIONS.has(path.extname(e.name).toLowerCase()))
-    .map((e) => path.join(e.parentPath, e.name))
-    .sort();
 }
 
-/** Objects of a multi-document YAML (or JSON) text; a syntax error names file and line. */
-function parseManifestText(text: string, file: string): unknown[] {
-  const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter });
-  const list = Array.isArray(docs) ? docs : [];
-  const objects: unknown[] = [];
-  for (const doc of list) {
-    const error = doc.errors[0];
-    if (error) {
-      const at = lineCounter.linePos(error.pos[0]);
-      throw new UsageError(
-        `${file}:${at.line}:${at.col}: not valid YAML: ${error.message.split('\n')[0]}`,
-      );
+async function emit(
+  io: CliIo,
+  format: OutputFormat,
+  report: CheckReport,
+  notes: string[],
+): Promise<void> {
+  switch (format) {
+    case 'sarif': {
+      const { toSarif } = await import('../output/sarif.ts');
+      io.stdout.write(`${JSON.stringify(toSarif(report), null, 2)}\n`);
+      break;
     }
-    objects.push(doc.toJS({ maxAliasCount: 1000 }));
-  }
-  return objects;
-}
-
-function itemsOfManifests(objects: unknown[], file: string, defaultNs: string | undefined): Item[] {
-  const items: Item[] = [];
-  for (const entry of objects.flatMap((o) => extractFromManifest(o))) {
-    for (const c of entry.containers) {
-      items.push({
-        image: c.image,
-        namespace: entry.namespace ?? defaultNs,
-        source: {
-          file,
-          kind: entry.kind,
-          name: entry.name,
-          namespace: entry.namespace ?? defaultNs ?? null,
-          container: c.name,
-          containerKind: c.kind,
-        },
+    case 'junit': {
+      const { toJunit } = await import('../output/ci.ts');
+      io.stdout.write(toJunit(report));
+      break;
+    }
+    case 'github': {
+      const { toGithub } = await import('../output/ci.ts');
+      io.stdout.write(toGithub(report));
+      break;
+    }
+    default: {
+      await emitRecords(io, format, {
+        columns: columns(io),
+        rows: report.results,
+        json: (r) => r,
+        empty: '',
       });
+      if ((format === 'table' || format === 'wide') && report.results.length > 0) {
+        const bad = report.results.filter((r) => !r.allowed).length;
+        io.stdout.write(`\n${report.results.length} image(s) checked, ${bad} with violations\n`);
+      }
     }
   }
-  return items;
-}
-
-function violationsText(d: Decision): string {
-  if (d.allowed) return '';
-  return d.violations.map((v) => `${v.rule} (${v.severity}): ${v.message}`).join('; ');
-}
-
-function printHuman(io: CliIo, items: readonly Item[], decisions: readonly Decision[]): void {
-  const rows = decisions.map((d, i) => {
-    const src = items[i]?.source;
-    return [
-      d.allowed ? 'ALLOWED' : 'VIOLATION',
-      d.image,
-      src ? `${src.kind}/${src.name} ${src.container}` : '',
-      d.matchedRule ?? '-',
-      violationsText(d),
-    ];
-  });
-  io.stdout.write(`${formatTable(['RESULT', 'IMAGE', 'WHERE', 'RULE', 'VIOLATIONS'], rows)}\n`);
-  const bad = decisions.filter((d) => !d.allowed).length;
-  io.stdout.write(`\n${decisions.length} image(s) checked, ${bad} with violations\n`);
+  const human = format === 'table' || format === 'wide';
+  for (const note of notes) (human ? io.stdout : io.stderr).write(`note: ${note}\n`);
 }
 
 export const registerCheck: Register = (program: Command, io, setExit) => {
-  program
+  const cmd = program
     .command('check')
     .description(
       'judge images (arguments, stdin lines, or Kubernetes manifests) against an allowlist',
@@ -137,57 +195,64 @@ export const registerCheck: Register = (program: Command, io, setExit) => {
       (value: string, previous: string[]) => [...previous, value],
       [] as string[],
     )
-    .option('--json', 'one JSON object per image')
-    .action(async (images: string[], opts: CheckOptions) => {
-      const allowlist: CompiledAllowlist = loadAllowlistFile(opts.allowlist, io);
-      const items: Item[] = images.map((image) => ({ image, namespace: opts.namespace }));
-      for (const target of opts.file) {
-        if (target === '-') {
-          items.push(
-            ...itemsOfManifests(
-              parseManifestText(await readAll(io.stdin), '<stdin>'),
-              '-',
-              opts.namespace,
-            ),
-          );
-          continue;
-        }
-        for (const file of manifestFiles(target, io)) {
-          const rel = path.relative(io.cwd, file) || file;
-          const objects = parseManifestText(readFileSync(file, 'utf8'), rel);
-          for (const item of itemsOfManifests(objects, rel, opts.namespace)) items.push(item);
-        }
-      }
-      if (images.length === 0 && opts.file.length === 0) {
-        for (const image of await readLines(io.stdin))
-          items.push({ image, namespace: opts.namespace });
-      }
-      if (items.length === 0) throw new UsageError('no images to check');
+    .option('--manifests', 'the arguments are manifest files or directories (for pre-commit hooks)')
+    .option(
+      '--fail-on <severity>',
+      `exit 1 only for a violation at or above: ${SEVERITIES.join(', ')} (default: any)`,
+    );
+  withOutputOption(cmd, FORMATS).action(async (images: string[], opts: CheckOptions) => {
+    const format = outputFormat(opts, FORMATS);
+    if (opts.manifests) {
+      opts.file = [...opts.file, ...images];
+      images = [];
+      if (opts.file.length === 0) throw new UsageError('--manifests: no files given');
+    }
+    const failOn = parseFailOn(opts.failOn);
+    const allowlist: CompiledAllowlist = loadAllowlistFile(opts.allowlist, io);
+    const now = new Date();
+    const results: CheckResult[] = [];
+    const problems: CheckProblem[] = [];
+    const notes: string[] = [];
+    let files = 0;
 
-      const now = new Date();
-      const decisions = items.map((item) =>
-        allowlist.decide(item.image, { cluster: opts.cluster, namespace: item.namespace }, now),
-      );
-      if (opts.json) {
-        decisions.forEach((d, i) => {
-          const source = items[i]?.source;
-          const obj = {
-            image: d.image,
-            allowed: d.allowed,
-            reference: d.reference?.string ?? null,
-            matchedRule: d.matchedRule,
-            violations: d.violations.map((v) => ({
-              rule: v.rule,
-              severity: v.severity,
-              message: v.message,
-            })),
-            ...(source ? { source } : {}),
-          };
-          io.stdout.write(`${JSON.stringify(obj)}\n`);
-        });
-      } else {
-        printHuman(io, items, decisions);
+    const plain = images.length > 0 || opts.file.length > 0 ? images : await readLines(io.stdin);
+    if (opts.file.length === 0 && plain.length === 0) throw new UsageError('no images to check');
+    for (const image of plain) {
+      const d = allowlist.decide(image, { cluster: opts.cluster, namespace: opts.namespace }, now);
+      results.push(toResult(d, {}));
+    }
+
+    if (opts.file.length > 0) {
+      const { readManifests } = await import('../manifest-input.ts');
+      const input = await readManifests(opts.file, io, opts.namespace);
+      files = input.files;
+      for (const p of input.problems) problems.push(p);
+      for (const item of input.items) {
+        const scope = { cluster: opts.cluster, namespace: item.namespace };
+        const d =
+          item.invalid !== null
+            ? invalidDecision(allowlist, { image: item.image, invalid: item.invalid }, scope, now)
+            : allowlist.decide(item.image, scope, now);
+        results.push(toResult(d, item));
       }
-      setExit(decisions.every((d) => d.allowed) ? EXIT.ok : EXIT.violations);
-    });
+      for (const n of input.notes) notes.push(visible(n));
+      if (input.shapeKinds.size > 0) {
+        notes.push(
+          `kind(s) ${[...input.shapeKinds].sort().map(visible).join(', ')} not known to regwatch: their containers were found and judged by shape`,
+        );
+      }
+      if (input.items.length === 0 && problems.length === 0) {
+        notes.push(`no images found in ${files} manifest file(s)`);
+      }
+    }
+
+    const report: CheckReport = { results, problems, files };
+    // The exit code is decided before printing: a closed stdout still ends with it.
+    const failing = results.some((r) =>
+      r.violations.some((v) => SEVERITY_RANK[v.severity] >= SEVERITY_RANK[failOn]),
+    );
+    setExit(problems.length > 0 ? EXIT.usage : failing ? EXIT.violations : EXIT.ok);
+    await emit(io, format, report, notes);
+    printProblems(io, problems);
+  });
 };

@@ -10,14 +10,26 @@ import {
   SEVERITIES,
   type Severity,
 } from '../../lambdas/core/types.ts';
+import { visible } from '../../lambdas/core/visible.ts';
 import { parseClusterOption } from '../cluster-option.ts';
 import { type CliIo, EXIT } from '../context.ts';
 import { csvLine, parseSince } from '../format.ts';
 import type { Register } from '../main.ts';
+import { colors } from '../output/color.ts';
+import {
+  type OutputFormat,
+  type OutputOptions,
+  outputFormat,
+  withOutputOption,
+} from '../output/format.ts';
 import { FINDING_COLUMNS, findingCells, formatTable } from '../table.ts';
+
+const LIST_FORMATS: readonly OutputFormat[] = ['table', 'wide', 'json', 'yaml', 'csv'];
+const SHOW_FORMATS: readonly OutputFormat[] = ['table', 'json', 'yaml'];
+
 import { openTarget, type TargetOptions, withTargetOptions } from '../target.ts';
 
-interface ListOptions extends TargetOptions {
+interface ListOptions extends TargetOptions, OutputOptions {
   status?: string;
   cluster?: string;
   namespace?: string;
@@ -26,7 +38,6 @@ interface ListOptions extends TargetOptions {
   severity?: string;
   since?: string;
   limit?: string;
-  json?: boolean;
   csv?: boolean;
 }
 
@@ -125,43 +136,46 @@ function tableRow(f: Finding): string[] {
 }
 
 function showFinding(io: CliIo, f: Finding): void {
+  // Every value is made visible on its own, so a newline inside a name cannot forge a line.
+  const v = (x: unknown) => visible(String(x ?? ''));
+  const c = colors(io, io.stdout);
   const actor = (a: Finding['actor']) =>
     a
-      ? `${a.username}${a.impersonatedUser ? ` (as ${a.impersonatedUser.username})` : ''}` +
-        `${a.groups.length ? `\n    groups: ${a.groups.join(', ')}` : ''}` +
-        `${a.sourceIPs.length ? `\n    source IPs: ${a.sourceIPs.join(', ')}` : ''}` +
-        `${a.userAgent ? `\n    user agent: ${a.userAgent}` : ''}` +
-        `${a.auditID ? `\n    audit ID: ${a.auditID}` : ''}`
+      ? `${v(a.username)}${a.impersonatedUser ? ` (as ${v(a.impersonatedUser.username)})` : ''}` +
+        `${a.groups.length ? `\n    groups: ${a.groups.map(v).join(', ')}` : ''}` +
+        `${a.sourceIPs.length ? `\n    source IPs: ${a.sourceIPs.map(v).join(', ')}` : ''}` +
+        `${a.userAgent ? `\n    user agent: ${v(a.userAgent)}` : ''}` +
+        `${a.auditID ? `\n    audit ID: ${v(a.auditID)}` : ''}`
       : '- (seen by the forwarder: no request to attribute)';
   const lines = [
-    `Finding ${f.id}  ${f.status}  ${f.severity.toUpperCase()}  ${f.rule}`,
-    `  ${f.message}`,
-    `  cluster/namespace: ${f.cluster}/${f.namespace}`,
-    `  workload:          ${f.workload.kind}/${f.workload.name}`,
-    `  container:         ${f.container} (${f.containerKind})`,
-    `  image:             ${f.image}`,
-    `  reference:         ${f.reference ?? '(invalid)'}`,
-    `  digest:            ${f.digest ?? '(not pinned, not resolved)'}`,
-    `  allowlist rule:    ${f.matchedRule ?? '-'}`,
-    `  seen:              ${f.count}× from ${f.firstSeen} to ${f.lastSeen} (source: ${f.source})`,
+    `Finding ${v(f.id)}  ${v(f.status)}  ${c.severity(f.severity, v(f.severity.toUpperCase()))}  ${v(f.rule)}`,
+    `  ${v(f.message)}`,
+    `  cluster/namespace: ${v(f.cluster)}/${v(f.namespace)}`,
+    `  workload:          ${v(f.workload.kind)}/${v(f.workload.name)}`,
+    `  container:         ${v(f.container)} (${v(f.containerKind)})`,
+    `  image:             ${v(f.image)}`,
+    `  reference:         ${f.reference ? v(f.reference) : '(invalid)'}`,
+    `  digest:            ${f.digest ? v(f.digest) : '(not pinned, not resolved)'}`,
+    `  allowlist rule:    ${f.matchedRule ? v(f.matchedRule) : '-'}`,
+    `  seen:              ${f.count}× from ${v(f.firstSeen)} to ${v(f.lastSeen)} (source: ${v(f.source)})`,
     `  actor (latest):    ${actor(f.actor)}`,
   ];
   if (f.firstActor && f.firstActor.username !== f.actor?.username) {
     lines.push(`  actor (first):     ${actor(f.firstActor)}`);
   }
   if (f.lastStatusChange) {
-    const c = f.lastStatusChange;
+    const s = f.lastStatusChange;
     lines.push(
-      `  status change:     ${c.status} by ${c.by} at ${c.at}${c.until ? ` until ${c.until}` : ''}: ${c.reason}`,
+      `  status change:     ${v(s.status)} by ${v(s.by)} at ${v(s.at)}${s.until ? ` until ${v(s.until)}` : ''}: ${v(s.reason)}`,
     );
   }
-  for (const note of f.notes ?? []) lines.push(`  note:              ${note}`);
+  for (const note of f.notes ?? []) lines.push(`  note:              ${v(note)}`);
   const sightings = f.sightings ?? [];
   if (sightings.length > 0) {
     lines.push(`  sightings (latest ${sightings.length}):`);
-    for (const s of sightings) lines.push(`    ${sightingLine(f, s)}`);
+    for (const s of sightings) lines.push(`    ${v(sightingLine(f, s))}`);
   }
-  lines.push(`  fingerprint:       ${f.fingerprint}`);
+  lines.push(`  fingerprint:       ${v(f.fingerprint)}`);
   io.stdout.write(`${lines.join('\n')}\n`);
 }
 
@@ -188,7 +202,7 @@ const TRANSITIONS = {
 export const registerFindings: Register = (program: Command, io, setExit) => {
   const findings = program.command('findings').description('query and triage findings');
 
-  withTargetOptions(
+  const listCmd = withTargetOptions(
     findings
       .command('list')
       .description('findings, newest first (all statuses unless --status)')
@@ -200,56 +214,68 @@ export const registerFindings: Register = (program: Command, io, setExit) => {
       .option('--severity <min>', `minimum severity: ${SEVERITIES.join(', ')}`)
       .option('--since <24h|date>', 'last seen within a duration (30m, 24h, 7d) or since a date')
       .option('--limit <n>', 'at most n findings')
-      .option('--json', 'one JSON object per line')
-      .option('--csv', 'CSV with a header line'),
-  ).action(async (opts: ListOptions) => {
-    if (opts.json && opts.csv) throw new UsageError('pass --json or --csv, not both');
+      .option('--csv', 'the same as -o csv'),
+  );
+  withOutputOption(listCmd, LIST_FORMATS).action(async (opts: ListOptions) => {
+    if (opts.csv && (opts.json || (opts.output && opts.output.toLowerCase() !== 'csv')))
+      throw new UsageError('pass one output format: --csv, --json or -o');
+    const format = outputFormat(opts.csv ? { output: 'csv' } : opts, LIST_FORMATS);
     const filter = filterFromOptions(opts, new Date());
     const target = await openTarget(opts, io);
     try {
       const rows: Finding[] = [];
-      if (opts.csv) io.stdout.write(csvLine(CSV_COLUMNS));
+      setExit(EXIT.ok);
+      const { stringify } = format === 'yaml' ? await import('yaml') : { stringify: null };
+      if (format === 'csv') io.stdout.write(csvLine(CSV_COLUMNS));
       for await (const f of target.tables.findings.query(filter)) {
-        if (opts.json) io.stdout.write(`${JSON.stringify(f)}\n`);
-        else if (opts.csv) io.stdout.write(csvLine(csvRow(f)));
+        if (format === 'json') io.stdout.write(`${JSON.stringify(f)}\n`);
+        else if (format === 'yaml' && stringify) io.stdout.write(`---\n${stringify(f)}`);
+        else if (format === 'csv') io.stdout.write(csvLine(csvRow(f)));
         else rows.push(f);
       }
-      if (!opts.json && !opts.csv) {
+      if (format === 'table' || format === 'wide') {
         if (rows.length === 0) io.stdout.write('no findings\n');
         else {
+          const c = colors(io, io.stdout);
+          const severityColumn = 2;
           io.stdout.write(
-            `${formatTable(
-              ['ID', 'STATUS', ...FINDING_COLUMNS, 'LAST SEEN'],
-              rows.map(tableRow),
-            )}\n`,
+            `${formatTable(['ID', 'STATUS', ...FINDING_COLUMNS, 'LAST SEEN'], rows.map(tableRow), {
+              maxWidth: format === 'wide' ? Number.POSITIVE_INFINITY : undefined,
+              styleHeader: c.bold,
+              styleCell: (t, col, row) =>
+                col === severityColumn ? c.severity(rows[row]?.severity ?? '', t) : t,
+            })}\n`,
           );
         }
       }
       const skipped = target.tables.findings.invalidSkipped;
       if (skipped > 0) io.stderr.write(`regwatch: skipped ${skipped} invalid stored finding(s)\n`);
-      setExit(EXIT.ok);
     } finally {
       target.close();
     }
   });
 
-  withTargetOptions(
+  const showCmd = withTargetOptions(
     findings
       .command('show')
       .description('one finding in full')
-      .argument('<id>', 'finding id (16 hex, or an unambiguous prefix) or fingerprint')
-      .option('--json', 'as JSON'),
-  ).action(async (id: string, opts: TargetOptions & { json?: boolean }) => {
-    const target = await openTarget(opts, io);
-    try {
-      const f = await target.tables.findings.get(id);
-      if (opts.json) io.stdout.write(`${JSON.stringify(f)}\n`);
-      else showFinding(io, f);
-      setExit(EXIT.ok);
-    } finally {
-      target.close();
-    }
-  });
+      .argument('<id>', 'finding id (16 hex, or an unambiguous prefix) or fingerprint'),
+  );
+  withOutputOption(showCmd, SHOW_FORMATS).action(
+    async (id: string, opts: TargetOptions & OutputOptions) => {
+      const format = outputFormat(opts, SHOW_FORMATS);
+      const target = await openTarget(opts, io);
+      try {
+        const f = await target.tables.findings.get(id);
+        if (format === 'json') io.stdout.write(`${JSON.stringify(f)}\n`);
+        else if (format === 'yaml') io.stdout.write((await import('yaml')).stringify(f));
+        else showFinding(io, f);
+        setExit(EXIT.ok);
+      } finally {
+        target.close();
+      }
+    },
+  );
 
   for (const [name, { status, help }] of Object.entries(TRANSITIONS)) {
     const cmd = findings

@@ -9,6 +9,7 @@ import { startForwarder } from '../../forwarder/src/forwarder.ts';
 import { createLogger } from '../../forwarder/src/logger.ts';
 import { parseClusterOption } from '../cluster-option.ts';
 import { EXIT } from '../context.ts';
+import { assertKubeconfig } from '../errors.ts';
 import type { Register } from '../main.ts';
 
 interface ForwardOptions {
@@ -90,6 +91,7 @@ export function makeRegisterForward(stop: StopSignal = processStop): Register {
         };
         // Throws ConfigError, which the CLI reports as a usage error (exit 2).
         const config = loadConfig(io.env, flags);
+        assertKubeconfig(config.kubeconfig, io.env);
         const logger = createLogger(io.stderr, config.logLevel, { component: 'forwarder' });
         const forwarder = await startForwarder({ config, logger });
         const signal = await stop();

@@ -24,16 +24,26 @@ import { FAILURE_REASONS, type SkipReason } from '../../lambdas/core/audit/inter
 import { UsageError } from '../../lambdas/core/errors.ts';
 import type { Decider } from '../../lambdas/core/evaluate.ts';
 import type { FindingCandidate } from '../../lambdas/core/types.ts';
+import { visible } from '../../lambdas/core/visible.ts';
 import { loadAllowlistDocument } from '../allowlist-file.ts';
 import { parseClusterOption } from '../cluster-option.ts';
 import { type CliIo, EXIT } from '../context.ts';
+import { csvLine } from '../format.ts';
 import type { Register } from '../main.ts';
+import {
+  type OutputFormat,
+  type OutputOptions,
+  outputFormat,
+  withOutputOption,
+} from '../output/format.ts';
 import { isTerminal, ProgressRenderer, type ReplayProgress } from '../replay-progress.ts';
 import { FINDING_COLUMNS, findingCells, formatTable } from '../table.ts';
 
+const FORMATS: readonly OutputFormat[] = ['table', 'wide', 'json', 'yaml', 'csv'];
+
 export { UNKNOWN_CLUSTER };
 
-interface ReplayOptions {
+interface ReplayOptions extends OutputOptions {
   threads?: string;
   allowlist?: string;
   cluster?: string;
@@ -124,7 +134,7 @@ function printSummary(io: CliIo, s: ReplaySummary): void {
         ? `  ${s.skipped['metadata-only']} pod/workload write(s) logged at Metadata level: images unavailable, not evaluated (log pods at RequestResponse to see them)`
         : null,
       `  not JSON: ${r.notJson}, malformed: ${r.malformed}`,
-      ...s.malformed.map((m) => `    ${m.file}:${m.line}: ${m.error}`),
+      ...s.malformed.map((m) => `    ${visible(m.file)}:${m.line}: ${visible(m.error)}`),
       r.malformed > s.malformed.length
         ? `    … and ${r.malformed - s.malformed.length} more`
         : null,
@@ -143,7 +153,7 @@ function unjudgedLines(s: ReplaySummary): string[] {
   if (total === 0) return [];
   return [
     `  not judged (reported failures): ${total} write(s) whose images the log does not show`,
-    ...s.unjudged.map((m) => `    ${m.file}:${m.line}: ${m.error}`),
+    ...s.unjudged.map((m) => `    ${visible(m.file)}:${m.line}: ${visible(m.error)}`),
     ...(total > s.unjudged.length ? [`    … and ${total - s.unjudged.length} more`] : []),
   ];
 }
@@ -156,13 +166,67 @@ function unjudgedCount(s: ReplaySummary): number {
   return n;
 }
 
-function printHuman(io: CliIo, findings: readonly AggregatedFinding[]): void {
+function printHuman(io: CliIo, findings: readonly AggregatedFinding[], wide = false): void {
   if (findings.length === 0) {
     io.stdout.write('no findings\n');
     return;
   }
   const rows = findings.map((f) => [...findingCells(f), f.firstSeen]);
-  io.stdout.write(`${formatTable([...FINDING_COLUMNS, 'FIRST SEEN'], rows)}\n`);
+  const maxWidth = wide ? Number.POSITIVE_INFINITY : undefined;
+  io.stdout.write(`${formatTable([...FINDING_COLUMNS, 'FIRST SEEN'], rows, { maxWidth })}\n`);
+}
+
+const CSV_COLUMNS = [
+  'fingerprint',
+  'cluster',
+  'namespace',
+  'workloadKind',
+  'workloadName',
+  'container',
+  'image',
+  'reference',
+  'rule',
+  'severity',
+  'count',
+  'firstSeen',
+  'lastSeen',
+  'actor',
+];
+
+async function printFindings(
+  io: CliIo,
+  format: OutputFormat,
+  findings: readonly AggregatedFinding[],
+) {
+  if (format === 'json') {
+    for (const f of findings) io.stdout.write(`${JSON.stringify(findingJson(f))}\n`);
+  } else if (format === 'yaml') {
+    const { stringify } = await import('yaml');
+    for (const f of findings) io.stdout.write(`---\n${stringify(findingJson(f))}`);
+  } else if (format === 'csv') {
+    io.stdout.write(csvLine(CSV_COLUMNS));
+    for (const f of findings) {
+      const j = findingJson(f);
+      io.stdout.write(
+        csvLine([
+          j.fingerprint,
+          j.cluster,
+          j.namespace,
+          j.workload.kind,
+          j.workload.name,
+          j.container,
+          j.image,
+          j.reference,
+          j.rule,
+          j.severity,
+          j.count,
+          j.firstSeen,
+          j.lastSeen,
+          j.actor?.username ?? '',
+        ]),
+      );
+    }
+  } else printHuman(io, findings, format === 'wide');
 }
 
 export interface ReplayFilesOptions {
@@ -317,7 +381,7 @@ async function parallelRanges(file: string, threads: number, minBytes: number) {
 }
 
 export const registerReplay: Register = (program: Command, io, setExit) => {
-  program
+  const replayCmd = program
     .command('replay')
     .description(
       'evaluate audit logs offline: JSON lines of Events, EventList documents, CloudWatch Logs payloads or exports, .gz',
@@ -336,72 +400,69 @@ export const registerReplay: Register = (program: Command, io, setExit) => {
       '--at <time>',
       'judge every event at this time (ISO-8601 or "now"); default: each event\'s own time',
     )
-    .option('--json', 'one JSON object per finding')
     .option('-q, --quiet', 'no progress line on a terminal')
     .option('--summary-json <file>', 'also write the summary as JSON to this file')
     .option(
       '--threads <n>',
       `threads for a JSON-lines file of ${PARALLEL_MIN_BYTES / 1024 / 1024} MiB or more (default: available cores; 1: one thread)`,
-    )
-    .action(async (files: string[], opts: ReplayOptions) => {
-      const threads = parseThreads(opts.threads);
-      const { document, allowlist } = loadAllowlistDocument(opts.allowlist, io);
-      const at = parseAt(opts.at);
-      if (files.filter((f) => f === STDIN).length > 1) {
-        throw new UsageError('standard input (-) can be read only once');
+    );
+  withOutputOption(replayCmd, FORMATS).action(async (files: string[], opts: ReplayOptions) => {
+    const format = outputFormat(opts, FORMATS);
+    const threads = parseThreads(opts.threads);
+    const { document, allowlist } = loadAllowlistDocument(opts.allowlist, io);
+    const at = parseAt(opts.at);
+    if (files.filter((f) => f === STDIN).length > 1) {
+      throw new UsageError('standard input (-) can be read only once');
+    }
+    const resolved = files.map((f) => (f === STDIN ? STDIN : path.resolve(io.cwd, f)));
+    for (const [i, f] of resolved.entries()) {
+      if (f === STDIN) continue;
+      const st = await stat(f).catch(() => {
+        throw new UsageError(`cannot read ${files[i]}: no such file`);
+      });
+      if (st.isDirectory()) {
+        throw new UsageError(`${files[i]} is a directory, not an audit log (name its files)`);
       }
-      const resolved = files.map((f) => (f === STDIN ? STDIN : path.resolve(io.cwd, f)));
-      for (const [i, f] of resolved.entries()) {
-        if (f === STDIN) continue;
-        const st = await stat(f).catch(() => {
-          throw new UsageError(`cannot read ${files[i]}: no such file`);
-        });
-        if (st.isDirectory()) {
-          throw new UsageError(`${files[i]} is a directory, not an audit log (name its files)`);
-        }
-      }
-      let renderer: ProgressRenderer | null = null;
-      const { findings, summary } = await replayFiles(resolved, {
-        allowlist,
-        allowlistDocument: document,
-        threads,
-        ...(opts.cluster ? { cluster: opts.cluster } : {}),
-        at,
-        stdin: io.stdin,
-        ...(isTerminal(io.stderr) && !opts.quiet
-          ? {
-              onProgress: (p: ReplayProgress) => {
-                renderer = new ProgressRenderer(io.stderr, p);
-              },
-            }
-          : {}),
-      }).finally(() => (renderer as ProgressRenderer | null)?.stop());
-      if (opts.json) {
-        for (const f of findings) io.stdout.write(`${JSON.stringify(findingJson(f))}\n`);
-      } else {
-        printHuman(io, findings);
-      }
-      printSummary(io, summary);
-      if (opts.summaryJson) {
-        await writeFile(
-          path.resolve(io.cwd, opts.summaryJson),
-          `${JSON.stringify(summaryJson(summary, files, resolved), null, 2)}\n`,
-        );
-      }
-      if (summary.noEvents.length > 0) {
-        // The wrong file (a YAML file, another log) must not pass as "no findings".
-        for (const f of summary.noEvents) {
-          const given = files[resolved.indexOf(f)] ?? f;
-          io.stderr.write(
-            `regwatch: ${given === STDIN ? 'standard input' : given}: no audit events found (not an audit log?)\n`,
-          );
-        }
-        setExit(EXIT.usage);
-        return;
-      }
-      // An image that could not be judged fails closed, like a finding.
+    }
+    let renderer: ProgressRenderer | null = null;
+    const { findings, summary } = await replayFiles(resolved, {
+      allowlist,
+      allowlistDocument: document,
+      threads,
+      ...(opts.cluster ? { cluster: opts.cluster } : {}),
+      at,
+      stdin: io.stdin,
+      ...(isTerminal(io.stderr) && !opts.quiet
+        ? {
+            onProgress: (p: ReplayProgress) => {
+              renderer = new ProgressRenderer(io.stderr, p);
+            },
+          }
+        : {}),
+    }).finally(() => (renderer as ProgressRenderer | null)?.stop());
+    if (summary.noEvents.length > 0) {
+      // The wrong file (a YAML file, another log) must not pass as "no findings".
+      setExit(EXIT.usage);
+    } else {
+      // An image that could not be judged fails closed, like a finding. Set before printing:
+      // a closed stdout ends the CLI with the code set so far.
       setExit(findings.length > 0 || unjudgedCount(summary) > 0 ? EXIT.violations : EXIT.ok);
-    });
+    }
+    await printFindings(io, format, findings);
+    printSummary(io, summary);
+    if (opts.summaryJson) {
+      await writeFile(
+        path.resolve(io.cwd, opts.summaryJson),
+        `${JSON.stringify(summaryJson(summary, files, resolved), null, 2)}\n`,
+      );
+    }
+    for (const f of summary.noEvents) {
+      const given = files[resolved.indexOf(f)] ?? f;
+      io.stderr.write(
+        `regwatch: ${given === STDIN ? 'standard input' : given}: no audit events found (not an audit log?)\n`,
+      );
+    }
+  });
 };
 
 /** The `--summary-json` document: the summary, with inputs named as they were given. */

@@ -75,3 +75,17 @@ export class UsageError extends RegwatchError {
     super('USAGE', message);
   }
 }
+
+/** A Kubernetes manifest cannot be read safely (an alias bomb, nesting past the bound). */
+export class ManifestError extends RegwatchError {
+  constructor(message: string) {
+    super('MANIFEST_INVALID', message);
+  }
+}
+
+/** A network endpoint we were told to use does not answer (refused, unknown host, timed out). */
+export class ConnectionError extends RegwatchError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('UNREACHABLE', message, options);
+  }
+}

@@ -7,22 +7,16 @@
 import { postToSlack, type SlackPostOptions } from '../adapters/slack.ts';
 import { slackMessage } from '../core/alerts/slack-message.ts';
 import type { Finding, UpsertResult } from '../core/types.ts';
+import { visible } from '../core/visible.ts';
 import type { AlertPort } from '../services/ports.ts';
 
 /**
- * Attacker-chosen strings (image, pod and user names) shown on a terminal: control characters
- * (escape sequences, newlines) are written as `\uXXXX` so they cannot move the cursor, recolour
- * the screen or forge a second log line.
+ * Attacker-chosen strings (image, pod and user names) shown on a terminal: control, bidi and
+ * zero-width characters are written as visible escapes (`\x1b`, `\u202e`) so they cannot move
+ * the cursor, recolour the screen, reorder the line or forge a second log line.
  */
 export function terminalSafe(text: string): string {
-  let out = '';
-  for (const c of text) {
-    const code = c.codePointAt(0) ?? 0;
-    const control =
-      code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029;
-    out += control ? `\\u${code.toString(16).padStart(4, '0')}` : c;
-  }
-  return out;
+  return visible(text);
 }
 
 function actorOf(finding: Finding): string {

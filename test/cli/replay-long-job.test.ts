@@ -155,7 +155,9 @@ describe('an input with no audit events', () => {
     writeFileSync(path.join(dir, 'empty.jsonl'), '');
     writeFileSync(path.join(dir, 'other.json'), '[]\n');
     // Act
-    const run = await runCli(['replay', EVENTS, name, '--allowlist', allowlist], { cwd: dir });
+    const run = await runCli(['replay', EVENTS, name, '--allowlist', allowlist, '-o', 'wide'], {
+      cwd: dir,
+    });
     // Assess
     expect(run.code).toBe(2);
     expect(run.stdout).toContain('netshoot');

@@ -324,10 +324,10 @@ describe('the HTTP edge', () => {
 describe('console alerts', () => {
   it('cannot be steered by control characters in attacker-chosen names', () => {
     // Act
-    const safe = terminalSafe('evil\u001b[2J\nALERT NEW fake');
+    const safe = terminalSafe('evil\u001b[2J\nALERT NEW fake\u202e\u200b');
 
     // Assess
-    expect(safe).toBe('evil\\u001b[2J\\u000aALERT NEW fake');
+    expect(safe).toBe('evil\\x1b[2J\\x0aALERT NEW fake\\u202e\\u200b');
   });
 
   it('names severity, rule, place, workload, container, image and actor on one line', () => {
