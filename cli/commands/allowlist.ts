@@ -15,6 +15,7 @@ import { type CliIo, EXIT } from '../context.ts';
 import type { Register } from '../main.ts';
 import { formatTable } from '../table.ts';
 import { openTarget, type TargetOptions, withTargetOptions } from '../target.ts';
+import { registerAllowlistConvert } from './allowlist-convert.ts';
 
 const list = (value: string, previous: string[] = []) => [
   ...previous,
@@ -214,4 +215,5 @@ export const registerAllowlist: Register = (program: Command, io, setExit) => {
       target.close();
     }
   });
+  registerAllowlistConvert(allowlist, io, setExit);
 };
