@@ -6,6 +6,7 @@ import { registerForward } from './forward.ts';
 import { registerLocal } from './local.ts';
 import { registerRef } from './ref.ts';
 import { registerReplay } from './replay.ts';
+import { registerTest } from './test.ts';
 
 /** Every command group of the `regwatch` CLI, in help order. */
 export const allCommands: readonly Register[] = [
@@ -14,6 +15,7 @@ export const allCommands: readonly Register[] = [
   registerReplay,
   registerFindings,
   registerAllowlist,
+  registerTest,
   registerLocal,
   registerForward,
 ];
