@@ -72,7 +72,14 @@ export function convertPrefix(prefix: string): StringConversion {
   const first = prefix.slice(0, slash);
   const rest = prefix.slice(slash + 1);
   if (looksLikeHost(first)) return underHost(first, rest, prefix);
-  return underHost('docker.io', prefix, prefix);
+  const hub = underHost('docker.io', prefix, prefix);
+  if (hub.ok) {
+    // `myregistry/` reads like a registry but is a Docker Hub account: say so.
+    hub.notes.push(
+      `"${first}" has no '.' or ':' and is not localhost, so it is the Docker Hub account docker.io/${first}/…, not a registry host`,
+    );
+  }
+  return hub;
 }
 
 /** `gcr.io` without `/`: the host, and every look-alike that starts with it. */
