@@ -150,9 +150,34 @@ describe('kyverno', () => {
     expect(r.unconvertible).toEqual([]);
     expect(al.decide('eu.foo.io/x:1', apps, NOW).allowed).toBe(true);
     expect(al.decide('eu.foo.io/x:latest', apps, NOW).violations[0]?.rule).toBe('denied-source');
-    expect(al.decide('eu.foo.io/x:1', { cluster: 'c', namespace: 'web' }, NOW).allowed).toBe(false);
+    // Outside the rule's match the rule says nothing: anything goes there.
+    const web = { cluster: 'c', namespace: 'web' };
+    expect(al.decide('quay.io/x:1', web, NOW).allowed).toBe(true);
+    expect(al.decide('quay.io/x:1', apps, NOW).allowed).toBe(false);
     expect(al.decide('k8s.gcr.io/pause:3', apps, NOW).violations[0]?.rule).toBe('denied-source');
     expect(al.decide('a.b.evil.io/x:1', apps, NOW).violations[0]?.rule).toBe('denied-source');
+  });
+
+  it('adds an allow rule for everything else when the policies only refuse', () => {
+    const r = convertPolicies('kyverno', [
+      [
+        {
+          kind: 'ClusterPolicy',
+          metadata: { name: 'latest' },
+          spec: {
+            rules: [
+              {
+                name: 'no-latest',
+                validate: { pattern: { spec: { containers: [{ image: '!*:latest' }] } } },
+              },
+            ],
+          },
+        },
+      ],
+    ]);
+    const al = compileAllowlist(r.document);
+    expect(al.decide('quay.io/x:1', NS, NOW).allowed).toBe(true);
+    expect(al.decide('quay.io/x', NS, NOW).violations[0]?.rule).toBe('denied-source');
   });
 
   it('reports an unanchored CEL matches() and CEL it cannot read', () => {

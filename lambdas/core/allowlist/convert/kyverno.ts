@@ -14,6 +14,7 @@ import {
   emptyResult,
   namespaceScope,
   objectName,
+  outsideScope,
   type PeerScope,
   record,
   ruleFor,
@@ -91,7 +92,38 @@ export function convertKyverno(docs: readonly unknown[]): ConvertResult {
       message: 'only ClusterPolicy, Policy and ValidatingPolicy convert',
     });
   });
+  if (out.rules.length > 0 && out.rules.every((r) => r.effect === 'deny')) {
+    // Deny-only policies admit everything they do not refuse.
+    out.rules.push(
+      ruleFor(
+        'kyverno-allow-rest',
+        { registry: '**', repository: '**' },
+        {},
+        'from Kyverno: the policies only refuse; everything else is admitted',
+      ),
+    );
+    out.notes.push({
+      policy: '(all)',
+      field: 'rules',
+      message:
+        'the policies only refuse images, so an allow rule for every other image is added (kyverno-allow-rest)',
+    });
+  }
   return out;
+}
+
+/** Outside a rule's match (and inside its exclude) the rule says nothing: anything goes there. */
+function keepOutside(scope: PeerScope, idBase: string, policy: string, out: ConvertResult): void {
+  outsideScope(scope).forEach((outside, i) => {
+    out.rules.push(
+      ruleFor(
+        `${idBase}-outside-${i}`,
+        { registry: '**', repository: '**' },
+        outside,
+        `from Kyverno ${policy}: images outside the rule's match are not restricted by it`,
+      ),
+    );
+  });
 }
 
 function actionNote(action: unknown, policy: string, field: string, out: ConvertResult): void {
@@ -153,6 +185,7 @@ function convertPolicyRule(
       });
     }
     let n = 0;
+    let allowList = false;
     for (const image of images) {
       for (const alternative of image.split('|').map((s) => s.trim())) {
         const id = `${idBase}-${n++}`;
@@ -178,12 +211,16 @@ function convertPolicyRule(
         addConverted(out, convertWildcard(alternative), where, (target) =>
           ruleFor(id, target, scope, `from Kyverno ${at.policy}: ${alternative}`),
         );
+        allowList = true;
       }
     }
+    if (allowList) keepOutside(scope, idBase, at.policy, out);
     return;
   }
   if (validate.deny !== undefined) {
-    convertDeny(record(validate.deny) ?? {}, scope, idBase, field('deny'), out);
+    if (convertDeny(record(validate.deny) ?? {}, scope, idBase, field('deny'), out)) {
+      keepOutside(scope, idBase, at.policy, out);
+    }
     return;
   }
   if (validate.cel !== undefined) {
@@ -200,6 +237,7 @@ function convertPolicyRule(
         out,
       );
     });
+    if (expressions.length > 0) keepOutside(scope, idBase, at.policy, out);
     return;
   }
   out.unconvertible.push({
@@ -276,7 +314,7 @@ function convertDeny(
   idBase: string,
   where: { policy: string; field: string },
   out: ConvertResult,
-): void {
+): boolean {
   const conditions = record(deny.conditions);
   const list = Array.isArray(deny.conditions)
     ? { mode: 'any', items: deny.conditions }
@@ -287,14 +325,14 @@ function convertDeny(
         : null;
   if (!list || list.items.length === 0) {
     out.unconvertible.push({ ...where, message: 'conditions must be one any or all list' });
-    return;
+    return false;
   }
   if (list.mode === 'all' && list.items.length > 1) {
     out.unconvertible.push({
       ...where,
       message: 'all of several conditions (deny only when every one holds) has no regwatch form',
     });
-    return;
+    return false;
   }
   let allowLists = 0;
   list.items.forEach((item, c) => {
@@ -359,6 +397,7 @@ function convertDeny(
       );
     });
   });
+  return allowLists > 0;
 }
 
 /** Kyverno's `registry` is the host; its `*` spans dots, so `*.x.io` is `**.x.io`. */
