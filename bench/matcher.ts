@@ -21,7 +21,7 @@ import {
 import { parseNormalizedNamed } from '../lambdas/core/reference.ts';
 import type { ImageReference, ParseResult, Scope } from '../lambdas/core/types.ts';
 import { SHARED_FIXTURES } from '../test/helpers/fixtures.ts';
-import { type BenchResult, report, throughput, versus } from './lib.ts';
+import { type BenchResult, median, report, throughput, versus } from './lib.ts';
 
 const FIXTURES = path.join(SHARED_FIXTURES, 'reference');
 const SIZES = [10, 1_000, 10_000] as const;
@@ -233,6 +233,32 @@ export async function run(): Promise<BenchResult[]> {
           );
         }
       }
+    }
+  }
+  // Paired: 10 and 10,000 rules measured back to back, five times, median of the ratios,
+  // so load that drifts during the run (a shared machine) cancels out of each pair.
+  const realWorkload = workloads[0];
+  if (realWorkload) {
+    for (const policy of [false, true]) {
+      const small = compileAllowlist({ version: 1, rules: rulesOf(10, policy) });
+      const large = compileAllowlist({ version: 1, rules: rulesOf(10_000, policy) });
+      const time = (al: CompiledAllowlist) =>
+        throughput(
+          realWorkload.items,
+          (p: Workload['items'][number]) => al.decideReference(p.result, p.image, SCOPE, NOW),
+          {
+            targetMs: 200,
+            runs: 1,
+          },
+        );
+      const ratios: number[] = [];
+      for (let i = 0; i < 5; i++) ratios.push(time(small) / time(large));
+      results.push({
+        name: `paired cost ratio 10,000 / 10 rules, real images${policy ? ' (deny rules, tag globs)' : ''}`,
+        value: median(ratios),
+        unit: 'x',
+        note: `median of 5 back-to-back pairs (${ratios.map((r) => r.toFixed(2)).join(', ')}); target ≤ 2`,
+      });
     }
   }
   const keys = workloads.flatMap((w) => [w.name, `${w.name} (deny rules, tag globs)`]);

@@ -25,6 +25,18 @@ export interface Conversion extends ConvertResult {
 /** Converts the parsed documents of each file (in order) from one peer. */
 export function convertPolicies(peer: Peer, files: readonly (readonly unknown[])[]): Conversion {
   const merged = mergeResults(files.map((docs) => CONVERTERS[peer](docs)));
+  const constraints = files.flat().filter((d) => {
+    const kind = (d as { kind?: unknown } | null)?.kind;
+    return kind === 'K8sAllowedRepos' || kind === 'K8sAllowedReposv2';
+  }).length;
+  if (peer === 'gatekeeper' && constraints > 1 && !merged.notes.some((n) => n.policy === '(all)')) {
+    merged.notes.push({
+      policy: '(all)',
+      field: 'spec.parameters',
+      message:
+        'Gatekeeper requires an image to pass every constraint that matches it; regwatch allows what any rule allows, so constraints whose scopes overlap are now a union: review them',
+    });
+  }
   const rules = [];
   for (const rule of merged.rules) {
     try {
