@@ -90,6 +90,21 @@ describe('gatekeeper', () => {
     expect(r.unconvertible).toEqual([]);
   });
 
+  it('keeps ids valid and unique and reasons bounded for hostile names and values', () => {
+    // Prepare
+    const c = gatekeeperV1(['gcr.io/a/', 'gcr.io/b/']);
+    c.metadata.name = `${'y'.repeat(300)}<!channel>`;
+    const huge = gatekeeperV1([`gcr.io/${'a'.repeat(200)}/${'b'.repeat(2000)}/`]);
+    // Act
+    const r = convertPolicies('gatekeeper', [[c], [c], [huge]]);
+    // Assess: validated by the schema on the way out, so every id is valid.
+    const ids = r.rules.map((x) => x.id);
+    expect(new Set(ids).size).toBe(4);
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/);
+    for (const rule of r.rules) expect((rule.reason ?? '').length).toBeLessThanOrEqual(2000);
+    expect(r.unconvertible.map((n) => n.field)).toEqual(['spec.parameters.repos[0]']);
+  });
+
   it('lists selectors and unknown kinds as not converted', () => {
     const r = convertPolicies('gatekeeper', [
       [

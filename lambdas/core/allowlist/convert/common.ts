@@ -38,22 +38,22 @@ export function mergeResults(results: readonly ConvertResult[]): ConvertResult {
     out.unconvertible.push(...r.unconvertible);
   }
   // Two policies may name the same id; keep ids unique, as the format requires.
-  const seen = new Map<string, number>();
+  const used = new Set<string>();
   for (const rule of out.rules) {
-    const n = seen.get(rule.id) ?? 0;
-    seen.set(rule.id, n + 1);
-    if (n > 0) rule.id = ruleId(`${rule.id}-${n + 1}`);
+    let id = rule.id;
+    for (let n = 2; used.has(id); n++) id = ruleId(`${rule.id}-${n}`);
+    used.add(id);
+    rule.id = id;
   }
   return out;
 }
 
 /** A valid rule id from free text: 1–128 of A-Z a-z 0-9 . _ : -, starting alphanumeric. */
 export function ruleId(text: string): string {
-  const cleaned = text
-    .replace(/[^A-Za-z0-9._:-]+/g, '-')
-    .replace(/^[^A-Za-z0-9]+/, '')
-    .slice(0, 128);
-  return cleaned === '' ? 'rule' : cleaned;
+  const cleaned = text.replace(/[^A-Za-z0-9._:-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '');
+  if (cleaned === '') return 'rule';
+  // Too long: keep the start (the policy) and the end (the index that makes it unique).
+  return cleaned.length <= 128 ? cleaned : `${cleaned.slice(0, 80)}-${cleaned.slice(-47)}`;
 }
 
 /** Namespaces a peer scope names: included globs and excluded ones. */
@@ -104,7 +104,8 @@ export function ruleFor(
     ...(target.tags ? { tags: target.tags } : {}),
     ...(target.digests ? { digests: target.digests } : {}),
     ...scope,
-    reason,
+    // The schema caps notes at 2000 characters; a peer value can be longer.
+    reason: reason.length > 2000 ? `${reason.slice(0, 1999)}…` : reason,
   };
 }
 
