@@ -195,6 +195,36 @@ describe('kyverno', () => {
     expect(al.decide('quay.io/x', NS, NOW).violations[0]?.rule).toBe('denied-source');
   });
 
+  it('reads foreach patterns, and adds no allow-all to a partial result', () => {
+    const policy = {
+      kind: 'ClusterPolicy',
+      metadata: { name: 'disallow-latest-tag' },
+      spec: {
+        rules: [
+          {
+            name: 'require-image-tag',
+            validate: {
+              foreach: [{ list: 'request.object.spec.containers', pattern: { image: '*:*' } }],
+            },
+          },
+          {
+            name: 'validate-image-tag',
+            validate: {
+              foreach: [
+                { list: 'request.object.spec.containers', pattern: { image: '!*:latest' } },
+              ],
+            },
+          },
+        ],
+      },
+    };
+    const r = convertPolicies('kyverno', [[policy]]);
+    expect(r.unconvertible.map((n) => n.field)).toEqual([
+      'spec.rules[0].validate.pattern image "*:*"',
+    ]);
+    expect(r.rules.map((x) => x.id)).toEqual(['disallow-latest-tag-validate-image-tag-0']);
+  });
+
   it('reports an unanchored CEL matches() and CEL it cannot read', () => {
     const vpol = (expression: string) => ({
       kind: 'ValidatingPolicy',

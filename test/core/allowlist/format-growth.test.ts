@@ -233,6 +233,21 @@ describe('tags and digests', () => {
   });
 });
 
+describe('unknown keys', () => {
+  it('refuses a misspelt new field and suggests the right one', () => {
+    expect(issuesOf(withRule('registry: quay.io\ntag: ["1.*"]\neffekt: deny'))).toEqual([
+      {
+        path: 'rules[0] (id "r1").tag',
+        message: expect.stringContaining('unknown field (did you mean tags?)'),
+      },
+      {
+        path: 'rules[0] (id "r1").effekt',
+        message: expect.stringContaining('unknown field (did you mean effect?)'),
+      },
+    ]);
+  });
+});
+
 describe('scope exclusions', () => {
   const al = allowlist([
     { id: 'ns', registry: 'quay.io', namespaces: ['*', '!kube-system', '!team-*-secret'] },

@@ -92,7 +92,12 @@ export function convertKyverno(docs: readonly unknown[]): ConvertResult {
       message: 'only ClusterPolicy, Policy and ValidatingPolicy convert',
     });
   });
-  if (out.rules.length > 0 && out.rules.every((r) => r.effect === 'deny')) {
+  // Not when something failed to convert: a partial result must not gain an allow-all.
+  if (
+    out.unconvertible.length === 0 &&
+    out.rules.length > 0 &&
+    out.rules.every((r) => r.effect === 'deny')
+  ) {
     // Deny-only policies admit everything they do not refuse.
     out.rules.push(
       ruleFor(
@@ -161,13 +166,22 @@ function convertPolicyRule(
     return;
   }
   const field = (f: string) => ({ policy: at.policy, field: `${at.base}.validate.${f}` });
-  if (validate.pattern !== undefined || validate.anyPattern !== undefined) {
+  // `foreach` over the container lists with a `pattern` each (disallow-latest-tag) reads
+  // like one pattern: regwatch judges every container kind alike.
+  const foreach = Array.isArray(validate.foreach) ? validate.foreach.map((f) => record(f)) : null;
+  const foreachPatterns = foreach?.every(
+    (f) =>
+      f && f.pattern !== undefined && Object.keys(f).every((k) => k === 'list' || k === 'pattern'),
+  )
+    ? foreach.map((f) => f?.pattern)
+    : null;
+  if (validate.pattern !== undefined || validate.anyPattern !== undefined || foreachPatterns) {
     const patterns =
       validate.pattern !== undefined
         ? [validate.pattern]
         : Array.isArray(validate.anyPattern)
           ? validate.anyPattern
-          : [];
+          : (foreachPatterns ?? []);
     const images = new Set<string>();
     for (const p of patterns) collectImagePatterns(p, images);
     if (images.size === 0) {
@@ -242,7 +256,7 @@ function convertPolicyRule(
   }
   out.unconvertible.push({
     ...field(Object.keys(validate).join(',') || '(empty)'),
-    message: 'only pattern, anyPattern, deny and cel validations convert',
+    message: 'only pattern, anyPattern, foreach with pattern, deny and cel validations convert',
   });
 }
 
