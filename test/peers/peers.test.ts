@@ -55,6 +55,7 @@ describe('peer suites through regwatch test', () => {
       'gatekeeper/allowedrepos-raw-prefixes/raw-prefixes.regwatch-test.yaml: project-look-alike',
       'gatekeeper/allowedrepos/allowedrepos.regwatch-test.yaml: regwatch-docker-io-spelling',
       'gatekeeper/allowedreposv2/allowedreposv2.regwatch-test.yaml: regwatch-docker-io-spelling',
+      'gatekeeper/disallowedrepos/disallowedrepos.regwatch-test.yaml: regwatch-host-case',
       'kyverno/best-practices-cel-restrict-image-registries/restrict-image-registries.regwatch-test.yaml: regwatch-host-case',
       'kyverno/best-practices-restrict-image-registries/restrict-image-registries.regwatch-test.yaml: regwatch-host-case',
       'kyverno/best-practices-vpol-restrict-image-registries/restrict-image-registries.regwatch-test.yaml: regwatch-host-case',

@@ -105,6 +105,26 @@ describe('gatekeeper', () => {
     expect(r.unconvertible.map((n) => n.field)).toEqual(['spec.parameters.repos[0]']);
   });
 
+  it('turns K8sDisallowedRepos into deny rules; admits the rest only when nothing restricts', () => {
+    // Prepare
+    const deny = {
+      kind: 'K8sDisallowedRepos',
+      metadata: { name: 'no-gcr' },
+      spec: { parameters: { repos: ['k8s.gcr.io'] } },
+    };
+    // Act
+    const alone = compileAllowlist(convertPolicies('gatekeeper', [[deny]]).document);
+    const withAllow = convertPolicies('gatekeeper', [[gatekeeperV1(['quay.io/'])], [deny]]);
+    const both = compileAllowlist(withAllow.document);
+    // Assess
+    expect(alone.decide('k8s.gcr.io/pause:3', NS, NOW).violations[0]?.rule).toBe('denied-source');
+    expect(alone.decide('ghcr.io/x/y:1', NS, NOW).allowed).toBe(true);
+    // Another file's allow list still restricts: no allow-all from the deny-only file.
+    expect(withAllow.rules.map((r) => r.id)).not.toContain('gatekeeper-allow-rest');
+    expect(both.decide('ghcr.io/x/y:1', NS, NOW).allowed).toBe(false);
+    expect(both.decide('quay.io/x/y:1', NS, NOW).allowed).toBe(true);
+  });
+
   it('lists selectors and unknown kinds as not converted', () => {
     const r = convertPolicies('gatekeeper', [
       [

@@ -23,10 +23,15 @@ export interface ConvertResult {
   notes: ConvertNote[];
   /** What could not be converted: the command exits 1 when this is not empty. */
   unconvertible: ConvertNote[];
+  /**
+   * Peer policies that restrict images to an allow list. With none, the policies only
+   * refuse, and everything they do not refuse is admitted (see `convertPolicies`).
+   */
+  allowLists: number;
 }
 
 export function emptyResult(): ConvertResult {
-  return { rules: [], closed: [], notes: [], unconvertible: [] };
+  return { rules: [], closed: [], notes: [], unconvertible: [], allowLists: 0 };
 }
 
 export function mergeResults(results: readonly ConvertResult[]): ConvertResult {
@@ -36,6 +41,7 @@ export function mergeResults(results: readonly ConvertResult[]): ConvertResult {
     out.closed.push(...r.closed);
     out.notes.push(...r.notes);
     out.unconvertible.push(...r.unconvertible);
+    out.allowLists += r.allowLists;
   }
   // Two policies may name the same id; keep ids unique, as the format requires.
   const used = new Set<string>();

@@ -1,7 +1,8 @@
 /**
  * Gatekeeper constraints → allowlist rules: `K8sAllowedRepos` (`parameters.repos`, raw
  * `startswith` prefixes) and `K8sAllowedReposv2` (`parameters.allowedImages`: exact
- * strings, or prefixes when they end in `*`), with `spec.match` namespaces as scope.
+ * strings, or prefixes when they end in `*`) become allow rules, `K8sDisallowedRepos`
+ * (`parameters.repos` prefixes) deny rules, with `spec.match` namespaces as scope.
  */
 import {
   addConverted,
@@ -43,15 +44,21 @@ export function convertGatekeeper(docs: readonly unknown[]): ConvertResult {
       });
       return;
     }
+    if (kind === 'K8sDisallowedRepos') {
+      convertDisallowed(doc, name, policy, out);
+      return;
+    }
     if (kind !== 'K8sAllowedRepos' && kind !== 'K8sAllowedReposv2') {
       out.unconvertible.push({
         policy,
         field: 'kind',
-        message: 'only K8sAllowedRepos and K8sAllowedReposv2 constraints convert',
+        message:
+          'only K8sAllowedRepos, K8sAllowedReposv2 and K8sDisallowedRepos constraints convert',
       });
       return;
     }
     constraints++;
+    out.allowLists++;
     const spec = record(doc.spec) ?? {};
     const scope = matchScope(spec, policy, out);
     const parameters = record(spec.parameters) ?? {};
@@ -113,6 +120,50 @@ export function convertGatekeeper(docs: readonly unknown[]): ConvertResult {
     });
   }
   return out;
+}
+
+/** `K8sDisallowedRepos`: each `startswith` prefix becomes a deny rule. */
+function convertDisallowed(
+  doc: Record<string, unknown>,
+  name: string,
+  policy: string,
+  out: ConvertResult,
+): void {
+  const spec = record(doc.spec) ?? {};
+  const scope = matchScope(spec, policy, out);
+  const repos = stringList((record(spec.parameters) ?? {}).repos);
+  if (repos === null) {
+    out.unconvertible.push({
+      policy,
+      field: 'spec.parameters.repos',
+      message: 'must be a list of strings',
+    });
+    return;
+  }
+  repos.forEach((entry, i) => {
+    const where = { policy, field: `spec.parameters.repos[${i}]` };
+    const conversion = convertPrefix(entry);
+    if (!conversion.ok) {
+      out.unconvertible.push({ ...where, message: conversion.error });
+      return;
+    }
+    const rule = ruleFor(
+      `${name}-${i}`,
+      conversion.target,
+      scope,
+      `from Gatekeeper ${policy} repos[${i}] ${JSON.stringify(entry)}`,
+      'deny',
+    );
+    out.rules.push(rule);
+    // For a deny list the raw prefix refused more, not less: a narrowing, not a bypass.
+    for (const also of conversion.peerAlsoMatched) {
+      out.notes.push({
+        ...where,
+        message: `peer also refused ${also}; deny rule "${rule.id}" does not (such images are judged by the allow rules)`,
+      });
+    }
+    for (const note of conversion.notes) out.notes.push({ ...where, message: note });
+  });
 }
 
 function matchScope(spec: Record<string, unknown>, policy: string, out: ConvertResult): PeerScope {

@@ -37,6 +37,21 @@ export function convertPolicies(peer: Peer, files: readonly (readonly unknown[])
         'Gatekeeper requires an image to pass every constraint that matches it; regwatch allows what any rule allows, so constraints whose scopes overlap are now a union: review them',
     });
   }
+  // Policies that only refuse admit everything else; never added to a partial result, so
+  // a conversion that lost an allow list cannot gain an allow-all.
+  if (merged.allowLists === 0 && merged.unconvertible.length === 0 && merged.rules.length > 0) {
+    merged.rules.push({
+      id: `${peer}-allow-rest`,
+      registry: '**',
+      repository: '**',
+      reason: `from ${peer}: the policies only refuse images; everything else is admitted`,
+    });
+    merged.notes.push({
+      policy: '(all)',
+      field: '(all)',
+      message: `the policies only refuse images, so an allow rule for every other image is added (${peer}-allow-rest)`,
+    });
+  }
   const rules = [];
   for (const rule of merged.rules) {
     try {

@@ -184,17 +184,8 @@ function convertSettings(
         ruleFor(`${id}-registry-allow-${i}`, t, scope, reason(`registries.allow ${host}`)),
       );
     });
-  } else {
-    // No allow list: the policy admits whatever it does not reject.
-    out.rules.push(
-      ruleFor(
-        `${id}-allow-rest`,
-        { registry: '**', repository: '**' },
-        scope,
-        reason('(no allow list: everything not rejected is admitted)'),
-      ),
-    );
   }
+  if (images.allow || registries.allow) out.allowLists++;
 }
 
 /** A registry as trusted-repos compares it: the exact host of the parsed reference. */

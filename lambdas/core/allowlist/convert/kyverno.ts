@@ -73,6 +73,7 @@ export function convertKyverno(docs: readonly unknown[]): ConvertResult {
           ? { namespaces: [namespace] }
           : {};
       const validations = Array.isArray(spec.validations) ? spec.validations : [];
+      if (validations.length > 0) out.allowLists++;
       validations.forEach((v, i) => {
         const expression = record(v)?.expression;
         convertCel(
@@ -92,33 +93,12 @@ export function convertKyverno(docs: readonly unknown[]): ConvertResult {
       message: 'only ClusterPolicy, Policy and ValidatingPolicy convert',
     });
   });
-  // Not when something failed to convert: a partial result must not gain an allow-all.
-  if (
-    out.unconvertible.length === 0 &&
-    out.rules.length > 0 &&
-    out.rules.every((r) => r.effect === 'deny')
-  ) {
-    // Deny-only policies admit everything they do not refuse.
-    out.rules.push(
-      ruleFor(
-        'kyverno-allow-rest',
-        { registry: '**', repository: '**' },
-        {},
-        'from Kyverno: the policies only refuse; everything else is admitted',
-      ),
-    );
-    out.notes.push({
-      policy: '(all)',
-      field: 'rules',
-      message:
-        'the policies only refuse images, so an allow rule for every other image is added (kyverno-allow-rest)',
-    });
-  }
   return out;
 }
 
 /** Outside a rule's match (and inside its exclude) the rule says nothing: anything goes there. */
 function keepOutside(scope: PeerScope, idBase: string, policy: string, out: ConvertResult): void {
+  out.allowLists++;
   outsideScope(scope).forEach((outside, i) => {
     out.rules.push(
       ruleFor(
