@@ -24,6 +24,7 @@ import { formatTable } from '../table.ts';
 const LIST_FORMATS: readonly OutputFormat[] = ['table', 'wide', 'json', 'yaml'];
 
 import { openTarget, type TargetOptions, withTargetOptions } from '../target.ts';
+import { registerAllowlistConvert } from './allowlist-convert.ts';
 
 const list = (value: string, previous: string[] = []) => [
   ...previous,
@@ -35,13 +36,17 @@ const list = (value: string, previous: string[] = []) => [
 
 interface AddOptions extends TargetOptions {
   id: string;
+  effect?: string;
   registry?: string;
   repository?: string;
   image?: string;
   clusters?: string[];
   namespaces?: string[];
+  tags?: string[];
+  digests?: string[];
   requireDigest?: boolean;
   denyTags?: string[];
+  severity?: string;
   expiresAt?: string;
   reason?: string;
   owner?: string;
@@ -57,7 +62,7 @@ function ruleFromOptions(opts: AddOptions): AllowlistRule {
 
 function describeTarget(rule: AllowlistRule): string {
   const t = ruleTarget(rule);
-  return `${t.registry}/${t.repository}`;
+  return `${rule.effect === 'deny' ? 'deny ' : ''}${t.registry.source}/${t.repository.source}`;
 }
 
 function printDiff(io: CliIo, diff: AllowlistDiff, dryRun: boolean): void {
@@ -106,8 +111,11 @@ export const registerAllowlist: Register = (program: Command, io, setExit) => {
             .filter(Boolean)
             .join(' ') || 'all',
           [
+            r.tags?.length ? `tags=${r.tags.join(',')}` : '',
+            r.digests?.length ? `digests=${r.digests.length}` : '',
             r.requireDigest ? 'digest' : '',
             r.denyTags?.length ? `deny=${r.denyTags.join(',')}` : '',
+            r.severity ? `severity=${r.severity}` : '',
           ]
             .filter(Boolean)
             .join(' ') || '-',
@@ -131,17 +139,21 @@ export const registerAllowlist: Register = (program: Command, io, setExit) => {
       .command('add')
       .description('add a rule, or replace the rule with the same id')
       .requiredOption('--id <id>', 'unique rule id')
-      .option('--registry <host>', 'registry host[:port]; * is one DNS label')
+      .option('--effect <effect>', 'allow (default) or deny')
+      .option('--registry <host>', 'registry host[:port]; * is one DNS label, ** any host')
       .option('--repository <pattern>', 'path pattern on whole segments (* in one, ** across)')
       .option('--image <pattern>', 'shorthand normalised like an image, e.g. docker.io/library/*')
       .option('--clusters <globs>', 'comma-separated cluster globs', list)
       .option('--namespaces <globs>', 'comma-separated namespace globs', list)
+      .option('--tags <globs>', 'comma-separated tags the rule matches (* and ? globs)', list)
+      .option('--digests <digests>', 'comma-separated sha256:… digests the rule matches', list)
       .option('--require-digest', 'only digest-pinned references')
       .option(
         '--deny-tags <tags>',
         'comma-separated tags that are not allowed (no tag = latest)',
         list,
       )
+      .option('--severity <level>', 'severity of the violations this rule yields')
       .option('--expires-at <time>', 'time-boxed exception: ISO-8601 time')
       .option('--reason <text>')
       .option('--owner <text>')
@@ -216,4 +228,5 @@ export const registerAllowlist: Register = (program: Command, io, setExit) => {
       target.close();
     }
   });
+  registerAllowlistConvert(allowlist, io, setExit);
 };

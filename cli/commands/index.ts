@@ -41,6 +41,11 @@ export const allCommands: readonly CommandEntry[] = [
     load: async () => (await import('./allowlist.ts')).registerAllowlist,
   },
   {
+    name: 'test',
+    description: 'run allowlist tests (*.regwatch-test.yaml): expected result per image',
+    load: async () => (await import('./test.ts')).registerTest,
+  },
+  {
     name: 'local',
     description:
       'Run regwatch on this machine: embedded DynamoDB, loopback HTTP ingest, console/Slack alerts',

@@ -28,6 +28,7 @@ export type Severity = (typeof SEVERITIES)[number];
 
 export const VIOLATION_RULES = [
   'untrusted-source',
+  'denied-source',
   'invalid-reference',
   'unpinned-image',
   'mutable-tag',

@@ -1,12 +1,14 @@
 /**
  * Compiles an allowlist document into an index and decides images against it.
  *
- * Decision (see docs/allowlist.md):
- * - allowed iff some rule that applies to the scope, has not expired, and matches the
- *   judged registry + repository has all of its constraints hold;
+ * Decision (see docs/allowlist.md, with its truth table):
+ * - an unparseable reference is `invalid-reference` (fail closed);
+ * - a live deny rule that matches (name, tags/digests) and whose scope does not exclude the
+ *   image is `denied-source`, whatever the allow rules say;
+ * - allowed iff some allow rule that applies to the scope, has not expired, and matches the
+ *   judged registry + repository and its tags/digests has all of its constraints hold;
  * - otherwise the violations of the most specific applicable live rule that matched, or
- *   `expired-exception` when only expired rules matched, or `untrusted-source`;
- * - an unparseable reference is `invalid-reference` (fail closed).
+ *   `expired-exception` when only expired rules matched, or `untrusted-source`.
  */
 import { createHash } from 'node:crypto';
 import { AllowlistError } from '../errors.ts';
@@ -21,7 +23,17 @@ import type {
   ViolationRule,
 } from '../types.ts';
 import { RuleIndex } from './matcher.ts';
-import { compileGlob, type Glob, matchAnyGlob } from './patterns.ts';
+import {
+  compileGlob,
+  type Glob,
+  matchAnyGlob,
+  matchScopeSet,
+  matchTagPattern,
+  parseScopeSet,
+  parseTagPattern,
+  type ScopeSet,
+  type TagPattern,
+} from './patterns.ts';
 import {
   type AllowlistDocument,
   type AllowlistRule,
@@ -42,8 +54,15 @@ export interface CompiledRule {
   /** Position in the document: the last tie-breaker of specificity. */
   readonly index: number;
   readonly target: RuleTarget;
-  readonly clusters: readonly Glob[] | null;
-  readonly namespaces: readonly Glob[] | null;
+  readonly deny: boolean;
+  /** `tags:`; null = any tag. Checked only when the reference has no digest. */
+  readonly tags: readonly TagPattern[] | null;
+  /** `digests:`; null = any digest. */
+  readonly digests: ReadonlySet<string> | null;
+  readonly clusters: ScopeSet | null;
+  readonly namespaces: ScopeSet | null;
+  /** `severity:` of the rule, for the violations it yields; null = the file's severities. */
+  readonly severity: Severity | null;
   readonly requireDigest: boolean;
   readonly denyTags: readonly Glob[];
   /** `requireDigest` or any `denyTags`: without either, a live in-scope match allows. */
@@ -68,17 +87,29 @@ export interface CompiledAllowlist {
 }
 
 /**
- * Most specific first: exact host before wildcard host (fewer `*` labels), then more
- * literal path segments, then fewer `**`, then more literal characters in glob segments,
- * then a rule restricted to clusters/namespaces before an unrestricted one, then file order.
+ * Most specific first: a named host before `**.domain` before `**` (any host), then exact
+ * host before wildcard host (fewer `*` labels), then more literal path segments, then fewer
+ * `**`, then more literal characters in glob segments, then a rule that names digests before
+ * one that names tags before one that names neither (literal tags before tag globs), then a
+ * rule restricted to clusters/namespaces before an unrestricted one, then file order.
  */
 export function specificityOf(target: RuleTarget, rule: AllowlistRule, index: number): number[] {
   const scoped = (rule.clusters ? 1 : 0) + (rule.namespaces ? 1 : 0);
+  const host = target.registry.anyHost ? 0 : target.registry.deep ? 1 : 2;
+  const selector = rule.digests
+    ? 3
+    : rule.tags
+      ? rule.tags.some((t) => /[*?]/.test(t))
+        ? 1
+        : 2
+      : 0;
   return [
+    host,
     -target.registry.wildcards,
     target.repository.literalSegments,
     -target.repository.deepSegments,
     target.repository.globLiteralChars,
+    selector,
     scoped,
     -index,
   ];
@@ -155,8 +186,12 @@ export function compileAllowlist(doc: AllowlistDocument): CompiledAllowlist {
       id: rule.id,
       index: i,
       target,
-      clusters: rule.clusters ? rule.clusters.map(compileGlob) : null,
-      namespaces: rule.namespaces ? rule.namespaces.map(compileGlob) : null,
+      deny: rule.effect === 'deny',
+      tags: rule.tags ? rule.tags.map((t) => unwrap(parseTagPattern(t), rule.id)) : null,
+      digests: rule.digests ? new Set(rule.digests) : null,
+      clusters: rule.clusters ? unwrap(parseScopeSet(rule.clusters), rule.id) : null,
+      namespaces: rule.namespaces ? unwrap(parseScopeSet(rule.namespaces), rule.id) : null,
+      severity: rule.severity ?? null,
       requireDigest: rule.requireDigest === true,
       denyTags: (rule.denyTags ?? []).map(compileGlob),
       constrained: rule.requireDigest === true || (rule.denyTags ?? []).length > 0,
@@ -211,15 +246,45 @@ function hashContent(
   return createHash('sha256').update(JSON.stringify(normalised)).digest('hex').slice(0, 32);
 }
 
+function unwrap<T>(result: { ok: true; value: T } | { ok: false; error: string }, id: string): T {
+  if (!result.ok) throw new AllowlistError(`rule "${id}": ${result.error}`);
+  return result.value;
+}
+
 /* ---------------------------------------------------------------- decide */
 
+/**
+ * Whether a rule applies where the image runs. Fail closed both ways: a scoped allow rule
+ * needs the caller to say where (no cluster given, no permission borrowed from a cluster),
+ * while a scoped deny rule applies unless the scope is known to be outside it (not knowing
+ * where an image runs must not let it slip past a deny).
+ */
 function inScope(rule: CompiledRule, scope: Scope): boolean {
-  // A scoped rule needs the caller to say where the image runs: no cluster, no match.
-  if (rule.clusters && !(scope.cluster && matchAnyGlob(rule.clusters, scope.cluster))) return false;
-  if (rule.namespaces && !(scope.namespace && matchAnyGlob(rule.namespaces, scope.namespace))) {
-    return false;
-  }
-  return true;
+  return (
+    dimensionInScope(rule.clusters, scope.cluster, rule.deny) &&
+    dimensionInScope(rule.namespaces, scope.namespace, rule.deny)
+  );
+}
+
+function dimensionInScope(set: ScopeSet | null, name: string | undefined, deny: boolean): boolean {
+  if (set === null) return true;
+  if (!name) return deny;
+  return matchScopeSet(set, name);
+}
+
+/**
+ * Whether the reference is one the rule's `tags` / `digests` name. A digest decides what
+ * runs, so a reference with a digest is judged by it: it matches `digests` when listed
+ * there, and never matches by its tag (next to a digest the tag is only a label). A
+ * reference without a digest is judged by its tag (`latest` when it has none).
+ */
+function selects(rule: CompiledRule, ref: ImageReference): boolean {
+  if (rule.tags === null && rule.digests === null) return true;
+  if (ref.digest !== null) return rule.digests?.has(ref.digest) === true;
+  if (rule.tags === null) return false;
+  const tag = ref.tag ?? 'latest';
+  for (const pattern of rule.tags) if (matchTagPattern(pattern, tag)) return true;
+  return false;
 }
 
 /** NaN (an invalid `now`) compares false, so every expiring rule then counts as expired. */
@@ -293,10 +358,36 @@ class Compiled implements CompiledAllowlist {
     const shown = judged === reference ? judged.string : `${judged.string} (via ${reference.name})`;
 
     const nowMs = now.getTime();
+    const candidates = this.candidates(judged);
+    // Deny first: a matching live deny rule wins over every allow (most specific reported).
+    for (const candidate of candidates) {
+      if (!candidate.deny || !selects(candidate, judged)) continue;
+      if (!inScope(candidate, scope) || isExpired(candidate, nowMs)) continue;
+      return {
+        image,
+        allowed: false,
+        reference,
+        judged,
+        matchedRule: candidate.id,
+        violations: [
+          this.violation(
+            'denied-source',
+            `${shown} is denied by rule "${candidate.id}"`,
+            candidate.severity,
+          ),
+        ],
+      };
+    }
     let outOfScope: CompiledRule | null = null;
+    let otherSelector: CompiledRule | null = null;
     let expired: CompiledRule | null = null;
     let failing: { rule: CompiledRule; violations: Violation[] } | null = null;
-    for (const candidate of this.candidates(judged)) {
+    for (const candidate of candidates) {
+      if (candidate.deny) continue;
+      if (!selects(candidate, judged)) {
+        otherSelector ??= candidate;
+        continue;
+      }
       if (!inScope(candidate, scope)) {
         outOfScope ??= candidate;
         continue;
@@ -332,13 +423,16 @@ class Compiled implements CompiledAllowlist {
           this.violation(
             'expired-exception',
             `${shown} is allowed only by rule "${expired.rule.id}", which expired at ${when}`,
+            expired.severity,
           ),
         ],
       };
     }
     const hint = outOfScope
       ? `; rule "${outOfScope.rule.id}" matches the name but not this scope (${describeScope(scope)})`
-      : '';
+      : otherSelector
+        ? `; rule "${otherSelector.id}" matches the name but not this ${judged.digest !== null ? 'digest' : 'tag'}`
+        : '';
     return {
       ...base,
       matchedRule: null,
@@ -363,6 +457,7 @@ class Compiled implements CompiledAllowlist {
         this.violation(
           'unpinned-image',
           `${shown} is not pinned by digest; rule "${id}" requires a digest`,
+          rule.severity,
         ),
       );
     }
@@ -375,6 +470,7 @@ class Compiled implements CompiledAllowlist {
           this.violation(
             'mutable-tag',
             `${shown} uses tag "${tag}"${implicit}, which rule "${id}" denies`,
+            rule.severity,
           ),
         );
       }
@@ -393,7 +489,12 @@ class Compiled implements CompiledAllowlist {
     };
   }
 
-  private violation(rule: ViolationRule, message: string): Violation {
-    return { rule, severity: this.severities[rule], message };
+  /** `severity` is the matched rule's own `severity:`, which beats the file's `severities:`. */
+  private violation(
+    rule: ViolationRule,
+    message: string,
+    severity: Severity | null = null,
+  ): Violation {
+    return { rule, severity: severity ?? this.severities[rule], message };
   }
 }

@@ -6,7 +6,9 @@
  *
  * - Exact hosts (no wildcard) live in a map keyed by the canonical `host[:port]`.
  * - Wildcard hosts live in a label trie keyed by port, walked from the top-level domain
- *   leftwards; each node has literal children and at most one `*` child (one whole label).
+ *   leftwards; each node has literal children and at most one `*` child (one whole label),
+ *   and the repository trie of a `**.` pattern ending there (one or more further labels).
+ * - `registry: "**"` patterns share one repository trie that every host walks.
  * - Each host pattern owns a segment trie for repository patterns: literal children (map),
  *   glob children (indexed by literal prefix and suffix), and a `**` child that may consume
  *   any number of whole segments.
@@ -283,6 +285,8 @@ class LabelNode<T> {
   star: LabelNode<T> | null = null;
   /** Repository trie of the host pattern that ends at this node. */
   repos: RepoNode<T> | null = null;
+  /** Repository trie of the `**.`-pattern whose literal labels end here. */
+  deepRepos: RepoNode<T> | null = null;
 }
 
 /** Splits a canonical `host[:port]` into labels (IPv6 hosts are one label) and port. */
@@ -297,6 +301,8 @@ export class RuleIndex<T> {
   private readonly exact = new Map<string, RepoNode<T>>();
   /** Wildcard host patterns, keyed by port (`''` = none), then labels right to left. */
   private readonly wildcard = new Map<string, LabelNode<T>>();
+  /** Repository trie of `registry: "**"` rules: every host walks it. */
+  private anyHost: RepoNode<T> | null = null;
   /** Memo of `roots`; emptied by `add`, which changes the answers. */
   private readonly hosts = new Map<string, readonly RepoNode<T>[]>();
   private count = 0;
@@ -312,7 +318,11 @@ export class RuleIndex<T> {
   }
 
   private hostRoot(registry: RegistryPattern): RepoNode<T> {
-    if (registry.wildcards === 0) {
+    if (registry.anyHost) {
+      this.anyHost ??= new RepoNode<T>(false);
+      return this.anyHost;
+    }
+    if (registry.wildcards === 0 && !registry.deep) {
       const key = hostKey(registry.labels.join('.'), registry.port);
       let root = this.exact.get(key);
       if (!root) {
@@ -339,6 +349,10 @@ export class RuleIndex<T> {
         }
         node = next;
       }
+    }
+    if (registry.deep) {
+      node.deepRepos ??= new RepoNode<T>(false);
+      return node.deepRepos;
     }
     node.repos ??= new RepoNode<T>(false);
     return node.repos;
@@ -368,6 +382,7 @@ export class RuleIndex<T> {
     const { host, port } = splitHostPort(domain);
     const root = this.wildcard.get(port);
     if (root && !host.startsWith('[')) for (const r of lookupHostLabels(root, host)) roots.push(r);
+    if (this.anyHost) roots.push(this.anyHost);
     if (this.hosts.size >= HOST_MEMO_LIMIT) this.hosts.clear();
     this.hosts.set(domain, roots);
     return roots;
@@ -378,6 +393,7 @@ export class RuleIndex<T> {
 function lookupHostLabels<T>(root: LabelNode<T>, host: string): RepoNode<T>[] {
   let states: LabelNode<T>[] = [root];
   let next: LabelNode<T>[] = [];
+  const out: RepoNode<T>[] = [];
   let end = host.length;
   while (end >= 0 && states.length > 0) {
     // lastIndexOf clamps a negative start to 0, so the first label is cut by hand.
@@ -386,6 +402,8 @@ function lookupHostLabels<T>(root: LabelNode<T>, host: string): RepoNode<T>[] {
     end = dot;
     next.length = 0;
     for (const state of states) {
+      // `**.` takes every remaining label at once, so there must be at least one left.
+      if (state.deepRepos && label !== '') out.push(state.deepRepos);
       const literal = state.literal.get(label);
       if (literal) next.push(literal);
       // '*' is one whole, non-empty label: never empty, never across '.' or ':'.
@@ -395,7 +413,6 @@ function lookupHostLabels<T>(root: LabelNode<T>, host: string): RepoNode<T>[] {
     states = next;
     next = swap;
   }
-  const out: RepoNode<T>[] = [];
   for (const state of states) if (state.repos) out.push(state.repos);
   return out;
 }

@@ -81,10 +81,54 @@ export function parseScopeGlob(text: string): PatternResult<Glob> {
   return { ok: true, value: compileGlob(text) };
 }
 
+/**
+ * A scope list: globs that include, and `!glob` entries that exclude (an exclusion wins).
+ * A list of exclusions only is refused: whether it means "every other" or "none" is
+ * exactly the kind of doubt a security rule must not leave, so `"*"` is written out.
+ */
+export interface ScopeSet {
+  readonly include: readonly Glob[];
+  readonly exclude: readonly Glob[];
+}
+
+/** One entry of a scope list: `glob` or `!glob`. */
+export function parseScopeEntry(text: string): PatternResult<{ exclude: boolean; glob: Glob }> {
+  const exclude = text.startsWith('!');
+  const body = exclude ? text.slice(1) : text;
+  if (exclude && body === '') return { ok: false, error: `"!" must be followed by a glob` };
+  if (body.startsWith('!')) return { ok: false, error: `"${text}": write one '!' to exclude` };
+  const glob = parseScopeGlob(body);
+  return glob.ok ? { ok: true, value: { exclude, glob: glob.value } } : glob;
+}
+
+export function parseScopeSet(entries: readonly string[]): PatternResult<ScopeSet> {
+  const include: Glob[] = [];
+  const exclude: Glob[] = [];
+  for (const entry of entries) {
+    const parsed = parseScopeEntry(entry);
+    if (!parsed.ok) return parsed;
+    (parsed.value.exclude ? exclude : include).push(parsed.value.glob);
+  }
+  if (include.length === 0) {
+    return {
+      ok: false,
+      error: `lists only exclusions; add "*" to mean every other name (e.g. ["*", "${entries[0] ?? '!x'}"])`,
+    };
+  }
+  return { ok: true, value: { include, exclude } };
+}
+
+export function matchScopeSet(set: ScopeSet, name: string): boolean {
+  return matchAnyGlob(set.include, name) && !matchAnyGlob(set.exclude, name);
+}
+
 // The tag grammar of distribution/reference, with '*' added as the glob character.
 const TAG_GLOB = /^[\w*][\w.*-]{0,127}$/;
 
+const NOT_HERE = "'!' excludes only in clusters and namespaces";
+
 export function parseTagGlob(text: string): PatternResult<Glob> {
+  if (text.startsWith('!')) return { ok: false, error: `"${text}": ${NOT_HERE}` };
   if (!TAG_GLOB.test(text)) {
     return {
       ok: false,
@@ -92,6 +136,99 @@ export function parseTagGlob(text: string): PatternResult<Glob> {
     };
   }
   return { ok: true, value: compileGlob(text) };
+}
+
+/* ---------------------------------------------------------------- tag selectors */
+
+/**
+ * A `tags:` entry: a glob within the tag grammar where `*` is any run of tag characters
+ * and `?` exactly one. Refused when it can match no tag at all (a tag is
+ * `[\w][\w.-]{0,127}`): a mistake that would otherwise silently never match.
+ */
+export interface TagPattern {
+  readonly source: string;
+  /** True when the pattern has no `*` or `?`: compared with `===`. */
+  readonly literal: boolean;
+  /** Literal characters (`1.27.*` has 5): more literal is more specific. */
+  readonly literalChars: number;
+}
+
+const TAG_PATTERN_CHARS = /^[\w.*?-]+$/;
+
+export function parseTagPattern(text: string): PatternResult<TagPattern> {
+  const fail = (error: string): PatternResult<TagPattern> => ({ ok: false, error });
+  if (text === '') return fail('must not be empty');
+  if (text.startsWith('!')) return fail(`"${text}": ${NOT_HERE}`);
+  if (text.length > 512) return fail('a tag pattern is at most 512 characters');
+  if (!TAG_PATTERN_CHARS.test(text)) {
+    return fail(
+      `"${text}" may hold only letters, digits, '_', '.', '-' (the tag grammar) and the globs '*', '?'`,
+    );
+  }
+  const fixed = text.replace(/\*/g, '').length; // characters every match must hold
+  if (fixed > 128) return fail(`"${text}" can match no tag: tags are at most 128 characters`);
+  const first = text[0];
+  if (first === '.' || first === '-') {
+    return fail(`"${text}" can match no tag: a tag never starts with '${first}'`);
+  }
+  const literalChars = text.replace(/[*?]/g, '').length;
+  return {
+    ok: true,
+    value: { source: text, literal: !/[*?]/.test(text), literalChars },
+  };
+}
+
+/**
+ * `*` (any run) and `?` (one character) over a tag, by the classic greedy walk that
+ * remembers the last star: O(pattern × tag) at worst, both at most a few hundred characters.
+ */
+export function matchTagPattern(pattern: TagPattern, tag: string): boolean {
+  const p = pattern.source;
+  if (pattern.literal) return p === tag;
+  let i = 0;
+  let j = 0;
+  let star = -1;
+  let resume = 0;
+  while (j < tag.length) {
+    const c = p[i];
+    if (c === '*') {
+      star = i++;
+      resume = j;
+    } else if (c !== undefined && (c === '?' || c === tag[j])) {
+      i++;
+      j++;
+    } else if (star >= 0) {
+      i = star + 1;
+      j = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p[i] === '*') i++;
+  return i === p.length;
+}
+
+/* ---------------------------------------------------------------- digests */
+
+const DIGEST_LENGTHS: Readonly<Record<string, number>> = { sha256: 64, sha384: 96, sha512: 128 };
+
+/** `sha256:<64 hex>` (or sha384 / sha512), lower case as registries write them. */
+export function parseDigestEntry(text: string): PatternResult<string> {
+  const fail = (error: string): PatternResult<string> => ({ ok: false, error });
+  if (text.startsWith('!')) return fail(`"${text}": ${NOT_HERE}`);
+  const colon = text.indexOf(':');
+  const algorithm = colon < 0 ? '' : text.slice(0, colon);
+  const hex = colon < 0 ? text : text.slice(colon + 1);
+  const length = DIGEST_LENGTHS[algorithm];
+  if (length === undefined) {
+    return fail(
+      `"${text}" is not a digest: write sha256:<64 hex digits> (or sha384 / sha512); globs are not allowed`,
+    );
+  }
+  if (hex.length !== length || !/^[0-9a-f]+$/.test(hex)) {
+    return fail(`"${text}" is not a digest: ${algorithm} needs ${length} lower-case hex digits`);
+  }
+  return { ok: true, value: text };
 }
 
 /* ---------------------------------------------------------------- registry host patterns */
@@ -104,6 +241,13 @@ export interface RegistryPattern {
   /** Port digits, or `''` when the pattern names no port (then it matches only port-less hosts). */
   readonly port: string;
   readonly wildcards: number;
+  /**
+   * `registry: "**"`: every host, any port (then `labels` is empty). A wildcard over the
+   * whole host is a rule about repositories or tags wherever they are hosted.
+   */
+  readonly anyHost: boolean;
+  /** `**.example.com`: the leftmost label is `**`, one or more whole labels (not in `labels`). */
+  readonly deep: boolean;
 }
 
 const DNS_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -135,6 +279,13 @@ export function splitHostPort(domain: string): { host: string; port: string } {
 export function parseRegistryPattern(text: string): PatternResult<RegistryPattern> {
   const fail = (error: string): PatternResult<RegistryPattern> => ({ ok: false, error });
   if (text === '') return fail('must not be empty');
+  if (text.startsWith('!')) return fail(`"${text}": ${NOT_HERE}`);
+  if (text === '**') {
+    return {
+      ok: true,
+      value: { source: '**', labels: [], port: '', wildcards: 0, anyHost: true, deep: false },
+    };
+  }
   if (text.includes('://')) return fail(`"${text}" must be a host[:port], without a scheme`);
   if (text.includes('/')) {
     return fail(`"${text}" must be a host[:port] without a path (put the path in repository)`);
@@ -153,10 +304,22 @@ export function parseRegistryPattern(text: string): PatternResult<RegistryPatter
   }
   if (host.startsWith('[')) {
     if (!IPV6_HOST.test(host)) return fail(`"${text}": "${host}" is not a bracketed IPv6 address`);
-    return { ok: true, value: { source: lower, labels: [host], port, wildcards: 0 } };
+    return {
+      ok: true,
+      value: { source: lower, labels: [host], port, wildcards: 0, anyHost: false, deep: false },
+    };
   }
   if (host === '') return fail(`"${text}" has no host`);
-  const labels = host.split('.');
+  let labels = host.split('.');
+  const deep = labels[0] === '**';
+  if (deep) {
+    labels = labels.slice(1);
+    if (labels.length < 2) {
+      return fail(
+        `"${text}": '**.' must be followed by a domain of at least two labels (a top-level domain alone would trust every look-alike)`,
+      );
+    }
+  }
   let wildcards = 0;
   for (const label of labels) {
     if (label === '*') {
@@ -164,7 +327,9 @@ export function parseRegistryPattern(text: string): PatternResult<RegistryPatter
       continue;
     }
     if (label.includes('**')) {
-      return fail(`"${text}": '**' is not allowed in a host; '*' matches exactly one DNS label`);
+      return fail(
+        `"${text}": '**' is allowed only as the whole host ("**") or as the leftmost label ("**.example.com"); '*' matches exactly one DNS label`,
+      );
     }
     if (label.includes('*')) {
       return fail(`"${text}": '*' must be a whole DNS label (got "${label}")`);
@@ -175,7 +340,7 @@ export function parseRegistryPattern(text: string): PatternResult<RegistryPatter
   if (labels[labels.length - 1] === '*') {
     return fail(`"${text}": the last label (top-level domain) cannot be '*'`);
   }
-  return { ok: true, value: { source: lower, labels, port, wildcards } };
+  return { ok: true, value: { source: lower, labels, port, wildcards, anyHost: false, deep } };
 }
 
 /* ---------------------------------------------------------------- repository patterns */
@@ -205,6 +370,7 @@ const SEGMENT_CHARS = /^[a-z0-9._*-]+$/;
 export function parseRepositoryPattern(text: string): PatternResult<RepositoryPattern> {
   const fail = (error: string): PatternResult<RepositoryPattern> => ({ ok: false, error });
   if (text === '') return fail('must not be empty');
+  if (text.startsWith('!')) return fail(`"${text}": ${NOT_HERE}`);
   if (text.length > 255) return fail('a repository is at most 255 characters');
   if (text.startsWith('/') || text.endsWith('/') || text.includes('//')) {
     return fail(`"${text}" has an empty path segment`);

@@ -11,10 +11,13 @@ import { SEVERITIES, type Severity, VIOLATION_RULES, type ViolationRule } from '
 import {
   matchesOnlySingleSegment,
   type PatternResult,
+  parseDigestEntry,
   parseRegistryPattern,
   parseRepositoryPattern,
-  parseScopeGlob,
+  parseScopeEntry,
+  parseScopeSet,
   parseTagGlob,
+  parseTagPattern,
   type RegistryPattern,
   type RepositoryPattern,
 } from './patterns.ts';
@@ -24,6 +27,7 @@ export const ALLOWLIST_VERSION = 1;
 /** Severity of each violation class unless the file's `severities:` overrides it. */
 export const DEFAULT_SEVERITIES: Readonly<Record<ViolationRule, Severity>> = {
   'untrusted-source': 'high',
+  'denied-source': 'critical',
   'invalid-reference': 'high',
   'expired-exception': 'high',
   'unpinned-image': 'medium',
@@ -51,8 +55,29 @@ function pattern<T>(parser: (text: string) => PatternResult<T>) {
 
 const scopeList = (what: string) =>
   z
-    .array(pattern(parseScopeGlob))
-    .min(1, `must list at least one ${what} glob; omit the field to apply to all ${what}s`);
+    .array(pattern(parseScopeEntry))
+    .min(1, `must list at least one ${what} glob; omit the field to apply to all ${what}s`)
+    .superRefine((entries, ctx) => {
+      // Entries are checked one by one above; here only what the list says as a whole.
+      if (!entries.every((entry) => parseScopeEntry(entry).ok)) return;
+      const set = parseScopeSet(entries);
+      if (!set.ok) ctx.addIssue({ code: 'custom', message: set.error });
+    });
+
+/** A list whose entries must be distinct: a repeated entry is a copy-paste slip. */
+const distinctList = <T extends z.ZodType<string>>(item: T, what: string) =>
+  z
+    .array(item)
+    .min(1, `must list at least one ${what}; omit the field to allow any`)
+    .superRefine((entries, ctx) => {
+      const seen = new Set<string>();
+      entries.forEach((entry, index) => {
+        if (seen.has(entry)) {
+          ctx.addIssue({ code: 'custom', path: [index], message: `duplicate ${what} "${entry}"` });
+        }
+        seen.add(entry);
+      });
+    });
 
 const expiresAtSchema = z.string().superRefine((text, ctx) => {
   if (parseInstant(text) === null) {
@@ -65,6 +90,14 @@ const expiresAtSchema = z.string().superRefine((text, ctx) => {
 
 const note = z.string().max(2000, 'must be at most 2000 characters');
 
+export const RULE_EFFECTS = ['allow', 'deny'] as const;
+export type RuleEffect = (typeof RULE_EFFECTS)[number];
+
+/**
+ * The fields of one rule. To add a rule key (e.g. `requireSignature`): add it here, to
+ * `RULE_KEYS` below (serialization order and hashing), and, if it constrains an image, to
+ * `CompiledRule` and `constraintViolations` in compile.ts.
+ */
 const ruleFieldsSchema = z.strictObject({
   id: z
     .string()
@@ -76,12 +109,25 @@ const ruleFieldsSchema = z.strictObject({
       if (!result.ok) ctx.addIssue({ code: 'custom', message: result.error });
     })
     .optional(),
+  effect: z
+    .enum(RULE_EFFECTS, {
+      error: (issue) => `${JSON.stringify(issue.input)} is not an effect (allow or deny)`,
+    })
+    .optional(),
   registry: pattern(parseRegistryPattern).optional(),
   repository: pattern(parseRepositoryPattern).optional(),
   clusters: scopeList('cluster').optional(),
   namespaces: scopeList('namespace').optional(),
+  tags: distinctList(pattern(parseTagPattern), 'tag').optional(),
+  digests: distinctList(pattern(parseDigestEntry), 'digest').optional(),
   requireDigest: z.boolean().optional(),
   denyTags: z.array(pattern(parseTagGlob)).optional(),
+  severity: z
+    .enum(SEVERITIES, {
+      error: (issue) =>
+        `${JSON.stringify(issue.input)} is not a severity (${SEVERITIES.join(', ')})`,
+    })
+    .optional(),
   expiresAt: expiresAtSchema.optional(),
   reason: note.optional(),
   owner: note.optional(),
@@ -99,13 +145,17 @@ export type AllowlistRule = z.infer<typeof allowlistRuleSchema>;
 /** Field order of a rule in serialized output (and in the normalised form that is hashed). */
 export const RULE_KEYS = [
   'id',
+  'effect',
   'image',
   'registry',
   'repository',
+  'tags',
+  'digests',
   'clusters',
   'namespaces',
   'requireDigest',
   'denyTags',
+  'severity',
   'expiresAt',
   'reason',
   'owner',
@@ -162,6 +212,12 @@ const STAR = 'zz0star0zz';
 export function expandImageShorthand(text: string): PatternResult<RuleTarget> {
   const fail = (error: string): PatternResult<RuleTarget> => ({ ok: false, error });
   if (text === '') return fail('must not be empty');
+  if (text.startsWith('!')) return fail(`"${text}": '!' excludes only in clusters and namespaces`);
+  if (text.startsWith('**.')) {
+    return fail(
+      `"${text}": for any host write registry: "**" (or "**.example.com") and repository`,
+    );
+  }
   if (text.toLowerCase().includes(STAR)) return fail(`"${text}" contains a reserved word`);
   if (/\*\*\*/.test(text)) return fail(`"${text}": '***' is not a pattern; use '*' or '**'`);
   const parsed = parseNormalizedNamed(text.replaceAll('*', STAR));
@@ -221,6 +277,18 @@ function ruleCrossIssues(rule: AllowlistRule): { path: string[]; message: string
           ? 'needs image or registry'
           : 'is required with repository (or use image)',
     });
+  }
+  if (rule.effect === 'deny') {
+    // A deny rule refuses what it matches; constraints would only say "deny unless…",
+    // which is an allow rule's job. Refused so no one reads a deny as conditional.
+    for (const key of ['requireDigest', 'denyTags'] as const) {
+      if (rule[key] !== undefined) {
+        issues.push({
+          path: [key],
+          message: `a deny rule has no constraints (it refuses whatever it matches); narrow it with tags, digests or scope, or write an allow rule`,
+        });
+      }
+    }
   }
   if (rule.registry !== undefined) {
     const host = rule.registry.toLowerCase();

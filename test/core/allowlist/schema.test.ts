@@ -74,7 +74,9 @@ pullThroughCache:
 describe('validation errors name the rule and the field', () => {
   it.each([
     ['registry: "*.amazon*.com"', 'registry', "'*' must be a whole DNS label"],
-    ['registry: "**.gcr.io"', 'registry', "'**' is not allowed in a host"],
+    // issue 12 made '**.gcr.io' (one or more labels) valid; '**' elsewhere in a host is not.
+    ['registry: "gcr.**.io"', 'registry', "'**' is allowed only as the whole host"],
+    ['registry: "**.io"', 'registry', 'at least two labels'],
     ['registry: "gcr.*"', 'registry', 'top-level domain'],
     ['registry: "gcr.io:99999"', 'registry', 'port "99999"'],
     ['registry: "gcr.io:0"', 'registry', 'port "0"'],
