@@ -33,6 +33,8 @@ interface AddOptions extends TargetOptions {
   namespaces?: string[];
   requireDigest?: boolean;
   denyTags?: string[];
+  /** No flag: keys and identities are structured; write them in a file and `import` it. */
+  requireSignature?: undefined;
   expiresAt?: string;
   reason?: string;
   owner?: string;

@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { AllowlistError } from '../errors.ts';
 import { canonicalHost, parseNormalizedNamed } from '../reference.ts';
+import { requireSignatureSchema } from '../signatures/schema.ts';
 import { SEVERITIES, type Severity, VIOLATION_RULES, type ViolationRule } from '../types.ts';
 import {
   matchesOnlySingleSegment,
@@ -30,6 +31,8 @@ export const DEFAULT_SEVERITIES: Readonly<Record<ViolationRule, Severity>> = {
   'mutable-tag': 'medium',
   'vulnerable-image': 'high',
   'scan-missing': 'low',
+  'unsigned-image': 'high',
+  'signature-invalid': 'high',
 };
 
 export interface AllowlistIssue {
@@ -82,6 +85,7 @@ const ruleFieldsSchema = z.strictObject({
   namespaces: scopeList('namespace').optional(),
   requireDigest: z.boolean().optional(),
   denyTags: z.array(pattern(parseTagGlob)).optional(),
+  requireSignature: requireSignatureSchema.optional(),
   expiresAt: expiresAtSchema.optional(),
   reason: note.optional(),
   owner: note.optional(),
@@ -106,6 +110,7 @@ export const RULE_KEYS = [
   'namespaces',
   'requireDigest',
   'denyTags',
+  'requireSignature',
   'expiresAt',
   'reason',
   'owner',
