@@ -148,7 +148,10 @@ export class TestRegistry {
       res.end();
       return;
     }
-    if (url.pathname === '/token') return this.#token(req, res, url);
+    if (url.pathname === '/token') {
+      this.#token(req, res, url);
+      return;
+    }
     if (this.options.auth) {
       const auth = req.headers.authorization ?? '';
       if (!(auth.startsWith('Bearer ') && this.#tokens.has(auth.slice(7)))) {
@@ -162,11 +165,17 @@ export class TestRegistry {
       }
     }
     const m = /^\/v2\/(.+)\/(manifests|blobs|referrers)\/([^/]+)$/.exec(url.pathname);
-    if (!m) return notFound(res);
+    if (!m) {
+      notFound(res);
+      return;
+    }
     const [, name = '', kind, reference = ''] = m;
     const repo = this.#repos.get(name);
     if (kind === 'referrers') {
-      if (!this.options.referrersApi) return notFound(res);
+      if (!this.options.referrersApi) {
+        notFound(res);
+        return;
+      }
       const manifests: object[] = [];
       for (const stored of repo?.manifests.values() ?? []) {
         const json = JSON.parse(stored.bytes.toString()) as {
@@ -184,10 +193,16 @@ export class TestRegistry {
       res.end(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: shown }));
       return;
     }
-    if (!repo) return notFound(res);
+    if (!repo) {
+      notFound(res);
+      return;
+    }
     if (kind === 'blobs') {
       const blob = repo.blobs.get(reference);
-      if (!blob) return notFound(res);
+      if (!blob) {
+        notFound(res);
+        return;
+      }
       res.writeHead(200, {
         'content-type': 'application/octet-stream',
         'content-length': blob.byteLength,
@@ -197,7 +212,10 @@ export class TestRegistry {
     }
     const digest = reference.startsWith('sha256:') ? reference : repo.tags.get(reference);
     const stored = digest ? repo.manifests.get(digest) : undefined;
-    if (!stored || !digest) return notFound(res);
+    if (!stored || !digest) {
+      notFound(res);
+      return;
+    }
     res.writeHead(200, {
       'content-type': stored.mediaType,
       'docker-content-digest': digest,
