@@ -33,6 +33,7 @@ interface CheckOptions {
   namespace?: string;
   file: string[];
   json?: boolean;
+  verifySignatures?: boolean;
 }
 
 const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
@@ -133,6 +134,10 @@ export const registerCheck: Register = (program: Command, io, setExit) => {
       [] as string[],
     )
     .option('--json', 'one JSON object per image')
+    .option(
+      '--verify-signatures',
+      'verify the signatures rules require (fetched from the registries; see regwatch verify)',
+    )
     .action(async (images: string[], opts: CheckOptions) => {
       const allowlist: CompiledAllowlist = loadAllowlistFile(opts.allowlist, io);
       const items: Item[] = images.map((image) => ({ image, namespace: opts.namespace }));
@@ -163,6 +168,18 @@ export const registerCheck: Register = (program: Command, io, setExit) => {
       const decisions = items.map((item) =>
         allowlist.decide(item.image, { cluster: opts.cluster, namespace: item.namespace }, now),
       );
+      if (opts.verifySignatures && decisions.some((d) => d.signatureChecks)) {
+        const { decideWithSignatures } = await import('../signatures.ts');
+        const scoped = items.map((item) => ({
+          image: item.image,
+          scope: { cluster: opts.cluster, namespace: item.namespace },
+        }));
+        decisions.splice(
+          0,
+          decisions.length,
+          ...(await decideWithSignatures(io, allowlist, scoped, now)),
+        );
+      }
       if (opts.json) {
         decisions.forEach((d, i) => {
           const source = items[i]?.source;

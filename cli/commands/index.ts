@@ -6,12 +6,14 @@ import { registerForward } from './forward.ts';
 import { registerLocal } from './local.ts';
 import { registerRef } from './ref.ts';
 import { registerReplay } from './replay.ts';
+import { registerVerify } from './verify.ts';
 
 /** Every command group of the `regwatch` CLI, in help order. */
 export const allCommands: readonly Register[] = [
   registerCheck,
   registerRef,
   registerReplay,
+  registerVerify,
   registerFindings,
   registerAllowlist,
   registerLocal,

@@ -49,6 +49,11 @@ export class SignatureVerifier {
     this.cache = deps.cache ?? new VerdictCache();
   }
 
+  /** The registry client verifications use (the CLI resolves tags with it too). */
+  get registry(): RegistryClient {
+    return this.#deps.registry;
+  }
+
   /** Verifications actually run (cache misses that reached a registry or ECR). */
   get verifications(): number {
     return this.#verifications;
