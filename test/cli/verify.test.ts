@@ -142,7 +142,7 @@ describe('regwatch verify', () => {
 
   it('reports images no rule asks a signature of as allowed without one', async () => {
     const run = await runCli(
-      ['verify', '--allowlist', allowlist, '--json', 'nginx@sha256:' + '1'.repeat(64)],
+      ['verify', '--allowlist', allowlist, '--json', `nginx@sha256:${'1'.repeat(64)}`],
       { env: env() },
     );
     expect(run.code).toBe(0);
