@@ -26,6 +26,7 @@ import {
   type InvalidItemReport,
 } from '../adapters/dynamodb/index.ts';
 import { EcrAdapter } from '../adapters/ecr.ts';
+import { lambdaSignatureVerifier, signatureConfigSchema } from '../adapters/signatures/lambda.ts';
 import { SqsScanCheckScheduler } from '../adapters/sqs.ts';
 import { ValidationError } from '../core/errors.ts';
 import { parseRegistryEvent, type RegistryEvent } from '../core/registry/events.ts';
@@ -55,12 +56,19 @@ export const scanStatusConfigSchema = z.object({
   VULNERABLE_SEVERITY_THRESHOLD: z.enum(SEVERITIES).default('critical'),
   /** 0 keeps findings forever. */
   FINDINGS_TTL_DAYS: whole('FINDINGS_TTL_DAYS').default(0),
+  /**
+   * Signature checks of pushes (docs/signatures.md) run on the scan-check queue: with the
+   * allowlist table set, `scan-status` can run them too.
+   */
+  ALLOWLIST_TABLE: z.string().optional(),
+  ALLOWLIST_CACHE_TTL_SECONDS: whole('ALLOWLIST_CACHE_TTL_SECONDS').default(60),
+  SIGNATURE_GRACE_SECONDS: whole('SIGNATURE_GRACE_SECONDS').max(900).default(300),
+  ...signatureConfigSchema.shape,
 });
 
 /** `ecr-push` judges the pushed reference, so it also reads the allowlist. */
 export const ecrPushConfigSchema = scanStatusConfigSchema.extend({
   ALLOWLIST_TABLE: z.string(),
-  ALLOWLIST_CACHE_TTL_SECONDS: whole('ALLOWLIST_CACHE_TTL_SECONDS').default(60),
 });
 
 export type ScanStatusConfig = z.infer<typeof scanStatusConfigSchema>;
@@ -97,10 +105,21 @@ export function buildRegistryDeps(
   const doc = documentClient(new DynamoDBClient({}));
   const onInvalid = (report: InvalidItemReport) =>
     logger.warn('invalid item skipped on read', { ...report });
+  const allowlistTable = config.ALLOWLIST_TABLE;
+  const allowlist =
+    ports.allowlist?.(doc) ??
+    (allowlistTable
+      ? cachedAllowlist({ ...config, ALLOWLIST_TABLE: allowlistTable })(doc)
+      : undefined);
+  // Signatures are verified where pushes are judged (the allowlist is known).
+  const signatures = allowlist ? lambdaSignatureVerifier(config) : undefined;
   return {
     images: new ImagesStore(doc, config.IMAGES_TABLE, { onInvalid }),
     findings: new FindingsStore(doc, config.FINDINGS_TABLE, { onInvalid }),
-    allowlist: ports.allowlist?.(doc),
+    allowlist,
+    signatures,
+    signatureGraceSeconds: config.SIGNATURE_GRACE_SECONDS,
+    onSignaturePushed: (digest) => signatures?.cache.invalidate(digest),
     scheduler: new SqsScanCheckScheduler(new SQSClient({}), config.SCAN_CHECK_QUEUE_URL),
     ecr: new EcrAdapter(perRegion((region) => new ECRClient({ region }))),
     clock: () => new Date(),

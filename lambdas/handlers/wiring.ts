@@ -18,6 +18,7 @@ import {
   type RegwatchTables,
   regwatchTables,
 } from '../adapters/dynamodb/index.ts';
+import { lambdaSignatureVerifier, signatureConfigSchema } from '../adapters/signatures/lambda.ts';
 import { SEVERITIES } from '../core/types.ts';
 import type { IngestReport } from '../services/ingest.ts';
 import type { IngestDeps } from '../services/ports.ts';
@@ -48,6 +49,8 @@ export const ingestConfigSchema = z.object({
    * `AWS_ENDPOINT_URL_DYNAMODB` by itself; this one wins when both are set.
    */
   REGWATCH_DYNAMODB_ENDPOINT: z.url().optional(),
+  // Registry access for `requireSignature` (docs/signatures.md).
+  ...signatureConfigSchema.shape,
 });
 export type IngestConfig = z.infer<typeof ingestConfigSchema>;
 
@@ -65,6 +68,8 @@ export interface BuildOptions {
   /** Told when an allowlist reload fails while the last good one stays in use. */
   onAllowlistError?: (error: unknown) => void;
   clock?: () => Date;
+  /** A signature verifier to use instead of the one made from the configuration. */
+  signatures?: IngestDeps['signatures'];
 }
 
 /** `IngestDeps` over DynamoDB for `config`; no alert port (the findings stream drives alerts). */
@@ -95,6 +100,7 @@ export function buildIngestDeps(config: IngestConfig, options: BuildOptions = {}
     clock: options.clock ?? (() => new Date()),
     minAlertSeverity: config.MIN_ALERT_SEVERITY,
     ttlDays: config.FINDINGS_TTL_DAYS === 0 ? undefined : config.FINDINGS_TTL_DAYS,
+    signatures: options.signatures ?? lambdaSignatureVerifier(config),
   };
   return { deps, tables, allowlist, config };
 }

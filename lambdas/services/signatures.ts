@@ -43,6 +43,7 @@ export class SignatureVerifier {
   readonly cache: VerdictCache;
   readonly #deps: SignatureVerifierDeps;
   #verifications = 0;
+  #trust: Promise<SigstoreTrust> | null = null;
 
   constructor(deps: SignatureVerifierDeps) {
     this.#deps = deps;
@@ -146,7 +147,12 @@ export class SignatureVerifier {
         return { status: 'absent', reason: 'keyless verification is not configured here' };
       }
       const { verifyKeyless } = await import('../adapters/signatures/keyless.ts');
-      return verifyKeyless(await discover(), entry.keyless, await this.#deps.trust());
+      // Parsed once; a root that fails to load is tried again next time.
+      this.#trust ??= this.#deps.trust().catch((error: unknown) => {
+        this.#trust = null;
+        throw error;
+      });
+      return verifyKeyless(await discover(), entry.keyless, await this.#trust);
     }
     if (entry.awsSigner) {
       const ecr = ecrImageOf(repo.host, repo.path);
