@@ -2,7 +2,7 @@
  * Real Sigstore bundles from sigstore-conformance (see the fixtures' SOURCE.md), verified
  * offline with regwatch's keyless verifier and its shipped trusted root.
  */
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { RegistryClient } from '../../../lambdas/adapters/oci/client.ts';
 import { verifyRaw } from '../../../lambdas/adapters/signatures/cosign.ts';
 import { discoverSignatures } from '../../../lambdas/adapters/signatures/discover.ts';
 import {
+  legacyBundle,
   SigstoreTrust,
   statementSigns,
   verifyKeyless,
@@ -199,5 +200,115 @@ describe('keyless signatures found in a registry', () => {
       ),
     });
     expect(absent.status).toBe('absent');
+  });
+});
+
+describe('cosign v2 keyless annotations (certificate + Rekor bundle on the layer)', () => {
+  // The real v0.1 conformance bundle, taken apart into the annotations cosign v2 writes.
+  const v01 = json('happy-path-v0.1/bundle.sigstore.json') as {
+    verificationMaterial: {
+      x509CertificateChain: { certificates: { rawBytes: string }[] };
+      tlogEntries: {
+        logIndex: string;
+        logId: { keyId: string };
+        integratedTime: string;
+        inclusionPromise: { signedEntryTimestamp: string };
+        canonicalizedBody: string;
+      }[];
+    };
+    messageSignature: { signature: string };
+  };
+  const entry = v01.verificationMaterial.tlogEntries[0];
+  const raw = v01.verificationMaterial.x509CertificateChain.certificates[0]?.rawBytes ?? '';
+  const certificate = new X509Certificate(Buffer.from(raw, 'base64')).toString();
+  const rekorBundle = (set = entry?.inclusionPromise.signedEntryTimestamp) =>
+    JSON.stringify({
+      SignedEntryTimestamp: set,
+      Payload: {
+        body: entry?.canonicalizedBody,
+        integratedTime: Number(entry?.integratedTime),
+        logIndex: Number(entry?.logIndex),
+        logID: Buffer.from(entry?.logId.keyId ?? '', 'base64').toString('hex'),
+      },
+    });
+
+  it('rebuilds a bundle that verifies offline over the exact payload bytes', () => {
+    const payload = read('a.txt');
+    const bundle = legacyBundle(
+      certificate,
+      rekorBundle(),
+      v01.messageSignature.signature,
+      payload,
+    );
+    expect(verifySigstoreBundle(trust, bundle, BEACON, payload)).toMatchObject({
+      ok: true,
+      identity: BEACON.subject,
+    });
+    const forged = legacyBundle(
+      certificate,
+      rekorBundle(`${'A'.repeat(40)}==`),
+      v01.messageSignature.signature,
+      payload,
+    );
+    expect(verifySigstoreBundle(trust, forged, BEACON, payload)).toMatchObject({
+      ok: false,
+      kind: 'invalid',
+    });
+  });
+
+  it('in a registry: verified signature, then the simple-signing payload check decides', async () => {
+    // Prepare: a.txt stands as the payload; it verifies but is not a cosign payload.
+    const registry = await new TestRegistry().start();
+    try {
+      const digest = `sha256:${'9'.repeat(64)}`;
+      const payload = registry.pushBlob('apps/api', read('a.txt'));
+      const config = registry.pushBlob('apps/api', '{}');
+      const layer = (annotations: Record<string, string>) => ({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+        layers: [
+          {
+            mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+            ...payload,
+            annotations,
+          },
+        ],
+      });
+      registry.pushManifest(
+        'apps/api',
+        layer({
+          'dev.cosignproject.cosign/signature': v01.messageSignature.signature,
+          'dev.sigstore.cosign/certificate': certificate,
+          'dev.sigstore.cosign/bundle': rekorBundle(),
+        }),
+        `${digest.replace(':', '-')}.sig`,
+      );
+      const found = await discoverSignatures(
+        new RegistryClient(),
+        { host: registry.host, path: 'apps/api' },
+        digest,
+      );
+      // Act
+      const right = await verifyKeyless(found, BEACON, trust);
+      const wrongIdentity = await verifyKeyless(
+        found,
+        { ...BEACON, subject: 'https://github.com/acme/**' },
+        trust,
+      );
+      // Assess
+      expect(right).toEqual({
+        status: 'rejected',
+        reason: expect.stringContaining(
+          `signed by ${BEACON.subject} but payload is not UTF-8 JSON`,
+        ),
+      });
+      expect(wrongIdentity).toEqual({
+        status: 'rejected',
+        reason: expect.stringContaining('certificate identity error'),
+      });
+    } finally {
+      await registry.close();
+    }
   });
 });
