@@ -17,7 +17,7 @@ import {
 import { parseAllowlist } from '../core/allowlist/index.ts';
 import { UsageError } from '../core/errors.ts';
 import type { Severity } from '../core/types.ts';
-import type { AlertPort } from '../services/ports.ts';
+import type { AlertPort, SignaturesPort } from '../services/ports.ts';
 import type { RegistryDeps } from '../services/registry.ts';
 import { ConsoleAlerter, FanOutAlerter, SlackAlerter } from './alerts.ts';
 import { alertResults, type LocalPipeline } from './routes.ts';
@@ -52,6 +52,8 @@ export interface LocalOptions {
   /** Slack retry tuning (tests). */
   slackOptions?: { baseDelayMs?: number; maxWaitMs?: number; maxAttempts?: number } | undefined;
   clock?: (() => Date) | undefined;
+  /** Verifies `requireSignature` (against whatever registries are configured); else fail closed. */
+  signatures?: (SignaturesPort & { cache?: { invalidate(digest: string): unknown } }) | undefined;
 }
 
 export interface LocalInstance {
@@ -144,6 +146,8 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
       scanTimeoutMinutes: options.scanTimeoutMinutes,
       vulnerableThreshold: options.vulnerableThreshold,
       ttlDays: options.ttlDays,
+      signatures: options.signatures,
+      onSignaturePushed: (digest) => options.signatures?.cache?.invalidate(digest),
       log: {
         info: () => {},
         warn: (message, fields) =>
@@ -158,6 +162,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
         clock,
         minAlertSeverity: options.minAlertSeverity,
         ttlDays: options.ttlDays,
+        signatures: options.signatures,
       },
       registry,
     };
