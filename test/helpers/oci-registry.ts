@@ -25,6 +25,8 @@ export interface Fault {
 }
 
 interface Repo {
+  /** Descriptors of manifests by the digest their `subject` names. */
+  referrers: Map<string, object[]>;
   blobs: Map<string, Buffer>;
   manifests: Map<string, { bytes: Buffer; mediaType: string }>;
   tags: Map<string, string>;
@@ -68,7 +70,7 @@ export class TestRegistry {
   #repo(name: string): Repo {
     let repo = this.#repos.get(name);
     if (!repo) {
-      repo = { blobs: new Map(), manifests: new Map(), tags: new Map() };
+      repo = { referrers: new Map(), blobs: new Map(), manifests: new Map(), tags: new Map() };
       this.#repos.set(name, repo);
     }
     return repo;
@@ -99,6 +101,11 @@ export class TestRegistry {
     const r = this.#repo(repo);
     r.manifests.set(digest, { bytes, mediaType: json.mediaType ?? OCI_MANIFEST });
     if (tag) r.tags.set(tag, digest);
+    if (json.subject) {
+      const list = r.referrers.get(json.subject.digest) ?? [];
+      list.push(this.#descriptorOf(bytes, json));
+      r.referrers.set(json.subject.digest, list);
+    }
     if (json.subject && !this.options.referrersApi) {
       const fallbackTag = json.subject.digest.replace(':', '-');
       const existing = r.tags.get(fallbackTag);
@@ -176,15 +183,7 @@ export class TestRegistry {
         notFound(res);
         return;
       }
-      const manifests: object[] = [];
-      for (const stored of repo?.manifests.values() ?? []) {
-        const json = JSON.parse(stored.bytes.toString()) as {
-          subject?: { digest?: string };
-          mediaType?: string;
-        };
-        if (json.subject?.digest === reference)
-          manifests.push(this.#descriptorOf(stored.bytes, json));
-      }
+      const manifests = repo?.referrers.get(reference) ?? [];
       const filter = url.searchParams.get('artifactType');
       const shown = filter
         ? manifests.filter((d) => (d as { artifactType?: string }).artifactType === filter)
