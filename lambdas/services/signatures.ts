@@ -157,9 +157,10 @@ export class SignatureVerifier {
     if (entry.awsSigner) {
       const ecr = ecrImageOf(repo.host, repo.path);
       if (!ecr) {
+        const notation = (await discover()).notation.length;
         return {
           status: 'absent',
-          reason: `AWS Signer signatures are checked through ECR managed signing; ${repo.host} is not ECR`,
+          reason: `AWS Signer signatures are checked through ECR managed signing; ${repo.host} is not ECR${notation > 0 ? ` (${notation} Notation signature(s) are stored, but Notation envelopes outside ECR are not verified)` : ''}`,
         };
       }
       if (!this.#deps.awsSigner) {
