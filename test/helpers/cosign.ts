@@ -92,3 +92,55 @@ export function cosignSign(
     referrer ? undefined : `${digest.replace(':', '-')}.sig`,
   );
 }
+
+/**
+ * cosign v3's form with a key: a Sigstore bundle (v0.3) as a referrer, its DSSE envelope
+ * signing an in-toto statement of predicate `https://sigstore.dev/cosign/sign/v1`.
+ */
+export function cosignBundleSign(
+  registry: TestRegistry,
+  repo: string,
+  digest: string,
+  key: KeyObject,
+  options: { subjectDigest?: string; predicateType?: string } = {},
+): string {
+  const statement = JSON.stringify({
+    _type: 'https://in-toto.io/Statement/v1',
+    subject: [
+      {
+        name: `${registry.host}/${repo}`,
+        digest: { sha256: (options.subjectDigest ?? digest).slice('sha256:'.length) },
+      },
+    ],
+    predicateType: options.predicateType ?? 'https://sigstore.dev/cosign/sign/v1',
+    predicate: {},
+  });
+  const payloadType = 'application/vnd.in-toto+json';
+  const payload = Buffer.from(statement);
+  const type = Buffer.from(payloadType);
+  const pae = Buffer.concat([
+    Buffer.from(`DSSEv1 ${type.byteLength} `),
+    type,
+    Buffer.from(` ${payload.byteLength} `),
+    payload,
+  ]);
+  const bundle = {
+    mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+    verificationMaterial: { publicKey: { hint: 'test-key' }, tlogEntries: [] },
+    dsseEnvelope: {
+      payload: payload.toString('base64'),
+      payloadType,
+      signatures: [{ sig: signBytes(key, pae), keyid: '' }],
+    },
+  };
+  const layer = registry.pushBlob(repo, JSON.stringify(bundle));
+  const empty = registry.pushBlob(repo, '{}');
+  return registry.pushManifest(repo, {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+    config: { mediaType: 'application/vnd.oci.empty.v1+json', ...empty },
+    layers: [{ mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json', ...layer }],
+    subject: { mediaType: OCI_MANIFEST, digest, size: 0 },
+  });
+}

@@ -7,7 +7,7 @@ import { VerdictCache } from '../../lambdas/adapters/signatures/cache.ts';
 import { type AllowlistDocument, compileAllowlist } from '../../lambdas/core/allowlist/index.ts';
 import { RegistryUnreachableError } from '../../lambdas/core/errors.ts';
 import { SignatureVerifier } from '../../lambdas/services/signatures.ts';
-import { cosignSign, type KeyPair, keyPair } from '../helpers/cosign.ts';
+import { cosignBundleSign, cosignSign, type KeyPair, keyPair } from '../helpers/cosign.ts';
 import { pushImage, TestRegistry } from '../helpers/oci-registry.ts';
 
 const NOW = new Date('2026-12-01T00:00:00Z');
@@ -219,6 +219,41 @@ describe('cosign key signatures through the loopback registry', () => {
     await expect(judge(`${registry.host}/${REPO}@${digest}`)).rejects.toMatchObject({
       name: 'RegistryError',
       status: 429,
+    });
+  });
+});
+
+describe('cosign v3 bundles signed with a key', () => {
+  it('verifies the DSSE statement naming the digest, and refuses the wrong key, subject or predicate', async () => {
+    // Prepare
+    const good = pushImage(registry, REPO, 'a', 'a');
+    cosignBundleSign(registry, REPO, good, alice.privateKey);
+    const foreign = pushImage(registry, REPO, 'b', 'b');
+    cosignBundleSign(registry, REPO, foreign, mallory.privateKey);
+    const moved = pushImage(registry, REPO, 'c', 'c');
+    cosignBundleSign(registry, REPO, moved, alice.privateKey, { subjectDigest: good });
+    const attested = pushImage(registry, REPO, 'd', 'd');
+    cosignBundleSign(registry, REPO, attested, alice.privateKey, {
+      predicateType: 'https://slsa.dev/provenance/v1',
+    });
+    // Act
+    const [a, b, c, d] = await Promise.all(
+      [good, foreign, moved, attested].map((digest) => judge(`${registry.host}/${REPO}@${digest}`)),
+    );
+    // Assess
+    expect(a?.allowed).toBe(true);
+    expect(a?.signature?.status === 'verified' && a.signature.signer).toContain('referrer sha256:');
+    expect(b?.violations[0]).toMatchObject({
+      rule: 'signature-invalid',
+      message: expect.stringContaining('does not verify'),
+    });
+    expect(c?.violations[0]).toMatchObject({
+      rule: 'signature-invalid',
+      message: expect.stringContaining('do not include'),
+    });
+    expect(d?.violations[0]).toMatchObject({
+      rule: 'signature-invalid',
+      message: expect.stringContaining('not a cosign signature'),
     });
   });
 });

@@ -6,6 +6,7 @@
  */
 import { constants, createHash, type KeyObject, verify } from 'node:crypto';
 import { checkSimpleSigningPayload } from '../../core/signatures/payload.ts';
+import { statementSigns } from '../../core/signatures/statement.ts';
 import type { EntryOutcome } from '../../core/signatures/verdict.ts';
 import type { DiscoveredSignatures } from './discover.ts';
 
@@ -68,18 +69,79 @@ export function verifyRaw(key: KeyObject, data: Uint8Array, signature: Uint8Arra
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** DSSE's pre-authentication encoding: what a DSSE signature signs. */
+export function dssePae(payloadType: string, payload: Uint8Array): Buffer {
+  const type = Buffer.from(payloadType, 'utf8');
+  return Buffer.concat([
+    Buffer.from(`DSSEv1 ${type.byteLength} `),
+    type,
+    Buffer.from(` ${payload.byteLength} `),
+    payload,
+  ]);
+}
+
+interface KeyedEnvelope {
+  payloadType: string;
+  payload: Buffer;
+  signatures: Buffer[];
+}
+
+/** The DSSE envelope of a Sigstore bundle signed with a key (not a certificate), or null. */
+function keyedEnvelope(json: unknown): KeyedEnvelope | null {
+  const b = json as {
+    verificationMaterial?: { publicKey?: unknown };
+    dsseEnvelope?: { payloadType?: unknown; payload?: unknown; signatures?: unknown };
+  } | null;
+  const envelope = b?.dsseEnvelope;
+  if (!b?.verificationMaterial?.publicKey || !envelope) return null;
+  if (typeof envelope.payloadType !== 'string' || typeof envelope.payload !== 'string') return null;
+  const sigs = Array.isArray(envelope.signatures) ? envelope.signatures.slice(0, 8) : [];
+  return {
+    payloadType: envelope.payloadType,
+    payload: Buffer.from(envelope.payload, 'base64'),
+    signatures: sigs
+      .map((sig) => (sig as { sig?: unknown } | null)?.sig)
+      .filter((sig): sig is string => typeof sig === 'string')
+      .map((sig) => Buffer.from(sig, 'base64')),
+  };
+}
+
 /** The outcome of a `cosign: { publicKeys }` entry against what was discovered. */
 export async function verifyCosignKeys(
   found: DiscoveredSignatures,
   keys: readonly KeyObject[],
 ): Promise<EntryOutcome> {
-  if (found.simple.length === 0) {
+  const problems: string[] = [];
+  // cosign v3 with a key: a Sigstore bundle whose DSSE envelope is signed by the key.
+  let keyedBundles = 0;
+  for (const item of found.bundles) {
+    let envelope: KeyedEnvelope | null;
+    try {
+      envelope = keyedEnvelope(JSON.parse((await found.read(item.layer)).toString('utf8')));
+    } catch {
+      envelope = null;
+    }
+    if (!envelope) continue;
+    keyedBundles++;
+    const pae = dssePae(envelope.payloadType, envelope.payload);
+    const key = keys.find((k) => envelope.signatures.some((sig) => verifyRaw(k, pae, sig)));
+    if (!key) {
+      problems.push(`${item.where}: the bundle's signature does not verify with the rule's keys`);
+      continue;
+    }
+    const wrong = statementSigns(envelope.payload, found.digest);
+    if (wrong) {
+      problems.push(`${item.where}: signed by key ${keyFingerprint(key)} but ${wrong}`);
+      continue;
+    }
+    return { status: 'verified', signer: `cosign key ${keyFingerprint(key)} (${item.where})` };
+  }
+  if (found.simple.length === 0 && keyedBundles === 0) {
     return {
       status: 'absent',
       reason: `no cosign signature for ${found.digest} (tag ${found.digest.replace(':', '-')}.sig or referrers)`,
     };
   }
-  const problems: string[] = [];
   for (const candidate of found.simple) {
     const text = candidate.signature.replace(/\s+/g, '');
     if (!BASE64.test(text) || text.length === 0) {

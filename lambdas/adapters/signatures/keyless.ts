@@ -18,12 +18,13 @@ import { PolicyError, toSignedEntity, toTrustMaterial, Verifier } from '@sigstor
 import { ConfigError } from '../../core/errors.ts';
 import { checkSimpleSigningPayload } from '../../core/signatures/payload.ts';
 import { compileIdentityGlob, type SignatureEntry } from '../../core/signatures/schema.ts';
+import { statementSigns } from '../../core/signatures/statement.ts';
 import type { EntryOutcome } from '../../core/signatures/verdict.ts';
 import type { DiscoveredSignatures } from './discover.ts';
-import { PUBLIC_GOOD_TRUSTED_ROOT } from './sigstore-trusted-root.ts';
 
-export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
-const STATEMENT_TYPES = ['https://in-toto.io/Statement/v1', 'https://in-toto.io/Statement/v0.1'];
+export { COSIGN_SIGN_PREDICATE, statementSigns } from '../../core/signatures/statement.ts';
+
+import { PUBLIC_GOOD_TRUSTED_ROOT } from './sigstore-trusted-root.ts';
 
 export type KeylessIdentity = NonNullable<SignatureEntry['keyless']>;
 
@@ -83,27 +84,6 @@ export function verifySigstoreBundle(
     const kind = error instanceof PolicyError ? 'identity' : 'invalid';
     return { ok: false, kind, error: (error as Error).message };
   }
-}
-
-/** Whether an in-toto statement (DSSE payload) is a cosign signature of `digest`. */
-export function statementSigns(payload: Buffer, digest: string): string | null {
-  let statement: { _type?: unknown; predicateType?: unknown; subject?: unknown };
-  try {
-    statement = JSON.parse(payload.toString('utf8'));
-  } catch {
-    return 'the DSSE payload is not JSON';
-  }
-  if (!STATEMENT_TYPES.includes(String(statement._type)))
-    return 'the DSSE payload is not an in-toto statement';
-  if (statement.predicateType !== COSIGN_SIGN_PREDICATE) {
-    return `the statement is a ${JSON.stringify(statement.predicateType)} attestation, not a cosign signature`;
-  }
-  const hex = digest.slice('sha256:'.length);
-  const subjects = Array.isArray(statement.subject) ? statement.subject : [];
-  const names = subjects.some(
-    (s) => (s as { digest?: { sha256?: unknown } } | null)?.digest?.sha256 === hex,
-  );
-  return names ? null : `the statement's subjects do not include ${digest}`;
 }
 
 /** cosign v2's certificate + Rekor bundle annotations as a v0.1 Sigstore bundle. */

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../../lambdas/adapters/oci/client.ts';
-import { verifyRaw } from '../../../lambdas/adapters/signatures/cosign.ts';
+import { dssePae, verifyRaw } from '../../../lambdas/adapters/signatures/cosign.ts';
 import { discoverSignatures } from '../../../lambdas/adapters/signatures/discover.ts';
 import {
   legacyBundle,
@@ -132,6 +132,25 @@ describe('cosign key signatures against real sigstore data', () => {
     const signature = Buffer.from(bundle.messageSignature.signature, 'base64');
     expect(verifyRaw(key, read('a.txt'), signature)).toBe(true);
     expect(verifyRaw(key, Buffer.from('other'), signature)).toBe(false);
+  });
+});
+
+describe('DSSE pre-authentication encoding against a real envelope', () => {
+  it('the conformance DSSE signature verifies over dssePae with its certificate key', () => {
+    const bundle = json('happy-path-intoto-in-dsse-v3/bundle.sigstore.json') as {
+      verificationMaterial: { certificate: { rawBytes: string } };
+      dsseEnvelope: { payload: string; payloadType: string; signatures: { sig: string }[] };
+    };
+    const cert = new X509Certificate(
+      Buffer.from(bundle.verificationMaterial.certificate.rawBytes, 'base64'),
+    );
+    const { payload, payloadType, signatures } = bundle.dsseEnvelope;
+    const pae = dssePae(payloadType, Buffer.from(payload, 'base64'));
+    const sig = Buffer.from(signatures[0]?.sig ?? '', 'base64');
+    expect(verifyRaw(cert.publicKey, pae, sig)).toBe(true);
+    expect(
+      verifyRaw(cert.publicKey, dssePae('text/plain', Buffer.from(payload, 'base64')), sig),
+    ).toBe(false);
   });
 });
 
