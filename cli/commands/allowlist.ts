@@ -47,6 +47,8 @@ interface AddOptions extends TargetOptions {
   requireDigest?: boolean;
   denyTags?: string[];
   severity?: string;
+  /** No flag: keys and identities are structured; write them in a file and `import` it. */
+  requireSignature?: undefined;
   expiresAt?: string;
   reason?: string;
   owner?: string;

@@ -27,6 +27,7 @@ interface CheckOptions extends OutputOptions {
   file: string[];
   failOn?: string;
   manifests?: boolean;
+  verifySignatures?: boolean;
 }
 
 const FORMATS: readonly OutputFormat[] = [
@@ -197,6 +198,10 @@ export const registerCheck: Register = (program: Command, io, setExit) => {
     )
     .option('--manifests', 'the arguments are manifest files or directories (for pre-commit hooks)')
     .option(
+      '--verify-signatures',
+      'verify the signatures rules require (fetched from the registries; see regwatch verify)',
+    )
+    .option(
       '--fail-on <severity>',
       `exit 1 only for a violation at or above: ${SEVERITIES.join(', ')} (default: any)`,
     );
@@ -210,7 +215,13 @@ export const registerCheck: Register = (program: Command, io, setExit) => {
     const failOn = parseFailOn(opts.failOn);
     const allowlist: CompiledAllowlist = loadAllowlistFile(opts.allowlist, io);
     const now = new Date();
-    const results: CheckResult[] = [];
+    /** Each image's decision, with what `--verify-signatures` needs to decide it again. */
+    const judged: {
+      d: Decision;
+      item: Pick<ManifestItem, 'source'> | { source?: undefined };
+      scope: Scope;
+      image: string | null;
+    }[] = [];
     const problems: CheckProblem[] = [];
     const notes: string[] = [];
     let files = 0;
@@ -218,8 +229,8 @@ export const registerCheck: Register = (program: Command, io, setExit) => {
     const plain = images.length > 0 || opts.file.length > 0 ? images : await readLines(io.stdin);
     if (opts.file.length === 0 && plain.length === 0) throw new UsageError('no images to check');
     for (const image of plain) {
-      const d = allowlist.decide(image, { cluster: opts.cluster, namespace: opts.namespace }, now);
-      results.push(toResult(d, {}));
+      const scope = { cluster: opts.cluster, namespace: opts.namespace };
+      judged.push({ d: allowlist.decide(image, scope, now), item: {}, scope, image });
     }
 
     if (opts.file.length > 0) {
@@ -229,11 +240,22 @@ export const registerCheck: Register = (program: Command, io, setExit) => {
       for (const p of input.problems) problems.push(p);
       for (const item of input.items) {
         const scope = { cluster: opts.cluster, namespace: item.namespace };
-        const d =
-          item.invalid !== null
-            ? invalidDecision(allowlist, { image: item.image, invalid: item.invalid }, scope, now)
-            : allowlist.decide(item.image, scope, now);
-        results.push(toResult(d, item));
+        if (item.invalid !== null) {
+          const d = invalidDecision(
+            allowlist,
+            { image: item.image, invalid: item.invalid },
+            scope,
+            now,
+          );
+          judged.push({ d, item, scope, image: null });
+        } else {
+          judged.push({
+            d: allowlist.decide(item.image, scope, now),
+            item,
+            scope,
+            image: item.image,
+          });
+        }
       }
       for (const n of input.notes) notes.push(visible(n));
       if (input.shapeKinds.size > 0) {
@@ -246,6 +268,20 @@ export const registerCheck: Register = (program: Command, io, setExit) => {
       }
     }
 
+    if (opts.verifySignatures) {
+      // Only images a requireSignature rule covers need the registries.
+      const again = judged.filter(
+        (j): j is typeof j & { image: string } => j.image !== null && !!j.d.signatureChecks,
+      );
+      if (again.length > 0) {
+        const { decideWithSignatures } = await import('../signatures.ts');
+        const decided = await decideWithSignatures(io, allowlist, again, now);
+        again.forEach((j, i) => {
+          j.d = decided[i] ?? j.d;
+        });
+      }
+    }
+    const results: CheckResult[] = judged.map((j) => toResult(j.d, j.item));
     const report: CheckReport = { results, problems, files };
     // The exit code is decided before printing: a closed stdout still ends with it.
     const failing = results.some((r) =>

@@ -41,6 +41,11 @@ export const allCommands: readonly CommandEntry[] = [
     load: async () => (await import('./allowlist.ts')).registerAllowlist,
   },
   {
+    name: 'verify',
+    description: 'verify image signatures as the allowlist requires (cosign, keyless, AWS Signer)',
+    load: async () => (await import('./verify.ts')).registerVerify,
+  },
+  {
     name: 'test',
     description: 'run allowlist tests (*.regwatch-test.yaml): expected result per image',
     load: async () => (await import('./test.ts')).registerTest,

@@ -173,6 +173,10 @@ export function makeRegisterLocal(stop: StopSignal = processStop): Register {
             maxBodyBytes: positive(flags.maxBodyBytes, '--max-body-bytes'),
             out,
             err,
+            // Registries from REGWATCH_REGISTRY_ENDPOINTS / docker config.json (docs/signatures.md).
+            signatures: await (await import('../signatures.ts')).cliVerifier(io, {
+              failClosed: true,
+            }),
           }),
         );
         // Registered before anything else can fail, so a stop signal always stops cleanly.

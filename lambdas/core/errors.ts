@@ -89,3 +89,27 @@ export class ConnectionError extends RegwatchError {
     super('UNREACHABLE', message, options);
   }
 }
+
+/** A container registry answered with an error or content that is not what was asked for. */
+export class RegistryError extends RegwatchError {
+  readonly host: string;
+  /** HTTP status, when the registry answered at all. */
+  readonly status: number | null;
+  constructor(
+    host: string,
+    message: string,
+    status: number | null = null,
+    options?: ErrorOptions & { code?: string },
+  ) {
+    super(options?.code ?? 'REGISTRY_ERROR', message, options);
+    this.host = host;
+    this.status = status;
+  }
+}
+
+/** A container registry could not be reached (DNS, connection, TLS, timeout). */
+export class RegistryUnreachableError extends RegistryError {
+  constructor(host: string, message: string, options?: ErrorOptions) {
+    super(host, message, null, { ...options, code: 'REGISTRY_UNREACHABLE' });
+  }
+}

@@ -3,11 +3,12 @@
  * containers becomes findings, used by replay, local mode and every Lambda handler.
  */
 import { fingerprint } from './fingerprint.ts';
+import type { SignatureVerdicts } from './signatures/verdict.ts';
 import type { Decision, FindingCandidate, PodObservation, Scope } from './types.ts';
 
 /** What evaluation needs of a compiled allowlist. */
 export interface Decider {
-  decide(image: string, scope: Scope, now: Date): Decision;
+  decide(image: string, scope: Scope, now: Date, signatures?: SignatureVerdicts): Decision;
 }
 
 export interface ContainerVerdict {

@@ -3,6 +3,8 @@
  * module in `lambdas/core` (no I/O) and every adapter, handler and CLI command speaks it.
  */
 
+import type { SignatureCheck, SignatureVerdict } from './signatures/verdict.ts';
+
 /** A parsed, normalised image reference (Go `distribution/reference` `ParseNormalizedNamed`). */
 export interface ImageReference {
   /** Registry host with optional port, as written (e.g. `docker.io`, `reg:5000`, `[::1]:5000`). */
@@ -35,6 +37,8 @@ export const VIOLATION_RULES = [
   'expired-exception',
   'vulnerable-image',
   'scan-missing',
+  'unsigned-image',
+  'signature-invalid',
 ] as const;
 export type ViolationRule = (typeof VIOLATION_RULES)[number];
 
@@ -62,6 +66,13 @@ export interface Decision {
   /** Id of the allowlist rule that allowed the image, or whose constraints failed. */
   matchedRule: string | null;
   violations: Violation[];
+  /**
+   * The signature checks the decision consulted (rules with `requireSignature`, in the order
+   * tried), when any: a caller without verdicts verifies these and decides again.
+   */
+  signatureChecks?: SignatureCheck[] | undefined;
+  /** The verdict that satisfied the allowing rule's `requireSignature`. */
+  signature?: SignatureVerdict | undefined;
 }
 
 /* ---------------------------------------------------------------- Kubernetes side */

@@ -24,7 +24,7 @@ import { auditWebhookEdge } from '../handlers/edges/audit-webhook.ts';
 import { auditLogsEdge } from '../handlers/edges/eks-audit-logs.ts';
 import { podEventsEdge } from '../handlers/edges/pod-events.ts';
 import { ecrPushEdge, scanStatusEdge } from '../handlers/edges/registry.ts';
-import type { AlertPort } from '../services/ports.ts';
+import type { AlertPort, SignaturesPort } from '../services/ports.ts';
 import type { RegistryDeps } from '../services/registry.ts';
 import { ConsoleAlerter, FanOutAlerter, SlackAlerter } from './alerts.ts';
 import { DEFAULT_MAX_BODY_BYTES } from './body.ts';
@@ -60,6 +60,8 @@ export interface LocalOptions {
   /** Slack retry tuning (tests). */
   slackOptions?: { baseDelayMs?: number; maxWaitMs?: number; maxAttempts?: number } | undefined;
   clock?: (() => Date) | undefined;
+  /** Verifies `requireSignature` (against whatever registries are configured); else fail closed. */
+  signatures?: (SignaturesPort & { cache?: { invalidate(digest: string): unknown } }) | undefined;
 }
 
 export interface LocalInstance {
@@ -136,6 +138,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
       clock,
       // Short: `regwatch allowlist import` against the local endpoint takes effect at once.
       allowlistTtlMs: options.allowlistTtlMs ?? 2000,
+      signatures: options.signatures ?? null,
     });
     const tables = ingestWiring.tables;
     const allowlistDiff = await tables.allowlist.applyDiff(document);
@@ -172,6 +175,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
       ecr: null,
       telemetry: warn,
       clock,
+      signatures: options.signatures ?? null,
     });
     const edges: LocalEdges = {
       podEvents: podEventsEdge(ingestWiring.deps, warn),

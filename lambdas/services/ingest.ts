@@ -9,6 +9,7 @@ import { interpretAuditEvent, isReportedFailure } from '../core/audit/interpret.
 import {
   type ContainerVerdict,
   candidatesFromVerdicts,
+  type Decider,
   judgeObservation,
 } from '../core/evaluate.ts';
 import { observationFromPodEvent } from '../core/kube/observation.ts';
@@ -88,10 +89,35 @@ export async function processObservation(
 ): Promise<void> {
   const decider = await deps.allowlist.current();
   // Live events are judged by the allowlist as it is now.
-  const verdicts = judgeObservation(obs, decider, deps.clock());
+  const now = deps.clock();
+  const verdicts = judgeObservation(obs, decider, now);
+  await verifySignatures(obs, verdicts, decider, now, deps);
   await addVulnerabilities(verdicts, deps);
   report.evaluated++;
   await recordCandidates(candidatesFromVerdicts(obs, verdicts), deps, report);
+}
+
+/** Decides again, with verified signatures, the containers whose rules require them. */
+async function verifySignatures(
+  obs: PodObservation,
+  verdicts: ContainerVerdict[],
+  decider: Decider,
+  now: Date,
+  deps: IngestDeps,
+): Promise<void> {
+  const { signatures } = deps;
+  if (!signatures) return;
+  const scope = { cluster: obs.cluster, namespace: obs.namespace };
+  for (const verdict of verdicts) {
+    if (!verdict.decision.signatureChecks) continue;
+    verdict.decision = await signatures.decide(
+      decider,
+      verdict.container.image,
+      scope,
+      now,
+      verdict.container.digest,
+    );
+  }
 }
 
 /** Adds `vulnerable-image` to containers that run a digest the Images table knows is vulnerable. */

@@ -4,7 +4,14 @@
  * so the stores in `lambdas/adapters` fit without wrappers.
  */
 import type { Decider } from '../core/evaluate.ts';
-import type { FindingCandidate, ImageRecord, Severity, UpsertResult } from '../core/types.ts';
+import type {
+  Decision,
+  FindingCandidate,
+  ImageRecord,
+  Scope,
+  Severity,
+  UpsertResult,
+} from '../core/types.ts';
 
 export interface AllowlistPort {
   /** The compiled allowlist, cached by the adapter. */
@@ -25,6 +32,20 @@ export interface ImagesPort {
   lookup(digest: string, repository?: string | null): Promise<ImageRecord | undefined>;
 }
 
+/**
+ * Decides an image with the signatures its rules require verified (`SignatureVerifier` fits):
+ * `digest` is what ran (the pod's imageID digest), null when not known (never a pass).
+ */
+export interface SignaturesPort {
+  decide(
+    decider: Decider,
+    image: string,
+    scope: Scope,
+    now: Date,
+    digest: string | null,
+  ): Promise<Decision>;
+}
+
 export interface IngestDeps {
   allowlist: AllowlistPort;
   findings: FindingsPort;
@@ -39,4 +60,9 @@ export interface IngestDeps {
    */
   images?: ImagesPort | undefined;
   vulnerableThreshold?: Severity | undefined;
+  /**
+   * Verifies signatures for rules with `requireSignature`. Without it such rules fail closed
+   * (`unsigned-image`, not verified).
+   */
+  signatures?: SignaturesPort | undefined;
 }

@@ -38,7 +38,14 @@ import type {
   SeverityCounts,
   UpsertResult,
 } from '../core/types.ts';
-import type { AllowlistPort, FindingsPort } from './ports.ts';
+import type { AllowlistPort, FindingsPort, SignaturesPort } from './ports.ts';
+import {
+  DEFAULT_SIGNATURE_GRACE_SECONDS,
+  deferredSignatures,
+  handleSignatureCheck,
+  SIGNATURE_CHECK_PURPOSE,
+  signatureTagDigest,
+} from './registry-signatures.ts';
 
 /** What the registry path needs of the Images table (`ImagesStore` fits). */
 export interface ImagesPort {
@@ -98,6 +105,11 @@ export interface RegistryDeps {
   vulnerableThreshold: Severity;
   ttlDays?: number | undefined;
   log?: RegistryLog | undefined;
+  /** Verifies `requireSignature` after the grace period; without it such pushes fail closed. */
+  signatures?: SignaturesPort | undefined;
+  signatureGraceSeconds?: number | undefined;
+  /** Told the digest a pushed `sha256-<hex>.sig` tag signs (drop its cached verdicts). */
+  onSignaturePushed?: ((digest: string) => void) | undefined;
 }
 
 export interface RegistryOutcome {
@@ -177,7 +189,21 @@ export async function handleEcrPush(
 
   const decider = await deps.allowlist.current();
   const reference = pushedReference(event.repository, event.tag, event.digest);
-  const decision = decider.decide(reference, PUSH_SCOPE, now);
+  const signedDigest = signatureTagDigest(event.tag);
+  if (signedDigest) deps.onSignaturePushed?.(signedDigest);
+  // With a verifier, the signature is judged by a later check (signatures follow the image).
+  const decision = decider.decide(
+    reference,
+    PUSH_SCOPE,
+    now,
+    deps.signatures ? deferredSignatures(event.digest) : undefined,
+  );
+  if (deps.signatures && decision.signatureChecks && signedDigest === null) {
+    await deps.scheduler.schedule(
+      checkMessage(event, event.digest, event.tag, event.time, SIGNATURE_CHECK_PURPOSE),
+      Math.min(900, deps.signatureGraceSeconds ?? DEFAULT_SIGNATURE_GRACE_SECONDS),
+    );
+  }
   const findings = await upsertAll(
     pushCandidates(subjectOf(event, event.digest, event.tag), decision, {
       eventId: event.eventId,
@@ -387,6 +413,7 @@ export async function handleScanCheck(
   message: ScanCheckMessage,
   deps: RegistryDeps,
 ): Promise<RegistryOutcome> {
+  if (message.purpose === SIGNATURE_CHECK_PURPOSE) return handleSignatureCheck(message, deps);
   const now = deps.clock();
   const repo = scanCheckRepository(message);
   const digest = message.imageDigest;

@@ -13,6 +13,8 @@
 import { createHash } from 'node:crypto';
 import { AllowlistError } from '../errors.ts';
 import { canonicalHost, parseNormalizedNamed } from '../reference.ts';
+import type { SignatureRequirement } from '../signatures/schema.ts';
+import type { SignatureCheck, SignatureVerdict, SignatureVerdicts } from '../signatures/verdict.ts';
 import type {
   Decision,
   ImageReference,
@@ -65,6 +67,8 @@ export interface CompiledRule {
   readonly severity: Severity | null;
   readonly requireDigest: boolean;
   readonly denyTags: readonly Glob[];
+  /** `requireSignature`, or null: then no signature is needed. */
+  readonly requireSignature: SignatureRequirement | null;
   /** `requireDigest` or any `denyTags`: without either, a live in-scope match allows. */
   readonly constrained: boolean;
   readonly expiresAtMs: number | null;
@@ -77,9 +81,19 @@ export interface CompiledAllowlist {
   readonly version: string;
   readonly rules: readonly AllowlistRule[];
   readonly severities: Readonly<Record<ViolationRule, Severity>>;
-  decide(image: string, scope: Scope, now: Date): Decision;
+  /**
+   * `signatures` hands in verdicts for rules with `requireSignature`; without one for a rule
+   * that needs it, that rule fails closed (`unsigned-image`, not verified).
+   */
+  decide(image: string, scope: Scope, now: Date, signatures?: SignatureVerdicts): Decision;
   /** For callers that already parsed the image with `parseNormalizedNamed`. */
-  decideReference(parsed: ParseResult, image: string, scope: Scope, now: Date): Decision;
+  decideReference(
+    parsed: ParseResult,
+    image: string,
+    scope: Scope,
+    now: Date,
+    signatures?: SignatureVerdicts,
+  ): Decision;
   /** The reference that is judged: the upstream image for pull-through-cache names. */
   judge(ref: ImageReference): ParseResult;
   /** Compiled rules whose registry + repository match `judged`, most specific first. */
@@ -194,6 +208,7 @@ export function compileAllowlist(doc: AllowlistDocument): CompiledAllowlist {
       severity: rule.severity ?? null,
       requireDigest: rule.requireDigest === true,
       denyTags: (rule.denyTags ?? []).map(compileGlob),
+      requireSignature: rule.requireSignature ?? null,
       constrained: rule.requireDigest === true || (rule.denyTags ?? []).length > 0,
       expiresAtMs: rule.expiresAt === undefined ? null : parseInstant(rule.expiresAt),
       specificity: specificityOf(target, rule, i),
@@ -322,8 +337,8 @@ class Compiled implements CompiledAllowlist {
     this.cache = cache;
   }
 
-  decide(image: string, scope: Scope, now: Date): Decision {
-    return this.decideReference(parseNormalizedNamed(image), image, scope, now);
+  decide(image: string, scope: Scope, now: Date, signatures?: SignatureVerdicts): Decision {
+    return this.decideReference(parseNormalizedNamed(image), image, scope, now, signatures);
   }
 
   judge(ref: ImageReference): ParseResult {
@@ -349,7 +364,13 @@ class Compiled implements CompiledAllowlist {
     return found.length > 1 ? found.sort(bySpecificity) : found;
   }
 
-  decideReference(parsed: ParseResult, image: string, scope: Scope, now: Date): Decision {
+  decideReference(
+    parsed: ParseResult,
+    image: string,
+    scope: Scope,
+    now: Date,
+    signatures?: SignatureVerdicts,
+  ): Decision {
     if (!parsed.ok) return this.invalid(image, null, `invalid image reference: ${parsed.error}`);
     const reference = parsed.ref;
     const mapped = this.judge(reference);
@@ -382,6 +403,9 @@ class Compiled implements CompiledAllowlist {
     let otherSelector: CompiledRule | null = null;
     let expired: CompiledRule | null = null;
     let failing: { rule: CompiledRule; violations: Violation[] } | null = null;
+    const checks: SignatureCheck[] = [];
+    const withChecks = (decision: Decision): Decision =>
+      checks.length === 0 ? decision : { ...decision, signatureChecks: checks };
     for (const candidate of candidates) {
       if (candidate.deny) continue;
       if (!selects(candidate, judged)) {
@@ -399,20 +423,36 @@ class Compiled implements CompiledAllowlist {
       const violations = candidate.constrained
         ? this.constraintViolations(candidate, judged, shown)
         : [];
+      // The signature is checked last: it is the one constraint that costs a verification.
+      let signature: SignatureVerdict | undefined;
+      if (violations.length === 0 && candidate.requireSignature) {
+        const check = { ruleId: candidate.id, requirement: candidate.requireSignature, judged };
+        checks.push(check);
+        signature = signatures?.(check);
+        const violation = this.signatureViolation(candidate.id, shown, signature);
+        if (violation) violations.push(violation);
+      }
       if (violations.length === 0) {
-        return {
+        return withChecks({
           image,
           allowed: true,
           reference,
           judged,
           matchedRule: candidate.id,
           violations,
-        };
+          ...(signature ? { signature } : {}),
+        });
       }
       failing ??= { rule: candidate, violations };
     }
     const base = { image, allowed: false, reference, judged };
-    if (failing) return { ...base, matchedRule: failing.rule.id, violations: failing.violations };
+    if (failing) {
+      return withChecks({
+        ...base,
+        matchedRule: failing.rule.id,
+        violations: failing.violations,
+      });
+    }
     if (expired) {
       const at = new Date(expired.expiresAtMs ?? Number.NaN);
       const when = Number.isNaN(at.getTime()) ? String(expired.rule.expiresAt) : at.toISOString();
@@ -476,6 +516,32 @@ class Compiled implements CompiledAllowlist {
       }
     }
     return out;
+  }
+
+  /** Null when the verdict satisfies the rule; fail closed on anything else. */
+  private signatureViolation(
+    id: string,
+    shown: string,
+    verdict: SignatureVerdict | undefined,
+  ): Violation | null {
+    if (verdict === undefined) {
+      return this.violation(
+        'unsigned-image',
+        `${shown}: rule "${id}" requires a signature, and it was not verified (signature verification is not enabled here)`,
+      );
+    }
+    if (verdict.status === 'verified') return null;
+    const at = verdict.digest === null ? '' : ` (${verdict.digest})`;
+    if (verdict.status === 'unsigned') {
+      return this.violation(
+        'unsigned-image',
+        `${shown}${at} is not signed as rule "${id}" requires: ${verdict.reason}`,
+      );
+    }
+    return this.violation(
+      'signature-invalid',
+      `${shown}${at} has no valid signature that rule "${id}" accepts: ${verdict.reason}`,
+    );
   }
 
   private invalid(image: string, reference: ImageReference | null, message: string): Decision {

@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { AllowlistError } from '../errors.ts';
 import { canonicalHost, parseNormalizedNamed } from '../reference.ts';
+import { requireSignatureSchema } from '../signatures/schema.ts';
 import { SEVERITIES, type Severity, VIOLATION_RULES, type ViolationRule } from '../types.ts';
 import {
   matchesOnlySingleSegment,
@@ -34,6 +35,8 @@ export const DEFAULT_SEVERITIES: Readonly<Record<ViolationRule, Severity>> = {
   'mutable-tag': 'medium',
   'vulnerable-image': 'high',
   'scan-missing': 'low',
+  'unsigned-image': 'high',
+  'signature-invalid': 'high',
 };
 
 export interface AllowlistIssue {
@@ -128,6 +131,7 @@ const ruleFieldsSchema = z.strictObject({
         `${JSON.stringify(issue.input)} is not a severity (${SEVERITIES.join(', ')})`,
     })
     .optional(),
+  requireSignature: requireSignatureSchema.optional(),
   expiresAt: expiresAtSchema.optional(),
   reason: note.optional(),
   owner: note.optional(),
@@ -156,6 +160,7 @@ export const RULE_KEYS = [
   'requireDigest',
   'denyTags',
   'severity',
+  'requireSignature',
   'expiresAt',
   'reason',
   'owner',

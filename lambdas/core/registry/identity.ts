@@ -47,6 +47,8 @@ export function identityImage(
     case 'vulnerable-image':
     case 'scan-missing':
     case 'unpinned-image':
+    case 'unsigned-image':
+    case 'signature-invalid':
       return `${repository}@${digest}`;
     default:
       // untrusted-source, expired-exception, invalid-reference: a property of the repository.

@@ -28,9 +28,10 @@ export const scanCheckMessageSchema = z.object({
   imageTag: z.string().nullable().default(null),
   /**
    * `push`: wait for the first scan result. `recount`: an Inspector finding the stored counts
-   * miss; refresh them even though a result is stored.
+   * miss; refresh them even though a result is stored. `signature`: verify the signatures a
+   * `requireSignature` rule asks of the pushed digest, after the grace period.
    */
-  purpose: z.enum(['push', 'recount']).default('push'),
+  purpose: z.enum(['push', 'recount', 'signature']).default('push'),
 });
 export type ScanCheckMessage = z.output<typeof scanCheckMessageSchema>;
 

@@ -10,6 +10,7 @@
  */
 import * as z from 'zod';
 import { SEVERITIES } from '../../core/types.ts';
+import { signatureConfigSchema } from '../../adapters/signatures/lambda.ts';
 
 /** Every Lambda entry point, `lambdas/handlers/<name>.ts` exporting `handler`. */
 export const HANDLER_NAMES = [
@@ -54,6 +55,8 @@ export const ingestConfigSchema = z.object({
    * `AWS_ENDPOINT_URL_DYNAMODB` by itself; this one wins when both are set.
    */
   REGWATCH_DYNAMODB_ENDPOINT: z.url().optional(),
+  // Registry access for `requireSignature` (docs/signatures.md).
+  ...signatureConfigSchema.shape,
 });
 export type IngestConfig = z.infer<typeof ingestConfigSchema>;
 
@@ -76,13 +79,20 @@ export const scanStatusConfigSchema = z.object({
   VULNERABLE_SEVERITY_THRESHOLD: z.enum(SEVERITIES).default('critical'),
   /** 0 keeps findings forever. */
   FINDINGS_TTL_DAYS: whole('FINDINGS_TTL_DAYS').default(0),
+  /**
+   * Signature checks of pushes (docs/signatures.md) run on the scan-check queue: with the
+   * allowlist table set, `scan-status` can run them too.
+   */
+  ALLOWLIST_TABLE: z.string().optional(),
+  ALLOWLIST_CACHE_TTL_SECONDS: whole('ALLOWLIST_CACHE_TTL_SECONDS').default(60),
+  SIGNATURE_GRACE_SECONDS: whole('SIGNATURE_GRACE_SECONDS').max(900).default(300),
+  ...signatureConfigSchema.shape,
 });
 export type ScanStatusConfig = z.infer<typeof scanStatusConfigSchema>;
 
 /** `ecr-push` judges the pushed reference, so it also reads the allowlist. */
 export const ecrPushConfigSchema = scanStatusConfigSchema.extend({
   ALLOWLIST_TABLE: z.string(),
-  ALLOWLIST_CACHE_TTL_SECONDS: whole('ALLOWLIST_CACHE_TTL_SECONDS').default(60),
 });
 export type EcrPushConfig = z.infer<typeof ecrPushConfigSchema>;
 

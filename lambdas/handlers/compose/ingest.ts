@@ -12,7 +12,8 @@ import {
   type RegwatchTables,
   regwatchTables,
 } from '../../adapters/dynamodb/index.ts';
-import type { AlertPort, IngestDeps } from '../../services/ports.ts';
+import { lambdaSignatureVerifier } from '../../adapters/signatures/lambda.ts';
+import type { AlertPort, IngestDeps, SignaturesPort } from '../../services/ports.ts';
 import { silentTelemetry, type Telemetry } from '../commons/telemetry.ts';
 import type { IngestConfig } from './config.ts';
 
@@ -33,6 +34,11 @@ export interface IngestBuildOptions {
   clock?: () => Date;
   /** Overrides `ALLOWLIST_CACHE_TTL_SECONDS` below a second (local mode, tests). */
   allowlistTtlMs?: number;
+  /**
+   * The signature verifier instead of the one made from the configuration; `null` for none
+   * (rules with `requireSignature` then fail closed).
+   */
+  signatures?: SignaturesPort | null;
 }
 
 /** `IngestDeps` over DynamoDB for `config`. */
@@ -71,6 +77,10 @@ export function buildIngestDeps(
     ttlDays: config.FINDINGS_TTL_DAYS === 0 ? undefined : config.FINDINGS_TTL_DAYS,
     images: tables.images,
     vulnerableThreshold: config.VULNERABLE_SEVERITY_THRESHOLD,
+    signatures:
+      options.signatures === null
+        ? undefined
+        : (options.signatures ?? lambdaSignatureVerifier(config)),
   };
   return { deps, tables, allowlist, config };
 }

@@ -17,9 +17,10 @@ import {
   type InvalidItemReport,
 } from '../../adapters/dynamodb/index.ts';
 import { EcrAdapter } from '../../adapters/ecr.ts';
+import { lambdaSignatureVerifier } from '../../adapters/signatures/lambda.ts';
 import { SqsScanCheckScheduler } from '../../adapters/sqs.ts';
 import { ConfigError } from '../../core/errors.ts';
-import type { AllowlistPort } from '../../services/ports.ts';
+import type { AllowlistPort, SignaturesPort } from '../../services/ports.ts';
 import type { RegistryDeps, ScanCheckScheduler } from '../../services/registry.ts';
 import { silentTelemetry, type Telemetry } from '../commons/telemetry.ts';
 import type { EcrPushConfig, ScanStatusConfig } from './config.ts';
@@ -51,6 +52,11 @@ export interface RegistryBuildOptions {
   ecr?: ((region: string) => ECRClient) | null;
   telemetry?: Telemetry;
   clock?: () => Date;
+  /**
+   * The signature verifier and its cache instead of the one made from the configuration;
+   * `null` for none (pushes covered by `requireSignature` then fail closed).
+   */
+  signatures?: (SignaturesPort & { cache?: { invalidate(digest: string): unknown } }) | null;
 }
 
 /** The Lambdas' config, or local mode's: no queue URL, its timers schedule the checks. */
@@ -74,10 +80,23 @@ export function buildRegistryDeps(
     options.ecr === null
       ? undefined
       : new EcrAdapter(options.ecr ?? perRegion((region) => new ECRClient({ region })));
+  const allowlist =
+    options.allowlist?.(doc) ??
+    (config.ALLOWLIST_TABLE
+      ? cachedAllowlist({ ...config, ALLOWLIST_TABLE: config.ALLOWLIST_TABLE }, telemetry)(doc)
+      : undefined);
+  // Signatures are verified where pushes are judged (the allowlist is known).
+  const signatures =
+    options.signatures === null
+      ? undefined
+      : (options.signatures ?? (allowlist ? lambdaSignatureVerifier(config) : undefined));
   return {
     images: new ImagesStore(doc, config.IMAGES_TABLE, { onInvalid }),
     findings: new FindingsStore(doc, config.FINDINGS_TABLE, { onInvalid }),
-    allowlist: options.allowlist?.(doc),
+    allowlist,
+    signatures,
+    signatureGraceSeconds: config.SIGNATURE_GRACE_SECONDS,
+    onSignaturePushed: (digest) => signatures?.cache?.invalidate(digest),
     scheduler:
       options.scheduler ??
       new SqsScanCheckScheduler(new SQSClient({}), config.SCAN_CHECK_QUEUE_URL ?? ''),

@@ -1,0 +1,149 @@
+/**
+ * The `requireSignature` constraint of an allowlist rule: a list of ways an image may be
+ * signed; any one entry verifying satisfies it. Its own module so the allowlist schema gains
+ * one field and nothing else. Keys are parsed here (node:crypto parses, it does no I/O) so a
+ * bad key is refused with the rule, not discovered at the first verification.
+ */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import * as z from 'zod';
+
+const MAX_ENTRIES = 16;
+const MAX_KEYS = 16;
+const MAX_PEM = 16 * 1024;
+const MIN_RSA_BITS = 2048;
+const EC_CURVES = ['prime256v1', 'secp384r1', 'secp521r1'] as const;
+
+/** A PEM public key regwatch can verify cosign signatures with, or a message why not. */
+export function parseVerificationKey(
+  pem: string,
+): { ok: true; key: KeyObject } | { ok: false; error: string } {
+  if (pem.length > MAX_PEM) return { ok: false, error: `is longer than ${MAX_PEM} characters` };
+  if (!pem.includes('-----BEGIN PUBLIC KEY-----')) {
+    return { ok: false, error: 'must be a PEM "-----BEGIN PUBLIC KEY-----" block (SPKI)' };
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: pem, format: 'pem' });
+  } catch (error) {
+    return { ok: false, error: `is not a readable public key: ${(error as Error).message}` };
+  }
+  const type = key.asymmetricKeyType;
+  const details = key.asymmetricKeyDetails ?? {};
+  if (type === 'ec') {
+    const curve = details.namedCurve ?? '';
+    if (!(EC_CURVES as readonly string[]).includes(curve)) {
+      return { ok: false, error: `uses EC curve ${curve}; P-256, P-384 or P-521 are accepted` };
+    }
+  } else if (type === 'rsa' || type === 'rsa-pss') {
+    if ((details.modulusLength ?? 0) < MIN_RSA_BITS) {
+      return { ok: false, error: `RSA keys must have at least ${MIN_RSA_BITS} bits` };
+    }
+  } else if (type !== 'ed25519') {
+    return { ok: false, error: `${type} keys are not supported (ECDSA, RSA or Ed25519)` };
+  }
+  return { ok: true, key };
+}
+
+const pemSchema = z.string().superRefine((text, ctx) => {
+  const parsed = parseVerificationKey(text);
+  if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.error });
+});
+
+const cosignSchema = z.strictObject({
+  publicKeys: z
+    .array(pemSchema)
+    .min(1, 'must list at least one PEM public key')
+    .max(MAX_KEYS, `at most ${MAX_KEYS} keys`),
+});
+
+/** Identity globs: `*` is any run of characters except `/`, `**` any run including `/`. */
+export function compileIdentityGlob(glob: string): RegExp {
+  let source = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i] ?? '';
+    if (c === '*' && glob[i + 1] === '*') {
+      source += '.*';
+      i++;
+    } else if (c === '*') source += '[^/]*';
+    else source += c.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+  }
+  return new RegExp(`^${source}$`, 's');
+}
+
+const keylessSchema = z.strictObject({
+  issuer: z
+    .string()
+    .min(1)
+    .max(512)
+    .regex(/^https:\/\/[^\s*]+$/, 'must be the exact https:// URL of the OIDC issuer (no globs)'),
+  subject: z
+    .string()
+    .min(1)
+    .max(1024)
+    .superRefine((text, ctx) => {
+      if (/^\*+$/.test(text)) {
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            'must name an identity; a bare wildcard would accept anyone the issuer vouches for',
+        });
+      }
+      if (/\*{3}/.test(text)) ctx.addIssue({ code: 'custom', message: "'***' is not a pattern" });
+    }),
+});
+
+/** `arn:aws:signer:REGION:ACCOUNT:/signing-profiles/NAME[/VERSION]`. */
+export const SIGNER_PROFILE_ARN =
+  /^arn:aws(?:-[a-z]+)*:signer:[a-z0-9-]+:\d{12}:\/signing-profiles\/[A-Za-z0-9_]{2,64}(?:\/[A-Za-z0-9]{10})?$/;
+
+const awsSignerSchema = z.strictObject({
+  profileArns: z
+    .array(
+      z
+        .string()
+        .regex(
+          SIGNER_PROFILE_ARN,
+          'must be a signing profile ARN: arn:aws:signer:REGION:ACCOUNT:/signing-profiles/NAME',
+        ),
+    )
+    .min(1, 'must list at least one signing profile ARN')
+    .max(MAX_KEYS, `at most ${MAX_KEYS} profiles`),
+});
+
+const KINDS = ['cosign', 'keyless', 'awsSigner'] as const;
+export type SignatureKind = (typeof KINDS)[number];
+
+const entrySchema = z
+  .strictObject({
+    cosign: cosignSchema.optional(),
+    keyless: keylessSchema.optional(),
+    awsSigner: awsSignerSchema.optional(),
+  })
+  .superRefine((entry, ctx) => {
+    const given = KINDS.filter((kind) => entry[kind] !== undefined);
+    if (given.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `each entry is exactly one of ${KINDS.join(', ')}${given.length > 1 ? ` (got ${given.join(' and ')}; write them as separate entries)` : ''}`,
+      });
+    }
+  });
+
+export const requireSignatureSchema = z
+  .array(entrySchema, { error: 'must be a list of cosign / keyless / awsSigner entries' })
+  .min(1, 'must list at least one entry; omit the field to require no signature')
+  .max(MAX_ENTRIES, `at most ${MAX_ENTRIES} entries`);
+
+export type SignatureEntry = z.infer<typeof entrySchema>;
+export type SignatureRequirement = z.infer<typeof requireSignatureSchema>;
+
+/** Keys the entries' sub-objects accept, for "did you mean" hints. */
+export const SIGNATURE_ENTRY_KEYS: readonly string[] = KINDS;
+
+/** What an entry is, for messages: `cosign key #1`, `keyless https://… / subject`. */
+export function describeEntry(entry: SignatureEntry): string {
+  if (entry.cosign) return `cosign (${entry.cosign.publicKeys.length} key(s))`;
+  if (entry.keyless) return `keyless ${entry.keyless.issuer} ${entry.keyless.subject}`;
+  if (entry.awsSigner) return `AWS Signer ${entry.awsSigner.profileArns.join(', ')}`;
+  return 'unknown entry';
+}

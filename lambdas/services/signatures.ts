@@ -1,0 +1,177 @@
+/**
+ * Signature verification as the decisions need it: for each signature check a decision
+ * asks for, the verdict for the digest (from the cache, or verified on a miss), then the
+ * decision again with those verdicts. The core decides; this only gathers evidence.
+ * Registry failures propagate as `RegistryError`s: the caller chooses between an error
+ * (the CLI) and a fail-closed finding (`failClosedOnError`, the ingest paths).
+ */
+
+import type { RegistryClient, RepositoryRef } from '../adapters/oci/client.ts';
+import {
+  type AwsSignerPort,
+  awsSignerOutcome,
+  ecrImageOf,
+} from '../adapters/signatures/aws-signer.ts';
+import { VerdictCache } from '../adapters/signatures/cache.ts';
+import { verifyCosignKeys } from '../adapters/signatures/cosign.ts';
+import { type DiscoveredSignatures, discoverSignatures } from '../adapters/signatures/discover.ts';
+import type { SigstoreTrust } from '../adapters/signatures/keyless.ts';
+import type { Decider } from '../core/evaluate.ts';
+import { canonicalHost } from '../core/reference.ts';
+import { parseVerificationKey, type SignatureEntry } from '../core/signatures/schema.ts';
+import {
+  combineOutcomes,
+  digestUnknown,
+  type EntryOutcome,
+  type SignatureCheck,
+  type SignatureVerdict,
+} from '../core/signatures/verdict.ts';
+import type { Decision, Scope } from '../core/types.ts';
+
+export interface SignatureVerifierDeps {
+  registry: RegistryClient;
+  /** The Sigstore trust root for keyless entries; loaded on first use. */
+  trust?: () => Promise<SigstoreTrust>;
+  /** ECR managed signing, for `awsSigner` entries on ECR images. */
+  awsSigner?: AwsSignerPort | undefined;
+  cache?: VerdictCache;
+  /** The verdict when a registry cannot be asked: unset = throw (the CLI's choice). */
+  failClosedOnError?: boolean;
+}
+
+export class SignatureVerifier {
+  readonly cache: VerdictCache;
+  readonly #deps: SignatureVerifierDeps;
+  #verifications = 0;
+  #trust: Promise<SigstoreTrust> | null = null;
+
+  constructor(deps: SignatureVerifierDeps) {
+    this.#deps = deps;
+    this.cache = deps.cache ?? new VerdictCache();
+  }
+
+  /** The registry client verifications use (the CLI resolves tags with it too). */
+  get registry(): RegistryClient {
+    return this.#deps.registry;
+  }
+
+  /** Verifications actually run (cache misses that reached a registry or ECR). */
+  get verifications(): number {
+    return this.#verifications;
+  }
+
+  /** The verdict of one check for `digest` (null: not known, which never passes). */
+  async verdict(check: SignatureCheck, digest: string | null): Promise<SignatureVerdict> {
+    const known = digest ?? check.judged.digest;
+    if (known === null) return digestUnknown(check.judged, 'not pinned and no imageID');
+    if (!/^sha256:[a-f0-9]{64}$/.test(known)) {
+      return digestUnknown(check.judged, `${known} is not a sha256 digest`);
+    }
+    try {
+      return await this.cache.get(known, check.ruleId, check.requirement, () =>
+        this.#compute(check, known),
+      );
+    } catch (error) {
+      if (!this.#deps.failClosedOnError) throw error;
+      // Not cached: the next sighting asks again.
+      return {
+        status: 'unsigned',
+        digest: known,
+        reason: `the signature could not be checked: ${(error as Error).message}`,
+      };
+    }
+  }
+
+  /**
+   * Decides `image`, verifying the signatures its candidate rules require. `digest` is what
+   * ran (the pod's imageID digest); without it the reference's own digest is used.
+   */
+  async decide(
+    decider: Decider,
+    image: string,
+    scope: Scope,
+    now: Date,
+    digest: string | null = null,
+  ): Promise<Decision> {
+    const first = decider.decide(image, scope, now);
+    if (!first.signatureChecks) return first;
+    const verdicts = new Map<string, SignatureVerdict>();
+    for (const check of first.signatureChecks) {
+      verdicts.set(check.ruleId, await this.verdict(check, digest));
+    }
+    return decider.decide(image, scope, now, (check) => verdicts.get(check.ruleId));
+  }
+
+  async #compute(check: SignatureCheck, digest: string): Promise<SignatureVerdict> {
+    this.#verifications++;
+    const repo: RepositoryRef = {
+      host: canonicalHost(check.judged.domain),
+      path: check.judged.path,
+    };
+    let discovered: Promise<DiscoveredSignatures> | null = null;
+    const discover = () => {
+      discovered ??= discoverSignatures(this.#deps.registry, repo, digest);
+      return discovered;
+    };
+    const outcomes: EntryOutcome[] = [];
+    let failure: unknown = null;
+    for (const entry of check.requirement) {
+      try {
+        const outcome = await this.#entry(entry, repo, digest, discover);
+        outcomes.push(outcome);
+        if (outcome.status === 'verified') return combineOutcomes(digest, outcomes);
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    // An entry that could not be checked might have verified: no conclusion, fail closed.
+    if (failure !== null) throw failure;
+    return combineOutcomes(digest, outcomes);
+  }
+
+  async #entry(
+    entry: SignatureEntry,
+    repo: RepositoryRef,
+    digest: string,
+    discover: () => Promise<DiscoveredSignatures>,
+  ): Promise<EntryOutcome> {
+    if (entry.cosign) {
+      const keys = entry.cosign.publicKeys.flatMap((pem) => {
+        const parsed = parseVerificationKey(pem);
+        return parsed.ok ? [parsed.key] : [];
+      });
+      return verifyCosignKeys(await discover(), keys);
+    }
+    if (entry.keyless) {
+      if (!this.#deps.trust) {
+        return { status: 'absent', reason: 'keyless verification is not configured here' };
+      }
+      const { verifyKeyless } = await import('../adapters/signatures/keyless.ts');
+      // Parsed once; a root that fails to load is tried again next time.
+      this.#trust ??= this.#deps.trust().catch((error: unknown) => {
+        this.#trust = null;
+        throw error;
+      });
+      return verifyKeyless(await discover(), entry.keyless, await this.#trust);
+    }
+    if (entry.awsSigner) {
+      const ecr = ecrImageOf(repo.host, repo.path);
+      if (!ecr) {
+        const notation = (await discover()).notation.length;
+        return {
+          status: 'absent',
+          reason: `AWS Signer signatures are checked through ECR managed signing; ${repo.host} is not ECR${notation > 0 ? ` (${notation} Notation signature(s) are stored, but Notation envelopes outside ECR are not verified)` : ''}`,
+        };
+      }
+      if (!this.#deps.awsSigner) {
+        return { status: 'absent', reason: 'ECR signing status is not available here' };
+      }
+      return awsSignerOutcome(
+        entry.awsSigner,
+        await this.#deps.awsSigner.signingStatuses(ecr, digest),
+        digest,
+      );
+    }
+    return { status: 'absent', reason: 'unknown signature entry' };
+  }
+}
