@@ -8,7 +8,6 @@
  */
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import * as z from 'zod';
 import { SignatureVerifier } from '../../services/signatures.ts';
 import { RegistryClient } from '../oci/client.ts';
 import { credentialsFrom, parseDockerConfig, parseEndpoints } from '../oci/credentials.ts';
@@ -17,14 +16,9 @@ import { CachedSecret } from '../secrets.ts';
 import { EcrSigningStatus } from './aws-signer.ts';
 import { VerdictCache } from './cache.ts';
 
-export const signatureConfigSchema = z.object({
-  REGISTRY_CREDENTIALS_SECRET: z.string().min(1).optional(),
-  REGISTRY_ENDPOINTS: z.string().optional(),
-  SIGSTORE_TRUSTED_ROOT_SECRET: z.string().min(1).optional(),
-  /** How long an unsigned / invalid verdict is reused before the registry is asked again. */
-  SIGNATURE_NEGATIVE_TTL_SECONDS: z.coerce.number().int().min(0).default(120),
-});
-export type SignatureConfig = z.infer<typeof signatureConfigSchema>;
+export { type SignatureConfig, signatureConfigSchema } from './config.ts';
+
+import type { SignatureConfig } from './config.ts';
 
 export function lambdaSignatureVerifier(
   config: SignatureConfig,

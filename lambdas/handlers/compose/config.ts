@@ -9,8 +9,8 @@
  * No AWS SDK here: `lib/` imports this module.
  */
 import * as z from 'zod';
+import { signatureConfigSchema } from '../../adapters/signatures/config.ts';
 import { SEVERITIES } from '../../core/types.ts';
-import { signatureConfigSchema } from '../../adapters/signatures/lambda.ts';
 
 /** Every Lambda entry point, `lambdas/handlers/<name>.ts` exporting `handler`. */
 export const HANDLER_NAMES = [
