@@ -3,7 +3,7 @@
  * the allowlist on stdout; on stderr what the migration closes on purpose (what the peer's
  * string matching let through), notes, and what could not be converted (then exit 1).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { UsageError, ValidationError } from '../../lambdas/core/errors.ts';
@@ -14,14 +14,24 @@ interface ConvertOptions {
   output: string;
 }
 
+export const MAX_POLICY_FILE_BYTES = 32 * 1024 * 1024;
+
 /** Every document of a YAML or JSON file; a syntax error names file, line and column. */
 export async function readPolicyFile(file: string, io: CliIo): Promise<unknown[]> {
   const { LineCounter, parseAllDocuments } = await import('yaml');
   const full = path.resolve(io.cwd, file);
   let text: string;
   try {
+    // Policies, tests and manifests are small; a huge file is a mistake, not work to do.
+    const size = statSync(full).size;
+    if (size > MAX_POLICY_FILE_BYTES) {
+      throw new ValidationError(
+        `${file} is ${size} bytes; policy, test and manifest files are read up to ${MAX_POLICY_FILE_BYTES} bytes`,
+      );
+    }
     text = readFileSync(full, 'utf8');
   } catch (err) {
+    if (err instanceof ValidationError) throw err;
     throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
   }
   const lines = new LineCounter();

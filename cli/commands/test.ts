@@ -34,13 +34,18 @@ export const registerTest: Register = (program: Command, io, setExit) => {
         const { toJUnit } = await import('../testing/junit.ts');
         io.stdout.write(toJUnit(results));
       } else {
-        const { failureText } = await import('../testing/junit.ts');
+        const { failureText, printable } = await import('../testing/junit.ts');
         const { formatTable } = await import('../table.ts');
         const rows = results.flatMap((r) =>
-          r.cases.map((c) => [c.passed ? 'PASS' : 'FAIL', r.name, c.name, String(c.images.length)]),
+          r.cases.map((c) => [
+            c.passed ? 'PASS' : 'FAIL',
+            printable(r.name),
+            printable(c.name),
+            String(c.images.length),
+          ]),
         );
         io.stdout.write(`${formatTable(['RESULT', 'FILE', 'TEST', 'IMAGES'], rows)}\n`);
-        for (const c of failed) io.stdout.write(`\nFAIL ${c.name}\n${failureText(c)}\n`);
+        for (const c of failed) io.stdout.write(`\nFAIL ${printable(c.name)}\n${failureText(c)}\n`);
         io.stdout.write(
           `\n${cases.length} test(s) in ${results.length} file(s): ${cases.length - failed.length} passed, ${failed.length} failed\n`,
         );

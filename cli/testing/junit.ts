@@ -17,7 +17,7 @@ export function xmlText(value: string): string {
 }
 
 /** Test and image names come from files: control characters are shown escaped, not sent to a terminal. */
-function printable(text: string): string {
+export function printable(text: string): string {
   return text.replace(
     // biome-ignore lint/suspicious/noControlCharactersInRegex: these are what is being escaped
     /[\u0000-\u001f\u007f-\u009f]/g,

@@ -245,6 +245,33 @@ describe('kyverno', () => {
     expect(r.rules.map((x) => x.id)).toEqual(['disallow-latest-tag-validate-image-tag-0']);
   });
 
+  it('scopes a namespaced Policy to its namespace, and keeps anything-goes elsewhere', () => {
+    const r = convertPolicies('kyverno', [
+      [
+        {
+          kind: 'Policy',
+          metadata: { name: 'team', namespace: 'team-a' },
+          spec: {
+            rules: [
+              {
+                name: 'registries',
+                validate: { pattern: { spec: { containers: [{ image: 'ghcr.io/team-a/*' }] } } },
+              },
+            ],
+          },
+        },
+      ],
+    ]);
+    const al = compileAllowlist(r.document);
+    const teamA = { cluster: 'c', namespace: 'team-a' };
+    expect(al.decide('ghcr.io/team-a/api:1', teamA, NOW).allowed).toBe(true);
+    expect(al.decide('quay.io/x/y:1', teamA, NOW).allowed).toBe(false);
+    expect(al.decide('quay.io/x/y:1', { cluster: 'c', namespace: 'team-b' }, NOW).allowed).toBe(
+      true,
+    );
+    expect(r.unconvertible).toEqual([]);
+  });
+
   it('reports an unanchored CEL matches() and CEL it cannot read', () => {
     const vpol = (expression: string) => ({
       kind: 'ValidatingPolicy',

@@ -131,7 +131,7 @@ function convertDisallowed(
 ): void {
   const spec = record(doc.spec) ?? {};
   const scope = matchScope(spec, policy, out);
-  const repos = stringList((record(spec.parameters) ?? {}).repos);
+  const repos = stringList(record(spec.parameters)?.repos);
   if (repos === null) {
     out.unconvertible.push({
       policy,
