@@ -179,6 +179,23 @@ export interface Finding extends FindingCandidate {
   firstActor?: Actor | null | undefined;
   /** Recent status changes, oldest first (bounded), when the store keeps them. */
   statusHistory?: StatusChange[] | undefined;
+  /** Set while RESOLVED: who resolved it and why (`by: "regwatch"` for auto-resolution). */
+  resolution?: Resolution | undefined;
+}
+
+/** Why regwatch resolved a finding on its own (docs/reconciliation.md). */
+export const AUTO_RESOLUTION_REASONS = [
+  'no-longer-running',
+  'now-allowed',
+  'workload-deleted',
+] as const;
+export type AutoResolutionReason = (typeof AUTO_RESOLUTION_REASONS)[number];
+
+export interface Resolution {
+  by: string;
+  /** One of `AUTO_RESOLUTION_REASONS` when `by` is regwatch; a person's reason otherwise. */
+  reason: string;
+  at: string;
 }
 
 /** What a finding upsert did; only `new` and `reopened` alert. */

@@ -131,4 +131,5 @@ export const findingSchema = findingCandidateSchema.extend({
   lastStatusChange: statusChangeSchema.optional(),
   statusHistory: z.array(statusChangeSchema).optional(),
   firstActor: actorSchema.nullable().optional(),
+  resolution: z.object({ by: z.string(), reason: z.string(), at: timeString }).optional(),
 });
