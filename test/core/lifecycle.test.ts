@@ -71,13 +71,14 @@ describe('lifecycle transitions', () => {
       reason: 'no-longer-running',
       at: '2025-06-01T11:00:00.000Z',
     });
-    const late = structuredClone(resolved!);
+    if (!resolved) throw new Error('expected a resolution');
+    const late = structuredClone(resolved);
     expect(
       foldSighting(late, candidate({ eventId: 'old', observedAt: '2025-06-01T10:30:00.000Z' }), now)
         .outcome,
     ).toBe('repeat');
     expect(late.status).toBe('RESOLVED');
-    const again = structuredClone(resolved!);
+    const again = structuredClone(resolved);
     expect(
       foldSighting(
         again,
