@@ -210,8 +210,11 @@ export interface UpsertResult {
 
 /* ---------------------------------------------------------------- forwarder pod events */
 
-export const POD_EVENT_REASONS = ['added', 'running', 'resync'] as const;
+/** Reasons of pod events that carry a pod (`deleted`: the pod is gone). */
+export const POD_EVENT_REASONS = ['added', 'running', 'resync', 'deleted'] as const;
 export type PodEventReason = (typeof POD_EVENT_REASONS)[number];
+/** The end of a forwarder resync pass: `{"cluster","observedAt","reason","resyncId"}`, no pod. */
+export const RESYNC_COMPLETE_REASON = 'resync-complete';
 
 /* ---------------------------------------------------------------- images (registry side) */
 

@@ -35,6 +35,8 @@ export const ingestConfigSchema = z.object({
   FINDINGS_TABLE: z.string(),
   ALLOWLIST_TABLE: z.string(),
   IMAGES_TABLE: z.string(),
+  /** The inventory (issue 11); optional until every ingest function's stack wiring sets it. */
+  INVENTORY_TABLE: z.string().optional(),
   /** Days a finding lives after its last sighting; 0 keeps findings forever. */
   FINDINGS_TTL_DAYS: count('FINDINGS_TTL_DAYS'),
   ALLOWLIST_CACHE_TTL_SECONDS: count('ALLOWLIST_CACHE_TTL_SECONDS').default(60),
@@ -80,6 +82,8 @@ export function buildIngestDeps(config: IngestConfig, options: BuildOptions = {}
       findings: config.FINDINGS_TABLE,
       allowlist: config.ALLOWLIST_TABLE,
       images: config.IMAGES_TABLE,
+      // Unset: no ingest dependency reads the inventory store (deps.inventory stays absent).
+      inventory: config.INVENTORY_TABLE ?? '',
     },
     {
       onInvalid: (report) => logger.warn('invalid item skipped on read', { ...report }),

@@ -5,23 +5,29 @@
  * cannot help). Errors of the stores (a throttled or unreachable table) propagate, so the
  * caller retries the batch; that is safe because a finding counts each event id once.
  */
+
+import type { AppliedPlan } from '../adapters/dynamodb/inventory.ts';
 import { interpretAuditEvent } from '../core/audit/interpret.ts';
+import { isRelevantResource, RELEVANT_RESOURCES } from '../core/audit/rules.ts';
+import { auditDeletion } from '../core/audit-delete.ts';
 import {
   type ContainerVerdict,
   candidatesFromVerdicts,
   judgeObservation,
 } from '../core/evaluate.ts';
+import type { InventoryEvent } from '../core/inventory.ts';
 import { observationFromPodEvent } from '../core/kube/observation.ts';
-import { podEventSchema } from '../core/kube/pod-event.ts';
+import { podEventRecordSchema, type ResyncCompleteEvent } from '../core/kube/pod-event.ts';
 import { vulnerabilityVerdict } from '../core/registry/vulnerability.ts';
 import {
   type FindingCandidate,
   type PodObservation,
-  SEVERITIES,
-  type Severity,
-  type UpsertResult,
+  RESYNC_COMPLETE_REASON,
+  type WorkloadRef,
 } from '../core/types.ts';
+import { shouldAlert } from './alerting.ts';
 import type { IngestDeps } from './ports.ts';
+import { emptyReconcileReport, settleAppliedPlan } from './reconcile.ts';
 
 export interface RecordFailure {
   /** Position of the record in the batch. */
@@ -36,7 +42,14 @@ export interface IngestReport {
   /** Records that could not matter or carried nothing to evaluate, by reason. */
   skipped: Record<string, number>;
   failed: RecordFailure[];
-  findings: { new: number; reopened: number; repeat: number; duplicate: number };
+  findings: {
+    new: number;
+    reopened: number;
+    repeat: number;
+    duplicate: number;
+    /** Findings the inventory change auto-resolved (set only when some were). */
+    resolved?: number;
+  };
 }
 
 export function emptyReport(received = 0): IngestReport {
@@ -49,18 +62,7 @@ export function emptyReport(received = 0): IngestReport {
   };
 }
 
-export function atLeast(severity: Severity, minimum: Severity): boolean {
-  return SEVERITIES.indexOf(severity) >= SEVERITIES.indexOf(minimum);
-}
-
-/** Whether an upsert result should alert: only new and reopened findings, above the minimum. */
-export function shouldAlert(result: UpsertResult, minimum: Severity): boolean {
-  return (
-    result.counted &&
-    (result.outcome === 'new' || result.outcome === 'reopened') &&
-    atLeast(result.finding.severity, minimum)
-  );
-}
+export { atLeast, shouldAlert } from './alerting.ts';
 
 /** Upserts candidates, tallies outcomes and notifies the alert port for new/reopened ones. */
 export async function recordCandidates(
@@ -80,11 +82,18 @@ export async function recordCandidates(
   }
 }
 
+/** How an observation updates the inventory: a running pod, or a workload's own template. */
+export type InventoryRole =
+  | { type: 'pod'; resyncId?: string | undefined }
+  | { type: 'template' }
+  | { type: 'none' };
+
 /** Evaluates one observation against the current allowlist and records its findings. */
 export async function processObservation(
   obs: PodObservation,
   deps: IngestDeps,
   report: IngestReport,
+  role: InventoryRole = { type: 'none' },
 ): Promise<void> {
   const decider = await deps.allowlist.current();
   // Live events are judged by the allowlist as it is now.
@@ -92,6 +101,55 @@ export async function processObservation(
   await addVulnerabilities(verdicts, deps);
   report.evaluated++;
   await recordCandidates(candidatesFromVerdicts(obs, verdicts), deps, report);
+  if (!deps.inventory || role.type === 'none') return;
+  const decisions = verdicts.map((v) => v.decision);
+  const event: InventoryEvent =
+    role.type === 'pod'
+      ? { type: 'pod', observation: obs, decisions, resyncId: role.resyncId }
+      : { type: 'template', observation: obs, decisions };
+  if (role.type === 'pod' && role.resyncId !== undefined) {
+    await deps.inventory.store.resyncStarted(obs.cluster, role.resyncId, obs.observedAt);
+  }
+  const applied = await deps.inventory.store.applyToWorkload(
+    obs.cluster,
+    obs.namespace,
+    obs.workload,
+    event,
+  );
+  await settle(applied, deps, report);
+}
+
+/** Resolves what an inventory change ended and tallies it. */
+async function settle(applied: AppliedPlan, deps: IngestDeps, report: IngestReport): Promise<void> {
+  if (!deps.inventory) return;
+  const done = emptyReconcileReport();
+  await settleAppliedPlan(applied, { findings: deps.inventory.findings, clock: deps.clock }, done);
+  const resolved = Object.values(done.resolved).reduce((a, b) => a + b, 0);
+  if (resolved > 0) report.findings.resolved = (report.findings.resolved ?? 0) + resolved;
+}
+
+/** A pod gone (forwarder `deleted`, audit `delete pods`): its entries lose it. */
+async function podGone(
+  cluster: string,
+  namespace: string,
+  podName: string,
+  workload: WorkloadRef | null,
+  observedAt: string,
+  deps: IngestDeps,
+  report: IngestReport,
+): Promise<void> {
+  if (!deps.inventory) return;
+  const event: InventoryEvent = { type: 'pod-gone', podName, observedAt };
+  const store = deps.inventory.store;
+  if (workload) {
+    await settle(await store.applyToWorkload(cluster, namespace, workload, event), deps, report);
+    return;
+  }
+  // The workload is unknown (a Metadata-level audit delete): find the pod in its namespace.
+  const found = [];
+  for await (const s of store.query({ cluster, namespace }))
+    if (s.entry.pods.includes(podName)) found.push(s.entry);
+  if (found.length > 0) await settle(await store.applyToFound(found, event), deps, report);
 }
 
 /** Adds `vulnerable-image` to containers that run a digest the Images table knows is vulnerable. */
@@ -120,7 +178,7 @@ export async function ingestPodEvents(
 ): Promise<IngestReport> {
   const report = emptyReport(records.length);
   for (const [index, record] of records.entries()) {
-    const parsed = podEventSchema.safeParse(record);
+    const parsed = podEventRecordSchema.safeParse(record);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       report.failed.push({
@@ -129,9 +187,65 @@ export async function ingestPodEvents(
       });
       continue;
     }
-    await processObservation(observationFromPodEvent(parsed.data), deps, report);
+    const event = parsed.data;
+    if (event.reason === RESYNC_COMPLETE_REASON) {
+      await resyncComplete(event, deps, report);
+      continue;
+    }
+    const obs = observationFromPodEvent(event);
+    if (event.reason === 'deleted') {
+      report.evaluated++;
+      await podGone(
+        obs.cluster,
+        obs.namespace,
+        event.pod.metadata.name,
+        obs.workload,
+        event.observedAt,
+        deps,
+        report,
+      );
+      continue;
+    }
+    await processObservation(obs, deps, report, { type: 'pod', resyncId: event.resyncId });
   }
   return report;
+}
+
+/** The end of a forwarder resync pass: forwarder entries of the cluster it did not see go. */
+async function resyncComplete(
+  event: ResyncCompleteEvent,
+  deps: IngestDeps,
+  report: IngestReport,
+): Promise<void> {
+  report.evaluated++;
+  if (!deps.inventory) return;
+  const store = deps.inventory.store;
+  const startedAt = await store.resyncStart(event.cluster, event.resyncId);
+  const found = [];
+  for await (const s of store.query({ cluster: event.cluster })) {
+    if (s.entry.sources.includes('forwarder') && s.entry.resyncId !== event.resyncId)
+      found.push(s.entry);
+  }
+  if (found.length === 0) return;
+  const applied = await store.applyToFound(found, {
+    type: 'resync-complete',
+    resyncId: event.resyncId,
+    startedAt,
+    observedAt: event.observedAt,
+  });
+  await settle(applied, deps, report);
+}
+
+/** How an audit observation updates the inventory (from the event's own objectRef). */
+function auditRole(event: unknown, obs: PodObservation): InventoryRole {
+  const ref = (event as { objectRef?: { resource?: unknown } }).objectRef;
+  const resource = typeof ref?.resource === 'string' ? ref.resource : '';
+  if (resource === 'pods') return obs.podName ? { type: 'pod' } : { type: 'none' };
+  if (!isRelevantResource(resource)) return { type: 'none' };
+  // A ReplicaSet its Deployment owns is not the Deployment's desired state (old ones linger).
+  return RELEVANT_RESOURCES[resource].kind === obs.workload.kind
+    ? { type: 'template' }
+    : { type: 'none' };
 }
 
 /** Audit events of one cluster (webhook `EventList` items, CloudWatch log events, JSON lines). */
@@ -143,13 +257,47 @@ export async function ingestAuditEvents(
   const report = emptyReport(events.length);
   for (const [index, event] of events.entries()) {
     const outcome = interpretAuditEvent(event, { cluster });
+    if (outcome.kind === 'skipped' && outcome.reason === 'verb' && deps.inventory) {
+      const deletion = auditDeletion(event);
+      if (deletion) {
+        report.evaluated++;
+        if (deletion.kind === 'pod') {
+          await podGone(
+            cluster,
+            deletion.namespace,
+            deletion.podName,
+            deletion.workload,
+            deletion.observedAt,
+            deps,
+            report,
+          );
+        } else {
+          const applied = await deps.inventory.store.applyToWorkload(
+            cluster,
+            deletion.namespace,
+            deletion.workload,
+            {
+              type: 'workload-gone',
+              observedAt: deletion.observedAt,
+            },
+          );
+          await settle(applied, deps, report);
+        }
+        continue;
+      }
+    }
     if (outcome.kind === 'skipped') {
       if (outcome.reason === 'not-audit-event')
         report.failed.push({ index, error: outcome.detail });
       else report.skipped[outcome.reason] = (report.skipped[outcome.reason] ?? 0) + 1;
       continue;
     }
-    await processObservation(outcome.observation, deps, report);
+    await processObservation(
+      outcome.observation,
+      deps,
+      report,
+      auditRole(event, outcome.observation),
+    );
   }
   return report;
 }

@@ -3,7 +3,7 @@
  * `detail` on AWS). One schema serves the forwarder, local mode and the Lambda handler.
  */
 import * as z from 'zod';
-import { POD_EVENT_REASONS } from '../types.ts';
+import { POD_EVENT_REASONS, RESYNC_COMPLETE_REASON } from '../types.ts';
 
 const containerSchema = z.object({
   name: z.string().min(1),
@@ -57,8 +57,25 @@ export const podEventSchema = z.object({
   observedAt: z.iso.datetime({ offset: true }),
   reason: z.enum(POD_EVENT_REASONS),
   pod: trimmedPodSchema,
+  /** Every `resync` event of one pass carries the pass's id; `resync-complete` ends it. */
+  resyncId: z.string().min(1).max(128).optional(),
 });
 export type PodEvent = z.infer<typeof podEventSchema>;
+
+export const resyncCompleteEventSchema = z.object({
+  cluster: z.string().min(1),
+  observedAt: z.iso.datetime({ offset: true }),
+  reason: z.literal(RESYNC_COMPLETE_REASON),
+  resyncId: z.string().min(1).max(128),
+});
+export type ResyncCompleteEvent = z.infer<typeof resyncCompleteEventSchema>;
+
+/** Anything `/v1/pod-events` accepts; an unknown `reason` is refused naming the field. */
+export const podEventRecordSchema = z.discriminatedUnion('reason', [
+  podEventSchema,
+  resyncCompleteEventSchema,
+]);
+export type PodEventRecord = z.infer<typeof podEventRecordSchema>;
 
 type Loose = Record<string, unknown>;
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
