@@ -26,6 +26,9 @@ export const MAX_PODS_LISTED = 500;
 /** At most this many digests an entry remembers (most recent last). */
 export const MAX_DIGESTS = 20;
 
+/** Rules that come from the scan of the digest, not from the allowlist. */
+export const SCAN_RULES: readonly ViolationRule[] = ['vulnerable-image', 'scan-missing'];
+
 export interface JudgedViolation {
   rule: ViolationRule;
   severity: Severity;
@@ -179,7 +182,10 @@ function sighted(
     base.containerKind = c.kind;
     base.actor = pickActor(base.actor, obs.actor);
   } else if (base.actor === null && obs.actor) base.actor = obs.actor.username;
-  base.violations = violationsOf(d);
+  const judged = violationsOf(d);
+  // A sighting that knows no digest cannot judge the scan of the digest that runs: keep it.
+  const kept = digest ? [] : base.violations.filter((v) => SCAN_RULES.includes(v.rule));
+  base.violations = [...judged.filter((v) => !kept.some((k) => k.rule === v.rule)), ...kept];
   return base;
 }
 

@@ -18,6 +18,7 @@ import { parseAllowlist } from '../core/allowlist/index.ts';
 import { UsageError } from '../core/errors.ts';
 import type { Severity } from '../core/types.ts';
 import type { AlertPort } from '../services/ports.ts';
+import { ReconcileLoop } from '../services/reconcile-loop.ts';
 import type { RegistryDeps } from '../services/registry.ts';
 import { ConsoleAlerter, FanOutAlerter, SlackAlerter } from './alerts.ts';
 import { alertResults, type LocalPipeline } from './routes.ts';
@@ -52,6 +53,8 @@ export interface LocalOptions {
   /** Slack retry tuning (tests). */
   slackOptions?: { baseDelayMs?: number; maxWaitMs?: number; maxAttempts?: number } | undefined;
   clock?: (() => Date) | undefined;
+  /** Reconciler tuning: allowlist poll (ms), sweep period (ms, 0 = off), expiry warning days. */
+  reconcile?: { pollMs?: number; sweepMs?: number; warningDays?: number } | undefined;
 }
 
 export interface LocalInstance {
@@ -65,6 +68,8 @@ export interface LocalInstance {
   allowlistDiff: AllowlistDiff;
   allowlistRules: number;
   slack: SlackAlerter | undefined;
+  /** The in-process reconciler (allowlist changes, expiries, scans, sweeps). */
+  reconciler: ReconcileLoop;
   server: Server;
   /** Stop accepting, finish in-flight requests, drop pending scan checks, drain Slack, stop DynamoDB. */
   stop(): Promise<void>;
@@ -91,6 +96,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
     path: options.dataDir,
   });
   let server: Server | undefined;
+  let reconcilerRef: ReconcileLoop | undefined;
   try {
     await createTables(dynamo.client, LOCAL_TABLE_NAMES);
     const tables = regwatchTables(dynamo.doc, LOCAL_TABLE_NAMES, {
@@ -124,6 +130,41 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
     }
 
     let pipeline: LocalPipeline | undefined;
+    const alertPort = ports.length === 0 ? undefined : new FanOutAlerter(ports);
+    const reconciler = new ReconcileLoop({
+      deps: {
+        inventory: tables.inventory,
+        findings: tables.findings,
+        alerts: alertPort,
+        minAlertSeverity: options.minAlertSeverity,
+        images: tables.images,
+        vulnerableThreshold: options.vulnerableThreshold,
+        clock: options.clock ?? (() => new Date()),
+        ttlDays: options.ttlDays,
+      },
+      allowlist: tables.allowlist,
+      pollMs: options.reconcile?.pollMs,
+      sweepMs: options.reconcile?.sweepMs,
+      warningDays: options.reconcile?.warningDays,
+      onRun: (what, report) => {
+        const resolved = Object.entries(report.resolved).filter(([, n]) => n > 0);
+        const opened = report.opened.new + report.opened.reopened;
+        if (!out || (report.changed === 0 && opened === 0 && resolved.length === 0)) return;
+        out(
+          `regwatch local: reconciled ${what}: ${report.judged} judged, ${report.changed} changed, ${opened} opened${resolved.map(([r, n]) => `, ${n} resolved (${r})`).join('')}`,
+        );
+      },
+      onExpiryWarning: (rule, workloads) =>
+        out?.(
+          `regwatch local: exception ${rule.id} expires at ${rule.expiresAt}; still used by ${workloads.length} container(s)${workloads
+            .slice(0, 20)
+            .map((w) => ` ${w.cluster}/${w.namespace}/${w.workload}/${w.container}`)
+            .join(',')}`,
+        ),
+      onError: (error, what) =>
+        options.err(`regwatch local: reconciliation (${what}) failed: ${errorText(error)}`),
+    });
+    reconcilerRef = reconciler;
     const scheduler = new TimerScanScheduler({
       deps: () => registry,
       onResults: async (results) => {
@@ -144,6 +185,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
       scanTimeoutMinutes: options.scanTimeoutMinutes,
       vulnerableThreshold: options.vulnerableThreshold,
       ttlDays: options.ttlDays,
+      onScanRecorded: (record) => reconciler.scanRecorded(record),
       log: {
         info: () => {},
         warn: (message, fields) =>
@@ -154,13 +196,20 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
       ingest: {
         allowlist,
         findings: tables.findings,
-        alerts: ports.length === 0 ? undefined : new FanOutAlerter(ports),
+        alerts: alertPort,
         clock,
         minAlertSeverity: options.minAlertSeverity,
         ttlDays: options.ttlDays,
+        images: tables.images,
+        vulnerableThreshold: options.vulnerableThreshold,
+        inventory: { store: tables.inventory, findings: tables.findings },
       },
       registry,
     };
+
+    await reconciler.start();
+    // What a kept data folder holds is judged by the allowlist just imported.
+    void reconciler.sweepNow();
 
     server = createIngestServer(pipeline, {
       token: options.token,
@@ -184,10 +233,12 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
       allowlistDiff,
       allowlistRules: document.rules.length,
       slack,
+      reconciler,
       server: started,
       stop() {
         stopping ??= (async () => {
           await closeServer(started);
+          await reconciler.stop();
           await scheduler.stop();
           await slack?.drain();
           await dynamo.stop();
@@ -197,6 +248,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
     };
   } catch (error) {
     if (server) await closeServer(server).catch(() => {});
+    await reconcilerRef?.stop().catch(() => {});
     await dynamo.stop().catch(() => {});
     throw error;
   }

@@ -18,7 +18,6 @@ import {
 import type { InventoryEvent } from '../core/inventory.ts';
 import { observationFromPodEvent } from '../core/kube/observation.ts';
 import { podEventRecordSchema, type ResyncCompleteEvent } from '../core/kube/pod-event.ts';
-import { vulnerabilityVerdict } from '../core/registry/vulnerability.ts';
 import {
   type FindingCandidate,
   type PodObservation,
@@ -27,7 +26,7 @@ import {
 } from '../core/types.ts';
 import { shouldAlert } from './alerting.ts';
 import type { IngestDeps } from './ports.ts';
-import { emptyReconcileReport, settleAppliedPlan } from './reconcile.ts';
+import { emptyReconcileReport, scanVerdict, settleAppliedPlan } from './reconcile.ts';
 
 export interface RecordFailure {
   /** Position of the record in the batch. */
@@ -152,7 +151,7 @@ async function podGone(
   if (found.length > 0) await settle(await store.applyToFound(found, event), deps, report);
 }
 
-/** Adds `vulnerable-image` to containers that run a digest the Images table knows is vulnerable. */
+/** Adds `vulnerable-image` / `scan-missing` to containers whose digest's scan says so. */
 async function addVulnerabilities(verdicts: ContainerVerdict[], deps: IngestDeps): Promise<void> {
   const { images, vulnerableThreshold } = deps;
   if (!images || !vulnerableThreshold) return;
@@ -161,7 +160,7 @@ async function addVulnerabilities(verdicts: ContainerVerdict[], deps: IngestDeps
     const digest = verdict.container.digest ?? reference?.digest;
     if (!digest) continue;
     const record = await images.lookup(digest, reference?.name ?? null);
-    const violation = record ? vulnerabilityVerdict(record, vulnerableThreshold) : null;
+    const violation = record ? scanVerdict(record, vulnerableThreshold) : null;
     if (!violation) continue;
     verdict.decision = {
       ...verdict.decision,

@@ -7,7 +7,7 @@
  * Lambda. Pure decisions live in `core/inventory.ts` and `core/lifecycle.ts`.
  */
 import type { AppliedPlan, InventoryPage, StoredEntry } from '../adapters/dynamodb/inventory.ts';
-import { type AllowlistRule, ruleTarget } from '../core/allowlist/schema.ts';
+import { type AllowlistRule, DEFAULT_SEVERITIES, ruleTarget } from '../core/allowlist/schema.ts';
 import type { Decider } from '../core/evaluate.ts';
 import { fingerprint } from '../core/fingerprint.ts';
 import type { InventoryEntry, JudgedViolation, Removal } from '../core/inventory.ts';
@@ -114,6 +114,28 @@ export function currentDigest(entry: InventoryEntry): string | null {
 }
 
 /**
+ * What a running digest's scan state adds to its verdict: `vulnerable-image` at or over the
+ * threshold; `scan-missing` when its scan went missing, failed or cannot be done. Null for a
+ * clean or pending scan. Ingest and the reconciler both use it, so they never disagree.
+ */
+export function scanVerdict(record: ImageRecord, threshold: Severity): Violation | null {
+  const vulnerable = vulnerabilityVerdict(record, threshold);
+  if (vulnerable) return vulnerable;
+  if (
+    record.scanStatus === 'MISSING' ||
+    record.scanStatus === 'FAILED' ||
+    record.scanStatus === 'UNSUPPORTED'
+  ) {
+    return {
+      rule: 'scan-missing',
+      severity: DEFAULT_SEVERITIES['scan-missing'],
+      message: `digest ${record.digest} has no vulnerability data (scan ${record.scanStatus})`,
+    };
+  }
+  return null;
+}
+
+/**
  * The verdict for an entry now: the allowlist's decision plus what the Images table knows of
  * the digest it runs (`vulnerable-image` over the threshold; `scan-missing` when the scan
  * went missing, failed or cannot be done).
@@ -139,17 +161,8 @@ export async function judgeEntry(
       record = await deps.images.lookup(digest, entry.repository);
       imageCache?.set(key, record);
     }
-    if (record) {
-      const vulnerable = vulnerabilityVerdict(record, deps.vulnerableThreshold);
-      if (vulnerable) violations.push(vulnerable);
-      else if (['MISSING', 'FAILED', 'UNSUPPORTED'].includes(record.scanStatus)) {
-        violations.push({
-          rule: 'scan-missing',
-          severity: 'medium',
-          message: `digest ${digest} has no vulnerability data (scan ${record.scanStatus})`,
-        });
-      }
-    }
+    const verdict = record ? scanVerdict(record, deps.vulnerableThreshold) : null;
+    if (verdict) violations.push(verdict);
   }
   return { violations, matchedRule: decision.matchedRule, digest };
 }

@@ -98,6 +98,11 @@ export interface RegistryDeps {
   vulnerableThreshold: Severity;
   ttlDays?: number | undefined;
   log?: RegistryLog | undefined;
+  /**
+   * Told after a scan state is stored (result, failure, missing), so the reconciler can reach
+   * every running workload of that digest at once (docs/reconciliation.md).
+   */
+  onScanRecorded?: ((record: ImageRecord) => Promise<void>) | undefined;
 }
 
 export interface RegistryOutcome {
@@ -289,6 +294,7 @@ export async function handleScanEvent(
   if (!applied) {
     return { action: 'scan-stale', image: record, findings: [], detail: 'a newer scan is stored' };
   }
+  await deps.onScanRecorded?.(record);
   const cause = {
     eventId: event.eventId,
     observedAt: event.time,
@@ -419,6 +425,7 @@ export async function handleScanCheck(
     const findings = applied
       ? await upsertAll(vulnerabilityCandidates(record, repo, tag, cause, deps), deps)
       : [];
+    if (applied) await deps.onScanRecorded?.(record);
     return { action: recount ? 'check-recounted' : 'check-complete', image: record, findings };
   }
   if (recount) {
@@ -439,6 +446,7 @@ export async function handleScanCheck(
       source: lookup.source,
       observedAt: now.toISOString(),
     });
+    await deps.onScanRecorded?.(record);
     const findings = await upsertAll(
       [
         scanMissingCandidate(
@@ -474,6 +482,7 @@ export async function handleScanCheck(
     source: 'scan-check',
     observedAt: now.toISOString(),
   });
+  await deps.onScanRecorded?.(record);
   const findings = await upsertAll(
     [
       scanMissingCandidate(
