@@ -3,6 +3,7 @@ import { registerAllowlist } from './allowlist.ts';
 import { registerCheck } from './check.ts';
 import { registerFindings } from './findings.ts';
 import { registerForward } from './forward.ts';
+import { registerInventory } from './inventory.ts';
 import { registerLocal } from './local.ts';
 import { registerRef } from './ref.ts';
 import { registerReplay } from './replay.ts';
@@ -13,6 +14,7 @@ export const allCommands: readonly Register[] = [
   registerRef,
   registerReplay,
   registerFindings,
+  registerInventory,
   registerAllowlist,
   registerLocal,
   registerForward,
