@@ -37,6 +37,8 @@ interface ReplayOptions {
   cluster?: string;
   json?: boolean;
   at?: string;
+  inventoryAt?: string;
+  output?: string;
 }
 
 export interface ReplaySummary {
@@ -254,6 +256,10 @@ export const registerReplay: Register = (program: Command, io, setExit) => {
     )
     .option('--json', 'one JSON object per finding')
     .option(
+      '--inventory-at <time>',
+      'instead of findings: what the log says was running at TIME (inventory JSON lines with --json)',
+    )
+    .option(
       '--threads <n>',
       `threads for a JSON-lines file of ${PARALLEL_MIN_BYTES / 1024 / 1024} MiB or more (default: available cores; 1: one thread)`,
     )
@@ -266,6 +272,17 @@ export const registerReplay: Register = (program: Command, io, setExit) => {
         await access(f).catch(() => {
           throw new UsageError(`cannot read ${files[i]}: no such file`);
         });
+      }
+      if (opts.inventoryAt !== undefined) {
+        const { printInventoryAt } = await import('../inventory-at-output.ts');
+        await printInventoryAt(io, resolved, {
+          at: parseAt(opts.inventoryAt) ?? new Date(),
+          cluster: opts.cluster,
+          allowlist,
+          json: opts.json === true || opts.output === 'json',
+        });
+        setExit(EXIT.ok);
+        return;
       }
       const { findings, summary } = await replayFiles(resolved, {
         allowlist,

@@ -236,7 +236,7 @@ async function resyncComplete(
 }
 
 /** How an audit observation updates the inventory (from the event's own objectRef). */
-function auditRole(event: unknown, obs: PodObservation): InventoryRole {
+export function auditRole(event: unknown, obs: PodObservation): InventoryRole {
   const ref = (event as { objectRef?: { resource?: unknown } }).objectRef;
   const resource = typeof ref?.resource === 'string' ? ref.resource : '';
   if (resource === 'pods') return obs.podName ? { type: 'pod' } : { type: 'none' };

@@ -230,3 +230,132 @@ describe('regwatch inventory and allowlist what-if against local DynamoDB', () =
     ]);
   });
 });
+
+describe('regwatch replay --inventory-at', () => {
+  const audit = (o: {
+    id: string;
+    verb: string;
+    resource: 'deployments' | 'pods';
+    name: string;
+    image?: string;
+    at: string;
+  }) => {
+    const object =
+      o.resource === 'deployments'
+        ? {
+            kind: 'Deployment',
+            metadata: { name: o.name, namespace: 'shop' },
+            spec: { template: { spec: { containers: [{ name: 'app', image: o.image }] } } },
+          }
+        : {
+            kind: 'Pod',
+            metadata: {
+              name: o.name,
+              namespace: 'shop',
+              uid: `uid-${o.name}`,
+              labels: { 'pod-template-hash': '7d9f8b6c5' },
+              ownerReferences: [{ kind: 'ReplicaSet', name: 'web-7d9f8b6c5', controller: true }],
+            },
+            spec: { containers: [{ name: 'app', image: o.image }] },
+          };
+    return JSON.stringify({
+      kind: 'Event',
+      apiVersion: 'audit.k8s.io/v1',
+      level: 'RequestResponse',
+      auditID: o.id,
+      stage: 'ResponseComplete',
+      verb: o.verb,
+      user: { username: 'oidc:jane@corp.example', groups: [] },
+      objectRef: {
+        resource: o.resource,
+        namespace: 'shop',
+        name: o.name,
+        apiGroup: o.resource === 'pods' ? '' : 'apps',
+      },
+      responseStatus: { code: o.verb === 'create' ? 201 : 200 },
+      ...(o.verb === 'delete' ? {} : { requestObject: object, responseObject: object }),
+      requestReceivedTimestamp: o.at,
+      stageTimestamp: o.at,
+    });
+  };
+
+  it('folds the log up to TIME: template changes and deletes included', async () => {
+    // Prepare
+    const dir = mkdtempSync(path.join(tmpdir(), 'regwatch-inventory-at-'));
+    const log = path.join(dir, 'audit.jsonl');
+    const allowlist = path.join(dir, 'allowlist.yaml');
+    writeFileSync(allowlist, ALLOWLIST);
+    writeFileSync(
+      log,
+      `${[
+        audit({
+          id: '1',
+          verb: 'create',
+          resource: 'deployments',
+          name: 'web',
+          image: 'evil.example.com/web:1',
+          at: '2026-01-10T10:00:00Z',
+        }),
+        audit({
+          id: '2',
+          verb: 'create',
+          resource: 'pods',
+          name: 'web-7d9f8b6c5-aaaaa',
+          image: 'evil.example.com/web:1',
+          at: '2026-01-10T10:00:01Z',
+        }),
+        audit({
+          id: '3',
+          verb: 'update',
+          resource: 'deployments',
+          name: 'web',
+          image: `${ECR}/shop/web:2`,
+          at: '2026-01-10T11:00:00Z',
+        }),
+        audit({
+          id: '4',
+          verb: 'create',
+          resource: 'pods',
+          name: 'web-7d9f8b6c5-bbbbb',
+          image: `${ECR}/shop/web:2`,
+          at: '2026-01-10T11:00:01Z',
+        }),
+        audit({
+          id: '5',
+          verb: 'delete',
+          resource: 'pods',
+          name: 'web-7d9f8b6c5-aaaaa',
+          at: '2026-01-10T11:00:02Z',
+        }),
+      ].join('\n')}\n`,
+    );
+    const run = (at: string) =>
+      runCli([
+        'replay',
+        log,
+        '--allowlist',
+        allowlist,
+        '--cluster',
+        'prod',
+        '--inventory-at',
+        at,
+        '--json',
+      ]);
+
+    // Act
+    const early = await run('2026-01-10T10:30:00Z');
+    const late = await run('2026-01-10T12:00:00Z');
+
+    // Assess
+    const pick = (out: string) =>
+      (jsonLines(out) as { image: string; allowed: boolean; workload: { name: string } }[]).map(
+        (l) => [l.workload.name, l.image, l.allowed],
+      );
+    expect(early.code).toBe(0);
+    expect(pick(early.stdout)).toEqual([['web', 'evil.example.com/web:1', false]]);
+    expect(pick(late.stdout)).toEqual([['web', `${ECR}/shop/web:2`, true]]);
+    expect(late.stderr).toContain(
+      'inventory at 2026-01-10T12:00:00.000Z: 1 container entry from 5 event(s)',
+    );
+  });
+});
