@@ -67,8 +67,15 @@ export function changedRules(
     JSON.stringify(before.severities ?? {}) !== JSON.stringify(after.severities ?? {}) ||
     JSON.stringify(before.pullThroughCache ?? []) !==
       JSON.stringify(after.pullThroughCache ?? []) ||
-    // Rule order breaks specificity ties: a reorder can change a verdict anywhere.
-    before.rules.map((r) => r.id).join('\n') !== after.rules.map((r) => r.id).join('\n');
+    // Rule order breaks specificity ties: a reorder of kept rules can change a verdict anywhere.
+    before.rules
+      .filter((r) => now.has(r.id))
+      .map((r) => r.id)
+      .join('\n') !==
+      after.rules
+        .filter((r) => old.has(r.id))
+        .map((r) => r.id)
+        .join('\n');
   return { rules, settingsChanged };
 }
 
