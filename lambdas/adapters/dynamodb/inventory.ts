@@ -5,6 +5,7 @@
  * conflict, so concurrent events for one workload never lose each other's pods.
  */
 import {
+  BatchWriteCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -290,6 +291,27 @@ export class InventoryStore {
       }),
     );
     return out.Item ? this.#validate(out.Item) : undefined;
+  }
+
+  /**
+   * Writes entries unconditionally in batches of 25 (a backfill, the bench); live paths use
+   * `applyToWorkload`. Unprocessed items are retried.
+   */
+  async importEntries(entries: readonly InventoryEntry[]): Promise<void> {
+    for (let i = 0; i < entries.length; i += 25) {
+      let requests: Record<string, unknown>[] = entries
+        .slice(i, i + 25)
+        .map((e) => ({ PutRequest: { Item: toItem(e, 1) } }));
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        if (attempt >= MAX_WRITE_ATTEMPTS)
+          throw new ConflictError('inventory import: writes kept failing');
+        const out = await this.#doc.send(
+          new BatchWriteCommand({ RequestItems: { [this.#table]: requests } }),
+        );
+        requests = (out.UnprocessedItems?.[this.#table] ?? []) as Record<string, unknown>[];
+        if (requests.length > 0) await retryPause(attempt);
+      }
+    }
   }
 
   /* -------------------------------------------------------------- resync passes */
