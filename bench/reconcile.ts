@@ -121,6 +121,19 @@ export async function run(): Promise<BenchResult[]> {
         await ingestRate(regwatchTables(dynamo.doc, await freshTables(dynamo)), true, events),
       );
     }
+    // Steady state: the same events again (repeats: nothing new to store on either side).
+    const steadyWith = regwatchTables(dynamo.doc, await freshTables(dynamo));
+    const steadyWithout = regwatchTables(dynamo.doc, await freshTables(dynamo));
+    await ingestRate(steadyWith, true, events);
+    await ingestRate(steadyWithout, false, events);
+    results.push(
+      versus(
+        'ingest with inventory, repeats',
+        await ingestRate(steadyWith, true, events),
+        'events/s',
+        { name: 'without inventory', value: await ingestRate(steadyWithout, false, events) },
+      ),
+    );
     results.push(
       versus(
         'ingest with inventory',
@@ -130,7 +143,7 @@ export async function run(): Promise<BenchResult[]> {
           name: 'without inventory',
           value: median(withoutRates),
         },
-        'target ≥ 0.7x',
+        'every event a new workload; target ≥ 0.7x',
       ),
     );
 
@@ -172,11 +185,16 @@ export async function run(): Promise<BenchResult[]> {
       note: `${full.judged} judged, ${full.changed} changed; target ≤ 3x the Scan's time`,
     });
 
-    // 3. One rule for one exact host: only that host's entries are re-judged.
-    const rule: AllowlistRule = { id: 'ghcr-acme', registry: 'ghcr.io', repository: 'acme/**' };
-    const after = compileAllowlist({ ...ALLOWLIST, rules: [...ALLOWLIST.rules, rule] });
+    // 3. One rule for one exact host changes (its text, not its verdicts): only that host's
+    // entries are re-judged, through the registry index, against the full pass's N.
+    const k8s = ALLOWLIST.rules.find((r) => r.id === 'k8s') as AllowlistRule;
+    const edited: AllowlistRule = { ...k8s, reason: 'reviewed' };
+    const after = compileAllowlist({
+      ...ALLOWLIST,
+      rules: ALLOWLIST.rules.map((r) => (r.id === 'k8s' ? edited : r)),
+    });
     const oneStart = performance.now();
-    const one = await reconcileChange([rule], false, after, deps, 'bench:one-rule');
+    const one = await reconcileChange([k8s, edited], false, after, deps, 'bench:one-rule');
     const oneMs = performance.now() - oneStart;
     results.push({
       name: 'one-rule change',
@@ -184,7 +202,7 @@ export async function run(): Promise<BenchResult[]> {
       unit: 'ms',
       baseline: { name: 'full pass', value: fullMs },
       ratio: oneMs / fullMs,
-      note: `${one.scope}: ${one.judged} of ${n} entries re-judged, ${one.changed} changed, ${one.resolved['now-allowed']} resolved`,
+      note: `${one.scope}: ${one.judged} of ${n} entries re-judged (${full.judged} in the full pass), ${one.changed} changed`,
     });
   } finally {
     await dynamo.stop();
