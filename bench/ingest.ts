@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileAllowlist, parseAllowlist } from '../lambdas/core/allowlist/index.ts';
 import type { FindingCandidate, UpsertResult } from '../lambdas/core/types.ts';
+import { podEventsEdge } from '../lambdas/handlers/edges/pod-events.ts';
 import { startLocal } from '../lambdas/local/app.ts';
 import type { LocalPipeline } from '../lambdas/local/routes.ts';
 import { closeServer, createIngestServer, listenLoopback } from '../lambdas/local/server.ts';
@@ -162,7 +163,11 @@ export async function run(): Promise<BenchResult[]> {
   const evalRate = median(evalRates);
 
   // HTTP + evaluation, findings in memory.
-  const memoryServer = createIngestServer({ ingest: memoryDeps } as LocalPipeline);
+  // Only the pod-events route is posted to: its edge, over the in-memory ports.
+  const memoryServer = createIngestServer({
+    ingest: memoryDeps,
+    edges: { podEvents: podEventsEdge(memoryDeps) },
+  } as unknown as LocalPipeline);
   const memoryUrl = `http://127.0.0.1:${await listenLoopback(memoryServer, 0)}`;
   const local = await startLocal({
     port: 0,

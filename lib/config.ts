@@ -1,6 +1,7 @@
 import * as z from 'zod';
 import { ConfigError } from '../lambdas/core/errors.ts';
 import { SEVERITIES } from '../lambdas/core/types.ts';
+import { HANDLER_NAMES } from '../lambdas/handlers/compose/config.ts';
 
 /**
  * The CDK context settings regwatch reads (cdk.json `context`, overridable with `-c key=value`).
@@ -19,6 +20,8 @@ export const CONTEXT_KEYS = {
   vulnerableSeverityThreshold: 'regwatch:vulnerableSeverityThreshold',
   account: 'regwatch:account',
   region: 'regwatch:region',
+  queueConcurrency: 'regwatch:queueConcurrency',
+  reservedConcurrency: 'regwatch:reservedConcurrency',
 } as const;
 
 /** Splits `-c` strings: a JSON array, or comma-separated values; arrays pass through. */
@@ -72,6 +75,33 @@ const secretName = z
     message: 'must not end in a hyphen and six characters (ambiguous with the secret ARN suffix)',
   });
 
+/**
+ * Reserved concurrency by function: a JSON object (`{"eks-audit-logs": 10}`) or
+ * `name=n,name=n`. Only the functions named get a reservation.
+ */
+const reservations = z.preprocess(
+  (raw) => {
+    if (typeof raw !== 'string') return raw;
+    const text = raw.trim();
+    if (text === '') return {};
+    if (text.startsWith('{')) {
+      try {
+        return JSON.parse(text);
+      } catch {
+        return raw; // let zod report "expected object"
+      }
+    }
+    return Object.fromEntries(text.split(',').map((pair) => pair.split('=').map((p) => p.trim())));
+  },
+  z.partialRecord(
+    z.enum(HANDLER_NAMES),
+    z.preprocess(
+      (raw) => (typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw),
+      z.number().int().min(1).max(1000),
+    ),
+  ),
+);
+
 export const configSchema = z.object({
   clusters: stringList(clusterName)
     .default([])
@@ -90,6 +120,13 @@ export const configSchema = z.object({
   vulnerableSeverityThreshold: z.enum(SEVERITIES).default('critical'),
   account: optionalString(z.string().regex(/^\d{12}$/, 'not a 12-digit AWS account id')),
   region: optionalString(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'not an AWS region name')),
+  /**
+   * `maximumConcurrency` of each SQS event source (pod events, ECR pushes, scan checks):
+   * SQS allows 2-1000. docs/stack-contract.md gives the reasons for the default.
+   */
+  queueConcurrency: integer(2, 1000).default(5),
+  /** None by default: a reservation fails to deploy in an account with the minimum quota. */
+  reservedConcurrency: reservations.default({}),
 });
 
 export type RegwatchConfig = z.output<typeof configSchema>;

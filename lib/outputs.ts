@@ -11,5 +11,6 @@ export const OUTPUT_KEYS = {
   eventBusArn: 'EventBusArn',
   alertsTopicArn: 'AlertsTopicArn',
   auditWebhookUrl: 'AuditWebhookUrl',
+  auditWebhookTokenSecretArn: 'AuditWebhookTokenSecretArn',
   scanCheckQueueUrl: 'ScanCheckQueueUrl',
 } as const;

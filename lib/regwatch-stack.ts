@@ -9,7 +9,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { FINDINGS_INDEX, IMAGES_INDEX } from '../lambdas/adapters/dynamodb/schema.ts';
+import type { FunctionEnvironment } from '../lambdas/handlers/compose/config.ts';
 import type { RegwatchConfig } from './config.ts';
 import { RegwatchAlarms } from './constructs/alarms.ts';
 import { AlertsTopic } from './constructs/alerts-topic.ts';
@@ -19,10 +19,15 @@ import {
   POD_EVENT_DETAIL_TYPE,
   RegwatchEventBus,
 } from './constructs/event-bus.ts';
-import { type HandlerName, RegwatchFunction } from './constructs/handler-function.ts';
+import {
+  type AnyRegwatchFunctionProps,
+  type HandlerName,
+  RegwatchFunction,
+} from './constructs/handler-function.ts';
 import { deadLetterQueue, WorkQueue } from './constructs/queues.ts';
 import { type RegwatchTable, RegwatchTables } from './constructs/tables.ts';
 import { buildAuditFilterPattern, eksClusterLogGroupName } from './eks-audit-filter.ts';
+import { nagResourceFinding } from './nag.ts';
 
 /** The stack outputs the CLI's `--stack` reads. */
 import { OUTPUT_KEYS } from './outputs.ts';
@@ -40,7 +45,21 @@ export const EVENT_PATTERNS = {
     detailType: ['ECR Image Action'],
     detail: { 'action-type': ['PUSH'], result: ['SUCCESS'] },
   },
-  inspector: { source: ['aws.inspector2'], detailType: ['Inspector2 Scan', 'Inspector2 Finding'] },
+  /**
+   * Inspector2 also scans EC2 instances and Lambda functions: only ECR images pass. A scan
+   * names its repository (`repository-name`, an ECR repository ARN); a finding lists its
+   * resources, of which one must be an ECR image.
+   */
+  inspectorScan: {
+    source: ['aws.inspector2'],
+    detailType: ['Inspector2 Scan'],
+    detail: { 'repository-name': [{ prefix: 'arn:' }] },
+  },
+  inspectorFinding: {
+    source: ['aws.inspector2'],
+    detailType: ['Inspector2 Finding'],
+    detail: { resources: { type: ['AWS_ECR_CONTAINER_IMAGE'] } },
+  },
   /** ECR basic scanning results (enhanced scanning reports through Inspector2). */
   ecrScan: { source: ['aws.ecr'], detailType: ['ECR Image Scan'] },
 } as const satisfies Record<string, events.EventPattern>;
@@ -108,6 +127,8 @@ export class RegwatchStack extends Stack {
           batchSize,
           maxBatchingWindow: Duration.seconds(5),
           reportBatchItemFailures: true,
+          // A flood of messages cannot take more than this many concurrent executions.
+          maxConcurrency: config.queueConcurrency,
         }),
       );
       Validations.of(fn).acknowledge({
@@ -115,11 +136,11 @@ export class RegwatchStack extends Stack {
         reason: SQS_ESM_DESTINATION_REASON,
       });
     };
-    const fn = (
-      name: HandlerName,
+    const fn = <N extends HandlerName>(
+      name: N,
       description: string,
       options: {
-        environment: Record<string, string>;
+        environment: FunctionEnvironment<N>;
         deadLetterQueue?: sqs.IQueue;
         noDeadLetterQueueReason?: string;
         defaultPolicyWildcards?: string[];
@@ -129,8 +150,9 @@ export class RegwatchStack extends Stack {
       const created = new RegwatchFunction(this, pascal(name), {
         handler: name,
         description,
+        reservedConcurrency: config.reservedConcurrency[name],
         ...options,
-      });
+      } as AnyRegwatchFunctionProps);
       this.functions[name] = created;
       alarms.functionErrors(name, created.fn);
       return created;
@@ -157,6 +179,7 @@ export class RegwatchStack extends Stack {
       );
 
     const timeout = Duration.seconds(30);
+    const ecrRepositories = `arn:${this.partition}:ecr:${this.region}:${this.account}:repository/*`;
     const evaluationEnv = {
       FINDINGS_TABLE: findings.table.tableName,
       ALLOWLIST_TABLE: allowlist.table.tableName,
@@ -164,9 +187,12 @@ export class RegwatchStack extends Stack {
       FINDINGS_TTL_DAYS: String(config.findingsTtlDays),
       ALLOWLIST_CACHE_TTL_SECONDS: String(ALLOWLIST_CACHE_TTL_SECONDS),
       VULNERABLE_SEVERITY_THRESHOLD: config.vulnerableSeverityThreshold,
-      SCAN_TIMEOUT_MINUTES: String(config.scanTimeoutMinutes),
-    };
-    /** Functions that evaluate observations: read the allowlist and images, upsert findings. */
+    } satisfies FunctionEnvironment<'pod-events'>;
+    /**
+     * Functions that evaluate observations: read the allowlist (a Scan of the rules, a Get of
+     * its version item), upsert findings (Get, then a conditional Put or Update), and look up a
+     * running digest's scan counts in the Images table (a Query on its partition key).
+     */
     const evaluator = (target: RegwatchFunction) => {
       tableAccess(target, allowlist, 'AllowlistRead', ['dynamodb:Scan', 'dynamodb:GetItem']);
       tableAccess(target, findings, 'FindingsUpsert', [
@@ -174,7 +200,7 @@ export class RegwatchStack extends Stack {
         'dynamodb:PutItem',
         'dynamodb:UpdateItem',
       ]);
-      tableAccess(target, images, 'ImagesRead', ['dynamodb:GetItem', 'dynamodb:Query']);
+      tableAccess(target, images, 'ImagesByDigest', ['dynamodb:Query']);
       tablesKey(target, true);
     };
 
@@ -204,9 +230,11 @@ export class RegwatchStack extends Stack {
 
     /* ------------------------------------------------------------ audit webhook */
     let webhookUrl: string | undefined;
+    let webhookTokenArn: string | undefined;
     if (config.auditWebhook) {
+      // No fixed name: a deleted secret keeps its name for the recovery window (7-30 days), so
+      // a fixed one would make a redeploy after `cdk destroy` fail. The ARN is an output.
       const token = new secretsmanager.Secret(this, 'WebhookToken', {
-        secretName: `${this.stackName}/audit-webhook-token`,
         description: 'regwatch: bearer token kube-apiserver audit webhooks must present',
         generateSecretString: { excludePunctuation: true, passwordLength: 64 },
       });
@@ -232,6 +260,7 @@ export class RegwatchStack extends Stack {
         authorizer: authorizerFn.fn,
       });
       webhookUrl = api.url;
+      webhookTokenArn = token.secretArn;
     }
 
     /* ------------------------------------------------------------ forwarder pod events */
@@ -261,9 +290,14 @@ export class RegwatchStack extends Stack {
       eventPattern: EVENT_PATTERNS.ecrPush,
       targets: [eventTarget(ecrQueue)],
     });
-    new events.Rule(this, 'InspectorRule', {
-      description: 'regwatch: Inspector2 scan and finding events to the scan-check queue',
-      eventPattern: EVENT_PATTERNS.inspector,
+    new events.Rule(this, 'InspectorScanRule', {
+      description: 'regwatch: Inspector2 scans of ECR images to the scan-check queue',
+      eventPattern: EVENT_PATTERNS.inspectorScan,
+      targets: [eventTarget(scanCheck)],
+    });
+    new events.Rule(this, 'InspectorFindingRule', {
+      description: 'regwatch: Inspector2 findings on ECR images to the scan-check queue',
+      eventPattern: EVENT_PATTERNS.inspectorFinding,
       targets: [eventTarget(scanCheck)],
     });
     new events.Rule(this, 'EcrScanRule', {
@@ -276,6 +310,7 @@ export class RegwatchStack extends Stack {
         IMAGES_TABLE: images.table.tableName,
         SCAN_CHECK_QUEUE_URL: scanCheck.queue.queueUrl,
         SCAN_TIMEOUT_MINUTES: String(config.scanTimeoutMinutes),
+        VULNERABLE_SEVERITY_THRESHOLD: config.vulnerableSeverityThreshold,
         // ecr-push judges the pushed reference: it reads the allowlist and writes findings.
         FINDINGS_TABLE: findings.table.tableName,
         ALLOWLIST_TABLE: allowlist.table.tableName,
@@ -285,11 +320,8 @@ export class RegwatchStack extends Stack {
       noDeadLetterQueueReason: SQS_NO_DLQ_REASON,
       timeout,
     });
-    tableAccess(ecrPush, images, 'ImagesWrite', [
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-    ]);
+    // The images store reads an image and writes it back with a conditional Put.
+    tableAccess(ecrPush, images, 'ImagesWrite', ['dynamodb:GetItem', 'dynamodb:PutItem']);
     tablesKey(ecrPush, true);
     ecrPush.allow('ScanCheckSend', ['sqs:SendMessage'], [scanCheck.queue.queueArn]);
     tableAccess(ecrPush, allowlist, 'AllowlistRead', ['dynamodb:Scan', 'dynamodb:GetItem']);
@@ -298,18 +330,11 @@ export class RegwatchStack extends Stack {
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
     ]);
-    ecrPush.allow(
-      'EcrTagMutability',
-      ['ecr:DescribeRepositories'],
-      [`arn:${this.partition}:ecr:${this.region}:${this.account}:repository/*`],
-      {
-        reason:
-          'Any repository of this account can receive a push; the repository is known only from the event. Scoped to this account and region.',
-        findings: [
-          'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/*]',
-        ],
-      },
-    );
+    ecrPush.allow('EcrTagMutability', ['ecr:DescribeRepositories'], [ecrRepositories], {
+      reason:
+        'Any repository of this account can receive a push; the repository is known only from the event. Scoped to this account and region.',
+      findings: [nagResourceFinding(this, 'AwsSolutions-IAM5', ecrRepositories)],
+    });
     sqsConsumer(ecrPush, ecrQueue, 10);
 
     const scanStatus = fn('scan-status', 'regwatch: Inspector2 scan results and scan checks', {
@@ -324,32 +349,30 @@ export class RegwatchStack extends Stack {
       noDeadLetterQueueReason: SQS_NO_DLQ_REASON,
       timeout,
     });
-    tableAccess(
-      scanStatus,
-      images,
-      'ImagesWrite',
-      ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
-      [IMAGES_INDEX.scanPending],
-    );
-    tableAccess(
-      scanStatus,
-      findings,
-      'FindingsByDigest',
-      ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
-      [FINDINGS_INDEX.byDigest],
-    );
+    tableAccess(scanStatus, images, 'ImagesWrite', ['dynamodb:GetItem', 'dynamodb:PutItem']);
+    tableAccess(scanStatus, findings, 'FindingsUpsert', [
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
     tablesKey(scanStatus, true);
     scanStatus.allow('ScanCheckRequeue', ['sqs:SendMessage'], [scanCheck.queue.queueArn]);
+    scanStatus.allow('EcrScanResults', ['ecr:DescribeImageScanFindings'], [ecrRepositories], {
+      reason:
+        'Any repository of this account can receive a push; the repository is known only from the event. Scoped to this account and region.',
+      findings: [nagResourceFinding(this, 'AwsSolutions-IAM5', ecrRepositories)],
+    });
+    // Under Inspector enhanced scanning, ECR answers DescribeImageScanFindings by calling
+    // Inspector2 with the caller's permissions. Neither action supports resource-level
+    // permissions or condition keys, so "*" is as tight as IAM allows.
     scanStatus.allow(
-      'EcrScanResults',
-      ['ecr:DescribeImageScanFindings', 'ecr:DescribeImages'],
-      [`arn:${this.partition}:ecr:${this.region}:${this.account}:repository/*`],
+      'InspectorFindingsViaEcr',
+      ['inspector2:ListFindings', 'inspector2:ListCoverage'],
+      ['*'],
       {
         reason:
-          'Any repository of this account can receive a push; the repository is known only from the event. Scoped to this account and region.',
-        findings: [
-          'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:<AWS::Region>:<AWS::AccountId>:repository/*]',
-        ],
+          'inspector2:ListFindings and inspector2:ListCoverage have no resource-level permissions; ECR needs them to return enhanced-scanning findings through DescribeImageScanFindings. Both are read-only.',
+        findings: ['AwsSolutions-IAM5[Resource::*]'],
       },
     );
     sqsConsumer(scanStatus, scanCheck, 10);
@@ -405,18 +428,12 @@ export class RegwatchStack extends Stack {
         deadLetterQueue: alertDeliveryDlq,
         timeout,
       });
-      slack.allow(
-        'SlackWebhookRead',
-        ['secretsmanager:GetSecretValue'],
-        [`${secret.secretArn}-??????`],
-        {
-          reason:
-            'The secret is created outside the stack by name; Secrets Manager appends six random characters to its ARN, matched by "-??????".',
-          findings: [
-            `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${config.slackWebhookSecretName}-??????]`,
-          ],
-        },
-      );
+      const slackSecretArn = `${secret.secretArn}-??????`;
+      slack.allow('SlackWebhookRead', ['secretsmanager:GetSecretValue'], [slackSecretArn], {
+        reason:
+          'The secret is created outside the stack by name; Secrets Manager appends six random characters to its ARN, matched by "-??????".',
+        findings: [nagResourceFinding(this, 'AwsSolutions-IAM5', slackSecretArn)],
+      });
       topic.addSubscription(
         new subscriptions.LambdaSubscription(slack.fn, { deadLetterQueue: alertDeliveryDlq }),
       );
@@ -441,6 +458,13 @@ export class RegwatchStack extends Stack {
         OUTPUT_KEYS.auditWebhookUrl,
         webhookUrl,
         'Audit webhook base URL: append the cluster name',
+      );
+    }
+    if (webhookTokenArn) {
+      output(
+        OUTPUT_KEYS.auditWebhookTokenSecretArn,
+        webhookTokenArn,
+        'Secret holding the bearer token audit webhooks present',
       );
     }
   }

@@ -1,92 +1,31 @@
 /**
- * `pod-events`: the forwarder's pod events → findings. SQS records from `PodEventsQueue`, each
- * body a whole EventBridge event (`source: regwatch.forwarder`, `detail-type: Pod Event`,
- * `detail`: the pod event of `core/kube/pod-event.ts`). Partial batch responses: a record that
- * fails is the only one SQS delivers again.
- *
- * - A store error fails its record: it is retried after the visibility timeout.
- * - An invalid record (not an EventBridge event, another source or detail-type, an invalid pod
- *   event) also fails its record, with a `ValidationError` naming every bad field, although a
- *   retry cannot fix it. After 5 receives the queue moves it to `PodEventsQueue/Dlq`, whose
- *   depth alarm fires. Dropping it would lose the sighting for good; the likeliest cause is a
- *   forwarder newer than this function (a new field value), and a message kept in the DLQ can
- *   be redriven once the function is upgraded. The four extra receives cost next to nothing.
- *
- * Idempotency: the observation's event id is derived from the pod (uid, reason and every
- * container's image and imageID), so a redelivered message, or the same event put twice by
- * the forwarder under two EventBridge ids, counts once. That is stricter than keying on the
- * EventBridge `id`, which differs between two puts of one sighting.
+ * `pod-events`: the forwarder's pod events → findings, from `PodEventsQueue` with partial
+ * batch responses. The edge (what fails a record, idempotency) is `edges/pod-events.ts`.
  */
-import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
-import { zodIssues } from '../adapters/dynamodb/common.ts';
-import { ValidationError } from '../core/errors.ts';
-import { type PodEvent, podEventSchema } from '../core/kube/pod-event.ts';
-import { emptyReport, type IngestReport, ingestPodEvents } from '../services/ingest.ts';
-import { eventBridgeFromSqs, sqsBatchHandler } from './commons/batch.ts';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { emptyReport } from '../services/ingest.ts';
+import { sqsBatchHandler } from './commons/batch.ts';
+import { loadConfig } from './commons/config.ts';
 import { withPowertools } from './commons/middy.ts';
-import { logger } from './commons/powertools.ts';
-import { addReport, type IngestWiring, ingestWiring, recordIngestMetrics } from './wiring.ts';
+import { powertoolsTelemetry } from './commons/powertools.ts';
+import { FUNCTION_CONFIG } from './compose/config.ts';
+import { buildIngestDeps } from './compose/ingest.ts';
+import { podEventsEdge } from './edges/pod-events.ts';
 
-export const POD_EVENT_SOURCE = 'regwatch.forwarder';
-export const POD_EVENT_DETAIL_TYPE = 'Pod Event';
+export { POD_EVENT_DETAIL_TYPE, POD_EVENT_SOURCE, podEventOf } from './edges/pod-events.ts';
 
-const wiring: IngestWiring = ingestWiring();
-
-/** The pod event in one SQS record, or a `ValidationError` naming what is wrong. */
-export function podEventOf(record: Pick<SQSRecord, 'body' | 'messageId'>): {
-  eventId: string;
-  detail: PodEvent;
-} {
-  const envelope = eventBridgeFromSqs(record);
-  if (envelope.source !== POD_EVENT_SOURCE || envelope['detail-type'] !== POD_EVENT_DETAIL_TYPE) {
-    throw new ValidationError(
-      `SQS message ${record.messageId}: expected source ${POD_EVENT_SOURCE} and detail-type ${POD_EVENT_DETAIL_TYPE}, got ${envelope.source} / ${envelope['detail-type']}`,
-      [{ path: 'source', message: `expected ${POD_EVENT_SOURCE} / ${POD_EVENT_DETAIL_TYPE}` }],
-    );
-  }
-  const detail = podEventSchema.safeParse(envelope.detail);
-  if (!detail.success) {
-    const issues = zodIssues(detail.error).map((i) => ({ ...i, path: `detail.${i.path}` }));
-    throw new ValidationError(
-      `SQS message ${record.messageId}: pod event ${envelope.id} is invalid (${issues.map((i) => `${i.path}: ${i.message}`).join('; ')})`,
-      issues,
-    );
-  }
-  return { eventId: envelope.id, detail: detail.data };
-}
-
-/** One SQS record: validated at the edge, then evaluated; throws to fail the record alone. */
-async function podEventRecord(record: SQSRecord, total: IngestReport): Promise<void> {
-  let detail: PodEvent;
-  try {
-    ({ detail } = podEventOf(record));
-  } catch (error) {
-    total.received++;
-    if (error instanceof ValidationError) total.failed.push({ index: -1, error: error.message });
-    throw error;
-  }
-  const report = await ingestPodEvents([detail], wiring.deps);
-  addReport(total, report);
-  const failure = report.failed[0];
-  if (failure) {
-    // Cannot happen after the schema check above; kept so a schema drift still fails loudly.
-    throw new ValidationError(`SQS message ${record.messageId}: ${failure.error}`);
-  }
-}
+// Read once per cold start: bad configuration fails here, naming every bad variable.
+const wiring = buildIngestDeps(loadConfig(FUNCTION_CONFIG['pod-events']), {
+  telemetry: powertoolsTelemetry,
+});
+const edge = podEventsEdge(wiring.deps, powertoolsTelemetry);
 
 export const handler = withPowertools(async (event: SQSEvent, context: Context) => {
   const total = emptyReport();
-  const batch = sqsBatchHandler((record) => podEventRecord(record, total));
+  const batch = sqsBatchHandler((record) => edge.record(record, total));
   try {
     return await batch(event, context);
   } finally {
-    recordIngestMetrics(total, { received: event.Records.length });
-    logger.info('pod event batch', {
-      received: event.Records.length,
-      evaluated: total.evaluated,
-      skipped: total.skipped,
-      invalid: total.failed.length,
-      findings: total.findings,
-    });
+    edge.batchDone(total, event.Records.length);
   }
 });

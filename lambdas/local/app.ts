@@ -8,20 +8,28 @@ import type { Server } from 'node:http';
 import { type EmbeddedDynamo, startEmbeddedDynamo } from '../adapters/dynamodb/embedded.ts';
 import {
   type AllowlistDiff,
-  CachedAllowlist,
   createTables,
   LOCAL_TABLE_NAMES,
   type RegwatchTables,
-  regwatchTables,
 } from '../adapters/dynamodb/index.ts';
 import { parseAllowlist } from '../core/allowlist/index.ts';
 import { UsageError } from '../core/errors.ts';
 import type { Severity } from '../core/types.ts';
+import { loadConfig } from '../handlers/commons/config.ts';
+import { lineTelemetry } from '../handlers/commons/telemetry.ts';
+import { FUNCTION_CONFIG, type FunctionEnvironment } from '../handlers/compose/config.ts';
+import { buildIngestDeps } from '../handlers/compose/ingest.ts';
+import { buildRegistryDeps } from '../handlers/compose/registry.ts';
+import { auditWebhookEdge } from '../handlers/edges/audit-webhook.ts';
+import { auditLogsEdge } from '../handlers/edges/eks-audit-logs.ts';
+import { podEventsEdge } from '../handlers/edges/pod-events.ts';
+import { ecrPushEdge, scanStatusEdge } from '../handlers/edges/registry.ts';
 import type { AlertPort } from '../services/ports.ts';
 import { ReconcileLoop } from '../services/reconcile-loop.ts';
 import type { RegistryDeps } from '../services/registry.ts';
 import { ConsoleAlerter, FanOutAlerter, SlackAlerter } from './alerts.ts';
-import { alertResults, type LocalPipeline } from './routes.ts';
+import { DEFAULT_MAX_BODY_BYTES } from './body.ts';
+import { alertResults, type LocalEdges, type LocalPipeline } from './routes.ts';
 import { TimerScanScheduler } from './scheduler.ts';
 import { closeServer, createIngestServer, listenLoopback } from './server.ts';
 
@@ -99,19 +107,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
   let reconcilerRef: ReconcileLoop | undefined;
   try {
     await createTables(dynamo.client, LOCAL_TABLE_NAMES);
-    const tables = regwatchTables(dynamo.doc, LOCAL_TABLE_NAMES, {
-      onInvalid: (report) =>
-        options.err(`regwatch local: skipped an invalid stored item: ${JSON.stringify(report)}`),
-    });
-    const allowlistDiff = await tables.allowlist.applyDiff(document);
-    const cached = new CachedAllowlist(tables.allowlist, {
-      // Short: `regwatch allowlist import` against the local endpoint takes effect at once.
-      ttlMs: options.allowlistTtlMs ?? 2000,
-      onError: (error) =>
-        options.err(
-          `regwatch local: stored allowlist unusable, keeping the last good one: ${errorText(error)}`,
-        ),
-    });
+    const warn = lineTelemetry(options.err, 'regwatch local');
     const clock = options.clock ?? (() => new Date());
     const out = options.out;
 
@@ -129,8 +125,30 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
       ports.push(slack);
     }
 
+    // The Lambdas' composition root, over the embedded DynamoDB, from the same typed config
+    // (validated by the same schema) the stack gives the functions.
+    const ingestConfig = loadConfig(FUNCTION_CONFIG['pod-events'], {
+      FINDINGS_TABLE: LOCAL_TABLE_NAMES.findings,
+      ALLOWLIST_TABLE: LOCAL_TABLE_NAMES.allowlist,
+      IMAGES_TABLE: LOCAL_TABLE_NAMES.images,
+      INVENTORY_TABLE: LOCAL_TABLE_NAMES.inventory,
+      VULNERABLE_SEVERITY_THRESHOLD: options.vulnerableThreshold,
+      FINDINGS_TTL_DAYS: String(options.ttlDays ?? 0),
+      MIN_ALERT_SEVERITY: options.minAlertSeverity,
+    } satisfies FunctionEnvironment<'pod-events'>);
+    const ingestWiring = buildIngestDeps(ingestConfig, {
+      client: dynamo.doc,
+      telemetry: warn,
+      alerts: ports.length === 0 ? undefined : new FanOutAlerter(ports),
+      clock,
+      // Short: `regwatch allowlist import` against the local endpoint takes effect at once.
+      allowlistTtlMs: options.allowlistTtlMs ?? 2000,
+    });
+    const tables = ingestWiring.tables;
+    const allowlistDiff = await tables.allowlist.applyDiff(document);
+
     let pipeline: LocalPipeline | undefined;
-    const alertPort = ports.length === 0 ? undefined : new FanOutAlerter(ports);
+    const alertPort = ingestWiring.deps.alerts;
     const reconciler = new ReconcileLoop({
       deps: {
         inventory: tables.inventory,
@@ -175,37 +193,42 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
           `regwatch local: scan check of ${message.repositoryName}@${message.imageDigest} failed: ${errorText(error)}`,
         ),
     });
-    const allowlist = { current: () => cached.get() };
-    const registry: RegistryDeps = {
-      images: tables.images,
-      findings: tables.findings,
-      allowlist,
+    const registryConfig = {
+      ...loadConfig(FUNCTION_CONFIG['scan-status'], {
+        IMAGES_TABLE: LOCAL_TABLE_NAMES.images,
+        FINDINGS_TABLE: LOCAL_TABLE_NAMES.findings,
+        // Never used: local mode's timers schedule the checks.
+        SCAN_CHECK_QUEUE_URL: 'http://127.0.0.1/local-mode-has-no-queue',
+        SCAN_TIMEOUT_MINUTES: String(options.scanTimeoutMinutes),
+        VULNERABLE_SEVERITY_THRESHOLD: options.vulnerableThreshold,
+        FINDINGS_TTL_DAYS: String(options.ttlDays ?? 0),
+      } satisfies FunctionEnvironment<'scan-status'>),
+      SCAN_CHECK_QUEUE_URL: undefined,
+    };
+    const registry: RegistryDeps = buildRegistryDeps(registryConfig, {
+      doc: tables.doc,
+      // One allowlist cache for both paths, as `ecr-push` and the ingest functions read one table.
+      allowlist: () => ingestWiring.deps.allowlist,
       scheduler,
+      // No registry to ask: scan results arrive as events.
+      ecr: null,
+      telemetry: warn,
       clock,
-      scanTimeoutMinutes: options.scanTimeoutMinutes,
-      vulnerableThreshold: options.vulnerableThreshold,
-      ttlDays: options.ttlDays,
-      onScanRecorded: (record) => reconciler.scanRecorded(record),
-      log: {
-        info: () => {},
-        warn: (message, fields) =>
-          options.err(`regwatch local: ${message} ${JSON.stringify(fields ?? {})}`),
-      },
+    });
+    const edges: LocalEdges = {
+      podEvents: podEventsEdge(ingestWiring.deps, warn),
+      auditWebhook: auditWebhookEdge(
+        ingestWiring.deps,
+        { maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES },
+        warn,
+      ),
+      auditLogs: auditLogsEdge(ingestWiring.deps, warn),
+      ecrPush: ecrPushEdge(registry, warn),
+      scanStatus: scanStatusEdge(registry, warn),
     };
-    pipeline = {
-      ingest: {
-        allowlist,
-        findings: tables.findings,
-        alerts: alertPort,
-        clock,
-        minAlertSeverity: options.minAlertSeverity,
-        ttlDays: options.ttlDays,
-        images: tables.images,
-        vulnerableThreshold: options.vulnerableThreshold,
-        inventory: { store: tables.inventory, findings: tables.findings },
-      },
-      registry,
-    };
+    // Scan states reach every running workload of their digest at once.
+    registry.onScanRecorded = (record) => reconciler.scanRecorded(record);
+    pipeline = { ingest: ingestWiring.deps, registry, edges };
 
     await reconciler.start();
     // What a kept data folder holds is judged by the allowlist just imported.

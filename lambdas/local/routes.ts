@@ -1,55 +1,67 @@
 /**
- * The local ingest's routes: each turns a request body into records and hands them to the same
- * service code the Lambdas run (`ingestPodEvents`, `ingestAuditEvents`, the registry service).
+ * The local ingest's routes. Each calls the Lambdas' own edges (`lambdas/handlers/edges/`), so
+ * what local mode accepts, rejects, acknowledges or fails is what the deployed functions do:
+ *
+ * - `/v1/pod-events`: each pod event goes through the `pod-events` edge as the `detail` of a
+ *   forwarder EventBridge event;
+ * - `/v1/audit`: the `audit-webhook` edge (EventList, single Event, JSON lines), or the
+ *   `eks-audit-logs` edge for a CloudWatch Logs subscription payload;
+ * - `/v1/events`: each event as the SQS body its queue would carry, through the edge of the
+ *   function its EventBridge rule targets (`pod-events`, `ecr-push`, `scan-status`).
+ *
  * One bad record fails itself only: the others are evaluated and stored, and the report lists
- * the bad ones by index.
+ * the bad ones by index. Store failures are thrown (HTTP 500): the sender may retry.
  */
-import { Readable } from 'node:stream';
-import { newReaderStats, readAuditLog } from '../adapters/auditlog/reader.ts';
-import { ValidationError } from '../core/errors.ts';
-import { parseRegistryEvent } from '../core/registry/events.ts';
+import { gunzipSync } from 'node:zlib';
+import { PayloadTooLargeError, ValidationError } from '../core/errors.ts';
 import type { UpsertResult } from '../core/types.ts';
-import {
-  emptyReport,
-  type IngestReport,
-  ingestAuditEvents,
-  ingestPodEvents,
-  shouldAlert,
-} from '../services/ingest.ts';
+import type { EventBridgeEnvelope } from '../handlers/commons/eventbridge.ts';
+import type { WebhookResult } from '../handlers/edges/audit-webhook.ts';
+import type { AuditLogsOutcome } from '../handlers/edges/eks-audit-logs.ts';
+import type { MessageResult } from '../handlers/edges/registry.ts';
+import { emptyReport, type IngestReport, shouldAlert } from '../services/ingest.ts';
 import type { IngestDeps } from '../services/ports.ts';
-import { handleRegistryEvent, type RegistryDeps } from '../services/registry.ts';
+import type { RegistryDeps } from '../services/registry.ts';
 import { parseJson } from './body.ts';
 
-/** What the routes call: the ingest services' and the registry service's dependencies. */
+/** The edges the routes call, built once by `app.ts` from the composition root. */
+export interface LocalEdges {
+  podEvents: {
+    event: (envelope: EventBridgeEnvelope, where: string, total: IngestReport) => Promise<void>;
+    record: (record: { body: string; messageId: string }, total: IngestReport) => Promise<void>;
+  };
+  auditWebhook: {
+    ingest: (request: { cluster: string | undefined; body: string }) => Promise<WebhookResult>;
+  };
+  auditLogs: (event: unknown) => Promise<AuditLogsOutcome>;
+  ecrPush: (record: { body: string; messageId: string }) => Promise<MessageResult>;
+  scanStatus: (record: { body: string; messageId: string }) => Promise<MessageResult>;
+}
+
+/** What the routes call: the edges, and the dependencies alerting and the scheduler use. */
 export interface LocalPipeline {
   ingest: IngestDeps;
   registry: RegistryDeps;
+  edges: LocalEdges;
 }
 
 /** The forwarder's EventBridge `Source` / `DetailType` (see forwarder/src/constants.ts). */
 export const FORWARDER_SOURCE = 'regwatch.forwarder';
 export const POD_EVENT_DETAIL_TYPE = 'Pod Event';
 
-/** An ingest report plus, for `/v1/events`, what the registry path did per event kind. */
+/** An ingest report plus, for `/v1/events`, what the registry path did. */
 export interface LocalReport extends IngestReport {
+  /** Registry actions by name (`judged`, `push-violation`, `scan-recorded`, …). */
   registry?: Record<string, number>;
+  /**
+   * Events acknowledged without effect because they can never be processed (AWS's sample
+   * digests): the Lambda logs, counts and drops them too. Not failures: a retry cannot help.
+   */
+  rejected?: { index: number; reason: string }[];
 }
 
-/** Folds `part` (a report over a sub-batch) into `into`; `indexOf` maps its indexes back. */
-export function mergeReport(
-  into: LocalReport,
-  part: IngestReport,
-  indexOf: (i: number) => number,
-): void {
-  into.evaluated += part.evaluated;
-  for (const [reason, n] of Object.entries(part.skipped)) {
-    into.skipped[reason] = (into.skipped[reason] ?? 0) + n;
-  }
-  for (const f of part.failed) into.failed.push({ index: indexOf(f.index), error: f.error });
-  into.findings.new += part.findings.new;
-  into.findings.reopened += part.findings.reopened;
-  into.findings.repeat += part.findings.repeat;
-  into.findings.duplicate += part.findings.duplicate;
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** `POST /v1/pod-events`: a JSON array of forwarder pod events. */
@@ -60,58 +72,115 @@ export async function podEventsRoute(body: Buffer, pipeline: LocalPipeline): Pro
       'expected a JSON array of pod events ({"cluster","observedAt","reason","pod"})',
     );
   }
-  return ingestPodEvents(records, pipeline.ingest);
+  const report = emptyReport();
+  for (const [index, detail] of records.entries()) {
+    const envelope = {
+      id: `pod-events[${index}]`,
+      source: FORWARDER_SOURCE,
+      'detail-type': POD_EVENT_DETAIL_TYPE,
+      account: 'local',
+      region: 'local',
+      time: new Date(0).toISOString(),
+      detail,
+    };
+    await failsAlone(report, index, () =>
+      pipeline.edges.podEvents.event(envelope, `pod event ${index}`, report),
+    );
+  }
+  report.received = records.length;
+  return report;
+}
+
+/** Runs one record; a `ValidationError` becomes its failure at `index`, the rest propagates. */
+async function failsAlone(
+  report: IngestReport,
+  index: number,
+  run: () => Promise<void>,
+): Promise<void> {
+  const before = report.failed.length;
+  try {
+    await run();
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    // The edge noted the failure without a position (-1): give it the body's own index.
+    report.failed.splice(before);
+    report.failed.push({ index, error: error.message });
+  }
+}
+
+const GZIP_MAGIC = [0x1f, 0x8b] as const;
+
+/** A gzipped body (a transport convenience of local mode), decoded within `limit` bytes. */
+function decoded(body: Buffer, limit: number): string {
+  if (body[0] !== GZIP_MAGIC[0] || body[1] !== GZIP_MAGIC[1]) return body.toString('utf8');
+  try {
+    return gunzipSync(body, { maxOutputLength: limit }).toString('utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new PayloadTooLargeError(limit);
+    }
+    throw new ValidationError(`the body is not valid gzip: ${errorText(error)}`);
+  }
+}
+
+/** A CloudWatch Logs subscription payload (`{"awslogs":{"data":…}}`), not an audit body. */
+function isSubscriptionPayload(text: string): boolean {
+  if (!text.trimStart().startsWith('{')) return false;
+  try {
+    const value = JSON.parse(text) as unknown;
+    return typeof value === 'object' && value !== null && 'awslogs' in value;
+  } catch {
+    return false;
+  }
 }
 
 /**
- * `POST /v1/audit?cluster=NAME`: an `audit.k8s.io/v1` `EventList` (the audit webhook's body),
- * JSON lines of `Event`s, or a CloudWatch Logs subscription payload, optionally gzipped; the
- * audit-log reader tells them apart. A failure's `index` is the event's position in the
- * `EventList`, or its 0-based line in JSON lines. Events that cannot matter (reads, other
- * resources) are skipped by the pre-filter without being parsed.
+ * `POST /v1/audit?cluster=NAME`: what the audit webhook accepts (an `audit.k8s.io/v1`
+ * `EventList`, a single `Event`, JSON lines of `Event`s), through its edge, with the same
+ * cluster-name rule; or a CloudWatch Logs subscription payload through the `eks-audit-logs`
+ * edge (its cluster is its log group's). Either may be gzipped. A failure's `index` is the
+ * item's position in the `EventList`, or its JSON line (blank lines not counted).
  */
 export async function auditRoute(
   body: Buffer,
   cluster: string | null,
   pipeline: LocalPipeline,
+  maxBytes: number,
 ): Promise<LocalReport> {
+  const text = decoded(body, maxBytes);
+  if (isSubscriptionPayload(text)) {
+    const outcome = await pipeline.edges.auditLogs(JSON.parse(text));
+    switch (outcome.kind) {
+      case 'ingested': {
+        const report = { ...outcome.report, skipped: { ...outcome.report.skipped } };
+        if (outcome.notJson > 0) {
+          report.skipped['not-json'] = (report.skipped['not-json'] ?? 0) + outcome.notJson;
+        }
+        return report;
+      }
+      case 'control-message':
+        return emptyReport();
+      case 'undecodable':
+        throw new ValidationError(`undecodable CloudWatch Logs payload: ${outcome.reason}`);
+      case 'unknown-log-group':
+        throw new ValidationError(
+          `log group ${JSON.stringify(outcome.logGroup)} is not an EKS cluster's (/aws/eks/<cluster>/cluster)`,
+        );
+    }
+  }
   if (!cluster) {
     throw new ValidationError(
       'missing ?cluster=NAME: audit events do not name their cluster; say which one sent them',
     );
   }
-  if (body.toString('utf8').trim() === '') {
-    throw new ValidationError('empty body: expected an audit EventList or JSON lines of Events');
-  }
-  const stats = newReaderStats();
-  const events: unknown[] = [];
-  const positions: number[] = [];
-  const failed: { index: number; error: string }[] = [];
-  for await (const record of readAuditLog(Readable.from([body]), {
-    file: 'body',
-    cluster,
-    stats,
-  })) {
-    const position = record.index ?? record.line - 1;
-    if (record.kind === 'event') {
-      events.push(record.event);
-      positions.push(position);
-    } else if (record.kind === 'malformed') {
-      failed.push({ index: position, error: record.error });
-    } else {
-      failed.push({ index: position, error: `not JSON: ${JSON.stringify(record.text)}` });
-    }
-  }
-  const report: LocalReport = emptyReport(stats.events + stats.malformed + stats.notJson);
-  if (stats.prefiltered > 0) report.skipped.prefiltered = stats.prefiltered;
-  report.failed.push(...failed);
-  mergeReport(
-    report,
-    await ingestAuditEvents(events, cluster, pipeline.ingest),
-    (i) => positions[i] ?? i,
-  );
-  report.failed.sort((a, b) => a.index - b.index);
-  return report;
+  const result = await pipeline.edges.auditWebhook.ingest({ cluster, body: text });
+  return {
+    received: result.summary.received,
+    evaluated: result.summary.evaluated,
+    skipped: result.summary.skipped,
+    failed: result.failed,
+    findings: result.summary.findings,
+  };
 }
 
 function tally(report: LocalReport, results: readonly UpsertResult[]): void {
@@ -132,6 +201,14 @@ export async function alertResults(
   }
 }
 
+/** Which function's queue an EventBridge rule would put `event` on (see lib/regwatch-stack.ts). */
+function targetOf(event: unknown): 'pod-events' | 'ecr-push' | 'scan-status' {
+  const e = (typeof event === 'object' && event !== null ? event : {}) as Record<string, unknown>;
+  if (e.source === FORWARDER_SOURCE) return 'pod-events';
+  if (e.source === 'aws.ecr' && e['detail-type'] === 'ECR Image Action') return 'ecr-push';
+  return 'scan-status';
+}
+
 /**
  * `POST /v1/events`: EventBridge events, one or a JSON array, as the bus would deliver them:
  * ECR pushes and scans, Inspector2 scans and findings (the registry path), and the
@@ -140,29 +217,47 @@ export async function alertResults(
 export async function eventsRoute(body: Buffer, pipeline: LocalPipeline): Promise<LocalReport> {
   const parsed = parseJson(body, 'an EventBridge event or a JSON array of them');
   const events = Array.isArray(parsed) ? parsed : [parsed];
-  const report: LocalReport = { ...emptyReport(events.length), registry: {} };
+  const report: LocalReport = { ...emptyReport(events.length), registry: {}, rejected: [] };
   for (const [index, event] of events.entries()) {
-    const e = (event ?? {}) as Record<string, unknown>;
-    if (e.source === FORWARDER_SOURCE && e['detail-type'] === POD_EVENT_DETAIL_TYPE) {
-      mergeReport(report, await ingestPodEvents([e.detail], pipeline.ingest), () => index);
+    // The SQS body its queue would carry: the whole event.
+    const record = { body: JSON.stringify(event ?? null), messageId: `events[${index}]` };
+    const target = targetOf(event);
+    if (target === 'pod-events') {
+      const part = emptyReport();
+      await failsAlone(part, index, () => pipeline.edges.podEvents.record(record, part));
+      report.evaluated += part.evaluated;
+      for (const [reason, n] of Object.entries(part.skipped)) {
+        report.skipped[reason] = (report.skipped[reason] ?? 0) + n;
+      }
+      report.failed.push(...part.failed);
+      for (const outcome of ['new', 'reopened', 'repeat', 'duplicate'] as const) {
+        report.findings[outcome] += part.findings[outcome];
+      }
       continue;
     }
-    const outcome = parseRegistryEvent(event);
-    if (outcome.status === 'ignored') {
-      report.skipped[outcome.reason] = (report.skipped[outcome.reason] ?? 0) + 1;
+    let result: MessageResult;
+    try {
+      result = await (target === 'ecr-push' ? pipeline.edges.ecrPush : pipeline.edges.scanStatus)(
+        record,
+      );
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      report.failed.push({ index, error: error.message });
       continue;
     }
-    if (outcome.status !== 'ok') {
-      // `rejected` (an image that cannot exist) and `invalid` (not the documented shape).
-      report.failed.push({ index, error: outcome.reason });
+    if (result.status !== 'handled') {
+      if (result.status === 'ignored') {
+        report.skipped[result.reason] = (report.skipped[result.reason] ?? 0) + 1;
+      } else {
+        report.rejected?.push({ index, reason: result.reason });
+      }
       continue;
     }
-    const result = await handleRegistryEvent(outcome.event, pipeline.registry);
     report.evaluated++;
     const actions = report.registry ?? {};
-    actions[result.action] = (actions[result.action] ?? 0) + 1;
-    tally(report, result.findings);
-    await alertResults(result.findings, pipeline.ingest);
+    actions[result.outcome.action] = (actions[result.outcome.action] ?? 0) + 1;
+    tally(report, result.outcome.findings);
+    await alertResults(result.outcome.findings, pipeline.ingest);
   }
   return report;
 }

@@ -43,7 +43,7 @@ export interface IngestServerOptions {
 interface Route {
   method: 'GET' | 'POST';
   contentTypes: readonly string[];
-  handle(body: Buffer, url: URL, pipeline: LocalPipeline): Promise<LocalReport>;
+  handle(body: Buffer, url: URL, pipeline: LocalPipeline, limit: number): Promise<LocalReport>;
 }
 
 const JSON_TYPES = ['application/json'] as const;
@@ -63,7 +63,7 @@ const ROUTES: Readonly<Record<string, Route>> = {
   '/v1/audit': {
     method: 'POST',
     contentTypes: AUDIT_TYPES,
-    handle: (body, url, p) => auditRoute(body, url.searchParams.get('cluster'), p),
+    handle: (body, url, p, limit) => auditRoute(body, url.searchParams.get('cluster'), p, limit),
   },
   '/v1/events': {
     method: 'POST',
@@ -171,7 +171,7 @@ export function createIngestServer(
     }
     checkContentType(req, route.contentTypes);
     const body = await readBody(req, limit);
-    const report = await route.handle(body, url, pipeline);
+    const report = await route.handle(body, url, pipeline, limit);
     const status = report.failed.length > 0 ? 400 : 200;
     log(
       `${req.method} ${url.pathname}${url.search} → ${status}: ${report.received} received, ${report.evaluated} evaluated, ${report.failed.length} failed, findings new ${report.findings.new} / reopened ${report.findings.reopened} / repeat ${report.findings.repeat} / duplicate ${report.findings.duplicate}`,

@@ -50,6 +50,23 @@ export class AlertsTopic extends Construct {
       masterKey: this.key,
       enforceSSL: true,
     });
+    // `enforceSSL` gives the topic a policy of its own, holding only the TLS Deny, and a topic
+    // policy replaces SNS's default one: without this statement CloudWatch may not publish and
+    // no alarm ever reaches anyone. Scoped to this account's alarms (confused deputy).
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: {
+            'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:*`,
+          },
+        },
+      }),
+    );
     for (const email of props.emails) {
       this.topic.addSubscription(
         new subscriptions.EmailSubscription(email, { deadLetterQueue: props.deliveryDlq }),

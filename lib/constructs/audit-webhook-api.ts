@@ -31,8 +31,8 @@ export class AuditWebhookApi extends Construct {
   constructor(scope: Construct, id: string, props: AuditWebhookApiProps) {
     super(scope, id);
     const stackName = Stack.of(this).stackName;
+    // Retained and so not named: a fixed name would make a redeploy after destroy fail.
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
-      logGroupName: `/aws/apigateway/${stackName}-audit-webhook`,
       retention: LOG_RETENTION,
       removalPolicy: RemovalPolicy.RETAIN,
     });

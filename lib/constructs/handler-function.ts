@@ -6,22 +6,16 @@ import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-n
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type {
+  COMMON_ENVIRONMENT,
+  FunctionEnvironment,
+  HandlerName,
+} from '../../lambdas/handlers/compose/config.ts';
 
 /** The repository root: entries, the lock file and esbuild are resolved from here. */
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
 
-/** Every Lambda entry point, `lambdas/handlers/<name>.ts` exporting `handler`. */
-export const HANDLER_NAMES = [
-  'eks-audit-logs',
-  'audit-webhook',
-  'audit-webhook-authorizer',
-  'pod-events',
-  'ecr-push',
-  'scan-status',
-  'alerts',
-  'slack-notifier',
-] as const;
-export type HandlerName = (typeof HANDLER_NAMES)[number];
+export { HANDLER_NAMES, type HandlerName } from '../../lambdas/handlers/compose/config.ts';
 
 export function handlerEntry(name: HandlerName): string {
   return path.join(PROJECT_ROOT, 'lambdas', 'handlers', `${name}.ts`);
@@ -46,12 +40,18 @@ export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
   '@aws-sdk/credential-provider-node': './lambdas/handlers/commons/lambda-credentials.ts',
 };
 
-export interface RegwatchFunctionProps {
-  handler: HandlerName;
+export interface RegwatchFunctionProps<N extends HandlerName = HandlerName> {
+  handler: N;
   description: string;
-  environment?: Record<string, string>;
+  /**
+   * Exactly the variables the handler's config schema names (`lambdas/handlers/compose/
+   * config.ts`): a missing or unknown one is a type error here.
+   */
+  environment: FunctionEnvironment<N>;
   timeout?: Duration;
   memorySize?: number;
+  /** Reserved concurrency (`regwatch:reservedConcurrency`); none when absent. */
+  reservedConcurrency?: number | undefined;
   /** Set only for functions invoked asynchronously (CloudWatch Logs, SNS). */
   deadLetterQueue?: sqs.IQueue;
   /** Why this function may never get a Lambda DLQ (invoked synchronously or by a poller). */
@@ -62,6 +62,11 @@ export interface RegwatchFunctionProps {
    */
   defaultPolicyWildcards?: string[];
 }
+
+/** The props of any one handler: its name decides its environment's type. */
+export type AnyRegwatchFunctionProps = {
+  [N in HandlerName]: RegwatchFunctionProps<N>;
+}[HandlerName];
 
 /**
  * One Lambda function the regwatch way: Node.js 24 on arm64, a minified ESM bundle with source
@@ -75,13 +80,14 @@ export class RegwatchFunction extends Construct {
   readonly logGroup: logs.LogGroup;
   readonly handlerName: HandlerName;
 
-  constructor(scope: Construct, id: string, props: RegwatchFunctionProps) {
+  constructor(scope: Construct, id: string, props: AnyRegwatchFunctionProps) {
     super(scope, id);
     this.handlerName = props.handler;
     const stackName = Stack.of(this).stackName;
 
+    // No fixed name: the log group is retained when the stack is deleted, and a fixed name
+    // would make the next deploy fail on it. The function's LoggingConfig points at it.
     this.logGroup = new logs.LogGroup(this, 'Logs', {
-      logGroupName: `/aws/lambda/${stackName}-${props.handler}`,
       retention: LOG_RETENTION,
       removalPolicy: RemovalPolicy.RETAIN,
     });
@@ -109,12 +115,17 @@ export class RegwatchFunction extends Construct {
       loggingFormat: lambda.LoggingFormat.JSON,
       tracing: lambda.Tracing.ACTIVE,
       deadLetterQueue: props.deadLetterQueue,
+      ...(props.reservedConcurrency === undefined
+        ? {}
+        : { reservedConcurrentExecutions: props.reservedConcurrency }),
       environment: {
-        POWERTOOLS_SERVICE_NAME: props.handler,
-        POWERTOOLS_METRICS_NAMESPACE: 'regwatch',
-        // Stack traces point into the TypeScript sources through the bundled source maps.
-        NODE_OPTIONS: '--enable-source-maps',
-        ...props.environment,
+        ...(props.environment as Record<string, string>),
+        ...({
+          POWERTOOLS_SERVICE_NAME: props.handler,
+          POWERTOOLS_METRICS_NAMESPACE: 'regwatch',
+          // Stack traces point into the TypeScript sources through the bundled source maps.
+          NODE_OPTIONS: '--enable-source-maps',
+        } satisfies Record<(typeof COMMON_ENVIRONMENT)[number], string>),
       },
       bundling: {
         forceDockerBundling: false,
@@ -181,10 +192,5 @@ export class RegwatchFunction extends Construct {
       }
     }
     return policy;
-  }
-
-  /** Adds an environment variable after construction (for values created later). */
-  addEnvironment(name: string, value: string): void {
-    this.fn.addEnvironment(name, value);
   }
 }

@@ -1,4 +1,4 @@
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
@@ -56,7 +56,6 @@ export class RegwatchTables extends Construct {
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
-    const stackName = Stack.of(this).stackName;
     this.key = new kms.Key(this, 'Key', {
       description: 'regwatch DynamoDB tables',
       enableKeyRotation: true,
@@ -67,8 +66,11 @@ export class RegwatchTables extends Construct {
       const definition: TableDefinition = TABLES[tableId];
       // `Table`, not `TableV2`: TableV2 with a customer-managed key needs a concrete region at
       // synth time, and this stack stays environment-agnostic unless context pins one.
+      // No fixed name: the tables are retained when the stack is deleted, so a fixed name
+      // would make a redeploy (or a second stack) fail on the table that is still there.
+      // CloudFormation names them; the CLI reads the names from the stack's outputs, and
+      // docs/stack-contract.md says how to re-attach retained tables.
       const table = new dynamodb.Table(this, tableId[0]?.toUpperCase() + tableId.slice(1), {
-        tableName: `${stackName}-${definition.nameSuffix}`,
         partitionKey: attribute(definition.partitionKey),
         ...(definition.sortKey ? { sortKey: attribute(definition.sortKey) } : {}),
         billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,

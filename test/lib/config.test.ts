@@ -20,7 +20,30 @@ describe('readConfig', () => {
       findingsTtlDays: 0,
       scanTimeoutMinutes: 30,
       vulnerableSeverityThreshold: 'critical',
+      queueConcurrency: 5,
+      reservedConcurrency: {},
     });
+  });
+
+  it('reads concurrency settings as JSON or name=n pairs, and refuses unknown functions', () => {
+    // Prepare
+    const read = (context: Record<string, unknown>) => readConfig(new App({ context }));
+
+    // Act / Assess
+    expect(
+      read({
+        'regwatch:queueConcurrency': '20',
+        'regwatch:reservedConcurrency': '{"eks-audit-logs": 10}',
+      }),
+    ).toMatchObject({ queueConcurrency: 20, reservedConcurrency: { 'eks-audit-logs': 10 } });
+    expect(
+      read({ 'regwatch:reservedConcurrency': 'eks-audit-logs=10, slack-notifier=2' })
+        .reservedConcurrency,
+    ).toEqual({ 'eks-audit-logs': 10, 'slack-notifier': 2 });
+    expect(() => read({ 'regwatch:queueConcurrency': 1 })).toThrow(/regwatch:queueConcurrency/);
+    expect(() => read({ 'regwatch:reservedConcurrency': { 'no-such-function': 3 } })).toThrow(
+      /regwatch:reservedConcurrency/,
+    );
   });
 
   it('accepts the string forms `-c key=value` passes', () => {

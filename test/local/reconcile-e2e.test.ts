@@ -206,7 +206,11 @@ describe('regwatch local keeps the picture true', () => {
     expect(alertsBefore).toBe(1);
 
     // Act: the Deployment moves to an allowed image; its new pod runs; the old pod goes.
-    await post('/v1/audit?cluster=orion-prod-euc1', [deploymentUpdate(`${ECR}/shop/web:2`)]);
+    await post('/v1/audit?cluster=orion-prod-euc1', {
+      kind: 'EventList',
+      apiVersion: 'audit.k8s.io/v1',
+      items: [deploymentUpdate(`${ECR}/shop/web:2`)],
+    });
     await post('/v1/pod-events', [
       pod({ name: 'webnew', deployment: 'web', image: `${ECR}/shop/web:2`, digest: sha('2') }),
       pod({ name: 'web', image: 'evil.example.com/web:1', digest: sha('1'), reason: 'deleted' }),

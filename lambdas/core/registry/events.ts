@@ -12,7 +12,7 @@ import * as z from 'zod';
 import type { SCAN_SEVERITIES, SeverityCounts } from '../types.ts';
 import { checkDigest } from './digest.ts';
 import { ecrRepositoryName } from './identity.ts';
-import { parseAwsTime } from './time.ts';
+import { AWS_TIME_FORMATS, parseAwsTime } from './time.ts';
 
 export const ECR_SOURCE = 'aws.ecr';
 export const INSPECTOR_SOURCE = 'aws.inspector2';
@@ -123,9 +123,9 @@ const inspectorFindingDetail = z.object({
   status: z.string().min(1),
   title: z.string().default(''),
   type: z.string().optional(),
-  firstObservedAt: z.string(),
-  lastObservedAt: z.string(),
-  updatedAt: z.string(),
+  firstObservedAt: z.union([z.string(), z.number()]),
+  lastObservedAt: z.union([z.string(), z.number()]),
+  updatedAt: z.union([z.string(), z.number()]),
   packageVulnerabilityDetails: z.object({ vulnerabilityId: z.string() }).partial().optional(),
   resources: z
     .array(
@@ -266,6 +266,19 @@ export function parseRegistryEvent(raw: unknown): ParseOutcome {
     (e.source === ECR_SOURCE && type === DETAIL_TYPES.imageScan) ||
     (e.source === INSPECTOR_SOURCE && type === DETAIL_TYPES.inspectorScan)
   ) {
+    if (e.source === INSPECTOR_SOURCE && e.detail['repository-name'] === undefined) {
+      // Inspector2 also scans EC2 instances and Lambda functions; the stack's rule matches
+      // only ECR images, so this is a rule changed by hand: acknowledged, counted, no retry.
+      const about = Object.keys(e.detail)
+        .filter((k) => k !== 'scan-status' && k !== 'finding-severity-counts')
+        .slice(0, 3)
+        .join(', ');
+      return {
+        status: 'ignored',
+        eventId: e.id,
+        reason: `${type}: not about an ECR container image (${about || 'no resource'})`,
+      };
+    }
     const d = imageScanDetail.safeParse(e.detail);
     if (!d.success) return invalid(issuesText(d.error));
     const scanner = e.source === ECR_SOURCE ? 'ecr-basic' : 'inspector2';
@@ -336,7 +349,11 @@ export function parseRegistryEvent(raw: unknown): ParseOutcome {
     const times: Record<string, string> = {};
     for (const key of ['firstObservedAt', 'lastObservedAt', 'updatedAt'] as const) {
       const iso = parseAwsTime(d.data[key]);
-      if (iso === null) return invalid(`${key} ${JSON.stringify(d.data[key])} is not a time`);
+      if (iso === null) {
+        return invalid(
+          `${key} ${JSON.stringify(d.data[key])} is not a time (expected ${AWS_TIME_FORMATS})`,
+        );
+      }
       times[key] = iso;
     }
     const pushedAt = image.pushedAt === undefined ? null : parseAwsTime(image.pushedAt);

@@ -11,8 +11,27 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Telemetry } from './telemetry.ts';
 
 export const METRICS_NAMESPACE = 'regwatch';
 
 export const logger = new Logger();
 export const metrics = new Metrics({ namespace: METRICS_NAMESPACE });
+
+/** The Lambdas' `Telemetry`: Powertools log lines and metrics (flushed by the middy wrapper). */
+export const powertoolsTelemetry: Telemetry = {
+  debug: (message, fields) => logger.debug(message, { ...fields }),
+  info: (message, fields) => logger.info(message, { ...fields }),
+  warn: (message, fields) => logger.warn(message, { ...fields }),
+  error: (message, fields) => logger.error(message, { ...fields }),
+  count: (name, value = 1, dimension) => {
+    if (!dimension) {
+      metrics.addMetric(name, 'Count', value);
+      return;
+    }
+    // One metric per dimension value: dashboards can stack them.
+    const single = metrics.singleMetric();
+    single.addDimension(dimension.name, dimension.value);
+    single.addMetric(name, 'Count', value);
+  },
+};

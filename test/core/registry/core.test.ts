@@ -46,6 +46,10 @@ describe('parseAwsTime', () => {
     ['Jan 1, 2024, 12:00:01 PM', '2024-01-01T12:00:01.000Z'],
     ['2021-12-03T18:02:30Z', '2021-12-03T18:02:30.000Z'],
     ['2021-12-03T19:02:30+01:00', '2021-12-03T18:02:30.000Z'],
+    // The Amazon Inspector user guide's sample Finding event.
+    ['Wed Sep 04 16:55:38.411 UTC 2024', '2024-09-04T16:55:38.411Z'],
+    ['Fri Dec 03 18:02:30 GMT 2021', '2021-12-03T18:02:30.000Z'],
+    ['Fri Dec 03 18:02:30.5 UTC 2021', '2021-12-03T18:02:30.500Z'],
   ])('%s → %s', (input, iso) => {
     expect(parseAwsTime(input)).toBe(iso);
   });
@@ -55,7 +59,24 @@ describe('parseAwsTime', () => {
     'Dec 3, 2021, 13:02:30 PM',
     'Foo 3, 2021, 1:00:00 PM',
     'yesterday',
+    // A weekday that is not the date's, another zone, a rolled-over day, an hour past 23.
+    'Thu Sep 04 16:55:38.411 UTC 2024',
+    'Wed Sep 04 16:55:38.411 PDT 2024',
+    'Sat Feb 30 10:00:00 UTC 2021',
+    'Wed Sep 04 24:00:00 UTC 2024',
+    '1638554550',
   ])('refuses %s', (input) => {
+    expect(parseAwsTime(input)).toBeNull();
+  });
+
+  it.each([
+    [1638554550, '2021-12-03T18:02:30.000Z'],
+    [1638554550123, '2021-12-03T18:02:30.123Z'],
+  ])('reads epoch %d (seconds or milliseconds)', (input, iso) => {
+    expect(parseAwsTime(input)).toBe(iso);
+  });
+
+  it.each([Number.NaN, -1, Number.POSITIVE_INFINITY])('refuses epoch %d', (input) => {
     expect(parseAwsTime(input)).toBeNull();
   });
 });

@@ -240,3 +240,57 @@ describe('repository names', () => {
     }
   });
 });
+
+describe('Inspector2 events beside the ECR ones (constructed after the user guide)', () => {
+  const local = (name: string) =>
+    JSON.parse(
+      readFileSync(path.join(import.meta.dirname, '../../fixtures/eventbridge', name), 'utf8'),
+    ) as unknown;
+
+  it('reads a finding whose times are in the user guide format', () => {
+    // Act
+    const event = ok(parseRegistryEvent(local('inspector2-finding-ecr-userguide-time.json')));
+
+    // Assess
+    expect(event).toMatchObject({
+      kind: 'inspector-finding',
+      firstObservedAt: '2024-09-04T16:55:38.411Z',
+      updatedAt: '2024-09-04T16:55:38.411Z',
+      pushedAt: '2024-09-04T16:50:02.000Z',
+      repositoryName: 'team/api',
+    });
+  });
+
+  it('names the field, the value and the accepted formats for a time in no documented format', () => {
+    // Prepare
+    const event = local('inspector2-finding-ecr-userguide-time.json') as {
+      detail: Record<string, unknown>;
+    };
+    event.detail.updatedAt = '04/09/2024 16:55';
+
+    // Act
+    const outcome = parseRegistryEvent(event);
+
+    // Assess
+    expect(outcome.status).toBe('invalid');
+    expect(outcome.status !== 'ok' && outcome.reason).toMatch(
+      /updatedAt "04\/09\/2024 16:55" is not a time \(expected ISO-8601, .*Wed Sep 04 16:55:38\.411 UTC 2024.*epoch/,
+    );
+  });
+
+  it.each([
+    ['inspector2-finding-ec2.json', /not about an ECR container image \(AWS_EC2_INSTANCE\)/],
+    ['inspector2-finding-lambda.json', /not about an ECR container image \(AWS_LAMBDA_FUNCTION\)/],
+    [
+      'inspector2-scan-ec2.json',
+      /Inspector2 Scan: not about an ECR container image \(instance-id\)/,
+    ],
+  ])('acknowledges %s as ignored, not invalid', (file, reason) => {
+    // Act
+    const outcome = parseRegistryEvent(local(file));
+
+    // Assess
+    expect(outcome.status).toBe('ignored');
+    expect(outcome.status !== 'ok' && outcome.reason).toMatch(reason);
+  });
+});
