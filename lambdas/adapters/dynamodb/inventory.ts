@@ -44,6 +44,8 @@ import { CONTAINER_KINDS_FOR_STORE, SEVERITIES, VIOLATION_RULES } from './vocabu
 const MAX_WRITE_ATTEMPTS = 32;
 /** The bookkeeping item of a cluster's forwarder resync passes (not in any index). */
 const RESYNC_PREFIX = '#resync#';
+/** Other bookkeeping items (not in any index). */
+const META_PREFIX = '#meta#';
 
 const entrySchema = z.object({
   cluster: z.string().min(1),
@@ -314,6 +316,27 @@ export class InventoryStore {
     }
   }
 
+  /** A bookkeeping value (the reconciler's last state), or undefined. Not in any index. */
+  async getMeta(name: string): Promise<unknown> {
+    const out = await this.#doc.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: { workloadKey: `${META_PREFIX}${name}`, entryKey: '#' },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item?.value;
+  }
+
+  async putMeta(name: string, value: unknown): Promise<void> {
+    await this.#doc.send(
+      new PutCommand({
+        TableName: this.#table,
+        Item: { workloadKey: `${META_PREFIX}${name}`, entryKey: '#', value },
+      }),
+    );
+  }
+
   /* -------------------------------------------------------------- resync passes */
 
   /** Notes that a resync pass `resyncId` of `cluster` is under way (its first event's time). */
@@ -413,7 +436,8 @@ export class InventoryStore {
     );
     const items: StoredEntry[] = [];
     for (const raw of out.Items ?? []) {
-      if (String(raw.workloadKey).startsWith(RESYNC_PREFIX)) continue;
+      const pk = String(raw.workloadKey);
+      if (pk.startsWith(RESYNC_PREFIX) || pk.startsWith(META_PREFIX)) continue;
       const s = this.#validate(raw);
       if (s) items.push(s);
     }
