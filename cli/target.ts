@@ -57,6 +57,7 @@ export async function tableNamesFromStack(
     findings: need(OUTPUT_KEYS.findingsTable),
     allowlist: need(OUTPUT_KEYS.allowlistTable),
     images: need(OUTPUT_KEYS.imagesTable),
+    inventory: need(OUTPUT_KEYS.inventoryTable),
   };
 }
 

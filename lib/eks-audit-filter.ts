@@ -6,8 +6,11 @@
  * Lambda invocation.
  */
 
-/** Verbs that can create or change a pod spec. `delete` cannot introduce an image. */
-export const AUDIT_VERBS = ['create', 'update', 'patch'] as const;
+/**
+ * Verbs that can create or change a pod spec, and `delete`, which cannot introduce an image
+ * but takes one away: the inventory follows it (issue 11).
+ */
+export const AUDIT_VERBS = ['create', 'update', 'patch', 'delete'] as const;
 
 /** Resources that are pods or carry a pod template. */
 export const AUDIT_RESOURCES = [

@@ -6,6 +6,7 @@ export const OUTPUT_KEYS = {
   findingsTable: 'FindingsTableName',
   allowlistTable: 'AllowlistTableName',
   imagesTable: 'ImagesTableName',
+  inventoryTable: 'InventoryTableName',
   eventBusName: 'EventBusName',
   eventBusArn: 'EventBusArn',
   alertsTopicArn: 'AlertsTopicArn',

@@ -9,6 +9,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { INVENTORY_INDEX } from '../lambdas/adapters/dynamodb/schema.ts';
 import type { FunctionEnvironment } from '../lambdas/handlers/compose/config.ts';
 import type { RegwatchConfig } from './config.ts';
 import { RegwatchAlarms } from './constructs/alarms.ts';
@@ -102,7 +103,7 @@ export class RegwatchStack extends Stack {
 
     /* ------------------------------------------------------------ storage, bus, alerts */
     this.tables = new RegwatchTables(this, 'Tables');
-    const { allowlist, findings, images } = this.tables;
+    const { allowlist, findings, images, inventory } = this.tables;
     const bus = new RegwatchEventBus(this, 'Events', {
       busName: this.stackName,
       organizationId: config.organizationId,
@@ -184,6 +185,7 @@ export class RegwatchStack extends Stack {
       FINDINGS_TABLE: findings.table.tableName,
       ALLOWLIST_TABLE: allowlist.table.tableName,
       IMAGES_TABLE: images.table.tableName,
+      INVENTORY_TABLE: inventory.table.tableName,
       FINDINGS_TTL_DAYS: String(config.findingsTtlDays),
       ALLOWLIST_CACHE_TTL_SECONDS: String(ALLOWLIST_CACHE_TTL_SECONDS),
       VULNERABLE_SEVERITY_THRESHOLD: config.vulnerableSeverityThreshold,
@@ -201,6 +203,22 @@ export class RegwatchStack extends Stack {
         'dynamodb:UpdateItem',
       ]);
       tableAccess(target, images, 'ImagesByDigest', ['dynamodb:Query']);
+      // The inventory: a workload's partition is read (Query) and its items written
+      // conditionally; a resync pass or a pod gone without its workload reads byCluster;
+      // findings the change ended are auto-resolved (FindingsUpsert above).
+      tableAccess(
+        target,
+        inventory,
+        'InventoryKeep',
+        [
+          'dynamodb:Query',
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:DeleteItem',
+        ],
+        [INVENTORY_INDEX.byCluster],
+      );
       tablesKey(target, true);
     };
 
@@ -445,6 +463,7 @@ export class RegwatchStack extends Stack {
     output(OUTPUT_KEYS.findingsTable, findings.table.tableName, 'Findings table');
     output(OUTPUT_KEYS.allowlistTable, allowlist.table.tableName, 'Allowlist table');
     output(OUTPUT_KEYS.imagesTable, images.table.tableName, 'Images table');
+    output(OUTPUT_KEYS.inventoryTable, inventory.table.tableName, 'Inventory table');
     output(
       OUTPUT_KEYS.eventBusName,
       bus.eventBusName,

@@ -11,6 +11,7 @@ import {
   validateRule,
 } from '../../lambdas/core/allowlist/index.ts';
 import { UsageError } from '../../lambdas/core/errors.ts';
+import { addImpact, type Impact } from '../../lambdas/core/what-if.ts';
 import { type CliIo, EXIT } from '../context.ts';
 import type { Register } from '../main.ts';
 import {
@@ -80,6 +81,23 @@ function printDiff(io: CliIo, diff: AllowlistDiff, dryRun: boolean): void {
   io.stdout.write(
     `${dryRun ? 'dry run: ' : ''}${verb} add ${diff.added.length}, change ${diff.changed.length}, remove ${diff.removed.length}\n`,
   );
+}
+
+interface ImportOptions extends TargetOptions {
+  dryRun?: boolean;
+  output?: string;
+  json?: boolean;
+  failOnImpact?: boolean;
+}
+
+function printImpact(io: CliIo, impact: Impact): void {
+  const line = (i: Impact['newViolations'][number]) =>
+    `${i.cluster}/${i.namespace} ${i.workload.kind}/${i.workload.name} ${i.container} ${i.reference ?? ''} ${i.rule}`;
+  io.stdout.write(
+    `impact: ${impact.newViolations.length} new violation(s), ${impact.resolved.length} resolved\n`,
+  );
+  for (const i of impact.newViolations) io.stdout.write(`  + ${line(i)}\n`);
+  for (const i of impact.resolved) io.stdout.write(`  - ${line(i)}\n`);
 }
 
 export const registerAllowlist: Register = (program: Command, io, setExit) => {
@@ -185,15 +203,7 @@ export const registerAllowlist: Register = (program: Command, io, setExit) => {
     }
   });
 
-  withTargetOptions(
-    allowlist
-      .command('import')
-      .description(
-        'make the stored allowlist equal to FILE: validated whole first, applied as a diff',
-      )
-      .argument('<file>', 'allowlist YAML')
-      .option('--dry-run', 'show what would change, change nothing'),
-  ).action(async (file: string, opts: TargetOptions & { dryRun?: boolean }) => {
+  const readDocument = (file: string) => {
     const full = path.resolve(io.cwd, file);
     let text: string;
     try {
@@ -201,16 +211,71 @@ export const registerAllowlist: Register = (program: Command, io, setExit) => {
     } catch {
       throw new UsageError(`cannot read ${file}`);
     }
-    const doc = parseAllowlist(text, file);
+    return parseAllowlist(text, file);
+  };
+
+  /** The rule diff and, when asked, its impact on the inventory; sets the exit code. */
+  const importAction = async (file: string, opts: ImportOptions, dryRun: boolean) => {
+    const output = (opts.output ?? (opts.json ? 'json' : 'text')).toLowerCase();
+    if (output !== 'text' && output !== 'json')
+      throw new UsageError(`-o: expected text or json, got ${opts.output}`);
+    const doc = readDocument(file);
     const target = await openTarget(opts, io);
     try {
-      const diff = await target.tables.allowlist.applyDiff(doc, { dryRun: opts.dryRun === true });
-      printDiff(io, diff, opts.dryRun === true);
-      setExit(EXIT.ok);
+      let impact: Impact | undefined;
+      if (dryRun) {
+        const { compileAllowlist } = await import('../../lambdas/core/allowlist/compile.ts');
+        const before = compileAllowlist(await target.tables.allowlist.loadAll());
+        const after = compileAllowlist(doc);
+        const now = new Date();
+        impact = { newViolations: [], resolved: [] };
+        for await (const { entry } of target.tables.inventory.query({}))
+          addImpact(impact, entry, before, after, now);
+      }
+      const diff = await target.tables.allowlist.applyDiff(doc, { dryRun });
+      if (output === 'json') {
+        io.stdout.write(
+          `${JSON.stringify({
+            rules: { added: diff.added, removed: diff.removed, changed: diff.changed },
+            ...(impact ? { impact } : {}),
+          })}\n`,
+        );
+      } else {
+        printDiff(io, diff, dryRun);
+        if (impact) printImpact(io, impact);
+      }
+      setExit(
+        opts.failOnImpact && impact && impact.newViolations.length > 0 ? EXIT.violations : EXIT.ok,
+      );
     } finally {
       target.close();
     }
-  });
+  };
+
+  withTargetOptions(
+    allowlist
+      .command('import')
+      .description(
+        'make the stored allowlist equal to FILE: validated whole first, applied as a diff',
+      )
+      .argument('<file>', 'allowlist YAML')
+      .option('--dry-run', 'show what would change and its impact on the inventory; change nothing')
+      .option('-o, --output <format>', 'text or json (default text)')
+      .option('--json', 'same as -o json')
+      .option('--fail-on-impact', 'with --dry-run: exit 1 when the change adds violations'),
+  ).action((file: string, opts: ImportOptions) => importAction(file, opts, opts.dryRun === true));
+
+  withTargetOptions(
+    allowlist
+      .command('what-if')
+      .description(
+        'the rule diff of FILE against the stored allowlist and its impact; writes nothing',
+      )
+      .argument('<file>', 'allowlist YAML')
+      .option('-o, --output <format>', 'text or json (default text)')
+      .option('--json', 'same as -o json')
+      .option('--fail-on-impact', 'exit 1 when the change adds violations'),
+  ).action((file: string, opts: ImportOptions) => importAction(file, opts, true));
 
   withTargetOptions(
     allowlist

@@ -36,6 +36,11 @@ export const allCommands: readonly CommandEntry[] = [
     load: async () => (await import('./findings.ts')).registerFindings,
   },
   {
+    name: 'inventory',
+    description: 'what runs where, judged by the allowlist in force now',
+    load: async () => (await import('./inventory.ts')).registerInventory,
+  },
+  {
     name: 'allowlist',
     description: 'manage the stored allowlist',
     load: async () => (await import('./allowlist.ts')).registerAllowlist,

@@ -10,6 +10,7 @@ import { SEVERITIES, type Severity } from '../../lambdas/core/types.ts';
 import { DEFAULT_DYNAMODB_PORT, DEFAULT_INGEST_PORT, startLocal } from '../../lambdas/local/app.ts';
 import { banner } from '../../lambdas/local/banner.ts';
 import {
+  addExpiringExample,
   EXAMPLE_ALLOWLIST,
   EXAMPLES_DIR,
   findingsSummary,
@@ -213,6 +214,10 @@ export function makeRegisterLocal(stop: StopSignal = processStop): Register {
               );
             }
             out(`${await findingsSummary(instance.tables.findings)}\n`);
+            const rule = await addExpiringExample(instance.tables.allowlist, new Date());
+            out(
+              `Added the exception ${rule.id} for ghcr.io/${rule.repository} expiring at ${rule.expiresAt}: regwatch re-judges what it covers now (now-allowed) and again when it expires (expired-exception).\n`,
+            );
           }
           const signal = await stopped;
           out(`\n${signal}: stopping (finishing requests in flight)…`);

@@ -51,6 +51,7 @@ interface ReplayOptions extends OutputOptions {
   at?: string;
   quiet?: boolean;
   summaryJson?: string;
+  inventoryAt?: string;
 }
 
 /** The file argument that means standard input. */
@@ -403,6 +404,10 @@ export const registerReplay: Register = (program: Command, io, setExit) => {
     .option('-q, --quiet', 'no progress line on a terminal')
     .option('--summary-json <file>', 'also write the summary as JSON to this file')
     .option(
+      '--inventory-at <time>',
+      'instead of findings: what the log says was running at TIME (inventory JSON lines with --json)',
+    )
+    .option(
       '--threads <n>',
       `threads for a JSON-lines file of ${PARALLEL_MIN_BYTES / 1024 / 1024} MiB or more (default: available cores; 1: one thread)`,
     );
@@ -423,6 +428,20 @@ export const registerReplay: Register = (program: Command, io, setExit) => {
       if (st.isDirectory()) {
         throw new UsageError(`${files[i]} is a directory, not an audit log (name its files)`);
       }
+    }
+    if (opts.inventoryAt !== undefined) {
+      if (resolved.includes(STDIN)) {
+        throw new UsageError('--inventory-at reads files: name them (standard input is not read)');
+      }
+      const { printInventoryAt } = await import('../inventory-at-output.ts');
+      await printInventoryAt(io, resolved, {
+        at: parseAt(opts.inventoryAt) ?? new Date(),
+        cluster: opts.cluster,
+        allowlist,
+        json: format === 'json',
+      });
+      setExit(EXIT.ok);
+      return;
     }
     let renderer: ProgressRenderer | null = null;
     const { findings, summary } = await replayFiles(resolved, {

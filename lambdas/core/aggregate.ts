@@ -2,7 +2,9 @@
  * Folds finding candidates into one finding per fingerprint, the way the Findings table
  * does, for offline use (replay): count distinct events, first/last seen, who did it.
  */
-import type { Actor, FindingCandidate } from './types.ts';
+import { findingId } from './fingerprint.ts';
+import { foldSighting, newFinding } from './lifecycle.ts';
+import type { Actor, Finding, FindingCandidate } from './types.ts';
 
 export interface AggregatedFinding {
   fingerprint: string;
@@ -24,26 +26,6 @@ export interface AggregatedFinding {
 }
 
 /**
- * A pod created by a controller is attributed to the person who changed its workload when
- * that change is in the same stream, so a human actor beats a controller's service account.
- */
-function isControllerActor(actor: Actor): boolean {
-  return (
-    /^system:serviceaccount:kube-system:[a-z-]*controller$/.test(actor.username) ||
-    actor.username === 'system:kube-controller-manager'
-  );
-}
-
-function betterActor(current: Actor | null, candidate: Actor | null, candidateIsEarlier: boolean) {
-  if (!candidate) return current;
-  if (!current) return candidate;
-  const curCtl = isControllerActor(current);
-  const candCtl = isControllerActor(candidate);
-  if (curCtl !== candCtl) return curCtl ? candidate : current;
-  return candidateIsEarlier ? candidate : current;
-}
-
-/**
  * Orders ISO-8601 times. Plain string order is wrong across precisions
  * (`…:00.5Z` sorts before `…:00Z`), so compare the instants, then the text.
  */
@@ -60,11 +42,17 @@ function compareParsed(aMs: number, a: string, bMs: number, b: string): number {
   return a === b ? 0 : a.localeCompare(b);
 }
 
+/**
+ * Replay's view of the Findings table: each candidate folds through the same lifecycle
+ * (`foldSighting`) the store uses, so counts, first/last seen, actor and digest agree.
+ */
 export class FindingAggregator {
-  private readonly byFingerprint = new Map<string, AggregatedFinding>();
+  private readonly byFingerprint = new Map<string, Finding>();
   private readonly seenEvents = new Set<string>();
-  /** `Date.parse` of each finding's firstSeen / lastSeen, so each time is parsed once. */
-  private readonly instants = new Map<string, { first: number; last: number }>();
+  /** `Date.parse` of each finding's firstSeen, for the output order. */
+  private readonly firstMs = new Map<string, number>();
+  /** Replay judges history: there is no "now" that could end a suppression. */
+  private readonly now = new Date(0);
 
   /** Adds one candidate; the same event seen twice for one finding counts once. */
   add(c: FindingCandidate): void {
@@ -72,65 +60,51 @@ export class FindingAggregator {
     if (this.seenEvents.has(eventKey)) return;
     this.seenEvents.add(eventKey);
     const existing = this.byFingerprint.get(c.fingerprint);
-    const at = Date.parse(c.observedAt);
     if (!existing) {
-      this.instants.set(c.fingerprint, { first: at, last: at });
-      this.byFingerprint.set(c.fingerprint, {
-        fingerprint: c.fingerprint,
-        cluster: c.cluster,
-        namespace: c.namespace,
-        workload: { kind: c.workload.kind, name: c.workload.name },
-        container: c.container,
-        image: c.image,
-        reference: c.reference,
-        rule: c.rule,
-        severity: c.severity,
-        count: 1,
-        firstSeen: c.observedAt,
-        lastSeen: c.observedAt,
-        actor: c.actor,
-        digest: c.digest,
-        message: c.message,
-        matchedRule: c.matchedRule,
-      });
+      this.byFingerprint.set(c.fingerprint, newFinding(c, findingId(c.fingerprint)));
+      this.firstMs.set(c.fingerprint, Date.parse(c.observedAt));
       return;
     }
-    existing.count += 1;
-    const known = this.instants.get(c.fingerprint) ?? {
-      first: Date.parse(existing.firstSeen),
-      last: Date.parse(existing.lastSeen),
-    };
-    const earlier = compareParsed(at, c.observedAt, known.first, existing.firstSeen) < 0;
-    existing.actor = betterActor(existing.actor, c.actor, earlier);
-    if (earlier) {
-      existing.firstSeen = c.observedAt;
-      known.first = at;
-    }
-    if (compareParsed(at, c.observedAt, known.last, existing.lastSeen) >= 0) {
-      existing.lastSeen = c.observedAt;
-      known.last = at;
-      // The latest sighting knows best what ran.
-      if (c.digest) existing.digest = c.digest;
-    } else if (!existing.digest && c.digest) {
-      existing.digest = c.digest;
-    }
+    const before = existing.firstSeen;
+    foldSighting(existing, c, this.now);
+    if (existing.firstSeen !== before) this.firstMs.set(c.fingerprint, Date.parse(c.observedAt));
   }
 
   get size(): number {
     return this.byFingerprint.size;
   }
 
+  /** The folded findings themselves (the store's shape), unordered. */
+  findings(): IterableIterator<Finding> {
+    return this.byFingerprint.values();
+  }
+
   /** Findings ordered by first sighting, then fingerprint, so output is deterministic. */
   results(): AggregatedFinding[] {
-    const firstMs = (f: AggregatedFinding) =>
-      this.instants.get(f.fingerprint)?.first ?? Date.parse(f.firstSeen);
     return [...this.byFingerprint.values()]
-      .map((f) => ({ f, ms: firstMs(f) }))
+      .map((f) => ({ f, ms: this.firstMs.get(f.fingerprint) ?? Date.parse(f.firstSeen) }))
       .sort(
         (a, b) =>
           compareParsed(a.ms, a.f.firstSeen, b.ms, b.f.firstSeen) ||
           a.f.fingerprint.localeCompare(b.f.fingerprint),
       )
-      .map(({ f }) => f);
+      .map(({ f }) => ({
+        fingerprint: f.fingerprint,
+        cluster: f.cluster,
+        namespace: f.namespace,
+        workload: { kind: f.workload.kind, name: f.workload.name },
+        container: f.container,
+        image: f.image,
+        reference: f.reference,
+        rule: f.rule,
+        severity: f.severity,
+        count: f.count,
+        firstSeen: f.firstSeen,
+        lastSeen: f.lastSeen,
+        actor: f.actor,
+        digest: f.digest,
+        message: f.message,
+        matchedRule: f.matchedRule,
+      }));
   }
 }

@@ -218,6 +218,23 @@ export interface Finding extends FindingCandidate {
   statusHistory?: StatusChange[] | undefined;
   /** Recent sightings, oldest first (bounded), when the store keeps them. */
   sightings?: Sighting[] | undefined;
+  /** Set while RESOLVED: who resolved it and why (`by: "regwatch"` for auto-resolution). */
+  resolution?: Resolution | undefined;
+}
+
+/** Why regwatch resolved a finding on its own (docs/reconciliation.md). */
+export const AUTO_RESOLUTION_REASONS = [
+  'no-longer-running',
+  'now-allowed',
+  'workload-deleted',
+] as const;
+export type AutoResolutionReason = (typeof AUTO_RESOLUTION_REASONS)[number];
+
+export interface Resolution {
+  by: string;
+  /** One of `AUTO_RESOLUTION_REASONS` when `by` is regwatch; a person's reason otherwise. */
+  reason: string;
+  at: string;
 }
 
 /** What a finding upsert did; only `new` and `reopened` alert. */
@@ -241,6 +258,8 @@ export type PodSightingReason = (typeof POD_SIGHTING_REASONS)[number];
  */
 export const POD_EVENT_REASONS = [...POD_SIGHTING_REASONS, 'deleted', 'resync-complete'] as const;
 export type PodEventReason = (typeof POD_EVENT_REASONS)[number];
+/** The end of a forwarder resync pass: `{"cluster","observedAt","reason","resyncId"}`, no pod. */
+export const RESYNC_COMPLETE_REASON = 'resync-complete';
 
 /* ---------------------------------------------------------------- images (registry side) */
 

@@ -25,6 +25,7 @@ import { auditLogsEdge } from '../handlers/edges/eks-audit-logs.ts';
 import { podEventsEdge } from '../handlers/edges/pod-events.ts';
 import { ecrPushEdge, scanStatusEdge } from '../handlers/edges/registry.ts';
 import type { AlertPort, SignaturesPort } from '../services/ports.ts';
+import { ReconcileLoop } from '../services/reconcile-loop.ts';
 import type { RegistryDeps } from '../services/registry.ts';
 import { ConsoleAlerter, FanOutAlerter, SlackAlerter } from './alerts.ts';
 import { DEFAULT_MAX_BODY_BYTES } from './body.ts';
@@ -62,6 +63,8 @@ export interface LocalOptions {
   clock?: (() => Date) | undefined;
   /** Verifies `requireSignature` (against whatever registries are configured); else fail closed. */
   signatures?: (SignaturesPort & { cache?: { invalidate(digest: string): unknown } }) | undefined;
+  /** Reconciler tuning: allowlist poll (ms), sweep period (ms, 0 = off), expiry warning days. */
+  reconcile?: { pollMs?: number; sweepMs?: number; warningDays?: number } | undefined;
 }
 
 export interface LocalInstance {
@@ -75,6 +78,8 @@ export interface LocalInstance {
   allowlistDiff: AllowlistDiff;
   allowlistRules: number;
   slack: SlackAlerter | undefined;
+  /** The in-process reconciler (allowlist changes, expiries, scans, sweeps). */
+  reconciler: ReconcileLoop;
   server: Server;
   /** Stop accepting, finish in-flight requests, drop pending scan checks, drain Slack, stop DynamoDB. */
   stop(): Promise<void>;
@@ -101,6 +106,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
     path: options.dataDir,
   });
   let server: Server | undefined;
+  let reconcilerRef: ReconcileLoop | undefined;
   try {
     await createTables(dynamo.client, LOCAL_TABLE_NAMES);
     const warn = lineTelemetry(options.err, 'regwatch local');
@@ -127,6 +133,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
       FINDINGS_TABLE: LOCAL_TABLE_NAMES.findings,
       ALLOWLIST_TABLE: LOCAL_TABLE_NAMES.allowlist,
       IMAGES_TABLE: LOCAL_TABLE_NAMES.images,
+      INVENTORY_TABLE: LOCAL_TABLE_NAMES.inventory,
       VULNERABLE_SEVERITY_THRESHOLD: options.vulnerableThreshold,
       FINDINGS_TTL_DAYS: String(options.ttlDays ?? 0),
       MIN_ALERT_SEVERITY: options.minAlertSeverity,
@@ -144,6 +151,41 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
     const allowlistDiff = await tables.allowlist.applyDiff(document);
 
     let pipeline: LocalPipeline | undefined;
+    const alertPort = ingestWiring.deps.alerts;
+    const reconciler = new ReconcileLoop({
+      deps: {
+        inventory: tables.inventory,
+        findings: tables.findings,
+        alerts: alertPort,
+        minAlertSeverity: options.minAlertSeverity,
+        images: tables.images,
+        vulnerableThreshold: options.vulnerableThreshold,
+        clock: options.clock ?? (() => new Date()),
+        ttlDays: options.ttlDays,
+      },
+      allowlist: tables.allowlist,
+      pollMs: options.reconcile?.pollMs,
+      sweepMs: options.reconcile?.sweepMs,
+      warningDays: options.reconcile?.warningDays,
+      onRun: (what, report) => {
+        const resolved = Object.entries(report.resolved).filter(([, n]) => n > 0);
+        const opened = report.opened.new + report.opened.reopened;
+        if (!out || (report.changed === 0 && opened === 0 && resolved.length === 0)) return;
+        out(
+          `regwatch local: reconciled ${what}: ${report.judged} judged, ${report.changed} changed, ${opened} opened${resolved.map(([r, n]) => `, ${n} resolved (${r})`).join('')}`,
+        );
+      },
+      onExpiryWarning: (rule, workloads) =>
+        out?.(
+          `regwatch local: exception ${rule.id} expires at ${rule.expiresAt}; still used by ${workloads.length} container(s)${workloads
+            .slice(0, 20)
+            .map((w) => ` ${w.cluster}/${w.namespace}/${w.workload}/${w.container}`)
+            .join(',')}`,
+        ),
+      onError: (error, what) =>
+        options.err(`regwatch local: reconciliation (${what}) failed: ${errorText(error)}`),
+    });
+    reconcilerRef = reconciler;
     const scheduler = new TimerScanScheduler({
       deps: () => registry,
       onResults: async (results) => {
@@ -188,7 +230,13 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
       ecrPush: ecrPushEdge(registry, warn),
       scanStatus: scanStatusEdge(registry, warn),
     };
+    // Scan states reach every running workload of their digest at once.
+    registry.onScanRecorded = (record) => reconciler.scanRecorded(record);
     pipeline = { ingest: ingestWiring.deps, registry, edges };
+
+    await reconciler.start();
+    // What a kept data folder holds is judged by the allowlist just imported.
+    void reconciler.sweepNow();
 
     server = createIngestServer(pipeline, {
       token: options.token,
@@ -212,10 +260,12 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
       allowlistDiff,
       allowlistRules: document.rules.length,
       slack,
+      reconciler,
       server: started,
       stop() {
         stopping ??= (async () => {
           await closeServer(started);
+          await reconciler.stop();
           await scheduler.stop();
           await slack?.drain();
           await dynamo.stop();
@@ -225,6 +275,7 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
     };
   } catch (error) {
     if (server) await closeServer(server).catch(() => {});
+    await reconcilerRef?.stop().catch(() => {});
     await dynamo.stop().catch(() => {});
     throw error;
   }

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as z from 'zod';
 import type { FindingsStore } from '../adapters/dynamodb/index.ts';
+import type { AllowlistRule } from '../core/allowlist/schema.ts';
 import { ValidationError } from '../core/errors.ts';
 import type { Finding } from '../core/types.ts';
 import type { LocalReport } from './routes.ts';
@@ -112,9 +113,42 @@ export async function replayExamples(
 export async function findingsSummary(findings: FindingsStore): Promise<string> {
   const open: Finding[] = [];
   for await (const f of findings.query({ status: 'OPEN' })) open.push(f);
-  if (open.length === 0) return 'No open findings.';
+  const auto = new Map<string, number>();
+  for await (const f of findings.query({ status: 'RESOLVED' })) {
+    if (f.resolution?.by === 'regwatch')
+      auto.set(f.resolution.reason, (auto.get(f.resolution.reason) ?? 0) + 1);
+  }
+  const resolved =
+    auto.size === 0
+      ? ''
+      : `; auto-resolved by regwatch: ${[...auto].map(([reason, n]) => `${n} ${reason}`).join(', ')}`;
+  if (open.length === 0) return `No open findings${resolved}.`;
   const byRule = new Map<string, number>();
   for (const f of open) byRule.set(f.rule, (byRule.get(f.rule) ?? 0) + 1);
   const rules = [...byRule].sort((a, b) => b[1] - a[1]).map(([rule, n]) => `${n} ${rule}`);
-  return `${open.length} open finding${open.length === 1 ? '' : 's'}: ${rules.join(', ')}`;
+  return `${open.length} open finding${open.length === 1 ? '' : 's'}: ${rules.join(', ')}${resolved}`;
+}
+
+/** The rule `--example` adds after the replay, so a newcomer sees an exception expire. */
+export const EXAMPLE_EXPIRING_RULE_ID = 'example-expiring-exception';
+
+/**
+ * Adds a time-boxed exception for the example's untrusted `ghcr.io/acme-analytics` image that
+ * expires `seconds` from `now`: the reconciler resolves its finding as now-allowed at once and
+ * re-opens it as `expired-exception` (with an alert) at the expiry.
+ */
+export async function addExpiringExample(
+  allowlist: { put(rule: AllowlistRule): Promise<void> },
+  now: Date,
+  seconds = 10,
+): Promise<AllowlistRule> {
+  const rule: AllowlistRule = {
+    id: EXAMPLE_EXPIRING_RULE_ID,
+    registry: 'ghcr.io',
+    repository: 'acme-analytics/**',
+    expiresAt: new Date(now.getTime() + seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    reason: 'example: a time-boxed exception that expires during this run',
+  };
+  await allowlist.put(rule);
+  return rule;
 }

@@ -5,24 +5,30 @@
  * cannot help). Errors of the stores (a throttled or unreachable table) propagate, so the
  * caller retries the batch; that is safe because a finding counts each event id once.
  */
+
+import type { AppliedPlan } from '../adapters/dynamodb/inventory.ts';
 import { interpretAuditEvent, isReportedFailure } from '../core/audit/interpret.ts';
+import { isRelevantResource, RELEVANT_RESOURCES } from '../core/audit/rules.ts';
+import { auditDeletion } from '../core/audit-delete.ts';
 import {
   type ContainerVerdict,
   candidatesFromVerdicts,
   type Decider,
   judgeObservation,
 } from '../core/evaluate.ts';
+import type { InventoryEvent } from '../core/inventory.ts';
 import { observationFromPodEvent } from '../core/kube/observation.ts';
-import { isPodSighting, podEventSchema } from '../core/kube/pod-event.ts';
+import { podEventSchema, type ResyncCompleteEvent } from '../core/kube/pod-event.ts';
 import { vulnerabilityVerdict } from '../core/registry/vulnerability.ts';
 import {
   type FindingCandidate,
   type PodObservation,
-  SEVERITIES,
-  type Severity,
-  type UpsertResult,
+  RESYNC_COMPLETE_REASON,
+  type WorkloadRef,
 } from '../core/types.ts';
+import { shouldAlert } from './alerting.ts';
 import type { IngestDeps } from './ports.ts';
+import { emptyReconcileReport, scanVerdict, settleAppliedPlan } from './reconcile.ts';
 
 export interface RecordFailure {
   /** Position of the record in the batch. */
@@ -37,7 +43,14 @@ export interface IngestReport {
   /** Records that could not matter or carried nothing to evaluate, by reason. */
   skipped: Record<string, number>;
   failed: RecordFailure[];
-  findings: { new: number; reopened: number; repeat: number; duplicate: number };
+  findings: {
+    new: number;
+    reopened: number;
+    repeat: number;
+    duplicate: number;
+    /** Findings the inventory change auto-resolved (set only when some were). */
+    resolved?: number;
+  };
 }
 
 export function emptyReport(received = 0): IngestReport {
@@ -50,18 +63,7 @@ export function emptyReport(received = 0): IngestReport {
   };
 }
 
-export function atLeast(severity: Severity, minimum: Severity): boolean {
-  return SEVERITIES.indexOf(severity) >= SEVERITIES.indexOf(minimum);
-}
-
-/** Whether an upsert result should alert: only new and reopened findings, above the minimum. */
-export function shouldAlert(result: UpsertResult, minimum: Severity): boolean {
-  return (
-    result.counted &&
-    (result.outcome === 'new' || result.outcome === 'reopened') &&
-    atLeast(result.finding.severity, minimum)
-  );
-}
+export { atLeast, shouldAlert } from './alerting.ts';
 
 /** Upserts candidates, tallies outcomes and notifies the alert port for new/reopened ones. */
 export async function recordCandidates(
@@ -81,11 +83,18 @@ export async function recordCandidates(
   }
 }
 
+/** How an observation updates the inventory: a running pod, or a workload's own template. */
+export type InventoryRole =
+  | { type: 'pod'; resyncId?: string | undefined }
+  | { type: 'template' }
+  | { type: 'none' };
+
 /** Evaluates one observation against the current allowlist and records its findings. */
 export async function processObservation(
   obs: PodObservation,
   deps: IngestDeps,
   report: IngestReport,
+  role: InventoryRole = { type: 'none' },
 ): Promise<void> {
   const decider = await deps.allowlist.current();
   // Live events are judged by the allowlist as it is now.
@@ -95,6 +104,22 @@ export async function processObservation(
   await addVulnerabilities(verdicts, deps);
   report.evaluated++;
   await recordCandidates(candidatesFromVerdicts(obs, verdicts), deps, report);
+  if (!deps.inventory || role.type === 'none') return;
+  const decisions = verdicts.map((v) => v.decision);
+  const event: InventoryEvent =
+    role.type === 'pod'
+      ? { type: 'pod', observation: obs, decisions, resyncId: role.resyncId }
+      : { type: 'template', observation: obs, decisions };
+  if (role.type === 'pod' && role.resyncId !== undefined) {
+    await deps.inventory.store.resyncStarted(obs.cluster, role.resyncId, obs.observedAt);
+  }
+  const applied = await deps.inventory.store.applyToWorkload(
+    obs.cluster,
+    obs.namespace,
+    obs.workload,
+    event,
+  );
+  await settle(applied, deps, report);
 }
 
 /** Decides again, with verified signatures, the containers whose rules require them. */
@@ -120,7 +145,40 @@ async function verifySignatures(
   }
 }
 
-/** Adds `vulnerable-image` to containers that run a digest the Images table knows is vulnerable. */
+/** Resolves what an inventory change ended and tallies it. */
+async function settle(applied: AppliedPlan, deps: IngestDeps, report: IngestReport): Promise<void> {
+  if (!deps.inventory) return;
+  const done = emptyReconcileReport();
+  await settleAppliedPlan(applied, { findings: deps.inventory.findings, clock: deps.clock }, done);
+  const resolved = Object.values(done.resolved).reduce((a, b) => a + b, 0);
+  if (resolved > 0) report.findings.resolved = (report.findings.resolved ?? 0) + resolved;
+}
+
+/** A pod gone (forwarder `deleted`, audit `delete pods`): its entries lose it. */
+async function podGone(
+  cluster: string,
+  namespace: string,
+  podName: string,
+  workload: WorkloadRef | null,
+  observedAt: string,
+  deps: IngestDeps,
+  report: IngestReport,
+): Promise<void> {
+  if (!deps.inventory) return;
+  const event: InventoryEvent = { type: 'pod-gone', podName, observedAt };
+  const store = deps.inventory.store;
+  if (workload) {
+    await settle(await store.applyToWorkload(cluster, namespace, workload, event), deps, report);
+    return;
+  }
+  // The workload is unknown (a Metadata-level audit delete): find the pod in its namespace.
+  const found = [];
+  for await (const s of store.query({ cluster, namespace }))
+    if (s.entry.pods.includes(podName)) found.push(s.entry);
+  if (found.length > 0) await settle(await store.applyToFound(found, event), deps, report);
+}
+
+/** Adds `vulnerable-image` / `scan-missing` to containers whose digest's scan says so. */
 async function addVulnerabilities(verdicts: ContainerVerdict[], deps: IngestDeps): Promise<void> {
   const { images, vulnerableThreshold } = deps;
   if (!images || !vulnerableThreshold) return;
@@ -129,7 +187,7 @@ async function addVulnerabilities(verdicts: ContainerVerdict[], deps: IngestDeps
     const digest = verdict.container.digest ?? reference?.digest;
     if (!digest) continue;
     const record = await images.lookup(digest, reference?.name ?? null);
-    const violation = record ? vulnerabilityVerdict(record, vulnerableThreshold) : null;
+    const violation = record ? scanVerdict(record, vulnerableThreshold) : null;
     if (!violation) continue;
     verdict.decision = {
       ...verdict.decision,
@@ -170,13 +228,65 @@ export async function ingestPodEvents(
       continue;
     }
     const event = parsed.data;
-    if (!isPodSighting(event)) {
-      report.skipped[event.reason] = (report.skipped[event.reason] ?? 0) + 1;
+    if (event.reason === 'resync-complete') {
+      await resyncComplete(event, deps, report);
       continue;
     }
-    await processObservation(observationFromPodEvent(event), deps, report);
+    const obs = observationFromPodEvent(event);
+    if (event.reason === 'deleted') {
+      report.evaluated++;
+      await podGone(
+        obs.cluster,
+        obs.namespace,
+        event.pod.metadata.name,
+        obs.workload,
+        event.observedAt,
+        deps,
+        report,
+      );
+      continue;
+    }
+    const resyncId = event.reason === 'resync' ? event.resyncId : undefined;
+    await processObservation(obs, deps, report, { type: 'pod', resyncId });
   }
   return report;
+}
+
+/** The end of a forwarder resync pass: forwarder entries of the cluster it did not see go. */
+async function resyncComplete(
+  event: ResyncCompleteEvent,
+  deps: IngestDeps,
+  report: IngestReport,
+): Promise<void> {
+  report.evaluated++;
+  if (!deps.inventory) return;
+  const store = deps.inventory.store;
+  const startedAt = await store.resyncStart(event.cluster, event.resyncId);
+  const found = [];
+  for await (const s of store.query({ cluster: event.cluster })) {
+    if (s.entry.sources.includes('forwarder') && s.entry.resyncId !== event.resyncId)
+      found.push(s.entry);
+  }
+  if (found.length === 0) return;
+  const applied = await store.applyToFound(found, {
+    type: 'resync-complete',
+    resyncId: event.resyncId,
+    startedAt,
+    observedAt: event.observedAt,
+  });
+  await settle(applied, deps, report);
+}
+
+/** How an audit observation updates the inventory (from the event's own objectRef). */
+export function auditRole(event: unknown, obs: PodObservation): InventoryRole {
+  const ref = (event as { objectRef?: { resource?: unknown } }).objectRef;
+  const resource = typeof ref?.resource === 'string' ? ref.resource : '';
+  if (resource === 'pods') return obs.podName ? { type: 'pod' } : { type: 'none' };
+  if (!isRelevantResource(resource)) return { type: 'none' };
+  // A ReplicaSet its Deployment owns is not the Deployment's desired state (old ones linger).
+  return RELEVANT_RESOURCES[resource].kind === obs.workload.kind
+    ? { type: 'template' }
+    : { type: 'none' };
 }
 
 /** Audit events of one cluster (webhook `EventList` items, CloudWatch log events, JSON lines). */
@@ -188,6 +298,35 @@ export async function ingestAuditEvents(
   const report = emptyReport(events.length);
   for (const [index, event] of events.entries()) {
     const outcome = interpretAuditEvent(event, { cluster });
+    if (outcome.kind === 'skipped' && outcome.reason === 'verb' && deps.inventory) {
+      const deletion = auditDeletion(event);
+      if (deletion) {
+        report.evaluated++;
+        if (deletion.kind === 'pod') {
+          await podGone(
+            cluster,
+            deletion.namespace,
+            deletion.podName,
+            deletion.workload,
+            deletion.observedAt,
+            deps,
+            report,
+          );
+        } else {
+          const applied = await deps.inventory.store.applyToWorkload(
+            cluster,
+            deletion.namespace,
+            deletion.workload,
+            {
+              type: 'workload-gone',
+              observedAt: deletion.observedAt,
+            },
+          );
+          await settle(applied, deps, report);
+        }
+        continue;
+      }
+    }
     if (outcome.kind === 'skipped') {
       // A write whose images could not be judged is a failure to report, never a quiet skip.
       if (isReportedFailure(outcome.reason))
@@ -195,7 +334,12 @@ export async function ingestAuditEvents(
       else report.skipped[outcome.reason] = (report.skipped[outcome.reason] ?? 0) + 1;
       continue;
     }
-    await processObservation(outcome.observation, deps, report);
+    await processObservation(
+      outcome.observation,
+      deps,
+      report,
+      auditRole(event, outcome.observation),
+    );
   }
   return report;
 }

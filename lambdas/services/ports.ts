@@ -3,14 +3,20 @@
  * and the console; the Lambdas wire them to DynamoDB, SNS and EventBridge. Structural types,
  * so the stores in `lambdas/adapters` fit without wrappers.
  */
+
+import type { AppliedPlan, StoredEntry } from '../adapters/dynamodb/inventory.ts';
 import type { Decider } from '../core/evaluate.ts';
+import type { InventoryEntry, InventoryEvent } from '../core/inventory.ts';
 import type {
+  AutoResolutionReason,
   Decision,
+  Finding,
   FindingCandidate,
   ImageRecord,
   Scope,
   Severity,
   UpsertResult,
+  WorkloadRef,
 } from '../core/types.ts';
 
 export interface AllowlistPort {
@@ -46,6 +52,29 @@ export interface SignaturesPort {
   ): Promise<Decision>;
 }
 
+/** What ingest needs of the Inventory table (`InventoryStore` fits). */
+export interface InventoryIngestPort {
+  applyToWorkload(
+    cluster: string,
+    namespace: string,
+    workload: WorkloadRef,
+    event: InventoryEvent,
+  ): Promise<AppliedPlan>;
+  applyToFound(found: readonly InventoryEntry[], event: InventoryEvent): Promise<AppliedPlan>;
+  query(filter: { cluster?: string; namespace?: string }): AsyncGenerator<StoredEntry>;
+  resyncStarted(cluster: string, resyncId: string, observedAt: string): Promise<void>;
+  resyncStart(cluster: string, resyncId: string): Promise<string | null>;
+}
+
+/** What auto-resolution needs of the Findings table (`FindingsStore` fits). */
+export interface FindingsResolverPort {
+  autoResolve(
+    fingerprint: string,
+    reason: AutoResolutionReason,
+    now: Date,
+  ): Promise<Finding | null>;
+}
+
 export interface IngestDeps {
   allowlist: AllowlistPort;
   findings: FindingsPort;
@@ -65,4 +94,6 @@ export interface IngestDeps {
    * (`unsigned-image`, not verified).
    */
   signatures?: SignaturesPort | undefined;
+  /** With it, every observation keeps the inventory current and resolves what it ended. */
+  inventory?: { store: InventoryIngestPort; findings: FindingsResolverPort } | undefined;
 }

@@ -110,6 +110,11 @@ export interface RegistryDeps {
   signatureGraceSeconds?: number | undefined;
   /** Told the digest a pushed `sha256-<hex>.sig` tag signs (drop its cached verdicts). */
   onSignaturePushed?: ((digest: string) => void) | undefined;
+  /**
+   * Told after a scan state is stored (result, failure, missing), so the reconciler can reach
+   * every running workload of that digest at once (docs/reconciliation.md).
+   */
+  onScanRecorded?: ((record: ImageRecord) => Promise<void>) | undefined;
 }
 
 export interface RegistryOutcome {
@@ -315,6 +320,7 @@ export async function handleScanEvent(
   if (!applied) {
     return { action: 'scan-stale', image: record, findings: [], detail: 'a newer scan is stored' };
   }
+  await deps.onScanRecorded?.(record);
   const cause = {
     eventId: event.eventId,
     observedAt: event.time,
@@ -446,6 +452,7 @@ export async function handleScanCheck(
     const findings = applied
       ? await upsertAll(vulnerabilityCandidates(record, repo, tag, cause, deps), deps)
       : [];
+    if (applied) await deps.onScanRecorded?.(record);
     return { action: recount ? 'check-recounted' : 'check-complete', image: record, findings };
   }
   if (recount) {
@@ -466,6 +473,7 @@ export async function handleScanCheck(
       source: lookup.source,
       observedAt: now.toISOString(),
     });
+    await deps.onScanRecorded?.(record);
     const findings = await upsertAll(
       [
         scanMissingCandidate(
@@ -501,6 +509,7 @@ export async function handleScanCheck(
     source: 'scan-check',
     observedAt: now.toISOString(),
   });
+  await deps.onScanRecorded?.(record);
   const findings = await upsertAll(
     [
       scanMissingCandidate(

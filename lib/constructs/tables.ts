@@ -43,7 +43,7 @@ export interface RegwatchTable {
 }
 
 /**
- * The allowlist, findings and images tables, built from `lambdas/adapters/dynamodb/schema.ts`
+ * The allowlist, findings, images and inventory tables, built from `lambdas/adapters/dynamodb/schema.ts`
  * so the deployed keys and indexes are the ones the stores and local mode use. On-demand,
  * encrypted with one customer-managed key, point-in-time recovery, deletion protection, and
  * retained when the stack is deleted: findings are audit evidence.
@@ -53,6 +53,8 @@ export class RegwatchTables extends Construct {
   readonly allowlist: RegwatchTable;
   readonly findings: RegwatchTable;
   readonly images: RegwatchTable;
+  /** What runs where (issue 11), kept current by the ingest functions. */
+  readonly inventory: RegwatchTable;
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
@@ -103,5 +105,6 @@ export class RegwatchTables extends Construct {
     // The stream carries new and old images so the alerts filter can see status transitions.
     this.findings = build('findings', true);
     this.images = build('images', false);
+    this.inventory = build('inventory', false);
   }
 }

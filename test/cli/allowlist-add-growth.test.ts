@@ -49,7 +49,7 @@ describe('regwatch allowlist add with deny, tags, digests and severity', () => {
       '--digests',
       digest,
     ]);
-    const list = await runCli(['allowlist', 'list', ...target]);
+    const list = await runCli(['allowlist', 'list', ...target, '-o', 'wide']);
     const json = await runCli(['allowlist', 'list', ...target, '--json']);
     // Assess
     expect(add.code).toBe(0);

@@ -62,13 +62,14 @@ export async function startDynalite(): Promise<LocalDynamo> {
 
 let tableCounter = 0;
 
-/** Creates the three tables under fresh names, so tests in one file do not see each other. */
+/** Creates the tables under fresh names, so tests in one file do not see each other. */
 export async function freshTables(dynamo: LocalDynamo): Promise<TableNames> {
   tableCounter += 1;
   const names: TableNames = {
     allowlist: `${LOCAL_TABLE_NAMES.allowlist}-${tableCounter}`,
     findings: `${LOCAL_TABLE_NAMES.findings}-${tableCounter}`,
     images: `${LOCAL_TABLE_NAMES.images}-${tableCounter}`,
+    inventory: `${LOCAL_TABLE_NAMES.inventory}-${tableCounter}`,
   };
   await createTables(dynamo.client, names);
   return names;

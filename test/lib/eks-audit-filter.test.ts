@@ -221,7 +221,10 @@ describe('buildAuditFilterPattern', () => {
     ],
     ['a get', { verb: 'get', code: 200 }, false],
     ['a watch', { verb: 'watch', code: 200 }, false],
-    ['a delete', { verb: 'delete', code: 200 }, false],
+    // The inventory follows deletes (issue 11); a failed one still changes nothing.
+    ['a delete', { verb: 'delete', code: 200 }, true],
+    ['a forbidden delete', { verb: 'delete', code: 403 }, false],
+    ['a delete of a configmap', { verb: 'delete', resource: 'configmaps', code: 200 }, false],
     ['a forbidden create', { code: 403 }, false],
     ['a create rejected by admission', { code: 400 }, false],
     ['a create without response status', { code: null }, false],
@@ -232,7 +235,7 @@ describe('buildAuditFilterPattern', () => {
     expect(matches(auditEvent(overrides))).toBe(expected);
   });
 
-  it('lets through exactly the pod and deployment writes among the Falco traces', () => {
+  it('lets through exactly the pod and deployment writes and deletes among the Falco traces', () => {
     // Prepare: real (v1beta1-era) events; trace fal_01_003 is deliberately malformed JSON.
     const dir = path.join(FIXTURES, 'falco-traces');
     const names = [
@@ -258,7 +261,8 @@ describe('buildAuditFilterPattern', () => {
       'create_nginx_pod_privileged.json': true,
       'create_configmap.json': false,
       'exec_pod.json': false,
-      'delete_deployment.json': false,
+      // The inventory follows deletes (issue 11).
+      'delete_deployment.json': true,
     });
   });
 

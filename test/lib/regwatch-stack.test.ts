@@ -77,6 +77,8 @@ const SQS_CONSUME = [
 ];
 const KMS_WRITE = ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey'];
 const EVALUATOR = [
+  // The inventory (issue 11): removals when pods or workloads go.
+  'dynamodb:DeleteItem',
   'dynamodb:GetItem',
   'dynamodb:PutItem',
   'dynamodb:Query',
@@ -209,9 +211,18 @@ describe('RegwatchStack with every option enabled', () => {
           .Statement,
     );
 
-    // Assess: no function queries an index (the CLI does, with its own credentials).
+    // Assess: no function queries an index (the CLI does, with its own credentials) but the
+    // evaluators' inventory byCluster (resync passes, a pod gone without its workload).
     const indexGrants = statements.filter((st) => JSON.stringify(st.Resource).includes('/index/'));
-    expect(indexGrants.map((st) => st.Sid)).toEqual([]);
+    expect(indexGrants.map((st) => st.Sid)).toEqual([
+      'InventoryKeep',
+      'InventoryKeep',
+      'InventoryKeep',
+    ]);
+    for (const st of indexGrants) {
+      expect(JSON.stringify(st.Resource)).toContain('/index/byCluster');
+      expect(JSON.stringify(st.Resource).match(/\/index\//g)).toHaveLength(1);
+    }
     const byDigest = statements.filter((st) => st.Sid === 'ImagesByDigest');
     expect(byDigest).toHaveLength(3); // eks-audit-logs, audit-webhook, pod-events
     for (const st of byDigest) {
@@ -222,8 +233,8 @@ describe('RegwatchStack with every option enabled', () => {
     }
   });
 
-  it('builds the three tables from the shared schema: CMK encryption, PITR, deletion protection, retained', () => {
-    for (const id of ['allowlist', 'findings', 'images'] as const) {
+  it('builds the tables from the shared schema: CMK encryption, PITR, deletion protection, retained', () => {
+    for (const id of ['allowlist', 'findings', 'images', 'inventory'] as const) {
       const def = TABLES[id];
       template.hasResource('AWS::DynamoDB::Table', {
         DeletionPolicy: 'Retain',

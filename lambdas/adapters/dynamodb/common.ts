@@ -143,4 +143,5 @@ export const findingSchema = findingCandidateSchema.extend({
   statusHistory: z.array(statusChangeSchema).optional(),
   firstActor: actorSchema.nullable().optional(),
   sightings: z.array(sightingSchema).optional(),
+  resolution: z.object({ by: z.string(), reason: z.string(), at: timeString }).optional(),
 });

@@ -15,13 +15,24 @@ import {
 import * as z from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import {
+  applyStatusChange,
+  autoResolve,
+  foldSighting,
+  newFinding,
+  reopenReason,
+  SIGHTINGS,
+  STATUS_HISTORY,
+  STATUS_TRANSITIONS,
+  SYSTEM_ACTOR,
+} from '../../core/lifecycle.ts';
+import {
+  type AutoResolutionReason,
   FINDING_STATUSES,
   type Finding,
   type FindingCandidate,
   type FindingStatus,
   SEVERITIES,
   type Severity,
-  type Sighting,
   type StatusChange,
   type UpsertResult,
 } from '../../core/types.ts';
@@ -39,26 +50,14 @@ import {
 } from './common.ts';
 import { FINDINGS_INDEX, STATUS_SHARDS } from './schema.ts';
 
+export { SIGHTINGS, STATUS_HISTORY, STATUS_TRANSITIONS, SYSTEM_ACTOR };
+
 /** How many recent event ids an item remembers to recognise a redelivery. */
 export const RECENT_EVENT_IDS = 50;
-/** How many status changes an item keeps. */
-export const STATUS_HISTORY = 20;
-/** How many sightings (pod, actor, source) an item keeps. */
-export const SIGHTINGS = 20;
 /** The shortest id prefix `get` accepts. */
 export const MIN_ID_PREFIX = 4;
-/** Who reopens a finding on its own. */
-export const SYSTEM_ACTOR = 'regwatch';
 
 const MAX_WRITE_ATTEMPTS = 64;
-
-/** Allowed status changes; anything else is a `ConflictError`. */
-export const STATUS_TRANSITIONS: Readonly<Record<FindingStatus, readonly FindingStatus[]>> = {
-  OPEN: ['ACKNOWLEDGED', 'RESOLVED', 'SUPPRESSED'],
-  ACKNOWLEDGED: ['RESOLVED', 'SUPPRESSED', 'OPEN'],
-  SUPPRESSED: ['OPEN', 'RESOLVED'],
-  RESOLVED: ['OPEN'],
-};
 
 export interface FindingFilter {
   /** One status, or several (e.g. OPEN and ACKNOWLEDGED for "still active"). */
@@ -146,6 +145,7 @@ const OPTIONAL_ATTRIBUTES = [
   'podName',
   'notes',
   'sightings',
+  'resolution',
 ] as const;
 
 /** The item as written: the finding, its index keys and bookkeeping. Null index keys are left out. */
@@ -179,17 +179,15 @@ function fromStored(s: StoredFinding): Loaded {
     lastStatusChange,
     statusHistory,
     firstActor,
+    resolution,
     ...rest
   } = s;
   const finding: Finding = { ...rest };
+  if (resolution) finding.resolution = resolution;
   if (lastStatusChange) finding.lastStatusChange = lastStatusChange;
   if (statusHistory) finding.statusHistory = statusHistory;
   if (firstActor !== undefined) finding.firstActor = firstActor;
   return { finding, rev, recentEventIds: recentEventIds ?? [], expiresAt };
-}
-
-function laterOf(a: string, b: string): string {
-  return Date.parse(a) >= Date.parse(b) ? a : b;
 }
 
 function encodeToken(after: string): string {
@@ -257,16 +255,7 @@ export class FindingsStore {
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
       const current = await this.#load(c.fingerprint);
       if (!current) {
-        const finding: Finding = {
-          ...sighting,
-          id: findingId(c.fingerprint),
-          status: 'OPEN',
-          firstSeen: observedAt,
-          lastSeen: observedAt,
-          count: 1,
-          firstActor: c.actor,
-          sightings: [sightingOf(sighting)],
-        };
+        const finding = newFinding(sighting, findingId(c.fingerprint));
         try {
           await this.#doc.send(
             new PutCommand({
@@ -290,7 +279,8 @@ export class FindingsStore {
       if (known && !reopenReason(current.finding, observedAt, opts.now)) {
         return { outcome: 'repeat', counted: false, finding: current.finding };
       }
-      const { finding, reopened } = merge(current.finding, sighting, opts.now);
+      const finding: Finding = structuredClone(current.finding);
+      const { outcome } = foldSighting(finding, sighting, opts.now);
       const recent = known
         ? current.recentEventIds
         : [...current.recentEventIds, c.eventId].slice(-RECENT_EVENT_IDS);
@@ -301,7 +291,7 @@ export class FindingsStore {
           known ? { '#rev': 'rev' } : { '#rev': 'rev', '#recent': 'recentEventIds' },
           known ? { ':rev': current.rev } : { ':rev': current.rev, ':eid': c.eventId },
         );
-        return { outcome: reopened ? 'reopened' : 'repeat', counted: true, finding };
+        return { outcome, counted: true, finding };
       } catch (error) {
         if (!isConditionalCheckFailed(error)) throw error;
         await retryPause(attempt);
@@ -337,20 +327,7 @@ export class FindingsStore {
 
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
       const current = await this.#resolve(idOrFingerprint);
-      const from = current.finding.status;
-      if (!STATUS_TRANSITIONS[from].includes(record.status)) {
-        throw new ConflictError(
-          `finding ${current.finding.id} is ${from}; it cannot become ${record.status} (allowed: ${
-            STATUS_TRANSITIONS[from].join(', ') || 'none'
-          })`,
-        );
-      }
-      const finding: Finding = {
-        ...current.finding,
-        status: record.status,
-        lastStatusChange: record,
-        statusHistory: [...(current.finding.statusHistory ?? []), record].slice(-STATUS_HISTORY),
-      };
+      const finding = applyStatusChange(current.finding, record);
       try {
         await this.#replace(
           toItem(finding, current.rev + 1, current.recentEventIds, current.expiresAt),
@@ -365,6 +342,41 @@ export class FindingsStore {
       }
     }
     throw new ConflictError(`finding ${idOrFingerprint}: gave up after conflicting writes`);
+  }
+
+  /** The finding with this full fingerprint, or undefined. */
+  async find(fingerprint: string): Promise<Finding | undefined> {
+    return (await this.#load(fingerprint))?.finding;
+  }
+
+  /**
+   * regwatch's own resolution (`resolution.by = "regwatch"`), when the lifecycle allows it
+   * (`canAutoResolve`); null when the finding is missing or must stay as it is.
+   */
+  async autoResolve(
+    fingerprint: string,
+    reason: AutoResolutionReason,
+    now: Date,
+  ): Promise<Finding | null> {
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      const current = await this.#load(fingerprint);
+      if (!current) return null;
+      const finding = autoResolve(current.finding, reason, now);
+      if (!finding) return null;
+      try {
+        await this.#replace(
+          toItem(finding, current.rev + 1, current.recentEventIds, current.expiresAt),
+          '#rev = :rev',
+          { '#rev': 'rev' },
+          { ':rev': current.rev },
+        );
+        return finding;
+      } catch (error) {
+        if (!isConditionalCheckFailed(error)) throw error;
+        await retryPause(attempt);
+      }
+    }
+    throw new ConflictError(`finding ${fingerprint}: gave up after conflicting writes`);
   }
 
   /** Which index answers `filter` and what is left to filter; see docs/data-model.md. */
@@ -693,88 +705,4 @@ async function* mergeNewestFirst(
   } finally {
     await Promise.all(streams.map((s) => s.return(undefined)));
   }
-}
-
-/** What a finding remembers of one sighting: which pod, who, from where, and its notes. */
-function sightingOf(c: FindingCandidate): Sighting {
-  const s: Sighting = {
-    at: c.observedAt,
-    source: c.source,
-    eventId: c.eventId,
-    podName: c.podName ?? null,
-    actor: c.actor?.username ?? null,
-  };
-  if (c.notes && c.notes.length > 0) s.notes = c.notes;
-  return s;
-}
-
-/** Folds a new sighting into a finding: counts, first/last seen, latest details, reopening. */
-function merge(
-  prev: Finding,
-  sighting: FindingCandidate,
-  now: Date,
-): { finding: Finding; reopened: boolean } {
-  const observed = sighting.observedAt;
-  const isLatest = Date.parse(observed) >= Date.parse(prev.lastSeen);
-  const isEarliest = Date.parse(observed) < Date.parse(prev.firstSeen);
-  const base: Finding = isLatest
-    ? {
-        ...prev,
-        ...sighting,
-        id: prev.id,
-        status: prev.status,
-        firstSeen: prev.firstSeen,
-        lastSeen: prev.lastSeen,
-        count: prev.count,
-      }
-    : { ...prev };
-  const finding: Finding = {
-    ...base,
-    count: prev.count + 1,
-    lastSeen: laterOf(observed, prev.lastSeen),
-    firstSeen: isEarliest ? observed : prev.firstSeen,
-    firstActor: isEarliest ? sighting.actor : (prev.firstActor ?? null),
-    sightings: [...(prev.sightings ?? []), sightingOf(sighting)].slice(-SIGHTINGS),
-  };
-  // The latest sighting's pod and notes, not a mix of old and new.
-  if (isLatest) {
-    finding.podName = sighting.podName;
-    finding.notes = sighting.notes;
-  }
-  if (finding.podName === undefined) delete finding.podName;
-  if (finding.notes === undefined) delete finding.notes;
-
-  const reason = reopenReason(prev, observed, now);
-  if (!reason) return { finding, reopened: false };
-  const change: StatusChange = {
-    status: 'OPEN',
-    by: SYSTEM_ACTOR,
-    at: now.toISOString(),
-    reason,
-  };
-  finding.status = 'OPEN';
-  finding.lastStatusChange = change;
-  finding.statusHistory = [...(prev.statusHistory ?? []), change].slice(-STATUS_HISTORY);
-  return { finding, reopened: true };
-}
-
-/**
- * Why a sighting reopens a finding, or null. A sighting from before the resolution (or from
- * inside the suppression window) is a late delivery of something already judged: no reopen.
- */
-function reopenReason(prev: Finding, observed: string, now: Date): string | null {
-  const change = prev.lastStatusChange;
-  const seen = Date.parse(observed);
-  if (prev.status === 'RESOLVED') {
-    if (change && seen <= Date.parse(change.at)) return null;
-    return `seen again at ${observed} after it was resolved`;
-  }
-  if (prev.status === 'SUPPRESSED') {
-    const until = change?.until;
-    if (until === undefined) return null;
-    const ends = Date.parse(until);
-    if (ends > now.getTime() || seen < ends) return null;
-    return `seen again at ${observed} after the suppression ended at ${until}`;
-  }
-  return null;
 }

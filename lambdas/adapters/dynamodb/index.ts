@@ -1,10 +1,11 @@
-/** The DynamoDB stores and table definitions, and one call that builds all three stores. */
+/** The DynamoDB stores and table definitions, and one call that builds every store. */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AllowlistStore, type AllowlistStoreOptions } from './allowlist.ts';
 import type { InvalidItemHandler } from './common.ts';
 import { FindingsStore } from './findings.ts';
 import { ImagesStore } from './images.ts';
+import { InventoryStore } from './inventory.ts';
 import type { TableNames } from './schema.ts';
 
 export {
@@ -32,7 +33,15 @@ export {
   type ScanResult,
 } from './images.ts';
 export {
+  type AppliedPlan,
+  type InventoryFilter,
+  type InventoryPage,
+  InventoryStore,
+  type StoredEntry,
+} from './inventory.ts';
+export {
   createTables,
+  INVENTORY_INDEX,
   LOCAL_TABLE_NAMES,
   TABLE_IDS,
   TABLES,
@@ -45,6 +54,7 @@ export interface RegwatchTables {
   findings: FindingsStore;
   allowlist: AllowlistStore;
   images: ImagesStore;
+  inventory: InventoryStore;
   /** The document client the stores share. */
   doc: DynamoDBDocumentClient;
 }
@@ -54,7 +64,7 @@ export function documentClient(client: DynamoDBClient): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }
 
-/** The three stores over one client (a low-level client is wrapped in a document client). */
+/** The stores over one client (a low-level client is wrapped in a document client). */
 export function regwatchTables(
   client: DynamoDBDocumentClient | DynamoDBClient,
   names: TableNames,
@@ -66,5 +76,6 @@ export function regwatchTables(
     findings: new FindingsStore(doc, names.findings, { onInvalid: options.onInvalid }),
     allowlist: new AllowlistStore(doc, names.allowlist, options.allowlist),
     images: new ImagesStore(doc, names.images, { onInvalid: options.onInvalid }),
+    inventory: new InventoryStore(doc, names.inventory, { onInvalid: options.onInvalid }),
   };
 }

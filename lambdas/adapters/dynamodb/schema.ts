@@ -1,5 +1,5 @@
 /**
- * The three regwatch tables as plain data: one source of truth for `createTables` (local
+ * The regwatch tables as plain data: one source of truth for `createTables` (local
  * mode, tests) and for the CDK stack, which maps these objects onto `TableV2` props.
  * See docs/data-model.md for the access pattern each key and index serves.
  */
@@ -43,7 +43,7 @@ export interface TableDefinition {
   timeToLiveAttribute?: string;
 }
 
-export const TABLE_IDS = ['allowlist', 'findings', 'images'] as const;
+export const TABLE_IDS = ['allowlist', 'findings', 'images', 'inventory'] as const;
 export type TableId = (typeof TABLE_IDS)[number];
 export type TableNames = Record<TableId, string>;
 
@@ -51,6 +51,7 @@ export const LOCAL_TABLE_NAMES: TableNames = {
   allowlist: 'regwatch-allowlist',
   findings: 'regwatch-findings',
   images: 'regwatch-images',
+  inventory: 'regwatch-inventory',
 };
 
 /**
@@ -74,6 +75,13 @@ export const FINDINGS_INDEX = {
 export const IMAGES_INDEX = {
   byRepository: 'byRepository',
   scanPending: 'scanPending',
+} as const;
+
+export const INVENTORY_INDEX = {
+  byCluster: 'byCluster',
+  byDigest: 'byDigest',
+  byRepository: 'byRepository',
+  byRegistry: 'byRegistry',
 } as const;
 
 const S = (name: string): KeyDefinition => ({ name, type: 'S' });
@@ -161,6 +169,43 @@ export const TABLES = {
         sortKey: S('scanPendingSince'),
         projection: { type: 'ALL' },
         serves: 'images whose scan is still pending, oldest first (sparse: only PENDING)',
+      },
+    ],
+  },
+  inventory: {
+    nameSuffix: 'inventory',
+    // One partition per workload: a template write or a delete reads and rewrites it whole.
+    partitionKey: S('workloadKey'),
+    sortKey: S('entryKey'),
+    globalSecondaryIndexes: [
+      {
+        name: INVENTORY_INDEX.byCluster,
+        partitionKey: S('cluster'),
+        sortKey: S('clusterSort'),
+        projection: { type: 'ALL' },
+        serves:
+          'what runs in a cluster; in one namespace (begins_with `namespace#`); resync sweeps',
+      },
+      {
+        name: INVENTORY_INDEX.byDigest,
+        partitionKey: S('digestKey'),
+        sortKey: S('workloadKey'),
+        projection: { type: 'ALL' },
+        serves: 'where a digest runs (scan results reach running workloads; sparse: no digest)',
+      },
+      {
+        name: INVENTORY_INDEX.byRepository,
+        partitionKey: S('repositoryKey'),
+        sortKey: S('workloadKey'),
+        projection: { type: 'ALL' },
+        serves: 'where a repository runs (sparse: unparseable images)',
+      },
+      {
+        name: INVENTORY_INDEX.byRegistry,
+        partitionKey: S('registryKey'),
+        sortKey: S('workloadKey'),
+        projection: { type: 'ALL' },
+        serves: 'what a rule for one registry host can affect (one-rule re-judgement)',
       },
     ],
   },

@@ -15,9 +15,9 @@
  * so judging every line of a chunk scans each byte about once per needle, even when a needle
  * (a `"subresource"` key, a `\u00` escape) is absent from most lines.
  */
-import { POD_SPEC_MARK, RELEVANT_VERBS, refRelevance } from './rules.ts';
+import { POD_SPEC_MARK, PREFILTER_VERBS, refRelevance } from './rules.ts';
 
-const VERB_VALUES: readonly Buffer[] = RELEVANT_VERBS.map((v) => Buffer.from(v, 'latin1'));
+const VERB_VALUES: readonly Buffer[] = PREFILTER_VERBS.map((v) => Buffer.from(v, 'latin1'));
 
 /**
  * First occurrence of a needle at or after a position, for mostly ascending positions. The

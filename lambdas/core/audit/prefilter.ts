@@ -13,9 +13,9 @@
  * - Text that embeds an event inside a JSON string (a CloudWatch export record's `message`)
  *   shows `\"verb\"`, which is not found, so it is always parsed; its message is then judged.
  */
-import { POD_SPEC_MARK, RELEVANT_VERBS, refRelevance } from './rules.ts';
+import { POD_SPEC_MARK, PREFILTER_VERBS, refRelevance } from './rules.ts';
 
-const VERBS: ReadonlySet<string> = new Set(RELEVANT_VERBS);
+const VERBS: ReadonlySet<string> = new Set(PREFILTER_VERBS);
 
 function isWs(c: number): boolean {
   return c === 32 || c === 9 || c === 10 || c === 13;

@@ -5,6 +5,12 @@
 
 export const RELEVANT_VERBS = ['create', 'update', 'patch'] as const;
 
+/**
+ * What the pre-filters keep: the writes above, and `delete`, which takes an image away (the
+ * inventory follows it; the interpreter still skips it as `verb`).
+ */
+export const PREFILTER_VERBS = [...RELEVANT_VERBS, 'delete'] as const;
+
 /** Resource → the kind of its objects and the API groups it is served from. */
 export const RELEVANT_RESOURCES = {
   pods: { kind: 'Pod', groups: [''] },

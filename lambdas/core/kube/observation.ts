@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { PodObservation } from '../types.ts';
 import { extractContainers } from './containers.ts';
-import type { PodEvent } from './pod-event.ts';
+import type { PodDeletedEvent, PodEvent } from './pod-event.ts';
 import { type WorkloadOptions, workloadOf } from './workload.ts';
 
 /**
@@ -11,7 +11,8 @@ import { type WorkloadOptions, workloadOf } from './workload.ts';
  * seen again once its digests resolved (or after an in-place image change) is a new event.
  */
 export function observationFromPodEvent(
-  event: PodEvent,
+  // A deleted pod's event carries the same trimmed pod: it names the workload that lost it.
+  event: PodEvent | PodDeletedEvent,
   opts: WorkloadOptions = {},
 ): PodObservation {
   const pod = event.pod;

@@ -162,6 +162,13 @@ export function isPodSighting(event: AnyPodEvent): event is PodEvent {
   return event.reason === 'added' || event.reason === 'running' || event.reason === 'resync';
 }
 
+/** The end of a resync pass on its own (the reconciler's input). */
+export const resyncCompleteEventSchema = resyncCompleteSchema;
+
+/** Anything `/v1/pod-events` accepts (the whole contract); an unknown `reason` is refused. */
+export const podEventRecordSchema = podEventSchema;
+export type PodEventRecord = AnyPodEvent;
+
 type Loose = Record<string, unknown>;
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const obj = (v: unknown): Loose => (v !== null && typeof v === 'object' ? (v as Loose) : {});

@@ -40,6 +40,11 @@ export const ingestConfigSchema = z.object({
   ALLOWLIST_TABLE: z.string(),
   /** Read for scan counts: a running digest that is known vulnerable gets `vulnerable-image`. */
   IMAGES_TABLE: z.string(),
+  /**
+   * The inventory (issue 11): with it, every observation keeps the inventory current and
+   * auto-resolves what it ended. Optional until the stack gives it to the ingest functions.
+   */
+  INVENTORY_TABLE: z.string().optional(),
   /** Lowest severity a scan's counts must reach to make a `vulnerable-image` finding. */
   VULNERABLE_SEVERITY_THRESHOLD: z.enum(SEVERITIES).default('critical'),
   /** Days a finding lives after its last sighting; 0 keeps findings forever. */

@@ -58,6 +58,8 @@ export function buildIngestDeps(
       findings: config.FINDINGS_TABLE,
       allowlist: config.ALLOWLIST_TABLE,
       images: config.IMAGES_TABLE,
+      // Unset: the store is never used (deps.inventory stays absent).
+      inventory: config.INVENTORY_TABLE ?? '',
     },
     { onInvalid: (report) => telemetry.warn('invalid item skipped on read', { ...report }) },
   );
@@ -81,6 +83,9 @@ export function buildIngestDeps(
       options.signatures === null
         ? undefined
         : (options.signatures ?? lambdaSignatureVerifier(config)),
+    ...(config.INVENTORY_TABLE
+      ? { inventory: { store: tables.inventory, findings: tables.findings } }
+      : {}),
   };
   return { deps, tables, allowlist, config };
 }

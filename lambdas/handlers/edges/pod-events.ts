@@ -41,6 +41,7 @@ export function podEventOfEnvelope(
       [{ path: 'source', message: `expected ${POD_EVENT_SOURCE} / ${POD_EVENT_DETAIL_TYPE}` }],
     );
   }
+  // Pod sightings, `deleted` and `resync-complete` (issue 11).
   const detail = podEventSchema.safeParse(envelope.detail);
   if (!detail.success) {
     const issues = zodIssues(detail.error).map((i) => ({ ...i, path: `detail.${i.path}` }));

@@ -1,0 +1,492 @@
+/**
+ * The Inventory table: one item per cluster + namespace + workload + container + reference,
+ * partitioned by workload. Every change reads the workload's partition, plans with the pure
+ * `planInventory` and writes each changed item conditionally on its revision, re-planning on a
+ * conflict, so concurrent events for one workload never lose each other's pods.
+ */
+import {
+  BatchWriteCommand,
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import * as z from 'zod';
+import { ConflictError, ValidationError } from '../../core/errors.ts';
+import {
+  entryChanged,
+  entryKey,
+  INVENTORY_SOURCES,
+  type InventoryEntry,
+  type InventoryEvent,
+  type InventoryPlan,
+  type JudgedViolation,
+  planInventory,
+  type Removal,
+  workloadKey,
+} from '../../core/inventory.ts';
+import type { WorkloadRef } from '../../core/types.ts';
+import {
+  dropUndefined,
+  type InvalidItemHandler,
+  isConditionalCheckFailed,
+  retryPause,
+  timeString,
+  zodIssues,
+} from './common.ts';
+import { INVENTORY_INDEX } from './schema.ts';
+import { CONTAINER_KINDS_FOR_STORE, SEVERITIES, VIOLATION_RULES } from './vocabulary.ts';
+
+const MAX_WRITE_ATTEMPTS = 32;
+/** The bookkeeping item of a cluster's forwarder resync passes (not in any index). */
+const RESYNC_PREFIX = '#resync#';
+/** Other bookkeeping items (not in any index). */
+const META_PREFIX = '#meta#';
+
+const entrySchema = z.object({
+  cluster: z.string().min(1),
+  namespace: z.string().min(1),
+  workload: z.object({ kind: z.string(), name: z.string() }),
+  container: z.string(),
+  containerKind: z.enum(CONTAINER_KINDS_FOR_STORE),
+  image: z.string(),
+  reference: z.string().nullable(),
+  repository: z.string().nullable(),
+  registry: z.string().nullable(),
+  digests: z.array(z.string()),
+  sources: z.array(z.enum(INVENTORY_SOURCES)),
+  firstSeen: timeString,
+  lastSeen: timeString,
+  actor: z.string().nullable(),
+  pods: z.array(z.string()),
+  template: z.boolean(),
+  violations: z.array(z.object({ rule: z.enum(VIOLATION_RULES), severity: z.enum(SEVERITIES) })),
+  resyncId: z.string().optional(),
+  forwarderSeenAt: timeString.optional(),
+});
+const storedSchema = entrySchema.extend({ rev: z.number().int().nonnegative() });
+
+export interface StoredEntry {
+  entry: InventoryEntry;
+  rev: number;
+}
+
+export interface InventoryFilter {
+  cluster?: string | undefined;
+  namespace?: string | undefined;
+  repository?: string | undefined;
+  digest?: string | undefined;
+}
+
+export interface InventoryPage {
+  items: StoredEntry[];
+  /** Pass back to continue; absent on the last page. */
+  next?: Record<string, unknown> | undefined;
+}
+
+/** What an applied plan did: the removals drive auto-resolution. */
+export interface AppliedPlan extends InventoryPlan {
+  /** The stored entries before the change, by entry id within the workload. */
+  before: Map<string, InventoryEntry>;
+}
+
+function clusterSort(e: InventoryEntry): string {
+  return `${e.namespace}#${e.workload.kind}#${e.workload.name}#${entryKey(e)}`;
+}
+
+function toItem(entry: InventoryEntry, rev: number): Record<string, unknown> {
+  return dropUndefined({
+    ...entry,
+    rev,
+    workloadKey: workloadKey(entry.cluster, entry.namespace, entry.workload),
+    entryKey: entryKey(entry),
+    clusterSort: clusterSort(entry),
+    digestKey: entry.digests.at(-1),
+    repositoryKey: entry.repository ?? undefined,
+    registryKey: entry.registry ?? undefined,
+  });
+}
+
+export class InventoryStore {
+  readonly #doc: DynamoDBDocumentClient;
+  readonly #table: string;
+  readonly #onInvalid: InvalidItemHandler | undefined;
+  /** Resync ids this process already recorded the start of, per cluster. */
+  readonly #resyncSeen = new Map<string, string>();
+
+  constructor(
+    doc: DynamoDBDocumentClient,
+    tableName: string,
+    options: { onInvalid?: InvalidItemHandler | undefined } = {},
+  ) {
+    this.#doc = doc;
+    this.#table = tableName;
+    this.#onInvalid = options.onInvalid;
+  }
+
+  get tableName(): string {
+    return this.#table;
+  }
+
+  /** The entries of one workload, read consistently. */
+  async workloadEntries(
+    cluster: string,
+    namespace: string,
+    workload: WorkloadRef,
+  ): Promise<StoredEntry[]> {
+    return this.#collect({
+      TableName: this.#table,
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': 'workloadKey' },
+      ExpressionAttributeValues: { ':pk': workloadKey(cluster, namespace, workload) },
+      ConsistentRead: true,
+    });
+  }
+
+  /**
+   * Plans `event` against the workload's entries and writes the plan; on a conflicting write
+   * re-reads and re-plans. Returns what was done.
+   */
+  async applyToWorkload(
+    cluster: string,
+    namespace: string,
+    workload: WorkloadRef,
+    event: InventoryEvent,
+  ): Promise<AppliedPlan> {
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      const stored = await this.workloadEntries(cluster, namespace, workload);
+      const applied = await this.#tryApply(stored, event);
+      if (applied) return applied;
+      await retryPause(attempt);
+    }
+    throw new ConflictError(
+      `inventory ${workloadKey(cluster, namespace, workload)}: gave up after conflicting writes`,
+    );
+  }
+
+  /**
+   * Applies `event` to entries found through an index (a pod gone whose workload is unknown,
+   * a resync pass ending): each affected workload is re-read and planned on its own.
+   */
+  async applyToFound(
+    found: readonly InventoryEntry[],
+    event: InventoryEvent,
+  ): Promise<AppliedPlan> {
+    const workloads = new Map<string, InventoryEntry>();
+    for (const e of found) workloads.set(workloadKey(e.cluster, e.namespace, e.workload), e);
+    const all: AppliedPlan = { upserts: [], removals: [], before: new Map() };
+    for (const e of workloads.values()) {
+      const done = await this.applyToWorkload(e.cluster, e.namespace, e.workload, event);
+      all.upserts.push(...done.upserts);
+      all.removals.push(...done.removals);
+      for (const [k, v] of done.before) all.before.set(k, v);
+    }
+    return all;
+  }
+
+  /** Writes the plan for `stored`; null when another writer got there first. */
+  async #tryApply(
+    stored: readonly StoredEntry[],
+    event: InventoryEvent,
+  ): Promise<AppliedPlan | null> {
+    const plan = planInventory(
+      stored.map((s) => s.entry),
+      event,
+    );
+    const revs = new Map(stored.map((s) => [entryKey(s.entry), s]));
+    const before = new Map(stored.map((s) => [entryKey(s.entry), s.entry]));
+    try {
+      for (const entry of plan.upserts) {
+        const prev = revs.get(entryKey(entry));
+        if (prev && !entryChanged(prev.entry, entry)) continue;
+        await this.#put(entry, prev?.rev);
+      }
+      for (const { entry } of plan.removals) {
+        const prev = revs.get(entryKey(entry));
+        if (prev) await this.#delete(entry, prev.rev);
+      }
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return null;
+      throw error;
+    }
+    return { ...plan, before };
+  }
+
+  async #put(entry: InventoryEntry, rev: number | undefined): Promise<void> {
+    await this.#doc.send(
+      new PutCommand({
+        TableName: this.#table,
+        Item: toItem(entry, (rev ?? 0) + 1),
+        ConditionExpression:
+          rev === undefined ? 'attribute_not_exists(workloadKey)' : '#rev = :rev',
+        ...(rev === undefined
+          ? {}
+          : {
+              ExpressionAttributeNames: { '#rev': 'rev' },
+              ExpressionAttributeValues: { ':rev': rev },
+            }),
+      }),
+    );
+  }
+
+  async #delete(entry: InventoryEntry, rev: number): Promise<void> {
+    await this.#doc.send(
+      new DeleteCommand({
+        TableName: this.#table,
+        Key: {
+          workloadKey: workloadKey(entry.cluster, entry.namespace, entry.workload),
+          entryKey: entryKey(entry),
+        },
+        ConditionExpression: '#rev = :rev',
+        ExpressionAttributeNames: { '#rev': 'rev' },
+        ExpressionAttributeValues: { ':rev': rev },
+      }),
+    );
+  }
+
+  /**
+   * Records a new verdict on an entry if it is still at `rev`; false when it changed meanwhile
+   * (the caller re-reads) or is gone.
+   */
+  async setViolations(
+    entry: InventoryEntry,
+    rev: number,
+    violations: readonly JudgedViolation[],
+  ): Promise<boolean> {
+    try {
+      await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: {
+            workloadKey: workloadKey(entry.cluster, entry.namespace, entry.workload),
+            entryKey: entryKey(entry),
+          },
+          UpdateExpression: 'SET #v = :v, #rev = :next',
+          ConditionExpression: '#rev = :rev',
+          ExpressionAttributeNames: { '#v': 'violations', '#rev': 'rev' },
+          ExpressionAttributeValues: { ':v': violations, ':rev': rev, ':next': rev + 1 },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  /** One entry by its identity, read consistently. */
+  async get(
+    cluster: string,
+    namespace: string,
+    workload: WorkloadRef,
+    key: Pick<InventoryEntry, 'container' | 'reference' | 'image'>,
+  ): Promise<StoredEntry | undefined> {
+    const out = await this.#doc.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: { workloadKey: workloadKey(cluster, namespace, workload), entryKey: entryKey(key) },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item ? this.#validate(out.Item) : undefined;
+  }
+
+  /**
+   * Writes entries unconditionally in batches of 25 (a backfill, the bench); live paths use
+   * `applyToWorkload`. Unprocessed items are retried.
+   */
+  async importEntries(entries: readonly InventoryEntry[]): Promise<void> {
+    for (let i = 0; i < entries.length; i += 25) {
+      let requests: Record<string, unknown>[] = entries
+        .slice(i, i + 25)
+        .map((e) => ({ PutRequest: { Item: toItem(e, 1) } }));
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        if (attempt >= MAX_WRITE_ATTEMPTS)
+          throw new ConflictError('inventory import: writes kept failing');
+        const out = await this.#doc.send(
+          new BatchWriteCommand({ RequestItems: { [this.#table]: requests } }),
+        );
+        requests = (out.UnprocessedItems?.[this.#table] ?? []) as Record<string, unknown>[];
+        if (requests.length > 0) await retryPause(attempt);
+      }
+    }
+  }
+
+  /** A bookkeeping value (the reconciler's last state), or undefined. Not in any index. */
+  async getMeta(name: string): Promise<unknown> {
+    const out = await this.#doc.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: { workloadKey: `${META_PREFIX}${name}`, entryKey: '#' },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item?.value;
+  }
+
+  async putMeta(name: string, value: unknown): Promise<void> {
+    await this.#doc.send(
+      new PutCommand({
+        TableName: this.#table,
+        Item: { workloadKey: `${META_PREFIX}${name}`, entryKey: '#', value },
+      }),
+    );
+  }
+
+  /* -------------------------------------------------------------- resync passes */
+
+  /** Notes that a resync pass `resyncId` of `cluster` is under way (its first event's time). */
+  async resyncStarted(cluster: string, resyncId: string, observedAt: string): Promise<void> {
+    if (this.#resyncSeen.get(cluster) === resyncId) return;
+    try {
+      await this.#doc.send(
+        new UpdateCommand({
+          TableName: this.#table,
+          Key: { workloadKey: `${RESYNC_PREFIX}${cluster}`, entryKey: '#' },
+          UpdateExpression: 'SET #id = :id, #at = :at',
+          ConditionExpression: 'attribute_not_exists(#id) OR #id <> :id OR #at > :at',
+          ExpressionAttributeNames: { '#id': 'resyncId', '#at': 'startedAt' },
+          ExpressionAttributeValues: { ':id': resyncId, ':at': observedAt },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+    this.#resyncSeen.set(cluster, resyncId);
+  }
+
+  /** When the pass `resyncId` of `cluster` began, if this table saw its start. */
+  async resyncStart(cluster: string, resyncId: string): Promise<string | null> {
+    const out = await this.#doc.send(
+      new GetCommand({
+        TableName: this.#table,
+        Key: { workloadKey: `${RESYNC_PREFIX}${cluster}`, entryKey: '#' },
+        ConsistentRead: true,
+      }),
+    );
+    return out.Item?.resyncId === resyncId && typeof out.Item.startedAt === 'string'
+      ? out.Item.startedAt
+      : null;
+  }
+
+  /* -------------------------------------------------------------- reads */
+
+  /** Entries matching `filter`, through the index that answers it (a Scan only without one). */
+  async *query(filter: InventoryFilter = {}): AsyncGenerator<StoredEntry> {
+    if (filter.namespace !== undefined && filter.cluster === undefined) {
+      throw new ValidationError('--namespace needs --cluster');
+    }
+    const narrow = (s: StoredEntry) =>
+      (filter.cluster === undefined || s.entry.cluster === filter.cluster) &&
+      (filter.namespace === undefined || s.entry.namespace === filter.namespace);
+    let input: QueryCommandInput | undefined;
+    if (filter.digest !== undefined)
+      input = this.#indexQuery(INVENTORY_INDEX.byDigest, 'digestKey', filter.digest);
+    else if (filter.repository !== undefined)
+      input = this.#indexQuery(INVENTORY_INDEX.byRepository, 'repositoryKey', filter.repository);
+    else if (filter.cluster !== undefined) {
+      input = this.#indexQuery(INVENTORY_INDEX.byCluster, 'cluster', filter.cluster);
+      if (filter.namespace !== undefined) {
+        input.KeyConditionExpression += ' AND begins_with(#sk, :ns)';
+        (input.ExpressionAttributeNames as Record<string, string>)['#sk'] = 'clusterSort';
+        (input.ExpressionAttributeValues as Record<string, unknown>)[':ns'] =
+          `${filter.namespace}#`;
+      }
+    }
+    if (input) {
+      for await (const s of this.#pages(input)) if (narrow(s)) yield s;
+      return;
+    }
+    let next: Record<string, unknown> | undefined;
+    do {
+      const page = await this.scanPage(next);
+      for (const s of page.items) yield s;
+      next = page.next;
+    } while (next);
+  }
+
+  /** Entries whose registry host is `host` (after pull-through mapping). */
+  async *byRegistry(host: string): AsyncGenerator<StoredEntry> {
+    yield* this.#pages(
+      this.#indexQuery(INVENTORY_INDEX.byRegistry, 'registryKey', host.toLowerCase()),
+    );
+  }
+
+  /**
+   * One page of the whole table (bookkeeping items left out): the unit of a full, resumable
+   * reconciliation. `segment` splits the table for parallel passes.
+   */
+  async scanPage(
+    next?: Record<string, unknown>,
+    options: { limit?: number; segment?: { index: number; total: number } } = {},
+  ): Promise<InventoryPage> {
+    const out = await this.#doc.send(
+      new ScanCommand({
+        TableName: this.#table,
+        Limit: options.limit ?? 500,
+        ...(next ? { ExclusiveStartKey: next } : {}),
+        ...(options.segment
+          ? { Segment: options.segment.index, TotalSegments: options.segment.total }
+          : {}),
+      }),
+    );
+    const items: StoredEntry[] = [];
+    for (const raw of out.Items ?? []) {
+      const pk = String(raw.workloadKey);
+      if (pk.startsWith(RESYNC_PREFIX) || pk.startsWith(META_PREFIX)) continue;
+      const s = this.#validate(raw);
+      if (s) items.push(s);
+    }
+    return { items, ...(out.LastEvaluatedKey ? { next: out.LastEvaluatedKey } : {}) };
+  }
+
+  #indexQuery(index: string, attribute: string, value: string): QueryCommandInput {
+    return {
+      TableName: this.#table,
+      IndexName: index,
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': attribute },
+      ExpressionAttributeValues: { ':pk': value },
+    };
+  }
+
+  async #collect(input: QueryCommandInput): Promise<StoredEntry[]> {
+    const out: StoredEntry[] = [];
+    for await (const s of this.#pages(input)) out.push(s);
+    return out;
+  }
+
+  async *#pages(input: QueryCommandInput): AsyncGenerator<StoredEntry> {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const out = await this.#doc.send(
+        new QueryCommand(startKey ? { ...input, ExclusiveStartKey: startKey } : input),
+      );
+      for (const raw of out.Items ?? []) {
+        const s = this.#validate(raw);
+        if (s) yield s;
+      }
+      startKey = out.LastEvaluatedKey;
+    } while (startKey);
+  }
+
+  #validate(raw: Record<string, unknown>): StoredEntry | undefined {
+    const parsed = storedSchema.safeParse(raw);
+    if (parsed.success) {
+      const { rev, ...entry } = parsed.data;
+      return { entry: entry as InventoryEntry, rev };
+    }
+    this.#onInvalid?.({
+      table: this.#table,
+      key: { workloadKey: raw.workloadKey, entryKey: raw.entryKey },
+      issues: zodIssues(parsed.error),
+    });
+    return undefined;
+  }
+}
+
+export type { Removal };
