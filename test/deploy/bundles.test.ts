@@ -189,10 +189,6 @@ function sqsEvent(handler: string, bodies: string[]) {
   };
 }
 
-function sharedJson(file: string): Record<string, unknown> {
-  return JSON.parse(readFileSync(path.join(SHARED_FIXTURES, file), 'utf8'));
-}
-
 /** An AWS sample event moved to this account and region, with a real digest. */
 function ownEvent(file: string): Record<string, unknown> {
   const text = readFileSync(path.join(SHARED_FIXTURES, 'eventbridge', file), 'utf8')
@@ -578,9 +574,8 @@ describe('the deployed bundles, run with the template environment against loopba
     // Prepare / Act: per function, its recorded calls against its role's statements
     const problems: Record<string, { denied: string[]; unused: string[] }> = {};
     for (const f of functionsOf(stack.template)) {
-      const roleId = (f.resource.Properties?.Role as { 'Fn::GetAtt': [string, string] })[
-        'Fn::GetAtt'
-      ][0];
+      const role = (f.resource.Properties ?? {}).Role as { 'Fn::GetAtt': [string, string] };
+      const roleId = role['Fn::GetAtt'][0];
       const statements = roleStatements(stack.template, roleId, NAMES);
       const calls = callsOf(f.handler);
       const denied = deniedCalls(statements, calls);
