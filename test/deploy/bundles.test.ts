@@ -574,8 +574,8 @@ describe('the deployed bundles, run with the template environment against loopba
     // Prepare / Act: per function, its recorded calls against its role's statements
     const problems: Record<string, { denied: string[]; unused: string[] }> = {};
     for (const f of functionsOf(stack.template)) {
-      const role = (f.resource.Properties ?? {}).Role as { 'Fn::GetAtt': [string, string] };
-      const roleId = role['Fn::GetAtt'][0];
+      const role = f.resource.Properties?.Role as { 'Fn::GetAtt': [string, string] } | undefined;
+      const roleId = role?.['Fn::GetAtt'][0] ?? '';
       const statements = roleStatements(stack.template, roleId, NAMES);
       const calls = callsOf(f.handler);
       const denied = deniedCalls(statements, calls);

@@ -230,9 +230,10 @@ describe('the alerts stream filter against stream records', () => {
       r.Type === 'AWS::Lambda::EventSourceMapping' &&
       JSON.stringify(r.Properties?.EventSourceArn).includes('StreamArn'),
   );
-  const criteria = (
-    mapping?.Properties?.FilterCriteria as { Filters: { Pattern: string }[] }
-  ).Filters.map((f) => JSON.parse(f.Pattern) as Json);
+  const filterCriteria = mapping?.Properties?.FilterCriteria as
+    | { Filters: { Pattern: string }[] }
+    | undefined;
+  const criteria = (filterCriteria?.Filters ?? []).map((f) => JSON.parse(f.Pattern) as Json);
   const passes = (record: Json) => criteria.some((pattern) => matchesPattern(pattern, record));
 
   const finding = (status: string) => ({
