@@ -20,6 +20,11 @@ export interface DeployedNames {
   region: string;
   partition: string;
   stackName: string;
+  /**
+   * Where queue URLs point (`https://sqs.<region>.amazonaws.com` by default). The SQS client
+   * sends each request to its queue URL's host, so a loopback test resolves them to its fake.
+   */
+  sqsEndpoint?: string;
   /** Overrides: the physical id (`Ref`) of a resource, by logical id. */
   physicalIds?: Record<string, string>;
 }
@@ -30,7 +35,7 @@ function refOf(id: string, resource: CfnResource, names: DeployedNames): string 
   const physical = names.physicalIds?.[id] ?? `${stackName}-${id}`;
   switch (resource.Type) {
     case 'AWS::SQS::Queue':
-      return `https://sqs.${region}.amazonaws.com/${account}/${physical}`;
+      return `${names.sqsEndpoint ?? `https://sqs.${region}.amazonaws.com`}/${account}/${physical}`;
     case 'AWS::SNS::Topic':
       return `arn:${partition}:sns:${region}:${account}:${physical}`;
     case 'AWS::SecretsManager::Secret':

@@ -216,6 +216,40 @@ describe('POST /v1/audit', () => {
   });
 });
 
+describe('POST /v1/audit behaves as the deployed functions', () => {
+  it('refuses a cluster name the audit webhook refuses, storing nothing', async () => {
+    // Act
+    const res = await post(
+      `/v1/audit?cluster=${encodeURIComponent('bad name!')}`,
+      eventList([
+        auditPodCreate({ auditID: 'b-1', namespace: 'qa', name: 'x', image: 'evil.io/x:1' }),
+      ]),
+    );
+
+    // Assess
+    expect(res.status).toBe(400);
+    expect(res.body.message).toMatch(/cluster name "bad name!" is invalid/);
+    expect(await stored('bad name!')).toEqual([]);
+  });
+
+  it('reads a CloudWatch Logs subscription payload through the eks-audit-logs edge', async () => {
+    // Prepare: the constructed subscription delivery of /aws/eks/orion-prod-euc1/cluster
+    const { readFileSync } = await import('node:fs');
+    const body = readFileSync(
+      path.join(SHARED, 'audit-events/constructed/eks-cloudwatch-subscription-event.json'),
+      'utf8',
+    );
+
+    // Act: the cluster comes from the log group, as on AWS
+    const res = await post('/v1/audit', body);
+
+    // Assess
+    expect(res.status).toBe(200);
+    expect(res.body.received).toBe(4);
+    expect((await stored('orion-prod-euc1')).length).toBeGreaterThan(0);
+  });
+});
+
 describe('POST /v1/events', () => {
   it('judges an ECR push against the allowlist', async () => {
     // Prepare: a push to another account's ECR, which no rule trusts
