@@ -167,6 +167,14 @@ function isObjectBody(v: unknown): v is Loose {
   );
 }
 
+const BUILTIN_POD_OWNERS: ReadonlySet<string> = new Set([
+  'ReplicaSet',
+  'ReplicationController',
+  'StatefulSet',
+  'DaemonSet',
+  'Job',
+]);
+
 export const NOTE_REQUEST_OBJECT =
   'read from the requestObject (the logged response did not carry the object): mutating admission webhooks may have changed what was stored';
 
@@ -297,7 +305,14 @@ export function interpretAuditEvent(event: unknown, opts: InterpretOptions): Aud
       summary,
     );
   }
-  if (target.ownerClaim && e.verb === 'create' && !actor.controller) {
+  // Pods of the built-in controllers are created by kube-controller-manager; anyone else
+  // creating a pod that names such an owner only claims it (a CRD's operator cannot be told).
+  if (
+    target.ownerClaim &&
+    e.verb === 'create' &&
+    !actor.controller &&
+    BUILTIN_POD_OWNERS.has(target.ownerClaim.kind)
+  ) {
     notes.push(
       `pod ${target.podName ?? ''} claims owner ${target.ownerClaim.kind}/${target.ownerClaim.name} but was created by ${actor.username || '(unknown)'}, not by a workload controller`,
     );
