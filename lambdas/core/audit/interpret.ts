@@ -175,6 +175,9 @@ const BUILTIN_POD_OWNERS: ReadonlySet<string> = new Set([
   'Job',
 ]);
 
+/** The namespace recorded for a cluster-scoped custom resource judged by shape. */
+export const CLUSTER_SCOPED_NAMESPACE = '(cluster)';
+
 export const NOTE_REQUEST_OBJECT =
   'read from the requestObject (the logged response did not carry the object): mutating admission webhooks may have changed what was stored';
 
@@ -264,6 +267,14 @@ export function interpretAuditEvent(event: unknown, opts: InterpretOptions): Aud
       ...partialBase(spec.kind, ref.name ?? '', resource),
       containers: reading.containers,
     };
+  } else if (request !== undefined && request !== null) {
+    // A logged request body that is no object (an array, a string): the images are in the
+    // event but cannot be read.
+    return skip(
+      'image-unknown',
+      `audit event ${e.auditID}: ${e.verb} ${summary.resource}: the requestObject is not an object`,
+      summary,
+    );
   } else {
     const level = e.level ?? 'unknown';
     return skip(
@@ -394,23 +405,18 @@ function byShape(
   const response = own(raw, 'responseObject');
   const request = own(raw, 'requestObject');
   let containers: ContainerImage[] = [];
-  let truncated = false;
+  const unknown: string[] = [];
   let kind: string | undefined;
   let body: Loose | undefined;
   if (e.verb === 'patch' && Array.isArray(request)) {
     const reading = readJsonPatch(request, null);
-    if (reading.unknown.length > 0)
-      return skip(
-        'image-unknown',
-        `audit event ${e.auditID}: ${reading.unknown.join('; ')}`,
-        summary,
-      );
+    unknown.push(...reading.unknown);
     containers = reading.containers;
   } else {
     for (const candidate of [response, request]) {
       if (!isObjectBody(candidate)) continue;
       const found = findPodSpecs(candidate, { skipTopLevel: ['metadata', 'status'] });
-      truncated ||= found.truncated;
+      if (found.truncated) unknown.push(`${resource}.${group} body too large to search`);
       const cs = containersByShape(found, { partial: e.verb === 'patch' && candidate === request });
       if (cs.length > 0) {
         containers = cs;
@@ -420,13 +426,8 @@ function byShape(
       }
     }
   }
-  if (containers.length === 0) {
-    if (truncated)
-      return skip(
-        'image-unknown',
-        `audit event ${e.auditID}: ${resource}.${group} body too large to search`,
-        summary,
-      );
+  // A custom resource without any pod spec is ordinary traffic, whatever its response.
+  if (containers.length === 0 && unknown.length === 0) {
     return skip(
       'resource',
       `resource ${resource} of API group ${group} carries no pod spec`,
@@ -435,15 +436,14 @@ function byShape(
   }
   const status = statusOf(e, summary);
   if (status) return status;
+  if (unknown.length > 0) {
+    return skip('image-unknown', `audit event ${e.auditID}: ${unknown.join('; ')}`, summary);
+  }
   const ref = e.objectRef ?? {};
   const md = body && isObj(own(body, 'metadata')) ? (own(body, 'metadata') as Loose) : {};
-  const namespace = ref.namespace || str(md.namespace);
-  if (!namespace)
-    return skip(
-      'not-audit-event',
-      `audit event ${e.auditID}: no namespace in objectRef or object`,
-      summary,
-    );
+  // A cluster-scoped custom resource (an Argo ClusterWorkflowTemplate) has no namespace: it is
+  // recorded under a name no namespace can have (DNS-1123 labels hold no parentheses).
+  const namespace = ref.namespace || str(md.namespace) || CLUSTER_SCOPED_NAMESPACE;
   const name = ref.name || str(md.name) || str(md.generateName) || '';
   const workloadKind = kind ?? resource;
   const target: Extracted = {
