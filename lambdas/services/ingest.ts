@@ -6,6 +6,7 @@
  * caller retries the batch; that is safe because a finding counts each event id once.
  */
 import { interpretAuditEvent, isReportedFailure } from '../core/audit/interpret.ts';
+import { ValidationError } from '../core/errors.ts';
 import {
   type ContainerVerdict,
   candidatesFromVerdicts,
@@ -94,6 +95,25 @@ export async function processObservation(
   await recordCandidates(candidatesFromVerdicts(obs, verdicts), deps, report);
 }
 
+/**
+ * `processObservation`, where a `ValidationError` from the store (a finding it refuses, e.g.
+ * one too large to store) fails this record alone; any other error still propagates so the
+ * caller retries the batch.
+ */
+async function processOrFail(
+  obs: PodObservation,
+  deps: IngestDeps,
+  report: IngestReport,
+  index: number,
+): Promise<void> {
+  try {
+    await processObservation(obs, deps, report);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    report.failed.push({ index, error: `not recorded: ${error.message}` });
+  }
+}
+
 /** Adds `vulnerable-image` to containers that run a digest the Images table knows is vulnerable. */
 async function addVulnerabilities(verdicts: ContainerVerdict[], deps: IngestDeps): Promise<void> {
   const { images, vulnerableThreshold } = deps;
@@ -129,7 +149,7 @@ export async function ingestPodEvents(
       });
       continue;
     }
-    await processObservation(observationFromPodEvent(parsed.data), deps, report);
+    await processOrFail(observationFromPodEvent(parsed.data), deps, report, index);
   }
   return report;
 }
@@ -150,7 +170,7 @@ export async function ingestAuditEvents(
       else report.skipped[outcome.reason] = (report.skipped[outcome.reason] ?? 0) + 1;
       continue;
     }
-    await processObservation(outcome.observation, deps, report);
+    await processOrFail(outcome.observation, deps, report, index);
   }
   return report;
 }

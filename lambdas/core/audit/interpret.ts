@@ -358,7 +358,12 @@ export function auditEventKey(
   const hash = createHash('sha256');
   hash.update(`${stageTimestamp}\n${request}\n`);
   for (const c of containers) hash.update(`${c.kind}\0${c.name}\0${c.image}\n`);
-  return `${auditID}:${hash.digest('hex').slice(0, 16)}`;
+  // A long client-chosen ID is stored 50 times per finding: past 128 characters, its digest.
+  const id =
+    auditID.length <= 128
+      ? auditID
+      : `sha256-${createHash('sha256').update(auditID).digest('hex').slice(0, 32)}`;
+  return `${id}:${hash.digest('hex').slice(0, 16)}`;
 }
 
 function observationOf(
