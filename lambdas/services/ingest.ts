@@ -10,6 +10,7 @@ import type { AppliedPlan } from '../adapters/dynamodb/inventory.ts';
 import { interpretAuditEvent, isReportedFailure } from '../core/audit/interpret.ts';
 import { isRelevantResource, RELEVANT_RESOURCES } from '../core/audit/rules.ts';
 import { auditDeletion } from '../core/audit-delete.ts';
+import { ValidationError } from '../core/errors.ts';
 import {
   type ContainerVerdict,
   candidatesFromVerdicts,
@@ -178,6 +179,26 @@ async function podGone(
   if (found.length > 0) await settle(await store.applyToFound(found, event), deps, report);
 }
 
+/**
+ * `processObservation`, where a `ValidationError` from the store (a finding it refuses, e.g.
+ * one too large to store) fails this record alone; any other error still propagates so the
+ * caller retries the batch.
+ */
+async function processOrFail(
+  obs: PodObservation,
+  deps: IngestDeps,
+  report: IngestReport,
+  index: number,
+  role: InventoryRole = { type: 'none' },
+): Promise<void> {
+  try {
+    await processObservation(obs, deps, report, role);
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    report.failed.push({ index, error: `not recorded: ${error.message}` });
+  }
+}
+
 /** Adds `vulnerable-image` / `scan-missing` to containers whose digest's scan says so. */
 async function addVulnerabilities(verdicts: ContainerVerdict[], deps: IngestDeps): Promise<void> {
   const { images, vulnerableThreshold } = deps;
@@ -247,7 +268,7 @@ export async function ingestPodEvents(
       continue;
     }
     const resyncId = event.reason === 'resync' ? event.resyncId : undefined;
-    await processObservation(obs, deps, report, { type: 'pod', resyncId });
+    await processOrFail(obs, deps, report, index, { type: 'pod', resyncId });
   }
   return report;
 }
@@ -334,10 +355,11 @@ export async function ingestAuditEvents(
       else report.skipped[outcome.reason] = (report.skipped[outcome.reason] ?? 0) + 1;
       continue;
     }
-    await processObservation(
+    await processOrFail(
       outcome.observation,
       deps,
       report,
+      index,
       auditRole(event, outcome.observation),
     );
   }

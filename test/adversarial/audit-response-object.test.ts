@@ -94,3 +94,95 @@ describe('responseObject is used only when it is the object', () => {
     expect(out).toMatchObject({ kind: 'skipped', reason: 'metadata-only' });
   });
 });
+
+describe('custom resources are judged by shape', () => {
+  const crd = (over: Record<string, unknown>) =>
+    auditEvent('Pod', {
+      objectRef: { resource: 'rollouts', apiGroup: 'argoproj.io', namespace: 'prod', name: 'web' },
+      ...over,
+    });
+  const rollout = {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Rollout',
+    metadata: { name: 'web', namespace: 'prod' },
+    spec: { strategy: { canary: {} }, template: { spec: podSpec() } },
+  };
+
+  it('an Argo Rollout: its template image is a finding under Rollout/web, with a note', () => {
+    const findings = findingsOf(crd({ requestObject: rollout, responseObject: rollout }));
+    expect(findings.map((f) => [f.workload.kind, f.workload.name, f.image])).toEqual([
+      ['Rollout', 'web', EVIL],
+    ]);
+    expect(findings[0]?.notes?.[0]).toMatch(/found by shape/);
+  });
+
+  it('a CRD without any pod spec is an ordinary skip, even without responseStatus', () => {
+    const plain = { kind: 'Certificate', spec: { dnsNames: ['a'] } };
+    const out = interpret(
+      crd({ requestObject: plain, responseObject: plain, responseStatus: undefined }),
+    );
+    expect(out).toMatchObject({ kind: 'skipped', reason: 'resource' });
+  });
+
+  it('a failed write of a CRD with a pod spec is a failed request, not a finding', () => {
+    expect(
+      interpret(
+        crd({
+          requestObject: rollout,
+          responseObject: TRANSFORMED_RESPONSES[2],
+          responseStatus: { code: 422 },
+        }),
+      ),
+    ).toMatchObject({ reason: 'failed-request' });
+  });
+
+  it('a cluster-scoped custom resource is recorded under the (cluster) namespace', () => {
+    const template = {
+      kind: 'ClusterWorkflowTemplate',
+      metadata: { name: 't' },
+      spec: {
+        templates: [
+          { name: 'main', container: {}, podSpecPatch: {} },
+          { name: 's', script: {} },
+        ],
+        podSpec: { containers: [{ name: 'x', image: EVIL }] },
+      },
+    };
+    const o = observed(
+      crd({
+        objectRef: { resource: 'clusterworkflowtemplates', apiGroup: 'argoproj.io', name: 't' },
+        requestObject: template,
+        responseObject: template,
+      }),
+    );
+    expect([o.namespace, o.workload]).toEqual([
+      '(cluster)',
+      { kind: 'ClusterWorkflowTemplate', name: 't' },
+    ]);
+  });
+
+  it('a JSON patch of a CRD that copies onto a container is image-unknown; a leases update is no work at all', () => {
+    const copy = crd({
+      verb: 'patch',
+      responseObject: undefined,
+      requestObject: [{ op: 'copy', from: '/a', path: '/spec/template/spec/containers/0/image' }],
+    });
+    expect(interpret(copy)).toMatchObject({ reason: 'image-unknown' });
+    const lease = auditEvent('Pod', {
+      verb: 'update',
+      objectRef: {
+        resource: 'leases',
+        apiGroup: 'coordination.k8s.io',
+        namespace: 'kube-node-lease',
+        name: 'n',
+      },
+    });
+    expect(interpret(lease)).toMatchObject({ reason: 'resource' });
+  });
+
+  it('a requestObject that is not an object is image-unknown, not metadata-only', () => {
+    expect(
+      interpret(auditEvent('Deployment', { requestObject: ['x'], responseObject: undefined })),
+    ).toMatchObject({ reason: 'image-unknown' });
+  });
+});

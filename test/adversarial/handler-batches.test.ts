@@ -3,6 +3,8 @@
  * write fails only itself; the rest of the webhook `EventList` is recorded (and the 400 names
  * the item), and the rest of an SQS batch succeeds (only that message is retried).
  */
+
+import { gzipSync } from 'node:zlib';
 import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyStructuredResultV2,
@@ -23,11 +25,21 @@ type PodEvents = (e: SQSEvent, c: unknown) => Promise<SQSBatchResponse>;
 let env: IngestEnv;
 let webhook: Webhook;
 let podEvents: PodEvents;
+type AuditLogs = (
+  e: unknown,
+  c: unknown,
+) => Promise<{ kind: string; report?: { failed: { index: number }[]; findings: { new: number } } }>;
+let auditLogs: AuditLogs;
 
 beforeAll(async () => {
   env = await startIngestEnv({ endpointVariable: 'REGWATCH_DYNAMODB_ENDPOINT' });
   ({ handler: webhook } = (await import('../../lambdas/handlers/audit-webhook.ts')) as unknown as {
     handler: Webhook;
+  });
+  ({ handler: auditLogs } = (await import(
+    '../../lambdas/handlers/eks-audit-logs.ts'
+  )) as unknown as {
+    handler: AuditLogs;
   });
   ({ handler: podEvents } = (await import('../../lambdas/handlers/pod-events.ts')) as unknown as {
     handler: PodEvents;
@@ -159,5 +171,42 @@ describe('pod-events SQS batch', () => {
       ['one', 'untrusted-source'],
       ['two', 'invalid-reference'],
     ]);
+  });
+});
+
+describe('eks-audit-logs CloudWatch payload', () => {
+  it('a prototype-keyed log event fails alone; the others are recorded', async () => {
+    // Prepare
+    const good = (ns: string) =>
+      JSON.stringify({
+        ...auditEvent('Pod'),
+        objectRef: { resource: 'pods', namespace: ns, name: 'p' },
+      });
+    const messages = [
+      good('cw-a'),
+      '{"__proto__":{"kind":"Event","auditID":"x","stage":"ResponseComplete","verb":"create","user":{"username":"u"}}}',
+      good('cw-b').replace('"objectRef":{', '"objectRef":{"__proto__":{"apiGroup":"apps"},'),
+    ];
+    const data = {
+      messageType: 'DATA_MESSAGE',
+      owner: '444455556666',
+      logGroup: '/aws/eks/cw-cluster/cluster',
+      logStream: 'kube-apiserver-audit-x',
+      subscriptionFilters: ['regwatch-audit'],
+      logEvents: messages.map((message, i) => ({
+        id: `${i}`,
+        timestamp: 1_796_032_800_000 + i,
+        message,
+      })),
+    };
+    // Act
+    const outcome = await auditLogs(
+      { awslogs: { data: gzipSync(JSON.stringify(data)).toString('base64') } },
+      lambdaContext('eks-audit-logs'),
+    );
+    // Assess
+    expect(outcome.kind).toBe('ingested');
+    expect(outcome.report?.failed.map((f) => f.index)).toEqual([1]);
+    expect(outcome.report?.findings.new).toBe(2);
   });
 });

@@ -238,6 +238,32 @@ describe('cluster names cannot forge index keys', () => {
 });
 
 describe('a bare pod claiming an owner', () => {
+  it('no claim note for owners only an operator creates pods for (a CRD, a Node for static pods)', async () => {
+    const { observed } = await import('./builders.ts');
+    for (const [kind, user] of [
+      ['TaskRun', 'system:serviceaccount:tekton-pipelines:tekton-pipelines-controller'],
+      ['Node', 'system:node:ip-10-0-0-1'],
+    ]) {
+      const object = {
+        kind: 'Pod',
+        metadata: {
+          name: 'p',
+          namespace: 'prod',
+          ownerReferences: [{ kind, name: 'o', controller: true }],
+        },
+        spec: podSpec(),
+      };
+      const o = observed(
+        auditEvent('Pod', {
+          user: { username: user },
+          requestObject: object,
+          responseObject: object,
+        }),
+      );
+      expect(o.notes).toBeUndefined();
+    }
+  });
+
   const RS = 'web-5f8c9d7b6';
   const pod = (name: string, user: string, auditID: string, at: string): Json => {
     const object = {

@@ -5,7 +5,8 @@
  * for that image or a reported failure: never silence. The pre-filters never drop such a line.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { regwatchTables } from '../../lambdas/adapters/dynamodb/index.ts';
 import { compileAllowlist, parseAllowlist } from '../../lambdas/core/allowlist/index.ts';
 import { interpretAuditEvent, isReportedFailure } from '../../lambdas/core/audit/interpret.ts';
 import { mayBeRelevant } from '../../lambdas/core/audit/prefilter.ts';
@@ -19,12 +20,15 @@ import {
   podEventSchema,
   trimPod,
 } from '../../lambdas/core/kube/pod-event.ts';
+import { ingestAuditEvents, ingestPodEvents } from '../../lambdas/services/ingest.ts';
+import type { IngestDeps } from '../../lambdas/services/ports.ts';
 import {
   arbAuditCase,
   arbPodEventCase,
   isPlacedImage,
   TRUSTED_ALLOWLIST,
 } from '../helpers/arbitraries.ts';
+import { freshTables, type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
 
 /** The generators make sightings only: anything else is a broken test, not a pass. */
 function sighting(event: AnyPodEvent): PodEvent {
@@ -101,6 +105,51 @@ describe('never silence (property)', () => {
         expect(candidates.every((c) => BAD_RULES.includes(c.rule))).toBe(true);
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('never silence, end to end (property, services on dynalite)', () => {
+  let dynamo: LocalDynamo;
+  let deps: IngestDeps;
+  beforeAll(async () => {
+    dynamo = await startDynalite();
+    const tables = regwatchTables(dynamo.doc, await freshTables(dynamo));
+    deps = {
+      allowlist: { current: async () => allowlist },
+      findings: tables.findings,
+      clock: () => NOW,
+      minAlertSeverity: 'low',
+    };
+  });
+  afterAll(() => dynamo.stop());
+
+  // Every finding is stored (a repeat of an earlier run's fingerprint counts too), or the
+  // record is in `failed`: the store accepts whatever the evaluation makes of hostile input.
+  const recorded = (r: Awaited<ReturnType<typeof ingestAuditEvents>>) =>
+    r.failed.length +
+    r.findings.new +
+    r.findings.repeat +
+    r.findings.reopened +
+    r.findings.duplicate;
+
+  it('audit events through ingestAuditEvents', async () => {
+    await fc.assert(
+      fc.asyncProperty(arbAuditCase, async ({ event }) => {
+        const report = await ingestAuditEvents([event], 'orion-prod', deps);
+        expect(recorded(report)).toBeGreaterThan(0);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('pod events through ingestPodEvents', async () => {
+    await fc.assert(
+      fc.asyncProperty(arbPodEventCase, async ({ event }) => {
+        const report = await ingestPodEvents([event], deps);
+        expect(recorded(report)).toBeGreaterThan(0);
+      }),
+      { numRuns: 60 },
     );
   });
 });

@@ -242,6 +242,26 @@ describe('local mode', () => {
     },
   );
 
+  it('an audit EventList with a prototype-keyed item stores the others', async () => {
+    // Prepare
+    const good = (ns: string) =>
+      JSON.stringify({
+        ...auditEvent('Pod'),
+        objectRef: { resource: 'pods', namespace: ns, name: 'p' },
+      });
+    const body = `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[${good('la')},{"__proto__":{"kind":"Event"},"constructor":{"auditID":"x"}},${good('lb')}]}`;
+    // Act
+    const res = await fetch(`${local.url}/v1/audit?cluster=local-proto`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    const report = (await res.json()) as { failed: { index: number }[]; findings: { new: number } };
+    // Assess
+    expect(report.failed.map((f) => f.index)).toEqual([1]);
+    expect(report.findings.new).toBe(2);
+  });
+
   it('a pod-event batch with a prototype-keyed record stores the others', async () => {
     // Prepare
     const good = (name: string) => ({

@@ -44,28 +44,49 @@ export function isWorkloadController(username: string): boolean {
   );
 }
 
+/**
+ * Bounds on what a client can make us store: the user agent, source IPs and audit ID are
+ * chosen by the client, user and group names by whoever configures authentication. Real
+ * values are far shorter; a longer one is cut (marked with "…") so that a finding item stays
+ * small and a hostile header cannot make every write of a batch fail.
+ */
+export const ACTOR_LIMITS = { text: 512, userAgent: 1024, list: 64 } as const;
+
+function cut(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…`;
+}
+
+function cutList(list: string[]): string[] {
+  return list.slice(0, ACTOR_LIMITS.list).map((s) => cut(s, ACTOR_LIMITS.text));
+}
+
 /** The actor of an audit event (v1 or v1beta1). Missing fields become empty, never invented. */
 export function actorFromAuditEvent(event: unknown): Actor {
   const e = obj(event);
   const user = obj(e.user);
   const username = str(user.username) ?? '';
+  const userAgent = str(e.userAgent);
+  const auditID = str(e.auditID);
   const actor: Actor = {
-    username,
-    groups: strings(user.groups),
-    sourceIPs: strings(e.sourceIPs),
-    userAgent: str(e.userAgent) ?? null,
-    auditID: str(e.auditID) ?? null,
+    username: cut(username, ACTOR_LIMITS.text),
+    groups: cutList(strings(user.groups)),
+    sourceIPs: cutList(strings(e.sourceIPs)),
+    userAgent: userAgent === undefined ? null : cut(userAgent, ACTOR_LIMITS.userAgent),
+    auditID: auditID === undefined ? null : cut(auditID, ACTOR_LIMITS.text),
   };
   const uid = str(user.uid);
-  if (uid) actor.uid = uid;
+  if (uid) actor.uid = cut(uid, ACTOR_LIMITS.text);
   const imp = obj(e.impersonatedUser);
   const impName = str(imp.username);
   if (impName !== undefined)
-    actor.impersonatedUser = { username: impName, groups: strings(imp.groups) };
+    actor.impersonatedUser = {
+      username: cut(impName, ACTOR_LIMITS.text),
+      groups: cutList(strings(imp.groups)),
+    };
   const extra = obj(user.extra);
   const kept: Record<string, string[]> = {};
   for (const key of KEPT_EXTRA_KEYS) {
-    const values = strings(extra[key]);
+    const values = cutList(strings(Object.hasOwn(extra, key) ? extra[key] : undefined));
     if (values.length > 0) kept[key] = values;
   }
   if (Object.keys(kept).length > 0) actor.extra = kept;

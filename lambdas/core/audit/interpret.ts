@@ -2,13 +2,19 @@
  * One Kubernetes audit event (`audit.k8s.io/v1`, or the older `v1beta1` shape) → either a pod
  * observation or a named reason why it carries none. Never throws on bad input.
  */
-import { createHash } from 'node:crypto';
 import * as z from 'zod';
 import { containersOfSpec, extractContainers, podSpecOf } from '../kube/containers.ts';
 import { containersByShape, findPodSpecs } from '../kube/shape.ts';
 import { controllerOf, type WorkloadOptions, workloadOf } from '../kube/workload.ts';
 import type { Actor, ContainerImage, PodObservation, WorkloadRef } from '../types.ts';
 import { actorFromAuditEvent } from './actor.ts';
+import {
+  type AuditOutcome,
+  type AuditRequestSummary,
+  auditEventKey,
+  type InterpretOptions,
+  skip,
+} from './outcome.ts';
 import { readJsonPatch, readObjectPatch } from './patch.ts';
 import {
   isRelevantResource,
@@ -18,83 +24,16 @@ import {
   refRelevance,
 } from './rules.ts';
 
-export const SKIP_REASONS = [
-  /** Not an audit Event (wrong shape, missing auditID/stage/verb/user/time). A reported failure. */
-  'not-audit-event',
-  /** A log line that is not JSON (e.g. plain-text CloudWatch messages); set by readers. */
-  'not-json',
-  /** Not `ResponseComplete` (RequestReceived, ResponseStarted, Panic). */
-  'stage',
-  /** Not create/update/patch. */
-  'verb',
-  /** Not a pod or pod-template owner (or an API group that does not serve one). */
-  'resource',
-  /** A subresource other than pods/ephemeralcontainers (exec, status, scale, …). */
-  'subresource',
-  /** Not a 2xx response. */
-  'failed-request',
-  /** Logged at Metadata level (or without any object): the images are unknown. */
-  'metadata-only',
-  /** The object names no container image (e.g. a patch that changes replicas only). */
-  'no-containers',
-  /**
-   * A completed write of a pod or pod-template owner without `responseStatus`: whether it
-   * succeeded cannot be told, so it is a reported failure, never a quiet skip.
-   */
-  'no-response-status',
-  /**
-   * A pod-template owner resource (deployments, jobs, …) whose objectRef has no `apiGroup`:
-   * which API served it cannot be told. A reported failure.
-   */
-  'no-api-group',
-  /**
-   * A write that may set an image the event does not show (JSON-patch `copy` / `move` /
-   * `test` on a container, an unreadable patch, a body too large to search). A reported failure.
-   */
-  'image-unknown',
-] as const;
-export type SkipReason = (typeof SKIP_REASONS)[number];
-
-/**
- * Reasons that are failures to report (by auditID), not ordinary skips: each is a write that
- * may have put an image on the cluster which was not judged.
- */
-export const FAILURE_REASONS: ReadonlySet<SkipReason> = new Set<SkipReason>([
-  'not-audit-event',
-  'no-response-status',
-  'no-api-group',
-  'image-unknown',
-]);
-
-export function isReportedFailure(reason: SkipReason): boolean {
-  return FAILURE_REASONS.has(reason);
-}
-
-/** What is known of a request even when it yields no observation (for counting and reports). */
-export interface AuditRequestSummary {
-  auditID: string;
-  verb: string;
-  /** `resource` or `resource/subresource`. */
-  resource: string;
-  namespace: string | null;
-  name: string | null;
-  workload: WorkloadRef | null;
-  actor: Actor;
-  observedAt: string;
-}
-
-export type AuditOutcome =
-  | { kind: 'observation'; observation: PodObservation }
-  | {
-      kind: 'skipped';
-      reason: SkipReason;
-      detail: string;
-      request?: AuditRequestSummary | undefined;
-    };
-
-export interface InterpretOptions extends WorkloadOptions {
-  cluster: string;
-}
+export {
+  type AuditOutcome,
+  type AuditRequestSummary,
+  auditEventKey,
+  FAILURE_REASONS,
+  type InterpretOptions,
+  isReportedFailure,
+  SKIP_REASONS,
+  type SkipReason,
+} from './outcome.ts';
 
 const auditEventSchema = z.looseObject({
   kind: z.literal('Event').optional(),
@@ -123,10 +62,6 @@ type AuditEvent = z.infer<typeof auditEventSchema>;
 type Loose = Record<string, unknown>;
 const isObj = (v: unknown): v is Loose => v !== null && typeof v === 'object' && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-
-function skip(reason: SkipReason, detail: string, request?: AuditRequestSummary): AuditOutcome {
-  return { kind: 'skipped', reason, detail, request };
-}
 
 function observedAtOf(e: AuditEvent): string | null {
   for (const t of [e.stageTimestamp, e.requestReceivedTimestamp, e.timestamp]) {
@@ -166,6 +101,17 @@ function isObjectBody(v: unknown): v is Loose {
     k !== 'PartialObjectMetadataList'
   );
 }
+
+const BUILTIN_POD_OWNERS: ReadonlySet<string> = new Set([
+  'ReplicaSet',
+  'ReplicationController',
+  'StatefulSet',
+  'DaemonSet',
+  'Job',
+]);
+
+/** The namespace recorded for a cluster-scoped custom resource judged by shape. */
+export const CLUSTER_SCOPED_NAMESPACE = '(cluster)';
 
 export const NOTE_REQUEST_OBJECT =
   'read from the requestObject (the logged response did not carry the object): mutating admission webhooks may have changed what was stored';
@@ -256,6 +202,14 @@ export function interpretAuditEvent(event: unknown, opts: InterpretOptions): Aud
       ...partialBase(spec.kind, ref.name ?? '', resource),
       containers: reading.containers,
     };
+  } else if (request !== undefined && request !== null) {
+    // A logged request body that is no object (an array, a string): the images are in the
+    // event but cannot be read.
+    return skip(
+      'image-unknown',
+      `audit event ${e.auditID}: ${e.verb} ${summary.resource}: the requestObject is not an object`,
+      summary,
+    );
   } else {
     const level = e.level ?? 'unknown';
     return skip(
@@ -297,7 +251,14 @@ export function interpretAuditEvent(event: unknown, opts: InterpretOptions): Aud
       summary,
     );
   }
-  if (target.ownerClaim && e.verb === 'create' && !actor.controller) {
+  // Pods of the built-in controllers are created by kube-controller-manager; anyone else
+  // creating a pod that names such an owner only claims it (a CRD's operator cannot be told).
+  if (
+    target.ownerClaim &&
+    e.verb === 'create' &&
+    !actor.controller &&
+    BUILTIN_POD_OWNERS.has(target.ownerClaim.kind)
+  ) {
     notes.push(
       `pod ${target.podName ?? ''} claims owner ${target.ownerClaim.kind}/${target.ownerClaim.name} but was created by ${actor.username || '(unknown)'}, not by a workload controller`,
     );
@@ -316,23 +277,6 @@ function statusOf(e: AuditEvent, summary: AuditRequestSummary): AuditOutcome | n
   }
   if (code < 200 || code > 299) return skip('failed-request', `response code ${code}`, summary);
   return null;
-}
-
-/**
- * The redelivery key: the auditID alone is chosen by the client (the `Audit-ID` header), so
- * an old ID must not hide a new event. The ID plus a digest of the stage timestamp, the
- * request and every container's image tells a true redelivery from a reused ID.
- */
-export function auditEventKey(
-  auditID: string,
-  stageTimestamp: string,
-  request: string,
-  containers: readonly ContainerImage[],
-): string {
-  const hash = createHash('sha256');
-  hash.update(`${stageTimestamp}\n${request}\n`);
-  for (const c of containers) hash.update(`${c.kind}\0${c.name}\0${c.image}\n`);
-  return `${auditID}:${hash.digest('hex').slice(0, 16)}`;
 }
 
 function observationOf(
@@ -379,23 +323,18 @@ function byShape(
   const response = own(raw, 'responseObject');
   const request = own(raw, 'requestObject');
   let containers: ContainerImage[] = [];
-  let truncated = false;
+  const unknown: string[] = [];
   let kind: string | undefined;
   let body: Loose | undefined;
   if (e.verb === 'patch' && Array.isArray(request)) {
     const reading = readJsonPatch(request, null);
-    if (reading.unknown.length > 0)
-      return skip(
-        'image-unknown',
-        `audit event ${e.auditID}: ${reading.unknown.join('; ')}`,
-        summary,
-      );
+    unknown.push(...reading.unknown);
     containers = reading.containers;
   } else {
     for (const candidate of [response, request]) {
       if (!isObjectBody(candidate)) continue;
       const found = findPodSpecs(candidate, { skipTopLevel: ['metadata', 'status'] });
-      truncated ||= found.truncated;
+      if (found.truncated) unknown.push(`${resource}.${group} body too large to search`);
       const cs = containersByShape(found, { partial: e.verb === 'patch' && candidate === request });
       if (cs.length > 0) {
         containers = cs;
@@ -405,13 +344,8 @@ function byShape(
       }
     }
   }
-  if (containers.length === 0) {
-    if (truncated)
-      return skip(
-        'image-unknown',
-        `audit event ${e.auditID}: ${resource}.${group} body too large to search`,
-        summary,
-      );
+  // A custom resource without any pod spec is ordinary traffic, whatever its response.
+  if (containers.length === 0 && unknown.length === 0) {
     return skip(
       'resource',
       `resource ${resource} of API group ${group} carries no pod spec`,
@@ -420,15 +354,14 @@ function byShape(
   }
   const status = statusOf(e, summary);
   if (status) return status;
+  if (unknown.length > 0) {
+    return skip('image-unknown', `audit event ${e.auditID}: ${unknown.join('; ')}`, summary);
+  }
   const ref = e.objectRef ?? {};
   const md = body && isObj(own(body, 'metadata')) ? (own(body, 'metadata') as Loose) : {};
-  const namespace = ref.namespace || str(md.namespace);
-  if (!namespace)
-    return skip(
-      'not-audit-event',
-      `audit event ${e.auditID}: no namespace in objectRef or object`,
-      summary,
-    );
+  // A cluster-scoped custom resource (an Argo ClusterWorkflowTemplate) has no namespace: it is
+  // recorded under a name no namespace can have (DNS-1123 labels hold no parentheses).
+  const namespace = ref.namespace || str(md.namespace) || CLUSTER_SCOPED_NAMESPACE;
   const name = ref.name || str(md.name) || str(md.generateName) || '';
   const workloadKind = kind ?? resource;
   const target: Extracted = {

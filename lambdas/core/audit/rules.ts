@@ -43,7 +43,7 @@ export function isRelevantResource(resource: string): resource is RelevantResour
  * - `relevant`: a pod or pod-template owner of its own API group, with no subresource or one
  *   of `RELEVANT_SUBRESOURCES`; or a pod-template owner whose objectRef lacks its API group
  *   (the interpreter reports it: which API served it cannot be told);
- * - `if-pod-spec`: a resource of an extension API group (a CRD: the group holds a dot) without
+ * - `if-pod-spec`: a resource of an extension API group (`isExtensionGroup`: a CRD) without
  *   subresource, which matters only if its body carries a pod spec (found by shape);
  * - `irrelevant`: anything else.
  * Shared by the interpreter and the text and byte pre-filters.
@@ -66,9 +66,15 @@ export function refRelevance(
   return isExtensionGroup(apiGroup) && !hasSub ? 'if-pod-spec' : 'irrelevant';
 }
 
-/** An extension API group: CRD groups must hold a dot; the built-in groups it matters for do not. */
+/**
+ * An API group whose objects may embed a pod spec we only know by shape: a CRD group (CRD
+ * groups must hold a dot, the built-in workload groups do not), except Kubernetes' own
+ * `*.k8s.io` groups (leases, events, RBAC, networking, flow control…: none holds a pod spec,
+ * and CRDs there need API approval). Keeping those out keeps the busiest audit traffic (lease
+ * renewals) on the pre-filter's cheapest path. `*.x-k8s.io` (JobSet, LeaderWorkerSet) is kept.
+ */
 export function isExtensionGroup(apiGroup: string | undefined): boolean {
-  return apiGroup?.includes('.') === true;
+  return apiGroup?.includes('.') === true && !apiGroup.endsWith('.k8s.io');
 }
 
 /** `refRelevance(…) === 'relevant'`. */

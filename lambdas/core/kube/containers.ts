@@ -133,7 +133,8 @@ function describeValue(v: unknown): string {
   if (v === null) return 'null';
   if (typeof v === 'string') {
     if (v === '') return 'empty string';
-    return `string ${JSON.stringify(v.length > MAX_SHOWN ? `${v.slice(0, MAX_SHOWN)}…` : v)}`;
+    if (v.length <= MAX_SHOWN) return `string ${JSON.stringify(v)}`;
+    return `string ${JSON.stringify(`${v.slice(0, MAX_SHOWN)}…`)} (${v.length} characters)`;
   }
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') {
     return `${typeof v} ${String(v).slice(0, MAX_SHOWN)}`;
@@ -142,9 +143,16 @@ function describeValue(v: unknown): string {
   return typeof v === 'object' ? 'object' : typeof v;
 }
 
-/** True for an image we can hand to the reference parser: a non-empty string. */
+/**
+ * Longer than any reference can be (a 255-character name, a 128-character tag and a sha512
+ * digest fit well within it): such a string is invalid whatever it holds, and is not carried
+ * whole into findings (a stored item must stay far below DynamoDB's 400 KB).
+ */
+export const MAX_IMAGE_LENGTH = 1024;
+
+/** True for an image we can hand to the reference parser: a non-empty string of sane length. */
 export function isImageString(v: unknown): v is string {
-  return typeof v === 'string' && v !== '';
+  return typeof v === 'string' && v !== '' && v.length <= MAX_IMAGE_LENGTH;
 }
 
 export interface ContainerReadOptions {
