@@ -39,6 +39,7 @@ interface ReplayOptions {
   at?: string;
   quiet?: boolean;
   summaryJson?: string;
+  maxRecordBytes?: string;
 }
 
 /** The file argument that means standard input. */
@@ -93,6 +94,20 @@ function parseAt(text: string | undefined): Date | null {
   const ms = Date.parse(text);
   if (Number.isNaN(ms)) throw new UsageError(`--at: not a time: ${text} (use ISO-8601 or "now")`);
   return new Date(ms);
+}
+
+/** `--max-record-bytes`: a whole number of bytes, optionally with KiB / MiB / GiB. */
+function parseSize(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d+)\s*(KiB|MiB|GiB)?$/i.exec(text.trim());
+  const unit = { kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 }[m?.[2]?.toLowerCase() ?? ''] ?? 1;
+  const n = m ? Number(m[1]) * unit : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1024) {
+    throw new UsageError(
+      `--max-record-bytes: not a size of at least 1024 bytes: ${text} (e.g. 64MiB)`,
+    );
+  }
+  return n;
 }
 
 function parseThreads(text: string | undefined): number | undefined {
@@ -161,6 +176,8 @@ export interface ReplayFilesOptions {
   reference?: boolean | undefined;
   /** What the file `-` reads. */
   stdin?: Readable | undefined;
+  /** Longest line / largest pretty-printed document read (default 16 MiB / 32 Mi chars). */
+  maxRecordBytes?: number | undefined;
   /** Called once, before reading, with the replay's live progress. */
   onProgress?: ((progress: ReplayProgress) => void) | undefined;
 }
@@ -227,7 +244,13 @@ export async function replayFiles(
       await evaluateAuditLog(
         source,
         decider,
-        { file: name, cluster: opts.cluster, at, bytePrefilter: !opts.reference },
+        {
+          file: name,
+          cluster: opts.cluster,
+          at,
+          bytePrefilter: !opts.reference,
+          maxRecordBytes: opts.maxRecordBytes,
+        },
         add,
         current,
       );
@@ -239,6 +262,7 @@ export async function replayFiles(
         cluster: opts.cluster,
         atMs: at === null ? null : at.getTime(),
         range,
+        maxRecordBytes: opts.maxRecordBytes,
       }));
       rangesRead += tasks.length;
       const { replayRanges } = await import('../../lambdas/adapters/auditlog/replay-worker.ts');
@@ -314,11 +338,16 @@ export const registerReplay: Register = (program: Command, io, setExit) => {
     .option('-q, --quiet', 'no progress line on a terminal')
     .option('--summary-json <file>', 'also write the summary as JSON to this file')
     .option(
+      '--max-record-bytes <size>',
+      'longest line / largest pretty-printed document read; larger ones are reported as malformed (default 16MiB / 32MiB)',
+    )
+    .option(
       '--threads <n>',
       `threads for a JSON-lines file of ${PARALLEL_MIN_BYTES / 1024 / 1024} MiB or more (default: available cores; 1: one thread)`,
     )
     .action(async (files: string[], opts: ReplayOptions) => {
       const threads = parseThreads(opts.threads);
+      const maxRecordBytes = parseSize(opts.maxRecordBytes);
       const { document, allowlist } = loadAllowlistDocument(opts.allowlist, io);
       const at = parseAt(opts.at);
       if (files.filter((f) => f === STDIN).length > 1) {
@@ -342,6 +371,7 @@ export const registerReplay: Register = (program: Command, io, setExit) => {
         ...(opts.cluster ? { cluster: opts.cluster } : {}),
         at,
         stdin: io.stdin,
+        maxRecordBytes,
         ...(isTerminal(io.stderr) && !opts.quiet
           ? {
               onProgress: (p: ReplayProgress) => {

@@ -50,6 +50,22 @@ describe('replay fast paths give the plain path’s results', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('--max-record-bytes reaches the worker threads: the same lines are refused', async () => {
+    // Act
+    const opts = { allowlist, cluster: 'c1', maxRecordBytes: 4096 };
+    const plain = await replayFiles([file], { ...opts, reference: true });
+    const threeThreads = await replayFiles([file], {
+      ...opts,
+      allowlistDocument: document,
+      threads: 3,
+      parallelMinBytes: 0,
+    });
+    // Assess
+    expect(threeThreads.summary.parallelRanges).toBeGreaterThanOrEqual(3);
+    expect(plain.summary.reader.malformed).toBeGreaterThan(brokenLines.length);
+    expect({ ...threeThreads.summary, parallelRanges: 0 }).toEqual(plain.summary);
+  });
+
   it('same findings, counts, skip reasons and malformed line numbers on 1 and 3 threads', async () => {
     // Act
     const plain = await replayFiles([file], { allowlist, cluster: 'c1', reference: true });

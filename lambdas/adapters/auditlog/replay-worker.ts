@@ -24,6 +24,8 @@ export interface ReplayRangeTask {
   /** `--at` in epoch ms, or null: each event at its own time. */
   atMs: number | null;
   range: { start: number; end: number };
+  /** `--max-record-bytes`, when given. */
+  maxRecordBytes?: number | undefined;
 }
 
 export interface ReplayRangeResult {
@@ -46,6 +48,7 @@ export async function replayRange(
       at: task.atMs === null ? null : new Date(task.atMs),
       lines: true,
       range: task.range,
+      maxRecordBytes: task.maxRecordBytes,
     },
     (c) => candidates.push(c),
   );
