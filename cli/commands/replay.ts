@@ -213,6 +213,8 @@ export async function replayFiles(
   const noEvents: string[] = [];
   // Progress: the finished files' counts plus the live counts of the one being read.
   let current: PipelineCounts = newPipelineCounts();
+  // Ranges of the file being read in parallel that are done (merged once all are).
+  const rangesDone = { bytes: 0, events: 0 };
   if (opts.onProgress) {
     const sizes = await Promise.all(
       files.map((f) =>
@@ -226,8 +228,8 @@ export async function replayFiles(
     );
     opts.onProgress({
       totalBytes: sizes.includes(null) ? null : sizes.reduce<number>((a, b) => a + (b ?? 0), 0),
-      bytes: () => total.reader.bytes + current.reader.bytes,
-      events: () => total.reader.events + current.reader.events,
+      bytes: () => total.reader.bytes + current.reader.bytes + rangesDone.bytes,
+      events: () => total.reader.events + current.reader.events + rangesDone.events,
       findings: () => aggregator.size,
     });
   }
@@ -271,7 +273,13 @@ export async function replayFiles(
         document: opts.allowlistDocument,
         decider,
         workers: threads - 1,
+        onRange: (r) => {
+          rangesDone.bytes += r.counts.reader.bytes;
+          rangesDone.events += r.counts.reader.events;
+        },
       });
+      rangesDone.bytes = 0;
+      rangesDone.events = 0;
       for (const r of results) {
         for (const c of r.candidates) aggregator.add(c);
         mergeCounts(current, r.counts);
