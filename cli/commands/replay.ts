@@ -52,6 +52,7 @@ interface ReplayOptions extends OutputOptions {
   quiet?: boolean;
   summaryJson?: string;
   inventoryAt?: string;
+  maxRecordBytes?: string;
 }
 
 /** The file argument that means standard input. */
@@ -108,6 +109,20 @@ function parseAt(text: string | undefined): Date | null {
   const ms = Date.parse(text);
   if (Number.isNaN(ms)) throw new UsageError(`--at: not a time: ${text} (use ISO-8601 or "now")`);
   return new Date(ms);
+}
+
+/** `--max-record-bytes`: a whole number of bytes, optionally with KiB / MiB / GiB. */
+function parseSize(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d+)\s*(KiB|MiB|GiB)?$/i.exec(text.trim());
+  const unit = { kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 }[m?.[2]?.toLowerCase() ?? ''] ?? 1;
+  const n = m ? Number(m[1]) * unit : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1024) {
+    throw new UsageError(
+      `--max-record-bytes: not a size of at least 1024 bytes: ${text} (e.g. 64MiB)`,
+    );
+  }
+  return n;
 }
 
 function parseThreads(text: string | undefined): number | undefined {
@@ -250,6 +265,8 @@ export interface ReplayFilesOptions {
   reference?: boolean | undefined;
   /** What the file `-` reads. */
   stdin?: Readable | undefined;
+  /** Longest line / largest pretty-printed document read (default 16 MiB / 32 Mi chars). */
+  maxRecordBytes?: number | undefined;
   /** Called once, before reading, with the replay's live progress. */
   onProgress?: ((progress: ReplayProgress) => void) | undefined;
 }
@@ -285,6 +302,8 @@ export async function replayFiles(
   const noEvents: string[] = [];
   // Progress: the finished files' counts plus the live counts of the one being read.
   let current: PipelineCounts = newPipelineCounts();
+  // Ranges of the file being read in parallel that are done (merged once all are).
+  const rangesDone = { bytes: 0, events: 0 };
   if (opts.onProgress) {
     const sizes = await Promise.all(
       files.map((f) =>
@@ -298,8 +317,8 @@ export async function replayFiles(
     );
     opts.onProgress({
       totalBytes: sizes.includes(null) ? null : sizes.reduce<number>((a, b) => a + (b ?? 0), 0),
-      bytes: () => total.reader.bytes + current.reader.bytes,
-      events: () => total.reader.events + current.reader.events,
+      bytes: () => total.reader.bytes + current.reader.bytes + rangesDone.bytes,
+      events: () => total.reader.events + current.reader.events + rangesDone.events,
       findings: () => aggregator.size,
     });
   }
@@ -316,7 +335,13 @@ export async function replayFiles(
       await evaluateAuditLog(
         source,
         decider,
-        { file: name, cluster: opts.cluster, at, bytePrefilter: !opts.reference },
+        {
+          file: name,
+          cluster: opts.cluster,
+          at,
+          bytePrefilter: !opts.reference,
+          maxRecordBytes: opts.maxRecordBytes,
+        },
         add,
         current,
       );
@@ -328,6 +353,7 @@ export async function replayFiles(
         cluster: opts.cluster,
         atMs: at === null ? null : at.getTime(),
         range,
+        maxRecordBytes: opts.maxRecordBytes,
       }));
       rangesRead += tasks.length;
       const { replayRanges } = await import('../../lambdas/adapters/auditlog/replay-worker.ts');
@@ -336,7 +362,13 @@ export async function replayFiles(
         document: opts.allowlistDocument,
         decider,
         workers: threads - 1,
+        onRange: (r) => {
+          rangesDone.bytes += r.counts.reader.bytes;
+          rangesDone.events += r.counts.reader.events;
+        },
       });
+      rangesDone.bytes = 0;
+      rangesDone.events = 0;
       for (const r of results) {
         for (const c of r.candidates) aggregator.add(c);
         mergeCounts(current, r.counts);
@@ -408,12 +440,17 @@ export const registerReplay: Register = (program: Command, io, setExit) => {
       'instead of findings: what the log says was running at TIME (inventory JSON lines with --json)',
     )
     .option(
+      '--max-record-bytes <size>',
+      'longest line / largest pretty-printed document read; larger ones are reported as malformed (default 16MiB / 32MiB)',
+    )
+    .option(
       '--threads <n>',
       `threads for a JSON-lines file of ${PARALLEL_MIN_BYTES / 1024 / 1024} MiB or more (default: available cores; 1: one thread)`,
     );
   withOutputOption(replayCmd, FORMATS).action(async (files: string[], opts: ReplayOptions) => {
     const format = outputFormat(opts, FORMATS);
     const threads = parseThreads(opts.threads);
+    const maxRecordBytes = parseSize(opts.maxRecordBytes);
     const { document, allowlist } = loadAllowlistDocument(opts.allowlist, io);
     const at = parseAt(opts.at);
     if (files.filter((f) => f === STDIN).length > 1) {
@@ -450,6 +487,7 @@ export const registerReplay: Register = (program: Command, io, setExit) => {
       threads,
       ...(opts.cluster ? { cluster: opts.cluster } : {}),
       at,
+      maxRecordBytes,
       stdin: io.stdin,
       ...(isTerminal(io.stderr) && !opts.quiet
         ? {

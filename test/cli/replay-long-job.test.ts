@@ -213,3 +213,46 @@ describe('line numbers per file', () => {
     expect(run.stderr).toContain('    second.jsonl:5: invalid JSON');
   });
 });
+
+describe('--max-record-bytes', () => {
+  it('reports longer lines as malformed; the default caps read them', async () => {
+    // Prepare: the fixture's lines are 1,562 to 6,623 bytes long.
+    const lengths = readFileSync(EVENTS, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => Buffer.byteLength(l));
+    const over = lengths.filter((n) => n > 2048).length;
+    // Act
+    const capped = await runCli([
+      'replay',
+      EVENTS,
+      '--allowlist',
+      allowlist,
+      '--max-record-bytes',
+      '2KiB',
+    ]);
+    const plain = await runCli(['replay', EVENTS, '--allowlist', allowlist]);
+    // Assess
+    expect(over).toBeGreaterThan(0);
+    expect(capped.stderr).toContain(`malformed: ${over}\n`);
+    expect(capped.stderr).toMatch(
+      /eks-audit-events\.jsonl:\d+: line of \d+ bytes is longer than the limit \(2048 bytes\): not read/,
+    );
+    expect(plain.stderr).toContain('malformed: 0\n');
+  });
+
+  it('refuses a size that is not one', async () => {
+    const run = await runCli([
+      'replay',
+      EVENTS,
+      '--allowlist',
+      allowlist,
+      '--max-record-bytes',
+      '12 parsecs',
+    ]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      'regwatch: --max-record-bytes: not a size of at least 1024 bytes: 12 parsecs (e.g. 64MiB)\n',
+    );
+  });
+});

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateAuditLog } from '../../bench/gen-audit-log.ts';
 import { findingJson, replayFiles } from '../../cli/commands/replay.ts';
+import type { ReplayProgress } from '../../cli/replay-progress.ts';
 import { splitAtNewlines } from '../../lambdas/adapters/auditlog/reader.ts';
 import {
   DecisionCache,
@@ -49,6 +50,70 @@ describe('replay fast paths give the plain path’s results', () => {
     writeFileSync(file, `${lines.join('\n')}\n`);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('progress counts every range read in parallel, and ends at the file size', async () => {
+    // Prepare
+    let progress: ReplayProgress | undefined;
+    // Act
+    const run = await replayFiles([file], {
+      allowlist,
+      allowlistDocument: document,
+      cluster: 'c1',
+      threads: 3,
+      parallelMinBytes: 0,
+      onProgress: (p) => {
+        progress = p;
+      },
+    });
+    // Assess
+    expect(run.summary.parallelRanges).toBeGreaterThanOrEqual(3);
+    expect(progress?.totalBytes).toBe(statSync(file).size);
+    expect(progress?.bytes()).toBe(statSync(file).size);
+    expect(progress?.events()).toBe(run.summary.reader.events);
+    expect(progress?.findings()).toBe(run.findings.length);
+  });
+
+  it('replayRanges tells about each range as it is done (what progress adds up)', async () => {
+    // Prepare
+    const size = statSync(file).size;
+    const ranges = await splitAtNewlines(file, size, 6);
+    const tasks = ranges.map((range) => ({
+      path: file,
+      file: 'audit.jsonl',
+      cluster: 'c1',
+      atMs: null,
+      range,
+    }));
+    const seen: number[] = [];
+    // Act
+    const results = await replayRanges(tasks, {
+      allowlist,
+      document,
+      decider: new DecisionCache(allowlist),
+      workers: 2,
+      onRange: (r) => seen.push(r.counts.reader.bytes),
+    });
+    // Assess
+    expect(seen).toHaveLength(tasks.length);
+    expect(seen.reduce((a, b) => a + b, 0)).toBe(size);
+    expect([...seen].sort()).toEqual(results.map((r) => r.counts.reader.bytes).sort());
+  });
+
+  it('--max-record-bytes reaches the worker threads: the same lines are refused', async () => {
+    // Act
+    const opts = { allowlist, cluster: 'c1', maxRecordBytes: 4096 };
+    const plain = await replayFiles([file], { ...opts, reference: true });
+    const threeThreads = await replayFiles([file], {
+      ...opts,
+      allowlistDocument: document,
+      threads: 3,
+      parallelMinBytes: 0,
+    });
+    // Assess
+    expect(threeThreads.summary.parallelRanges).toBeGreaterThanOrEqual(3);
+    expect(plain.summary.reader.malformed).toBeGreaterThan(brokenLines.length);
+    expect({ ...threeThreads.summary, parallelRanges: 0 }).toEqual(plain.summary);
+  });
 
   it('same findings, counts, skip reasons and malformed line numbers on 1 and 3 threads', async () => {
     // Act

@@ -56,6 +56,8 @@ export interface PipelineOptions {
   lines?: boolean | undefined;
   range?: ReadAuditLogOptions['range'];
   bytePrefilter?: boolean | undefined;
+  /** Longest line and largest pretty-printed document read (default: the reader's caps). */
+  maxRecordBytes?: number | undefined;
 }
 
 export function newPipelineCounts(): PipelineCounts {
@@ -87,6 +89,8 @@ export async function evaluateAuditLog(
     lines: opts.lines,
     range: opts.range,
     bytePrefilter: opts.bytePrefilter,
+    maxLineBytes: opts.maxRecordBytes,
+    maxDocumentChars: opts.maxRecordBytes,
   })) {
     if (record.kind === 'malformed') {
       if (record.fatal || counts.malformed.length < MAX_LISTED_MALFORMED) {

@@ -24,6 +24,8 @@ export interface ReplayRangeTask {
   /** `--at` in epoch ms, or null: each event at its own time. */
   atMs: number | null;
   range: { start: number; end: number };
+  /** `--max-record-bytes`, when given. */
+  maxRecordBytes?: number | undefined;
 }
 
 export interface ReplayRangeResult {
@@ -46,6 +48,7 @@ export async function replayRange(
       at: task.atMs === null ? null : new Date(task.atMs),
       lines: true,
       range: task.range,
+      maxRecordBytes: task.maxRecordBytes,
     },
     (c) => candidates.push(c),
   );
@@ -127,9 +130,15 @@ export async function replayRanges(
     document: AllowlistDocument;
     decider: Decider;
     workers: number;
+    /** Told about each range as it is done (in completion order): for progress. */
+    onRange?: ((result: ReplayRangeResult) => void) | undefined;
   },
 ): Promise<ReplayRangeResult[]> {
   const results: (ReplayRangeResult | undefined)[] = new Array(tasks.length);
+  const done = (i: number, r: ReplayRangeResult) => {
+    results[i] = r;
+    opts.onRange?.(r);
+  };
   let next = 0;
   const take = () => (next < tasks.length ? next++ : -1);
   const pool = Array.from(
@@ -142,7 +151,7 @@ export async function replayRanges(
       // A range is taken only once the worker can start on it at once.
       await w.started();
       for (let i = take(); i >= 0 && !stop; i = take()) {
-        results[i] = await w.run(tasks[i] as ReplayRangeTask);
+        done(i, await w.run(tasks[i] as ReplayRangeTask));
       }
     } finally {
       await w.close();
@@ -150,7 +159,7 @@ export async function replayRanges(
   };
   const here = async () => {
     for (let i = take(); i >= 0 && !stop; i = take()) {
-      results[i] = await replayRange(tasks[i] as ReplayRangeTask, opts.decider);
+      done(i, await replayRange(tasks[i] as ReplayRangeTask, opts.decider));
     }
   };
   const loops = [here(), ...pool.map(inWorker)];
