@@ -38,8 +38,13 @@ export async function cliVerifier(
     import('../lambdas/adapters/oci/credentials.ts'),
     import('../lambdas/services/signatures.ts'),
   ]);
+  // Read on first use: a command that never asks a registry never reads the docker config.
+  let docker: ReturnType<typeof credentials.dockerConfigCredentials> | null = null;
   const registry = new RegistryClient({
-    credentials: await credentials.dockerConfigCredentials(io.env),
+    credentials: async (host) => {
+      docker ??= credentials.dockerConfigCredentials(io.env);
+      return (await docker)(host);
+    },
     endpoints: credentials.parseEndpoints(io.env.REGWATCH_REGISTRY_ENDPOINTS),
   });
   const rootFile = options.trustedRoot ?? io.env.REGWATCH_SIGSTORE_TRUSTED_ROOT;

@@ -97,7 +97,10 @@ export class SignatureVerifier {
     if (!first.signatureChecks) return first;
     const verdicts = new Map<string, SignatureVerdict>();
     for (const check of first.signatureChecks) {
-      verdicts.set(check.ruleId, await this.verdict(check, digest));
+      const known = digest ?? check.judged.digest;
+      const cached =
+        known === null ? undefined : this.cache.peek(known, check.ruleId, check.requirement);
+      verdicts.set(check.ruleId, cached ?? (await this.verdict(check, digest)));
     }
     return decider.decide(image, scope, now, (check) => verdicts.get(check.ruleId));
   }

@@ -173,6 +173,30 @@ describe('cosign key signatures through the loopback registry', () => {
     expect(decision.violations.map((v) => v.rule)).toEqual(['unsigned-image']);
   });
 
+  it('one broken artifact hides no other: a garbled referrer is skipped, a lost payload fails alone', async () => {
+    // Prepare: a valid tag signature next to a referrer whose manifest is served corrupted,
+    // and an image whose only signature payload blob is missing.
+    const digest = pushImage(registry, REPO, '1.0');
+    cosignSign(registry, REPO, digest, alice.privateKey);
+    const bad = cosignSign(registry, REPO, digest, mallory.privateKey, { mode: 'referrer' });
+    registry.fail({ match: `/manifests/${bad}`, status: 500, times: 10 });
+    const lost = pushImage(registry, REPO, '2.0', 'lost');
+    const manifest = cosignSign(registry, REPO, lost, alice.privateKey);
+    const res = await fetch(`http://${registry.host}/v2/${REPO}/manifests/${manifest}`);
+    const payloadDigest =
+      ((await res.json()) as { layers: { digest: string }[] }).layers[0]?.digest ?? '';
+    registry.fail({ match: `/blobs/${payloadDigest}`, status: 404, times: 10 });
+    // Act
+    const ok = await judge(`${registry.host}/${REPO}@${digest}`);
+    const broken = await judge(`${registry.host}/${REPO}@${lost}`);
+    // Assess
+    expect(ok.allowed).toBe(true);
+    expect(broken.violations[0]).toMatchObject({
+      rule: 'signature-invalid',
+      message: expect.stringContaining('not found'),
+    });
+  });
+
   it('accepts when any key of the entry verifies', async () => {
     const digest = pushImage(registry, REPO, '1.0');
     cosignSign(registry, REPO, digest, alice.privateKey);

@@ -91,6 +91,18 @@ export class VerdictCache {
     return promise;
   }
 
+  /** The fresh cached verdict, if any, without waiting (the hot path of a busy cluster). */
+  peek(
+    digest: string,
+    ruleId: string,
+    requirement: SignatureRequirement,
+  ): SignatureVerdict | undefined {
+    const hit = this.#entries.get(VerdictCache.key(digest, ruleId, requirement));
+    if (!hit || !(this.#now() < hit.expires)) return undefined;
+    this.#hits++;
+    return hit.verdict;
+  }
+
   /** Drops every verdict of `digest` (a signature for it was just pushed). */
   invalidate(digest: string): number {
     const keys = this.#byDigest.get(digest);

@@ -8,7 +8,7 @@ import { constants, createHash, type KeyObject, verify } from 'node:crypto';
 import { checkSimpleSigningPayload } from '../../core/signatures/payload.ts';
 import { statementSigns } from '../../core/signatures/statement.ts';
 import type { EntryOutcome } from '../../core/signatures/verdict.ts';
-import type { DiscoveredSignatures } from './discover.ts';
+import { absentReason, type DiscoveredSignatures, readLayer } from './discover.ts';
 
 /** A short stable name for a key: `sha256:<first 16 hex of its SPKI>`. */
 export function keyFingerprint(key: KeyObject): string {
@@ -115,9 +115,14 @@ export async function verifyCosignKeys(
   // cosign v3 with a key: a Sigstore bundle whose DSSE envelope is signed by the key.
   let keyedBundles = 0;
   for (const item of found.bundles) {
+    const read = await readLayer(found, item.layer);
+    if (!read.ok) {
+      problems.push(`${item.where}: ${read.error}`);
+      continue;
+    }
     let envelope: KeyedEnvelope | null;
     try {
-      envelope = keyedEnvelope(JSON.parse((await found.read(item.layer)).toString('utf8')));
+      envelope = keyedEnvelope(JSON.parse(read.bytes.toString('utf8')));
     } catch {
       envelope = null;
     }
@@ -136,10 +141,13 @@ export async function verifyCosignKeys(
     }
     return { status: 'verified', signer: `cosign key ${keyFingerprint(key)} (${item.where})` };
   }
-  if (found.simple.length === 0 && keyedBundles === 0) {
+  if (found.simple.length === 0 && keyedBundles === 0 && problems.length === 0) {
     return {
       status: 'absent',
-      reason: `no cosign signature for ${found.digest} (tag ${found.digest.replace(':', '-')}.sig or referrers)`,
+      reason: absentReason(
+        found,
+        `no cosign signature for ${found.digest} (tag ${found.digest.replace(':', '-')}.sig or referrers)`,
+      ),
     };
   }
   for (const candidate of found.simple) {
@@ -149,7 +157,12 @@ export async function verifyCosignKeys(
       continue;
     }
     const signature = Buffer.from(text, 'base64');
-    const payload = await found.read(candidate.payload);
+    const read = await readLayer(found, candidate.payload);
+    if (!read.ok) {
+      problems.push(`${candidate.where}: payload ${read.error}`);
+      continue;
+    }
+    const payload = read.bytes;
     const index = keys.findIndex((key) => verifyRaw(key, payload, signature));
     const key = keys[index];
     if (!key) {

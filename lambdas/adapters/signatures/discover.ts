@@ -4,7 +4,7 @@
  * digest (cosign signatures pushed in OCI 1.1 mode, Sigstore bundles, Notation signatures).
  * Bounded: an attacker who can push referrers cannot make regwatch fetch without end.
  */
-import { RegistryError } from '../../core/errors.ts';
+import { RegistryError, RegistryUnreachableError } from '../../core/errors.ts';
 import {
   asDescriptor,
   type Descriptor,
@@ -56,6 +56,8 @@ export interface DiscoveredSignatures {
   simple: SimpleSignature[];
   bundles: ArtifactLayer[];
   notation: ArtifactLayer[];
+  /** Referrers that could not be read (named, skipped: one bad artifact hides no other). */
+  skipped: string[];
   /** Reads a layer's bytes once (digest-checked, bounded). */
   read(layer: Descriptor): Promise<Buffer>;
 }
@@ -73,6 +75,7 @@ export async function discoverSignatures(
     simple: [],
     bundles: [],
     notation: [],
+    skipped: [],
     read(layer) {
       if (layer.size > MAX_SIGNATURE_BLOB) {
         return Promise.reject(
@@ -105,7 +108,15 @@ export async function discoverSignatures(
     ) {
       continue;
     }
-    const manifest = await client.manifest(repo, referrer.digest);
+    let manifest: Awaited<ReturnType<RegistryClient['manifest']>>;
+    try {
+      manifest = await client.manifest(repo, referrer.digest);
+    } catch (error) {
+      if (!(error instanceof RegistryError) || error instanceof RegistryUnreachableError)
+        throw error;
+      found.skipped.push(`referrer ${referrer.digest}: ${error.message}`);
+      continue;
+    }
     if (!manifest) continue;
     // The index may claim anything; the manifest itself must name this digest as its subject.
     const subject = asDescriptor(manifest.json.subject);
@@ -155,4 +166,28 @@ function addSimpleLayers(
 /** Whether anything at all was found: distinguishes `unsigned` from `invalid`. */
 export function foundAny(found: DiscoveredSignatures): boolean {
   return found.simple.length + found.bundles.length + found.notation.length > 0;
+}
+
+/**
+ * A layer's bytes, or a message when the registry refuses or garbles that one blob (missing,
+ * oversized, wrong digest): the signature it carries then fails alone. An unreachable
+ * registry still throws: nothing can be concluded.
+ */
+export async function readLayer(
+  found: DiscoveredSignatures,
+  layer: Descriptor,
+): Promise<{ ok: true; bytes: Buffer } | { ok: false; error: string }> {
+  try {
+    return { ok: true, bytes: await found.read(layer) };
+  } catch (error) {
+    if (!(error instanceof RegistryError) || error instanceof RegistryUnreachableError) throw error;
+    return { ok: false, error: error.message };
+  }
+}
+
+/** An `absent` reason that also names the referrers that could not be read. */
+export function absentReason(found: DiscoveredSignatures, reason: string): string {
+  return found.skipped.length === 0
+    ? reason
+    : `${reason}; unreadable: ${found.skipped.slice(0, 3).join('; ')}`;
 }

@@ -20,7 +20,7 @@ import { checkSimpleSigningPayload } from '../../core/signatures/payload.ts';
 import { compileIdentityGlob, type SignatureEntry } from '../../core/signatures/schema.ts';
 import { statementSigns } from '../../core/signatures/statement.ts';
 import type { EntryOutcome } from '../../core/signatures/verdict.ts';
-import type { DiscoveredSignatures } from './discover.ts';
+import { absentReason, type DiscoveredSignatures, readLayer } from './discover.ts';
 
 export { COSIGN_SIGN_PREDICATE, statementSigns } from '../../core/signatures/statement.ts';
 
@@ -141,9 +141,14 @@ export async function verifyKeyless(
   let candidates = 0;
   for (const item of found.bundles) {
     candidates++;
+    const read = await readLayer(found, item.layer);
+    if (!read.ok) {
+      problems.push(`${item.where}: ${read.error}`);
+      continue;
+    }
     let json: unknown;
     try {
-      json = JSON.parse((await found.read(item.layer)).toString('utf8'));
+      json = JSON.parse(read.bytes.toString('utf8'));
     } catch {
       problems.push(`${item.where}: the bundle is not JSON`);
       continue;
@@ -172,7 +177,12 @@ export async function verifyKeyless(
       problems.push(`${sig.where}: certificate without a Rekor bundle cannot be verified offline`);
       continue;
     }
-    const payload = await found.read(sig.payload);
+    const read = await readLayer(found, sig.payload);
+    if (!read.ok) {
+      problems.push(`${sig.where}: payload ${read.error}`);
+      continue;
+    }
+    const payload = read.bytes;
     let bundle: unknown;
     try {
       bundle = legacyBundle(sig.certificate, sig.rekorBundle, sig.signature, payload);
@@ -196,7 +206,10 @@ export async function verifyKeyless(
     };
   }
   if (candidates === 0) {
-    return { status: 'absent', reason: `no keyless (Sigstore) signature for ${found.digest}` };
+    return {
+      status: 'absent',
+      reason: absentReason(found, `no keyless (Sigstore) signature for ${found.digest}`),
+    };
   }
   return { status: 'rejected', reason: problems.join('; ') };
 }

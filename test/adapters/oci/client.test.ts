@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { RegistryClient } from '../../../lambdas/adapters/oci/client.ts';
+import { parseChallenge, RegistryClient } from '../../../lambdas/adapters/oci/client.ts';
 import { RegistryError, RegistryUnreachableError } from '../../../lambdas/core/errors.ts';
 import { digestOf, OCI_MANIFEST, pushImage, TestRegistry } from '../../helpers/oci-registry.ts';
 
@@ -166,5 +166,46 @@ describe('RegistryClient against a loopback registry', () => {
       ]);
       expect(r.requests.some((p) => p.includes('/manifests/sha256-'))).toBe(!referrersApi);
     }
+  });
+});
+
+describe('parseChallenge', () => {
+  it('reads quoted parameters with commas and escapes, and bare ones', () => {
+    expect(
+      parseChallenge(
+        'Bearer realm="https://auth.example/token",service="reg",scope="repository:a/b:pull,push"',
+      ),
+    ).toEqual({
+      scheme: 'bearer',
+      params: {
+        realm: 'https://auth.example/token',
+        service: 'reg',
+        scope: 'repository:a/b:pull,push',
+      },
+    });
+    expect(parseChallenge('Basic realm=x')).toEqual({ scheme: 'basic', params: { realm: 'x' } });
+    expect(parseChallenge('Bearer realm="a\\"b"')?.params.realm).toBe('a"b');
+    expect(parseChallenge('')).toBeNull();
+  });
+
+  it('refuses a token realm that is not https (credentials would leave in clear text)', async () => {
+    const r = await new TestRegistry({ auth: {} }).start();
+    open.push(r);
+    pushImage(r, 'apps/api', '1.0');
+    // The test registry names an http realm on 127.0.0.1 (allowed); route the host elsewhere.
+    const client = new RegistryClient({
+      endpoints: { 'reg.example': `http://${r.host}` },
+      fetch: async (url, init) => {
+        const res = await globalThis.fetch(url, init as RequestInit);
+        if (res.status !== 401) return res;
+        return new Response(null, {
+          status: 401,
+          headers: { 'www-authenticate': 'Bearer realm="http://evil.example/token"' },
+        });
+      },
+    });
+    await expect(client.manifest({ host: 'reg.example', path: 'apps/api' }, '1.0')).rejects.toThrow(
+      /token realm http:\/\/evil.example\/token is not https/,
+    );
   });
 });

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import {
   type AllowlistDocument,
   compileAllowlist,
+  parseAllowlist,
+  serializeAllowlist,
   validateAllowlist,
 } from '../../../lambdas/core/allowlist/index.ts';
 import { AllowlistError } from '../../../lambdas/core/errors.ts';
@@ -127,6 +129,24 @@ describe('requireSignature schema', () => {
     expect(issues(signedDoc({ requireSignature: [] }))).toEqual([
       expect.stringContaining('must list at least one entry'),
     ]);
+  });
+
+  it('round-trips through YAML export and import, PEM blocks included', () => {
+    const doc = validateAllowlist({
+      ...signedDoc(),
+      rules: [
+        {
+          ...signedDoc().rules[0],
+          requireSignature: [
+            { cosign: { publicKeys: [P256] } },
+            { keyless: { issuer: 'https://accounts.google.com', subject: 'release@acme.example' } },
+          ],
+        },
+      ],
+    });
+    const again = parseAllowlist(serializeAllowlist(doc), 'export.yaml');
+    expect(again).toEqual(doc);
+    expect(compileAllowlist(again).version).toBe(compileAllowlist(doc).version);
   });
 
   it('changes the allowlist version when a key changes', () => {
