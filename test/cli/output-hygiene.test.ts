@@ -204,4 +204,37 @@ describe('a closed stdout (| head) ends the CLI quietly', () => {
     expect(stderr).toBe('');
     expect(code).toBe(0);
   });
+
+  it('check keeps its exit code (1: violations) when stdout closes mid-output', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'regwatch-epipe-'));
+    try {
+      writeFileSync(path.join(dir, 'allowlist.yaml'), ALLOWLIST);
+      const child = spawn(
+        process.execPath,
+        [
+          path.join(ROOT, 'bin/regwatch.ts'),
+          'check',
+          '--allowlist',
+          'allowlist.yaml',
+          '-o',
+          'json',
+        ],
+        { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+      });
+      child.stdin.end('evil.example/x:1\n'.repeat(100_000));
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      child.stdout.destroy();
+      const code = await new Promise<number | null>((resolve) =>
+        child.on('close', (c) => resolve(c)),
+      );
+      expect(stderr).toBe('');
+      expect(code).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
