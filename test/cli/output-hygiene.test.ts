@@ -59,6 +59,14 @@ describe('human output never passes control, bidi or zero-width characters throu
     expect(check.stdout).toContain('a\\x0aALLOWED');
   });
 
+  it('error messages quoting input are escaped too', async () => {
+    const run = await runCli(['check', '--allowlist', allowlist, '-f', 'missing\u001b[2J\n.yaml']);
+    expect(run.code).toBe(2);
+    expect(rawHidden(run.stderr)).toEqual([]);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toContain('missing\\x1b[2J\\x0a.yaml');
+  });
+
   it('colour only when forced (FORCE_COLOR) or on a terminal; NO_COLOR and pipes get none', async () => {
     const forced = await runCli(['check', '--allowlist', allowlist, 'evil.example/x:1'], {
       env: { FORCE_COLOR: '1' },
