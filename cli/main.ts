@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { RegwatchError, UsageError } from '../lambdas/core/errors.ts';
+import { visible } from '../lambdas/core/visible.ts';
 import type { CommandEntry } from './commands/index.ts';
 import { type CliIo, EXIT } from './context.ts';
 import { environmentError } from './errors.ts';
@@ -11,19 +12,20 @@ export type Register = (program: Command, io: CliIo, setExit: (code: number) => 
 /** Maps errors to exit codes and messages: the only place the CLI does so. */
 export function reportError(thrown: unknown, io: CliIo): number {
   const err = thrown instanceof RegwatchError ? thrown : (environmentError(thrown) ?? thrown);
+  // Messages quote input (file names, flag values, rule fields): shown escaped, one line each.
   if (err instanceof UsageError) {
-    io.stderr.write(`regwatch: ${err.message}\n`);
+    io.stderr.write(`regwatch: ${visible(err.message)}\n`);
     return EXIT.usage;
   }
   if (err instanceof RegwatchError) {
-    io.stderr.write(`regwatch: ${err.message}\n`);
+    io.stderr.write(`regwatch: ${visible(err.message)}\n`);
     const issues = (err as { issues?: readonly { path: string; message: string }[] }).issues ?? [];
-    for (const issue of issues) io.stderr.write(`  ${issue.path}: ${issue.message}\n`);
+    for (const issue of issues)
+      io.stderr.write(`  ${visible(issue.path)}: ${visible(issue.message)}\n`);
     return err.code === 'NOT_FOUND' || err.code === 'CONFLICT' ? EXIT.violations : EXIT.usage;
   }
-  io.stderr.write(
-    `regwatch: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-  );
+  const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  io.stderr.write(`regwatch: unexpected error: ${detail.split('\n').map(visible).join('\n')}\n`);
   return EXIT.internal;
 }
 

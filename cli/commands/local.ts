@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../lambdas/core/errors.ts';
 import { SEVERITIES, type Severity } from '../../lambdas/core/types.ts';
+import { visible } from '../../lambdas/core/visible.ts';
 import { DEFAULT_DYNAMODB_PORT, DEFAULT_INGEST_PORT, startLocal } from '../../lambdas/local/app.ts';
 import { banner } from '../../lambdas/local/banner.ts';
 import {
@@ -157,8 +158,10 @@ export function makeRegisterLocal(stop: StopSignal = processStop): Register {
           : EXAMPLE_ALLOWLIST;
         const dataDir = flags.data ? path.resolve(io.cwd, flags.data) : undefined;
         const minAlertSeverity = severity(flags.minAlertSeverity, '--min-alert-severity');
-        const out = (line: string) => write(io.stdout, line);
-        const err = (line: string) => write(io.stderr, line);
+        // Console lines can quote request content: escape controls within each line.
+        const safe = (text: string) => text.split('\n').map(visible).join('\n');
+        const out = (line: string) => write(io.stdout, safe(line));
+        const err = (line: string) => write(io.stderr, safe(line));
 
         const instance = await inUseAsUsage(
           startLocal({

@@ -17,11 +17,3 @@ export function escapeCodePoint(c: string): string {
 export function visible(text: string): string {
   return text.replace(HIDDEN, escapeCodePoint);
 }
-
-/** True when `visible` would change the text. */
-export function hasHidden(text: string): boolean {
-  HIDDEN.lastIndex = 0;
-  const found = HIDDEN.test(text);
-  HIDDEN.lastIndex = 0;
-  return found;
-}

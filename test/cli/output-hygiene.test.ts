@@ -59,6 +59,14 @@ describe('human output never passes control, bidi or zero-width characters throu
     expect(check.stdout).toContain('a\\x0aALLOWED');
   });
 
+  it('error messages quoting input are escaped too', async () => {
+    const run = await runCli(['check', '--allowlist', allowlist, '-f', 'missing\u001b[2J\n.yaml']);
+    expect(run.code).toBe(2);
+    expect(rawHidden(run.stderr)).toEqual([]);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toContain('missing\\x1b[2J\\x0a.yaml');
+  });
+
   it('colour only when forced (FORCE_COLOR) or on a terminal; NO_COLOR and pipes get none', async () => {
     const forced = await runCli(['check', '--allowlist', allowlist, 'evil.example/x:1'], {
       env: { FORCE_COLOR: '1' },
@@ -203,5 +211,38 @@ describe('a closed stdout (| head) ends the CLI quietly', () => {
     // Assess
     expect(stderr).toBe('');
     expect(code).toBe(0);
+  });
+
+  it('check keeps its exit code (1: violations) when stdout closes mid-output', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'regwatch-epipe-'));
+    try {
+      writeFileSync(path.join(dir, 'allowlist.yaml'), ALLOWLIST);
+      const child = spawn(
+        process.execPath,
+        [
+          path.join(ROOT, 'bin/regwatch.ts'),
+          'check',
+          '--allowlist',
+          'allowlist.yaml',
+          '-o',
+          'json',
+        ],
+        { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString();
+      });
+      child.stdin.end('evil.example/x:1\n'.repeat(100_000));
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      child.stdout.destroy();
+      const code = await new Promise<number | null>((resolve) =>
+        child.on('close', (c) => resolve(c)),
+      );
+      expect(stderr).toBe('');
+      expect(code).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,7 +3,9 @@
  * per object, `List` objects expanded. Known kinds are read where their pod spec lives; every
  * object (known or not: Argo Rollouts, OpenKruise, Knative, KEDA, any CRD) is also searched at
  * any depth for pod-spec-shaped objects — a `containers`/`initContainers`/`ephemeralContainers`
- * list of objects with `image` — so no image kubectl would send goes unjudged. A container whose
+ * list of objects with `image` — and for the containers CRDs keep outside a pod spec (Argo
+ * Workflows' `container:`/`script:`, Tekton's `steps:`, `sidecars:`), so no image kubectl would
+ * send goes unjudged. A container whose
  * image cannot be judged (missing, null, empty, a number) is returned with `invalid` set: the
  * caller turns it into an `invalid-reference` violation (fail closed).
  */
@@ -185,27 +187,74 @@ function readPodSpec(
           });
           continue;
         }
-        const cname = str(own(c, 'name')) ?? '';
-        const images = [
-          ...source.shadowed(c, 'image'),
-          { value: own(c, 'image'), pos: source.at(c, 'image') },
-        ];
-        for (const { value: image, pos } of images) {
-          const valid = typeof image === 'string' && image.trim() !== '';
-          out.push({
-            name: cname,
-            kind: ckind,
-            image: render(image),
-            invalid: valid ? null : describe(image),
-            path: Object.hasOwn(c, 'image') ? [...cPath, 'image'] : cPath,
-            pos: pos ?? source.at(list, i) ?? null,
-            judgedBy,
-          });
-          if (image === undefined) break;
-        }
+        readContainer(c, cPath, ckind, judgedBy, source.at(list, i), source, out);
       }
     }
   }
+}
+
+/** One container object: every value its `image` key had (duplicates too), each judged. */
+function readContainer(
+  c: Loose,
+  cPath: JsonPath,
+  ckind: ContainerKind,
+  judgedBy: 'kind' | 'shape',
+  fallback: SourcePos | undefined,
+  source: ManifestSourceMap,
+  out: ManifestContainer[],
+  fallbackName = '',
+): void {
+  const cname = str(own(c, 'name')) ?? fallbackName;
+  const images = [
+    ...source.shadowed(c, 'image'),
+    { value: own(c, 'image'), pos: source.at(c, 'image') },
+  ];
+  for (const { value: image, pos } of images) {
+    const valid = typeof image === 'string' && image.trim() !== '';
+    out.push({
+      name: cname,
+      kind: ckind,
+      image: render(image),
+      invalid: valid ? null : describe(image),
+      path: Object.hasOwn(c, 'image') ? [...cPath, 'image'] : cPath,
+      pos: pos ?? fallback ?? null,
+      judgedBy,
+    });
+    if (image === undefined) break;
+  }
+}
+
+const SINGLE_KEYS = ['container', 'script'] as const;
+const STEP_LISTS = ['steps', 'sidecars'] as const;
+
+/**
+ * Containers that CRDs keep outside a pod spec: Argo Workflows' `container:` and `script:`
+ * templates and `sidecars:`, Tekton's `steps:` and `sidecars:`. Returns the keys it read.
+ */
+function readLooseContainers(
+  o: Loose,
+  path: JsonPath,
+  source: ManifestSourceMap,
+  out: ManifestContainer[],
+): Set<string> {
+  const read = new Set<string>();
+  for (const key of SINGLE_KEYS) {
+    const c = own(o, key);
+    if (isObj(c) && Object.hasOwn(c, 'image')) {
+      readContainer(c, [...path, key], 'container', 'shape', source.at(o, key), source, out, key);
+      read.add(key);
+    }
+  }
+  for (const key of STEP_LISTS) {
+    const list = own(o, key);
+    if (!Array.isArray(list) || !list.some((c) => isObj(c) && Object.hasOwn(c, 'image'))) continue;
+    for (const [i, c] of list.entries()) {
+      if (isObj(c) && Object.hasOwn(c, 'image'))
+        readContainer(c, [...path, key, i], 'container', 'shape', source.at(list, i), source, out);
+    }
+    read.add(key);
+  }
+  return read;
 }
 
 /** A pod spec by shape: a container list holding at least one object with an `image` key. */
@@ -243,7 +292,8 @@ function searchByShape(
       readPodSpec(o, path, 'shape', false, source, out);
       continue;
     }
-    const keys = Object.keys(o);
+    const read = readLooseContainers(o, path, source, out);
+    const keys = Object.keys(o).filter((k) => !read.has(k));
     for (let i = keys.length - 1; i >= 0; i--) {
       const k = keys[i] as string;
       stack.push({ value: o[k], path: [...path, k] });

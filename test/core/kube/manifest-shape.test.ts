@@ -88,6 +88,43 @@ describe('extractFromManifest: kinds regwatch does not know are judged by shape'
     ]);
   });
 
+  it('Argo Workflows templates (container, script, sidecars) and Tekton steps', () => {
+    const [wf] = extractFromManifest({
+      apiVersion: 'argoproj.io/v1alpha1',
+      kind: 'Workflow',
+      spec: {
+        templates: [
+          { name: 'a', container: { image: 'evil.example/a:1', command: ['x'] } },
+          { name: 'b', script: { image: 'evil.example/b:1', source: 'echo' } },
+          {
+            name: 'c',
+            container: { image: 'evil.example/c:1' },
+            sidecars: [{ name: 's', image: 'evil.example/s:1' }],
+          },
+        ],
+      },
+    });
+    expect(wf?.containers.map((c) => [c.name, c.image, pathText(c.path)])).toEqual([
+      ['container', 'evil.example/a:1', 'spec.templates[0].container.image'],
+      ['script', 'evil.example/b:1', 'spec.templates[1].script.image'],
+      ['container', 'evil.example/c:1', 'spec.templates[2].container.image'],
+      ['s', 'evil.example/s:1', 'spec.templates[2].sidecars[0].image'],
+    ]);
+    const [task] = extractFromManifest({
+      apiVersion: 'tekton.dev/v1',
+      kind: 'Task',
+      spec: {
+        steps: [
+          { name: 'build', image: 'evil.example/t:1' },
+          { name: 'ref', ref: { name: 'x' } },
+        ],
+      },
+    });
+    expect(task?.containers.map((c) => [c.name, c.image, c.judgedBy])).toEqual([
+      ['build', 'evil.example/t:1', 'shape'],
+    ]);
+  });
+
   it('an object without anything pod-spec-shaped is skipped as before', () => {
     const [entry] = extractFromManifest({ kind: 'ConfigMap', data: { containers: 'x' } });
     expect(entry?.skipped).toBe('no pod template');
