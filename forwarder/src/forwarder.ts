@@ -145,9 +145,14 @@ export async function startForwarder(deps: ForwarderDeps): Promise<Forwarder> {
 
   const base = () => ({ cluster: config.cluster, observedAt: clock().toISOString() });
 
-  const enqueue = (event: AnyPodEvent): void => {
+  const enqueue = (event: AnyPodEvent, whole = false): void => {
     metrics.seen.inc({ reason: event.reason });
-    const { accepted, evicted } = buffer.push(event);
+    const { accepted, evicted, coalesced } = buffer.push(event, { coalesce: whole });
+    if (coalesced) {
+      metrics.coalesced.inc();
+      shipper.notify();
+      return;
+    }
     // Evicted events in a sink call are counted by the shipper if that call fails.
     const lost = evicted.filter((e) => !e.inFlight).length + (accepted ? 0 : 1);
     if (evicted.length > 0 || !accepted) {
@@ -179,7 +184,8 @@ export async function startForwarder(deps: ForwarderDeps): Promise<Forwarder> {
     metrics,
     ...deps.watch,
     onPod: (pod, reason) => {
-      for (const event of toEvents({ ...base(), reason, pod })) enqueue(event);
+      const events = toEvents({ ...base(), reason, pod });
+      for (const event of events) enqueue(event, events.length === 1);
     },
   });
   cached = () => watcher.size;
