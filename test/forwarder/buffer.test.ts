@@ -106,7 +106,7 @@ describe('EventBuffer', () => {
     b.push(event('b', 'added'), { coalesce: true });
     const running = event('a', 'running');
     if ('pod' in running)
-      running.pod.spec.containers = [{ name: 'app', image: 'nginx@sha256:' + 'e'.repeat(64) }];
+      running.pod.spec.containers = [{ name: 'app', image: `nginx@sha256:${'e'.repeat(64)}` }];
 
     // Act
     const merged = b.push(running, { coalesce: true });
