@@ -7,10 +7,15 @@
  *   node bench/forwarder.ts [pods]
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
+import { bundle } from '../forwarder/build.ts';
 import { loadConfig } from '../forwarder/src/config.ts';
+import { FORWARDER_NODE_OPTIONS } from '../forwarder/src/constants.ts';
 import { startForwarder } from '../forwarder/src/forwarder.ts';
 import { loadKubeAccess } from '../forwarder/src/kube-access.ts';
 import { createLogger } from '../forwarder/src/logger.ts';
@@ -19,7 +24,7 @@ import { PodWatcher } from '../forwarder/src/watcher.ts';
 import { FakeApiServer } from '../test/forwarder/fake-apiserver.ts';
 import { type BenchResult, versus } from './lib.ts';
 
-type Variant = 'informer' | 'watcher' | 'forwarder' | 'sink-down';
+type Variant = 'informer' | 'watcher' | 'forwarder' | 'sink-down' | 'bundle';
 interface Result {
   variant: Variant;
   pods: number;
@@ -149,7 +154,7 @@ async function runChild(
   env: Record<string, string>,
   onReady: () => void,
 ): Promise<Result> {
-  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const flags = (process.env.BENCH_NODE_FLAGS ?? FORWARDER_NODE_OPTIONS).split(' ').filter(Boolean);
   const proc = spawn(
     process.execPath,
     [...flags, '--expose-gc', import.meta.filename, '--child', variant],
@@ -171,6 +176,79 @@ async function runChild(
   process.once('exit', () => proc.kill());
   await new Promise((resolve) => proc.on('exit', resolve));
   return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Result;
+}
+
+/**
+ * The container as it ships: the esbuild bundle with the Deployment's NODE_OPTIONS, memory
+ * read from /proc (VmHWM is the peak RSS), progress from its /metrics.
+ */
+async function runBundle(
+  pods: number,
+  kubeconfig: string,
+  sinkUrl: string,
+  onReady: () => void,
+): Promise<Result> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'regwatch-fwd-bench-'));
+  const out = path.join(dir, 'main.mjs');
+  await bundle(out);
+  const started = performance.now();
+  const proc = spawn(process.execPath, [out], {
+    env: {
+      PATH: process.env.PATH,
+      NODE_OPTIONS: FORWARDER_NODE_OPTIONS,
+      KUBECONFIG: kubeconfig,
+      REGWATCH_CLUSTER: 'bench',
+      REGWATCH_SINK: sinkUrl,
+      REGWATCH_BATCH_SIZE: '500',
+      REGWATCH_BATCH_WAIT: '50ms',
+      REGWATCH_METRICS_PORT: '0',
+      REGWATCH_METRICS_HOST: '127.0.0.1',
+      REGWATCH_RESYNC: '0',
+      REGWATCH_LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  process.once('exit', () => proc.kill());
+  let log = '';
+  proc.stdout.on('data', (d) => {
+    log += String(d);
+  });
+  while (!log.includes('"watching pods"')) await sleep(5);
+  const port = Number(/"metricsPort":(\d+)/.exec(log)?.[1]);
+  onReady();
+  const total = async (): Promise<number> => {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    let n = 0;
+    for (const m of text.matchAll(
+      /^regwatch_forwarder_events_(?:sent|coalesced|dropped)_total(?:\{[^}]*\})? (\d+)$/gm,
+    )) {
+      n += Number(m[1]);
+    }
+    return n;
+  };
+  while ((await total()) < pods * 2) await sleep(20);
+  const seconds = (performance.now() - started) / 1000;
+  await sleep(200);
+  const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
+  const kib = (key: string) =>
+    Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const dropped = [
+    ...metrics.matchAll(/^regwatch_forwarder_events_dropped_total\{[^}]*\} (\d+)$/gm),
+  ].reduce((a, m) => a + Number(m[1]), 0);
+  proc.kill('SIGTERM');
+  await new Promise((resolve) => proc.on('exit', resolve));
+  rmSync(dir, { recursive: true, force: true });
+  return {
+    variant: 'bundle',
+    pods,
+    events: pods * 2,
+    seconds,
+    rssMiB: Math.round((kib('VmRSS') / 1024) * 10) / 10,
+    peakRssMiB: Math.round((kib('VmHWM') / 1024) * 10) / 10,
+    heapMiB: Number.NaN,
+    dropped,
+  };
 }
 
 async function measure(pods: number): Promise<{ results: Result[]; received: number }> {
@@ -195,7 +273,7 @@ async function measure(pods: number): Promise<{ results: Result[]; received: num
   const env = { KUBECONFIG: kubeconfig, BENCH_PODS: String(pods), BENCH_SINK: sinkUrl };
   const results: Result[] = [];
   const only = process.env.BENCH_ONLY?.split(',');
-  for (const variant of ['informer', 'watcher', 'forwarder', 'sink-down'] as const) {
+  for (const variant of ['informer', 'watcher', 'forwarder', 'sink-down', 'bundle'] as const) {
     if (only && !only.includes(variant)) continue;
     up = variant !== 'sink-down';
     api.pods.clear();
@@ -204,10 +282,13 @@ async function measure(pods: number): Promise<{ results: Result[]; received: num
         { name: 'app', image: `registry.example.com/team-${i % 20}/app:${i % 7}` },
         { name: 'proxy', image: 'envoyproxy/envoy:v1.31.0' },
       ]);
+    const onReady = () => {
+      for (let i = 0; i < pods; i++) api.setRunning(`ns-${i % 50}`, `${variant}-${i}`);
+    };
     results.push(
-      await runChild(variant, env, () => {
-        for (let i = 0; i < pods; i++) api.setRunning(`ns-${i % 50}`, `${variant}-${i}`);
-      }),
+      variant === 'bundle'
+        ? await runBundle(pods, kubeconfig, sinkUrl, onReady)
+        : await runChild(variant, env, onReady),
     );
   }
   await api.close();
@@ -218,7 +299,13 @@ async function measure(pods: number): Promise<{ results: Result[]; received: num
 /** For `npm run bench`: forwarder throughput and memory beside the informer alone. */
 export async function run(pods = 10_000): Promise<BenchResult[]> {
   const { results } = await measure(pods);
-  const [informer, watcher, forwarder, sinkDown] = results as [Result, Result, Result, Result];
+  const [informer, watcher, forwarder, sinkDown, shipped] = results as [
+    Result,
+    Result,
+    Result,
+    Result,
+    Result,
+  ];
   const rate = (r: Result) => r.events / r.seconds;
   return [
     versus(
@@ -235,6 +322,13 @@ export async function run(pods = 10_000): Promise<BenchResult[]> {
       name: 'informer alone',
       value: informer.rssMiB,
     }),
+    versus(
+      'forwarder container peak RSS (bundle, NODE_OPTIONS)',
+      shipped.peakRssMiB,
+      'MiB',
+      { name: 'informer alone', value: informer.peakRssMiB },
+      `${pods} pods; target ≤ 150 MiB`,
+    ),
     versus('forwarder list/watch alone RSS', watcher.rssMiB, 'MiB', {
       name: 'informer alone',
       value: informer.rssMiB,

@@ -10,7 +10,11 @@ import type { AnyPodEvent } from '../../lambdas/core/kube/pod-event.ts';
 
 export interface BufferedEvent {
   readonly seq: number;
+  /** The event, parsed again from `json` on each read: only the JSON is held in memory. */
   readonly event: AnyPodEvent;
+  readonly reason: AnyPodEvent['reason'];
+  /** The pod's uid, or null for an event without a pod. */
+  readonly uid: string | null;
   /** The event as JSON, serialised once. */
   readonly json: string;
   /** UTF-8 length of `json`. */
@@ -34,6 +38,33 @@ export interface PushResult {
   evicted: BufferedEvent[];
   /** Merged into a waiting event of the same pod instead of taking a place of its own. */
   coalesced?: boolean;
+}
+
+/**
+ * A buffered event as JSON plus the few fields the buffer and the sinks read: 10,000 events
+ * held as parsed objects would cost several times their JSON.
+ */
+class Entry implements BufferedEvent {
+  readonly seq: number;
+  readonly json: string;
+  readonly bytes: number;
+  readonly enqueuedAt: number;
+  readonly reason: AnyPodEvent['reason'];
+  readonly uid: string | null;
+  attempts = 0;
+  inFlight = false;
+  evicted = false;
+  constructor(seq: number, event: AnyPodEvent, json: string, bytes: number, enqueuedAt: number) {
+    this.seq = seq;
+    this.json = json;
+    this.bytes = bytes;
+    this.enqueuedAt = enqueuedAt;
+    this.reason = event.reason;
+    this.uid = 'pod' in event ? event.pod.metadata.uid : null;
+  }
+  get event(): AnyPodEvent {
+    return JSON.parse(this.json) as AnyPodEvent;
+  }
 }
 
 export class EventBuffer {
@@ -110,16 +141,7 @@ export class EventBuffer {
       victim.evicted = true;
       evicted.push(victim);
     }
-    const entry: BufferedEvent = {
-      seq: ++this.#seq,
-      event,
-      json,
-      bytes,
-      enqueuedAt: this.#now(),
-      attempts: 0,
-      inFlight: false,
-      evicted: false,
-    };
+    const entry = new Entry(++this.#seq, event, json, bytes, this.#now());
     this.#all.set(entry.seq, entry);
     if (event.reason !== 'added') this.#nonAdded.set(entry.seq, entry);
     this.#bytes += bytes;
@@ -139,7 +161,8 @@ export class EventBuffer {
     const json = JSON.stringify(merged);
     const bytes = Buffer.byteLength(json);
     if (this.#bytes - old.bytes + bytes > this.#limits.maxBytes) return null;
-    const entry: BufferedEvent = { ...old, event: merged, json, bytes };
+    const entry = new Entry(seq, merged, json, bytes, old.enqueuedAt);
+    entry.attempts = old.attempts;
     this.#all.set(seq, entry);
     if (this.#nonAdded.has(seq)) this.#nonAdded.set(seq, entry);
     this.#bytes += bytes - old.bytes;
@@ -214,9 +237,7 @@ export class EventBuffer {
 
   #delete(e: BufferedEvent): void {
     if (e.inFlight) this.#inFlight--;
-    if ('pod' in e.event && this.#sightings.get(e.event.pod.metadata.uid) === e.seq) {
-      this.#sightings.delete(e.event.pod.metadata.uid);
-    }
+    if (e.uid !== null && this.#sightings.get(e.uid) === e.seq) this.#sightings.delete(e.uid);
     this.#all.delete(e.seq);
     this.#nonAdded.delete(e.seq);
     this.#bytes -= e.bytes;

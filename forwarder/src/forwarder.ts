@@ -163,7 +163,7 @@ export async function startForwarder(deps: ForwarderDeps): Promise<Forwarder> {
         lastBufferFullLog = now;
         logger.warn('buffer full; dropped the oldest pod events (resync re-sends running pods)', {
           dropped: evicted.length + (accepted ? 0 : 1),
-          droppedReasons: [...new Set(evicted.map((e) => e.event.reason))],
+          droppedReasons: [...new Set(evicted.map((e) => e.reason))],
           bufferedEvents: buffer.size,
           bufferedBytes: buffer.bytes,
         });
