@@ -189,8 +189,9 @@ async function runBundle(
   onReady: () => void,
 ): Promise<Result> {
   const dir = mkdtempSync(path.join(tmpdir(), 'regwatch-fwd-bench-'));
-  const out = path.join(dir, 'main.mjs');
-  await bundle(out);
+  // BENCH_BUNDLE: measure a bundle built elsewhere (another build setup) instead.
+  const out = process.env.BENCH_BUNDLE ?? path.join(dir, 'main.mjs');
+  if (!process.env.BENCH_BUNDLE) await bundle(out);
   const started = performance.now();
   const proc = spawn(process.execPath, [out], {
     env: {
