@@ -68,4 +68,25 @@ describe('reaching the API server without client-node', () => {
     expect(proxied).toBeNull();
     expect(access.server).toBe('https://10.0.0.1:6443');
   });
+
+  it('uses the service account in a cluster, reading its rotating token again', async () => {
+    // Prepare: no kubeconfig anywhere, the in-cluster environment and service-account files.
+    const sa = mkdtempSync(path.join(tmpdir(), 'regwatch-sa-'));
+    writeFileSync(path.join(sa, 'token'), 'sa-token-1\n');
+    writeFileSync(path.join(sa, 'ca.crt'), 'not checked until a connection is made');
+    const env = {
+      HOME: mkdtempSync(path.join(tmpdir(), 'regwatch-home-')),
+      KUBERNETES_SERVICE_HOST: 'fd00::1',
+      KUBERNETES_SERVICE_PORT: '443',
+    };
+
+    // Act
+    const access = await loadKubeAccess(undefined, env, sa);
+    const first = await access.prepare(`${access.server}/api/v1/pods`);
+
+    // Assess
+    expect(access.server).toBe('https://[fd00::1]:443');
+    expect(first.headers).toEqual({ authorization: 'Bearer sa-token-1' });
+    expect(first.dispatcher).toBeDefined();
+  });
 });
