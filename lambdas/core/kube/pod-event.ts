@@ -132,9 +132,21 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 const obj = (v: unknown): Loose => (v !== null && typeof v === 'object' ? (v as Loose) : {});
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
+/**
+ * Fail closed on shapes no sane API server sends: a container without a name gets `#<index>`
+ * and one whose image is not a string gets `''` (an invalid reference, judged as a finding),
+ * and a list that is not a list becomes one such container, so the event stays valid and the
+ * server reports it instead of the pod vanishing as an invalid event.
+ */
 function trimContainers(v: unknown) {
-  return arr(v).map((c) => ({ name: str(obj(c).name) ?? '', image: str(obj(c).image) ?? '' }));
+  const list = Array.isArray(v) ? v : [{ name: '(not a list)' }];
+  return list.map((c, i) => ({
+    name: str(obj(c).name) || `#${i}`,
+    image: str(obj(c).image) ?? '',
+  }));
 }
+
+const present = (v: unknown) => v !== undefined && v !== null;
 
 function trimStatuses(v: unknown) {
   return arr(v).map((s) => {
@@ -163,7 +175,7 @@ export function trimPod(pod: unknown): TrimmedPod {
       namespace: str(md.namespace) ?? '',
       uid: str(md.uid) ?? '',
     },
-    spec: { containers: trimContainers(spec.containers) },
+    spec: { containers: present(spec.containers) ? trimContainers(spec.containers) : [] },
   };
   const labels = md.labels;
   if (labels && typeof labels === 'object') {
@@ -174,7 +186,10 @@ export function trimPod(pod: unknown): TrimmedPod {
     );
   }
   if (Array.isArray(md.ownerReferences)) {
-    trimmed.metadata.ownerReferences = md.ownerReferences.map((r) => {
+    // A reference without kind or name cannot name a workload: it is left out (the pod is then
+    // judged as its own workload) rather than making the whole event invalid.
+    const usable = md.ownerReferences.filter((r) => str(obj(r).kind) && str(obj(r).name));
+    trimmed.metadata.ownerReferences = usable.map((r) => {
       const o = obj(r);
       const ref: NonNullable<TrimmedPod['metadata']['ownerReferences']>[number] = {
         kind: str(o.kind) ?? '',
@@ -191,9 +206,9 @@ export function trimPod(pod: unknown): TrimmedPod {
   else if (created instanceof Date) trimmed.metadata.creationTimestamp = created.toISOString();
   if (str(spec.serviceAccountName)) trimmed.spec.serviceAccountName = str(spec.serviceAccountName);
   if (str(spec.nodeName)) trimmed.spec.nodeName = str(spec.nodeName);
-  if (Array.isArray(spec.initContainers))
+  if (present(spec.initContainers))
     trimmed.spec.initContainers = trimContainers(spec.initContainers);
-  if (Array.isArray(spec.ephemeralContainers)) {
+  if (present(spec.ephemeralContainers)) {
     trimmed.spec.ephemeralContainers = trimContainers(spec.ephemeralContainers);
   }
   const st: NonNullable<TrimmedPod['status']> = {};
