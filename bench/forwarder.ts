@@ -5,6 +5,8 @@
  * before it kept only trimmed pods), and of the forwarder's own list/watch alone. Each measured variant runs in its own process so RSS is its own; the
  * fake API server and the sink run in this process.
  *   node bench/forwarder.ts [pods]
+ * BENCH_ONLY=bundle,… picks variants; BENCH_NODE_FLAGS overrides the heap flags (default
+ * FORWARDER_NODE_OPTIONS, as the Deployment runs); BENCH_BUNDLE measures a prebuilt bundle.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -196,7 +198,7 @@ async function runBundle(
   const proc = spawn(process.execPath, [out], {
     env: {
       PATH: process.env.PATH,
-      NODE_OPTIONS: FORWARDER_NODE_OPTIONS,
+      NODE_OPTIONS: process.env.BENCH_NODE_FLAGS ?? FORWARDER_NODE_OPTIONS,
       KUBECONFIG: kubeconfig,
       REGWATCH_CLUSTER: 'bench',
       REGWATCH_SINK: sinkUrl,
