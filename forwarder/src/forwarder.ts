@@ -198,7 +198,8 @@ export async function startForwarder(deps: ForwarderDeps): Promise<Forwarder> {
       const resyncId = randomUUID();
       const droppedBefore = metrics.droppedTotal;
       let queued = 0;
-      let complete = true;
+      // A cache not fully listed and watched is no full pass: no resync-complete for it.
+      let complete = watcher.ready;
       try {
         for (const pod of watcher.pods()) {
           if (stopping) break;
@@ -222,8 +223,13 @@ export async function startForwarder(deps: ForwarderDeps): Promise<Forwarder> {
           // The pass is complete once all of its events have left the buffer, none lost.
           while (!stopping && buffer.holdsUpTo(lastSeq)) await sleep(50);
           if (stopping) return;
-          if (!complete || metrics.droppedTotal !== droppedBefore) {
-            logger.warn('resync pass lost pod events; no resync-complete for it', { resyncId });
+          if (!complete || !watcher.ready || metrics.droppedTotal !== droppedBefore) {
+            logger.warn(
+              'resync pass incomplete (events lost or not watching); no resync-complete',
+              {
+                resyncId,
+              },
+            );
             return;
           }
           enqueue({ ...base(), reason: 'resync-complete', resyncId });
