@@ -5,12 +5,19 @@
  * before it kept only trimmed pods), and of the forwarder's own list/watch alone. Each measured variant runs in its own process so RSS is its own; the
  * fake API server and the sink run in this process.
  *   node bench/forwarder.ts [pods]
+ * BENCH_ONLY=bundle,… picks variants; BENCH_NODE_FLAGS overrides the heap flags (default
+ * FORWARDER_NODE_OPTIONS, as the Deployment runs); BENCH_BUNDLE measures a prebuilt bundle.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
+import { bundle } from '../forwarder/build.ts';
 import { loadConfig } from '../forwarder/src/config.ts';
+import { FORWARDER_NODE_OPTIONS } from '../forwarder/src/constants.ts';
 import { startForwarder } from '../forwarder/src/forwarder.ts';
 import { loadKubeAccess } from '../forwarder/src/kube-access.ts';
 import { createLogger } from '../forwarder/src/logger.ts';
@@ -19,7 +26,7 @@ import { PodWatcher } from '../forwarder/src/watcher.ts';
 import { FakeApiServer } from '../test/forwarder/fake-apiserver.ts';
 import { type BenchResult, versus } from './lib.ts';
 
-type Variant = 'informer' | 'watcher' | 'forwarder' | 'sink-down';
+type Variant = 'informer' | 'watcher' | 'forwarder' | 'sink-down' | 'bundle';
 interface Result {
   variant: Variant;
   pods: number;
@@ -29,6 +36,7 @@ interface Result {
   peakRssMiB: number;
   heapMiB: number;
   bufferedEvents?: number;
+  dropped?: number;
   bufferedMiB?: number;
 }
 
@@ -102,7 +110,12 @@ async function child(variant: Variant): Promise<void> {
     while (!fwd.ready()) await sleep(5);
     process.stdout.write('READY\n');
     if (variant === 'forwarder') {
-      while ((await fwd.metrics.sent.get()).values[0]?.value !== pods * 2) await sleep(5);
+      // Every event is sent or (a burst past the buffer bound) counted as dropped.
+      const sent = async () => (await fwd.metrics.sent.get()).values[0]?.value ?? 0;
+      const coalesced = async () => (await fwd.metrics.coalesced.get()).values[0]?.value ?? 0;
+      while ((await sent()) + (await coalesced()) + fwd.metrics.droppedTotal < pods * 2) {
+        await sleep(5);
+      }
     } else {
       const seen = async () =>
         (await fwd.metrics.seen.get()).values.reduce((a, v) => a + v.value, 0);
@@ -120,6 +133,7 @@ async function child(variant: Variant): Promise<void> {
       seconds,
       ...mem(),
       bufferedEvents: fwd.buffer.size,
+      dropped: fwd.metrics.droppedTotal,
       bufferedMiB: mib(fwd.buffer.bytes),
     };
     await fwd.shutdown();
@@ -142,7 +156,7 @@ async function runChild(
   env: Record<string, string>,
   onReady: () => void,
 ): Promise<Result> {
-  const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const flags = (process.env.BENCH_NODE_FLAGS ?? FORWARDER_NODE_OPTIONS).split(' ').filter(Boolean);
   const proc = spawn(
     process.execPath,
     [...flags, '--expose-gc', import.meta.filename, '--child', variant],
@@ -164,6 +178,80 @@ async function runChild(
   process.once('exit', () => proc.kill());
   await new Promise((resolve) => proc.on('exit', resolve));
   return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Result;
+}
+
+/**
+ * The container as it ships: the esbuild bundle with the Deployment's NODE_OPTIONS, memory
+ * read from /proc (VmHWM is the peak RSS), progress from its /metrics.
+ */
+async function runBundle(
+  pods: number,
+  kubeconfig: string,
+  sinkUrl: string,
+  onReady: () => void,
+): Promise<Result> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'regwatch-fwd-bench-'));
+  // BENCH_BUNDLE: measure a bundle built elsewhere (another build setup) instead.
+  const out = process.env.BENCH_BUNDLE ?? path.join(dir, 'main.mjs');
+  if (!process.env.BENCH_BUNDLE) await bundle(out);
+  const started = performance.now();
+  const proc = spawn(process.execPath, [out], {
+    env: {
+      PATH: process.env.PATH,
+      NODE_OPTIONS: process.env.BENCH_NODE_FLAGS ?? FORWARDER_NODE_OPTIONS,
+      KUBECONFIG: kubeconfig,
+      REGWATCH_CLUSTER: 'bench',
+      REGWATCH_SINK: sinkUrl,
+      REGWATCH_BATCH_SIZE: '500',
+      REGWATCH_BATCH_WAIT: '50ms',
+      REGWATCH_METRICS_PORT: '0',
+      REGWATCH_METRICS_HOST: '127.0.0.1',
+      REGWATCH_RESYNC: '0',
+      REGWATCH_LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  process.once('exit', () => proc.kill());
+  let log = '';
+  proc.stdout.on('data', (d) => {
+    log += String(d);
+  });
+  while (!log.includes('"watching pods"')) await sleep(5);
+  const port = Number(/"metricsPort":(\d+)/.exec(log)?.[1]);
+  onReady();
+  const total = async (): Promise<number> => {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    let n = 0;
+    for (const m of text.matchAll(
+      /^regwatch_forwarder_events_(?:sent|coalesced|dropped)_total(?:\{[^}]*\})? (\d+)$/gm,
+    )) {
+      n += Number(m[1]);
+    }
+    return n;
+  };
+  while ((await total()) < pods * 2) await sleep(20);
+  const seconds = (performance.now() - started) / 1000;
+  await sleep(200);
+  const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8');
+  const kib = (key: string) =>
+    Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const dropped = [
+    ...metrics.matchAll(/^regwatch_forwarder_events_dropped_total\{[^}]*\} (\d+)$/gm),
+  ].reduce((a, m) => a + Number(m[1]), 0);
+  proc.kill('SIGTERM');
+  await new Promise((resolve) => proc.on('exit', resolve));
+  rmSync(dir, { recursive: true, force: true });
+  return {
+    variant: 'bundle',
+    pods,
+    events: pods * 2,
+    seconds,
+    rssMiB: Math.round((kib('VmRSS') / 1024) * 10) / 10,
+    peakRssMiB: Math.round((kib('VmHWM') / 1024) * 10) / 10,
+    heapMiB: Number.NaN,
+    dropped,
+  };
 }
 
 async function measure(pods: number): Promise<{ results: Result[]; received: number }> {
@@ -188,7 +276,7 @@ async function measure(pods: number): Promise<{ results: Result[]; received: num
   const env = { KUBECONFIG: kubeconfig, BENCH_PODS: String(pods), BENCH_SINK: sinkUrl };
   const results: Result[] = [];
   const only = process.env.BENCH_ONLY?.split(',');
-  for (const variant of ['informer', 'watcher', 'forwarder', 'sink-down'] as const) {
+  for (const variant of ['informer', 'watcher', 'forwarder', 'sink-down', 'bundle'] as const) {
     if (only && !only.includes(variant)) continue;
     up = variant !== 'sink-down';
     api.pods.clear();
@@ -197,10 +285,13 @@ async function measure(pods: number): Promise<{ results: Result[]; received: num
         { name: 'app', image: `registry.example.com/team-${i % 20}/app:${i % 7}` },
         { name: 'proxy', image: 'envoyproxy/envoy:v1.31.0' },
       ]);
+    const onReady = () => {
+      for (let i = 0; i < pods; i++) api.setRunning(`ns-${i % 50}`, `${variant}-${i}`);
+    };
     results.push(
-      await runChild(variant, env, () => {
-        for (let i = 0; i < pods; i++) api.setRunning(`ns-${i % 50}`, `${variant}-${i}`);
-      }),
+      variant === 'bundle'
+        ? await runBundle(pods, kubeconfig, sinkUrl, onReady)
+        : await runChild(variant, env, onReady),
     );
   }
   await api.close();
@@ -211,7 +302,13 @@ async function measure(pods: number): Promise<{ results: Result[]; received: num
 /** For `npm run bench`: forwarder throughput and memory beside the informer alone. */
 export async function run(pods = 10_000): Promise<BenchResult[]> {
   const { results } = await measure(pods);
-  const [informer, watcher, forwarder, sinkDown] = results as [Result, Result, Result, Result];
+  const [informer, watcher, forwarder, sinkDown, shipped] = results as [
+    Result,
+    Result,
+    Result,
+    Result,
+    Result,
+  ];
   const rate = (r: Result) => r.events / r.seconds;
   return [
     versus(
@@ -228,6 +325,13 @@ export async function run(pods = 10_000): Promise<BenchResult[]> {
       name: 'informer alone',
       value: informer.rssMiB,
     }),
+    versus(
+      'forwarder container peak RSS (bundle, NODE_OPTIONS)',
+      shipped.peakRssMiB,
+      'MiB',
+      { name: 'informer alone', value: informer.peakRssMiB },
+      `${pods} pods; target ≤ 150 MiB`,
+    ),
     versus('forwarder list/watch alone RSS', watcher.rssMiB, 'MiB', {
       name: 'informer alone',
       value: informer.rssMiB,
@@ -257,6 +361,7 @@ async function main(): Promise<void> {
     'RSS vs informer': `${(r.rssMiB / base.rssMiB).toFixed(2)}x`,
     'heap MiB': r.heapMiB,
     'buffered events': r.bufferedEvents ?? '-',
+    dropped: r.dropped ?? '-',
     'buffered MiB': r.bufferedMiB ?? '-',
   }));
   process.stdout.write(

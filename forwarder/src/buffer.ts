@@ -10,7 +10,11 @@ import type { AnyPodEvent } from '../../lambdas/core/kube/pod-event.ts';
 
 export interface BufferedEvent {
   readonly seq: number;
+  /** The event, parsed again from `json` on each read: only the JSON is held in memory. */
   readonly event: AnyPodEvent;
+  readonly reason: AnyPodEvent['reason'];
+  /** The pod's uid, or null for an event without a pod. */
+  readonly uid: string | null;
   /** The event as JSON, serialised once. */
   readonly json: string;
   /** UTF-8 length of `json`. */
@@ -32,6 +36,35 @@ export interface BufferLimits {
 export interface PushResult {
   accepted: boolean;
   evicted: BufferedEvent[];
+  /** Merged into a waiting event of the same pod instead of taking a place of its own. */
+  coalesced?: boolean;
+}
+
+/**
+ * A buffered event as JSON plus the few fields the buffer and the sinks read: 10,000 events
+ * held as parsed objects would cost several times their JSON.
+ */
+class Entry implements BufferedEvent {
+  readonly seq: number;
+  readonly json: string;
+  readonly bytes: number;
+  readonly enqueuedAt: number;
+  readonly reason: AnyPodEvent['reason'];
+  readonly uid: string | null;
+  attempts = 0;
+  inFlight = false;
+  evicted = false;
+  constructor(seq: number, event: AnyPodEvent, json: string, bytes: number, enqueuedAt: number) {
+    this.seq = seq;
+    this.json = json;
+    this.bytes = bytes;
+    this.enqueuedAt = enqueuedAt;
+    this.reason = event.reason;
+    this.uid = 'pod' in event ? event.pod.metadata.uid : null;
+  }
+  get event(): AnyPodEvent {
+    return JSON.parse(this.json) as AnyPodEvent;
+  }
 }
 
 export class EventBuffer {
@@ -41,6 +74,10 @@ export class EventBuffer {
   readonly #nonAdded = new Map<number, BufferedEvent>();
   #bytes = 0;
   #seq = 0;
+  /** Buffered events in a sink call: kept so `waiting()` is O(1) (the sender asks on every wake). */
+  #inFlight = 0;
+  /** pod uid → seq of its waiting single-part `added`/`running`, which a `running` may update. */
+  readonly #sightings = new Map<string, number>();
   #waiters: (() => void)[] = [];
   readonly #now: () => number;
 
@@ -77,8 +114,17 @@ export class EventBuffer {
     return this.#all.size >= this.#limits.maxEvents || this.#bytes + bytes > this.#limits.maxBytes;
   }
 
-  /** Adds an event, evicting as the class comment says; one larger than the byte limit is refused. */
-  push(event: AnyPodEvent): PushResult {
+  /**
+   * Adds an event, evicting as the class comment says; one larger than the byte limit is
+   * refused. With `coalesce` (a whole pod, not a part), a `running` for a pod whose `added` or
+   * `running` still waits replaces that one's pod in place, keeping its reason and time: a
+   * burst of status changes then costs no extra room and evicts nothing.
+   */
+  push(event: AnyPodEvent, opts: { coalesce?: boolean } = {}): PushResult {
+    if (opts.coalesce && event.reason === 'running') {
+      const merged = this.#coalesce(event);
+      if (merged) return merged;
+    }
     const json = JSON.stringify(event);
     const bytes = Buffer.byteLength(json);
     const evicted: BufferedEvent[] = [];
@@ -95,20 +141,32 @@ export class EventBuffer {
       victim.evicted = true;
       evicted.push(victim);
     }
-    const entry: BufferedEvent = {
-      seq: ++this.#seq,
-      event,
-      json,
-      bytes,
-      enqueuedAt: this.#now(),
-      attempts: 0,
-      inFlight: false,
-      evicted: false,
-    };
+    const entry = new Entry(++this.#seq, event, json, bytes, this.#now());
     this.#all.set(entry.seq, entry);
     if (event.reason !== 'added') this.#nonAdded.set(entry.seq, entry);
     this.#bytes += bytes;
+    if (opts.coalesce && (event.reason === 'added' || event.reason === 'running')) {
+      this.#sightings.set(event.pod.metadata.uid, entry.seq);
+    }
     return { accepted: true, evicted };
+  }
+
+  #coalesce(event: Extract<AnyPodEvent, { pod: unknown }>): PushResult | null {
+    const seq = this.#sightings.get(event.pod.metadata.uid);
+    const old = seq === undefined ? undefined : this.#all.get(seq);
+    if (seq === undefined || !old || old.inFlight) return null;
+    const prior = old.event;
+    if (prior.reason !== 'added' && prior.reason !== 'running') return null;
+    const merged: AnyPodEvent = { ...prior, pod: event.pod };
+    const json = JSON.stringify(merged);
+    const bytes = Buffer.byteLength(json);
+    if (this.#bytes - old.bytes + bytes > this.#limits.maxBytes) return null;
+    const entry = new Entry(seq, merged, json, bytes, old.enqueuedAt);
+    entry.attempts = old.attempts;
+    this.#all.set(seq, entry);
+    if (this.#nonAdded.has(seq)) this.#nonAdded.set(seq, entry);
+    this.#bytes += bytes - old.bytes;
+    return { accepted: true, evicted: [], coalesced: true };
   }
 
   /** Enqueue time of the oldest event not in flight, or null. */
@@ -118,9 +176,7 @@ export class EventBuffer {
 
   /** Count of events not in flight. */
   waiting(): number {
-    let n = 0;
-    for (const e of this.#all.values()) if (!e.inFlight) n++;
-    return n;
+    return this.#all.size - this.#inFlight;
   }
 
   /**
@@ -136,6 +192,7 @@ export class EventBuffer {
       const s = size(e);
       if (batch.length > 0 && total + s > maxBytes) break;
       e.inFlight = true;
+      this.#inFlight++;
       batch.push(e);
       total += s;
     }
@@ -150,7 +207,10 @@ export class EventBuffer {
 
   /** Hands events back for another try. */
   release(entries: readonly BufferedEvent[]): void {
-    for (const e of entries) e.inFlight = false;
+    for (const e of entries) {
+      if (e.inFlight && this.#all.get(e.seq) === e) this.#inFlight--;
+      e.inFlight = false;
+    }
   }
 
   /** Resolves when the buffer has room again (or at once if it has). */
@@ -176,6 +236,8 @@ export class EventBuffer {
   }
 
   #delete(e: BufferedEvent): void {
+    if (e.inFlight) this.#inFlight--;
+    if (e.uid !== null && this.#sightings.get(e.uid) === e.seq) this.#sightings.delete(e.uid);
     this.#all.delete(e.seq);
     this.#nonAdded.delete(e.seq);
     this.#bytes -= e.bytes;

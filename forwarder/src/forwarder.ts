@@ -145,9 +145,14 @@ export async function startForwarder(deps: ForwarderDeps): Promise<Forwarder> {
 
   const base = () => ({ cluster: config.cluster, observedAt: clock().toISOString() });
 
-  const enqueue = (event: AnyPodEvent): void => {
+  const enqueue = (event: AnyPodEvent, whole = false): void => {
     metrics.seen.inc({ reason: event.reason });
-    const { accepted, evicted } = buffer.push(event);
+    const { accepted, evicted, coalesced } = buffer.push(event, { coalesce: whole });
+    if (coalesced) {
+      metrics.coalesced.inc();
+      shipper.notify();
+      return;
+    }
     // Evicted events in a sink call are counted by the shipper if that call fails.
     const lost = evicted.filter((e) => !e.inFlight).length + (accepted ? 0 : 1);
     if (evicted.length > 0 || !accepted) {
@@ -158,7 +163,7 @@ export async function startForwarder(deps: ForwarderDeps): Promise<Forwarder> {
         lastBufferFullLog = now;
         logger.warn('buffer full; dropped the oldest pod events (resync re-sends running pods)', {
           dropped: evicted.length + (accepted ? 0 : 1),
-          droppedReasons: [...new Set(evicted.map((e) => e.event.reason))],
+          droppedReasons: [...new Set(evicted.map((e) => e.reason))],
           bufferedEvents: buffer.size,
           bufferedBytes: buffer.bytes,
         });
@@ -179,7 +184,8 @@ export async function startForwarder(deps: ForwarderDeps): Promise<Forwarder> {
     metrics,
     ...deps.watch,
     onPod: (pod, reason) => {
-      for (const event of toEvents({ ...base(), reason, pod })) enqueue(event);
+      const events = toEvents({ ...base(), reason, pod });
+      for (const event of events) enqueue(event, events.length === 1);
     },
   });
   cached = () => watcher.size;
@@ -192,7 +198,8 @@ export async function startForwarder(deps: ForwarderDeps): Promise<Forwarder> {
       const resyncId = randomUUID();
       const droppedBefore = metrics.droppedTotal;
       let queued = 0;
-      let complete = true;
+      // A cache not fully listed and watched is no full pass: no resync-complete for it.
+      let complete = watcher.ready;
       try {
         for (const pod of watcher.pods()) {
           if (stopping) break;
@@ -216,8 +223,13 @@ export async function startForwarder(deps: ForwarderDeps): Promise<Forwarder> {
           // The pass is complete once all of its events have left the buffer, none lost.
           while (!stopping && buffer.holdsUpTo(lastSeq)) await sleep(50);
           if (stopping) return;
-          if (!complete || metrics.droppedTotal !== droppedBefore) {
-            logger.warn('resync pass lost pod events; no resync-complete for it', { resyncId });
+          if (!complete || !watcher.ready || metrics.droppedTotal !== droppedBefore) {
+            logger.warn(
+              'resync pass incomplete (events lost or not watching); no resync-complete',
+              {
+                resyncId,
+              },
+            );
             return;
           }
           enqueue({ ...base(), reason: 'resync-complete', resyncId });

@@ -134,6 +134,7 @@ export function plainFromKubeconfig(text: string, file: string): Plain | null {
 export async function loadKubeAccess(
   file: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
+  serviceAccountDir = SA_DIR,
 ): Promise<KubeAccess> {
   const candidate =
     file ?? str(env.KUBECONFIG) ?? path.join(env.HOME ?? homedir(), '.kube', 'config');
@@ -145,12 +146,12 @@ export async function loadKubeAccess(
   if (!file && !str(env.KUBECONFIG) && !existsSync(candidate)) {
     const host = str(env.KUBERNETES_SERVICE_HOST);
     const port = str(env.KUBERNETES_SERVICE_PORT) ?? '443';
-    if (host && existsSync(path.join(SA_DIR, 'token'))) {
+    if (host && existsSync(path.join(serviceAccountDir, 'token'))) {
       const h = host.includes(':') ? `[${host}]` : host;
       return plainAccess({
         server: `https://${h}:${port}`,
-        tokenFile: path.join(SA_DIR, 'token'),
-        ca: readFileSync(path.join(SA_DIR, 'ca.crt')),
+        tokenFile: path.join(serviceAccountDir, 'token'),
+        ca: readFileSync(path.join(serviceAccountDir, 'ca.crt')),
       });
     }
   }

@@ -54,6 +54,11 @@ export function createMetrics(buffer?: BufferStats, cachedPods?: () => number) {
       registers,
     }),
     dropped,
+    coalesced: new Counter({
+      name: `${P}events_coalesced_total`,
+      help: 'running events merged into a still-waiting event of the same pod (no room taken)',
+      registers,
+    }),
     containersDropped: new Counter({
       name: `${P}containers_dropped_total`,
       help: 'Containers left out of a pod event because even alone they exceed the sink limit',

@@ -2,10 +2,13 @@
  * Local mode's alert port: one readable console line per new / reopened finding, and, with a
  * webhook URL, a Slack Block Kit message. Slack messages go out one at a time from a queue, so
  * an ingest request never waits on Slack (a 429 with `Retry-After` pauses the queue, not the
- * request), and shutdown drains what is queued.
+ * request), and shutdown drains what is queued. With an outbox (`--data DIR`), each message is
+ * stored durably before `notify` returns and removed once Slack took it (or refused it for
+ * good), so what was not delivered survives a `kill -9` and goes out at the next start.
  */
-import { postToSlack, type SlackPostOptions } from '../adapters/slack.ts';
-import { slackMessage } from '../core/alerts/slack-message.ts';
+import type { FileOutbox } from '../adapters/outbox.ts';
+import { postToSlack, SlackDeliveryError, type SlackPostOptions } from '../adapters/slack.ts';
+import { type SlackMessage, slackMessage } from '../core/alerts/slack-message.ts';
 import type { Finding, UpsertResult } from '../core/types.ts';
 import { visible } from '../core/visible.ts';
 import type { AlertPort } from '../services/ports.ts';
@@ -55,10 +58,24 @@ export class ConsoleAlerter implements AlertPort {
   }
 }
 
+/** An alert waiting in the outbox. */
+export interface PendingAlert {
+  findingId: string;
+  message: SlackMessage;
+}
+
 export interface SlackAlerterOptions extends SlackPostOptions {
-  /** Told when a message could not be delivered after its retries (it is then dropped). */
+  /**
+   * Told when a message could not be delivered after its retries: without an outbox it is
+   * dropped; with one it stays for the next start unless Slack refused it for good (4xx).
+   */
   onError?: (error: Error, result: UpsertResult) => void;
   onSent?: (result: UpsertResult, attempts: number) => void;
+  /** Where undelivered messages wait (local mode's `--data DIR`). */
+  outbox?: FileOutbox<PendingAlert>;
+  /** For messages resumed from the outbox (no upsert result in this process). */
+  onResumedError?: (error: Error, findingId: string) => void;
+  onResumedSent?: (findingId: string, attempts: number) => void;
 }
 
 export class SlackAlerter implements AlertPort {
@@ -74,18 +91,49 @@ export class SlackAlerter implements AlertPort {
     this.#options = options;
   }
 
-  /** Queues the message and returns at once. */
+  /** Stores the message in the outbox (if any), queues it and returns. */
   async notify(result: UpsertResult): Promise<void> {
     const message = slackMessage(result.finding, result.outcome);
+    const outbox = this.#options.outbox;
+    const name = outbox?.put({ findingId: result.finding.id, message });
+    this.#enqueue(message, name, {
+      sent: (attempts) => this.#options.onSent?.(result, attempts),
+      failed: (error) => this.#options.onError?.(error, result),
+    });
+  }
+
+  /** Queues every message a previous run left in the outbox; resolves with how many. */
+  resume(): number {
+    const outbox = this.#options.outbox;
+    if (!outbox) return 0;
+    const items = outbox.list();
+    for (const { name, value } of items) {
+      this.#enqueue(value.message, name, {
+        sent: (attempts) => this.#options.onResumedSent?.(value.findingId, attempts),
+        failed: (error) => this.#options.onResumedError?.(error, value.findingId),
+      });
+    }
+    return items.length;
+  }
+
+  #enqueue(
+    message: SlackMessage,
+    name: string | undefined,
+    on: { sent: (attempts: number) => void; failed: (error: Error) => void },
+  ): void {
+    const outbox = this.#options.outbox;
     this.#pending++;
     this.#tail = this.#tail.then(async () => {
       try {
         const { attempts } = await postToSlack(this.#url, message, this.#options);
+        if (name) outbox?.remove(name);
         this.sent++;
-        this.#options.onSent?.(result, attempts);
+        on.sent(attempts);
       } catch (error) {
+        // Refused for good (a bad payload, a revoked webhook): keeping it would resend it forever.
+        if (name && error instanceof SlackDeliveryError && !error.retryable) outbox?.remove(name);
         this.failed++;
-        this.#options.onError?.(error as Error, result);
+        on.failed(error as Error);
       } finally {
         this.#pending--;
       }

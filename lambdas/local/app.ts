@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
+import path from 'node:path';
 import { type EmbeddedDynamo, startEmbeddedDynamo } from '../adapters/dynamodb/embedded.ts';
 import {
   type AllowlistDiff,
@@ -12,6 +13,7 @@ import {
   LOCAL_TABLE_NAMES,
   type RegwatchTables,
 } from '../adapters/dynamodb/index.ts';
+import { FileOutbox } from '../adapters/outbox.ts';
 import { parseAllowlist } from '../core/allowlist/index.ts';
 import { UsageError } from '../core/errors.ts';
 import type { Severity } from '../core/types.ts';
@@ -27,7 +29,7 @@ import { ecrPushEdge, scanStatusEdge } from '../handlers/edges/registry.ts';
 import type { AlertPort, SignaturesPort } from '../services/ports.ts';
 import { ReconcileLoop } from '../services/reconcile-loop.ts';
 import type { RegistryDeps } from '../services/registry.ts';
-import { ConsoleAlerter, FanOutAlerter, SlackAlerter } from './alerts.ts';
+import { ConsoleAlerter, FanOutAlerter, type PendingAlert, SlackAlerter } from './alerts.ts';
 import { DEFAULT_MAX_BODY_BYTES } from './body.ts';
 import { alertResults, type LocalEdges, type LocalPipeline } from './routes.ts';
 import { TimerScanScheduler } from './scheduler.ts';
@@ -117,13 +119,25 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
     if (out) ports.push(new ConsoleAlerter(out));
     let slack: SlackAlerter | undefined;
     if (options.slackWebhook) {
+      // With --data, undelivered alerts wait on disk and go out at the next start.
+      const outbox = options.dataDir
+        ? new FileOutbox<PendingAlert>(path.join(options.dataDir, 'alert-outbox'), {
+            onProblem: (message) => options.err(`regwatch local: ${message}`),
+          })
+        : undefined;
+      const undelivered = (id: string, error: Error) =>
+        options.err(
+          `regwatch local: Slack alert for finding ${id} not delivered: ${error.message}${outbox ? ' (kept in the outbox for the next start unless Slack refused it)' : ''}`,
+        );
       slack = new SlackAlerter(options.slackWebhook, {
         ...options.slackOptions,
-        onError: (error, result) =>
-          options.err(
-            `regwatch local: Slack alert for finding ${result.finding.id} not delivered: ${error.message}`,
-          ),
+        ...(outbox ? { outbox } : {}),
+        onError: (error, result) => undelivered(result.finding.id, error),
+        onResumedError: (error, id) => undelivered(id, error),
       });
+      const resumed = slack.resume();
+      if (resumed > 0)
+        options.err(`regwatch local: sending ${resumed} alert(s) left undelivered by the last run`);
       ports.push(slack);
     }
 

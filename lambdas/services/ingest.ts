@@ -20,13 +20,7 @@ import {
 import type { InventoryEvent } from '../core/inventory.ts';
 import { observationFromPodEvent } from '../core/kube/observation.ts';
 import { podEventSchema, type ResyncCompleteEvent } from '../core/kube/pod-event.ts';
-import { vulnerabilityVerdict } from '../core/registry/vulnerability.ts';
-import {
-  type FindingCandidate,
-  type PodObservation,
-  RESYNC_COMPLETE_REASON,
-  type WorkloadRef,
-} from '../core/types.ts';
+import type { FindingCandidate, PodObservation, WorkloadRef } from '../core/types.ts';
 import { shouldAlert } from './alerting.ts';
 import type { IngestDeps } from './ports.ts';
 import { emptyReconcileReport, scanVerdict, settleAppliedPlan } from './reconcile.ts';

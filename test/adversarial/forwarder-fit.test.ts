@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fitEvent, IMAGE_CUT } from '../../forwarder/src/fit.ts';
+import { observationFromPodEvent } from '../../lambdas/core/kube/observation.ts';
 import {
   type PodEvent,
   podEventSchema,
@@ -162,5 +163,36 @@ describe('fitting a pod event to the sink limit', () => {
     expect(fit.events.flatMap((e) => e.pod.spec.containers)).toEqual([
       { name: 'ok', image: UNTRUSTED_IMAGE },
     ]);
+  });
+});
+
+describe('a split pod on the server side', () => {
+  it('evaluates its parts as the whole pod: same workload, every container once, distinct event ids', () => {
+    fc.assert(
+      fc.property(hostilePod, ({ pod }) => {
+        // Prepare
+        const whole: PodEvent = {
+          cluster: 'orion-prod-euc1',
+          observedAt: '2026-11-25T08:00:00Z',
+          reason: 'running',
+          pod,
+        };
+        const { events, dropped } = fitEvent(whole, 16 * 1024);
+        fc.pre(events.length > 1 && dropped.length === 0);
+
+        // Act
+        const parts = events.map((e) => observationFromPodEvent(e as PodEvent));
+        const all = observationFromPodEvent(whole);
+
+        // Assess
+        for (const p of parts) expect(p.workload).toEqual(all.workload);
+        expect(new Set(parts.map((p) => p.eventId)).size).toBe(parts.length);
+        const key = (c: { kind: string; name: string }) => `${c.kind}/${c.name}`;
+        expect(parts.flatMap((p) => p.containers.map(key)).sort()).toEqual(
+          all.containers.map(key).sort(),
+        );
+      }),
+      { numRuns: 60 },
+    );
   });
 });

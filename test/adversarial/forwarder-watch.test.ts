@@ -229,6 +229,23 @@ describe('forwarder pod lifecycle events', () => {
     expect(sink.all.some((e) => e.reason === 'resync-complete')).toBe(false);
     expect(log.lines().some((l) => String(l.msg).includes('no resync-complete'))).toBe(true);
   });
+
+  it('sends no resync-complete for a pass over a cache that is not listed and watched', async () => {
+    // Prepare
+    const { fwd } = await start();
+    api.unavailable = 503;
+    api.dropWatches();
+    await eventually(() => !fwd.ready());
+
+    // Act
+    await fwd.resync();
+    await fwd.resyncSettled();
+    api.unavailable = null;
+    await eventually(() => fwd.ready());
+
+    // Assess
+    expect(sink.all.some((e) => e.reason === 'resync-complete')).toBe(false);
+  });
 });
 
 describe('forwarder under the sink size limit', () => {

@@ -4,9 +4,10 @@
  * Slack's documented limits, so the alert is never refused for its size.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SLACK_LIMITS, slackMessage } from '../../lambdas/core/alerts/slack-message.ts';
 import type { Finding } from '../../lambdas/core/types.ts';
+import { TEST_ENV } from '../handlers/commons/lambda-context.ts';
 
 function finding(overrides: Partial<Finding> = {}): Finding {
   return {
@@ -176,5 +177,27 @@ describe('Slack alerts with hostile names', () => {
       ),
       { numRuns: 100 },
     );
+  });
+
+  it("keeps the notifier's alarm messages within the limits too, whatever the description", async () => {
+    // Prepare
+    for (const [key, value] of Object.entries(TEST_ENV)) vi.stubEnv(key, value);
+    vi.stubEnv(
+      'SLACK_WEBHOOK_SECRET_ARN',
+      'arn:aws:secretsmanager:eu-west-1:123456789012:secret:x',
+    );
+    const { alarmMessage } = await import('../../lambdas/handlers/slack-notifier.ts');
+
+    // Act
+    const msg = alarmMessage({
+      AlarmName: 'x'.repeat(500),
+      NewStateValue: 'ALARM',
+      NewStateReason: '<&>'.repeat(5_000),
+      AlarmDescription: 'd'.repeat(10_000),
+    });
+
+    // Assess
+    textsOf(msg);
+    vi.unstubAllEnvs();
   });
 });

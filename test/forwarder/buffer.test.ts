@@ -98,4 +98,28 @@ describe('EventBuffer', () => {
     expect(rest).toHaveLength(4);
     expect(b.waiting()).toBe(0);
   });
+
+  it("merges a running into its pod's waiting added (no room taken), never into one in flight or into a part", () => {
+    // Prepare
+    const b = new EventBuffer({ maxEvents: 2, maxBytes: 1 << 20 });
+    b.push(event('a', 'added'), { coalesce: true });
+    b.push(event('b', 'added'), { coalesce: true });
+    const running = event('a', 'running');
+    if ('pod' in running)
+      running.pod.spec.containers = [{ name: 'app', image: `nginx@sha256:${'e'.repeat(64)}` }];
+
+    // Act
+    const merged = b.push(running, { coalesce: true });
+    const [inFlight] = b.take(1, Number.MAX_SAFE_INTEGER, () => 1);
+    const again = b.push(event('a', 'running'), { coalesce: true });
+    const part = b.push(event('b', 'running'), { coalesce: false });
+
+    // Assess
+    expect(merged).toEqual({ accepted: true, evicted: [], coalesced: true });
+    expect(inFlight?.event.reason).toBe('added');
+    expect(inFlight?.json).toContain('e'.repeat(64));
+    expect(again.coalesced).toBeUndefined();
+    expect(part.coalesced).toBeUndefined();
+    expect(b.size).toBe(2);
+  });
 });

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { bundle, OPTIONAL_EXTERNALS } from '../../forwarder/build.ts';
+import { FORWARDER_NODE_OPTIONS } from '../../forwarder/src/constants.ts';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
@@ -109,6 +110,7 @@ describe('forwarder packaging', () => {
       image: string;
       securityContext: Record<string, unknown>;
       resources: { requests: object; limits: { memory: string } };
+      env: { name: string; value?: string }[];
       livenessProbe: { httpGet: { path: string } };
       readinessProbe: { httpGet: { path: string } };
     };
@@ -121,6 +123,8 @@ describe('forwarder packaging', () => {
     });
     expect(c.resources.limits.memory).toBeTruthy();
     expect(c.resources.requests).toBeTruthy();
+    // The heap limits the memory limit was measured with (`npm run bench`).
+    expect(c.env.find((e) => e.name === 'NODE_OPTIONS')?.value).toBe(FORWARDER_NODE_OPTIONS);
     expect(c.livenessProbe.httpGet.path).toBe('/healthz');
     expect(c.readinessProbe.httpGet.path).toBe('/readyz');
   });

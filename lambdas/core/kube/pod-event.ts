@@ -216,7 +216,10 @@ export function trimPod(pod: unknown): TrimmedPod {
     );
   }
   if (Array.isArray(md.ownerReferences)) {
-    trimmed.metadata.ownerReferences = md.ownerReferences.map((r) => {
+    // A reference without kind or name cannot name a workload: it is left out (the pod is then
+    // judged as its own workload) rather than making the whole event invalid.
+    const usable = md.ownerReferences.filter((r) => str(obj(r).kind) && str(obj(r).name));
+    trimmed.metadata.ownerReferences = usable.map((r) => {
       const o = obj(r);
       const ref: NonNullable<TrimmedPod['metadata']['ownerReferences']>[number] = {
         kind: str(o.kind) ?? '',

@@ -15,7 +15,13 @@ import * as z from 'zod';
 import type { CachedSecret } from '../../adapters/secrets.ts';
 import { postToSlack, SlackDeliveryError } from '../../adapters/slack.ts';
 import { parseFindingAlert } from '../../adapters/sns.ts';
-import { escapeMrkdwn, type SlackMessage, slackMessage } from '../../core/alerts/slack-message.ts';
+import {
+  cutMrkdwn,
+  escapeMrkdwn,
+  SLACK_LIMITS,
+  type SlackMessage,
+  slackMessage,
+} from '../../core/alerts/slack-message.ts';
 import { ConfigError, ValidationError } from '../../core/errors.ts';
 import { silentTelemetry, type Telemetry } from '../commons/telemetry.ts';
 
@@ -79,7 +85,7 @@ export function alarmMessage(alarm: z.infer<typeof alarmSchema>): SlackMessage {
     (s): s is string => typeof s === 'string' && s !== '',
   );
   return {
-    text: escapeMrkdwn(title),
+    text: cutMrkdwn(escapeMrkdwn(title), SLACK_LIMITS.fallbackText),
     blocks: [
       {
         type: 'header',
@@ -89,7 +95,11 @@ export function alarmMessage(alarm: z.infer<typeof alarmSchema>): SlackMessage {
         type: 'section',
         text: {
           type: 'mrkdwn',
-          text: `${emoji} ${escapeMrkdwn(details.join('\n') || alarm.NewStateValue)}`,
+          // Alarm descriptions are free text: cut to Slack's section limit so it is never refused.
+          text: cutMrkdwn(
+            `${emoji} ${escapeMrkdwn(details.join('\n') || alarm.NewStateValue)}`,
+            SLACK_LIMITS.sectionText,
+          ),
         },
       },
       ...(alarm.Region || alarm.StateChangeTime

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isPodSighting, podEventSchema } from '../../../lambdas/core/kube/pod-event.ts';
+import { isPodSighting, podEventSchema, trimPod } from '../../../lambdas/core/kube/pod-event.ts';
 
 const pod = {
   metadata: { name: 'web-1', namespace: 'shop', uid: 'uid-1' },
@@ -69,5 +69,42 @@ describe('podEventSchema (the /v1/pod-events contract)', () => {
     expect(results.map((r) => r.success)).toEqual([false, false, false, false, false, false]);
     expect(results[0]?.error?.issues[0]?.path).toEqual(['pod']);
     expect(results[1]?.error?.issues[0]?.path).toEqual(['resyncId']);
+  });
+
+  it('trims odd shapes into a valid event that still shows every container, never an invalid one', () => {
+    // Prepare: what no sane API server sends.
+    const hostile = {
+      metadata: {
+        name: 'odd',
+        namespace: 'shop',
+        uid: 'u-odd',
+        ownerReferences: [
+          { kind: 'ReplicaSet' },
+          { kind: 'ReplicaSet', name: 'web-1', controller: true },
+        ],
+      },
+      spec: {
+        containers: [{ image: 'ghcr.io/evil/a:1' }, { name: 'num', image: 42 }, null],
+        initContainers: 'not a list',
+        ephemeralContainers: { name: 'x', image: 'ghcr.io/evil/b:1' },
+      },
+    };
+
+    // Act
+    const pod = trimPod(hostile);
+    const parsed = podEventSchema.safeParse({ ...base, reason: 'added', pod });
+
+    // Assess
+    expect(parsed.success).toBe(true);
+    expect(pod.spec.containers).toEqual([
+      { name: '#0', image: 'ghcr.io/evil/a:1' },
+      { name: 'num', image: '' },
+      { name: '#2', image: '' },
+    ]);
+    expect(pod.spec.initContainers).toEqual([{ name: '(not a list)', image: '' }]);
+    expect(pod.spec.ephemeralContainers).toEqual([{ name: '(not a list)', image: '' }]);
+    expect(pod.metadata.ownerReferences).toEqual([
+      { kind: 'ReplicaSet', name: 'web-1', controller: true },
+    ]);
   });
 });
