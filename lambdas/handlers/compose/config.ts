@@ -21,6 +21,7 @@ export const HANDLER_NAMES = [
   'scan-status',
   'alerts',
   'slack-notifier',
+  'reconcile',
 ] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
 
@@ -105,6 +106,20 @@ export type SlackNotifierConfig = z.infer<typeof slackNotifierConfigSchema>;
 export const authorizerConfigSchema = z.object({ WEBHOOK_TOKEN_SECRET_ARN: z.string() });
 export type AuthorizerConfig = z.infer<typeof authorizerConfigSchema>;
 
+/** `reconcile` (issue 11): re-judges the inventory on a schedule (allowlist changes, expiries, sweep). */
+export const reconcileConfigSchema = z.object({
+  FINDINGS_TABLE: z.string(),
+  ALLOWLIST_TABLE: z.string(),
+  IMAGES_TABLE: z.string(),
+  INVENTORY_TABLE: z.string(),
+  VULNERABLE_SEVERITY_THRESHOLD: z.enum(SEVERITIES).default('critical'),
+  FINDINGS_TTL_DAYS: whole('FINDINGS_TTL_DAYS').default(0),
+  /** Pages (500 entries) one invocation re-judges before the next goes on. */
+  RECONCILE_MAX_PAGES: whole('RECONCILE_MAX_PAGES').min(1).default(400),
+  REGWATCH_DYNAMODB_ENDPOINT: z.url().optional(),
+});
+export type ReconcileConfig = z.infer<typeof reconcileConfigSchema>;
+
 /** Each function's schema, by handler name. */
 export const FUNCTION_CONFIG = {
   'eks-audit-logs': ingestConfigSchema,
@@ -115,6 +130,7 @@ export const FUNCTION_CONFIG = {
   'scan-status': scanStatusConfigSchema,
   alerts: alertsConfigSchema,
   'slack-notifier': slackNotifierConfigSchema,
+  reconcile: reconcileConfigSchema,
 } as const satisfies Record<HandlerName, z.ZodObject>;
 
 /**
