@@ -363,11 +363,23 @@ export class RegwatchStack extends Stack {
         SCAN_TIMEOUT_MINUTES: String(config.scanTimeoutMinutes),
         VULNERABLE_SEVERITY_THRESHOLD: config.vulnerableSeverityThreshold,
         FINDINGS_TTL_DAYS: String(config.findingsTtlDays),
+        // Issue 11: a stored scan state re-judges the inventory entries running the digest.
+        INVENTORY_TABLE: inventory.table.tableName,
+        ALLOWLIST_TABLE: allowlist.table.tableName,
       },
       noDeadLetterQueueReason: SQS_NO_DLQ_REASON,
       timeout,
     });
     tableAccess(scanStatus, images, 'ImagesWrite', ['dynamodb:GetItem', 'dynamodb:PutItem']);
+    tableAccess(scanStatus, images, 'ImagesByDigest', ['dynamodb:Query']);
+    tableAccess(scanStatus, allowlist, 'AllowlistRead', ['dynamodb:Scan', 'dynamodb:GetItem']);
+    tableAccess(
+      scanStatus,
+      inventory,
+      'InventoryByDigest',
+      ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      [INVENTORY_INDEX.byDigest],
+    );
     tableAccess(scanStatus, findings, 'FindingsUpsert', [
       'dynamodb:GetItem',
       'dynamodb:PutItem',

@@ -170,6 +170,9 @@ describe('RegwatchStack with every option enabled', () => {
         'dynamodb:GetItem',
         'dynamodb:PutItem',
         'dynamodb:UpdateItem',
+        // Issue 11: the scan reaches the inventory entries running the digest.
+        'dynamodb:Query',
+        'dynamodb:Scan',
         ...KMS_WRITE,
         'ecr:DescribeImageScanFindings',
         // What ECR needs to answer DescribeImageScanFindings under enhanced scanning.
@@ -221,6 +224,7 @@ describe('RegwatchStack with every option enabled', () => {
     // evaluators' inventory byCluster (resync passes, a pod gone without its workload).
     const indexGrants = statements.filter((st) => JSON.stringify(st.Resource).includes('/index/'));
     expect(indexGrants.map((st) => st.Sid).sort()).toEqual([
+      'InventoryByDigest',
       'InventoryKeep',
       'InventoryKeep',
       'InventoryKeep',
@@ -238,7 +242,7 @@ describe('RegwatchStack with every option enabled', () => {
       '/index/byRegistry',
     ]);
     const byDigest = statements.filter((st) => st.Sid === 'ImagesByDigest');
-    expect(byDigest).toHaveLength(4); // eks-audit-logs, audit-webhook, pod-events, reconcile
+    expect(byDigest).toHaveLength(5); // eks-audit-logs, audit-webhook, pod-events, reconcile, scan-status
     for (const st of byDigest) {
       expect(st).toMatchObject({
         Action: 'dynamodb:Query',

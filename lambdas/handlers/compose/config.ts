@@ -82,6 +82,12 @@ export const scanStatusConfigSchema = z.object({
   VULNERABLE_SEVERITY_THRESHOLD: z.enum(SEVERITIES).default('critical'),
   /** 0 keeps findings forever. */
   FINDINGS_TTL_DAYS: whole('FINDINGS_TTL_DAYS').default(0),
+  /**
+   * With both (issue 11): a stored scan state re-judges every inventory entry running that
+   * digest at once (`vulnerable-image` / `scan-missing`, or their auto-resolution).
+   */
+  INVENTORY_TABLE: z.string().optional(),
+  ALLOWLIST_TABLE: z.string().optional(),
 });
 export type ScanStatusConfig = z.infer<typeof scanStatusConfigSchema>;
 
