@@ -22,6 +22,7 @@ export const CONTEXT_KEYS = {
   region: 'regwatch:region',
   queueConcurrency: 'regwatch:queueConcurrency',
   reservedConcurrency: 'regwatch:reservedConcurrency',
+  reconcileSweepMinutes: 'regwatch:reconcileSweepMinutes',
 } as const;
 
 /** Splits `-c` strings: a JSON array, or comma-separated values; arrays pass through. */
@@ -127,6 +128,8 @@ export const configSchema = z.object({
   queueConcurrency: integer(2, 1000).default(5),
   /** None by default: a reservation fails to deploy in an account with the minimum quota. */
   reservedConcurrency: reservations.default({}),
+  /** The reconciler's full sweep (issue 11): every this many minutes. */
+  reconcileSweepMinutes: integer(5, 1440).default(60),
 });
 
 export type RegwatchConfig = z.output<typeof configSchema>;

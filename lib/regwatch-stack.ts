@@ -363,11 +363,23 @@ export class RegwatchStack extends Stack {
         SCAN_TIMEOUT_MINUTES: String(config.scanTimeoutMinutes),
         VULNERABLE_SEVERITY_THRESHOLD: config.vulnerableSeverityThreshold,
         FINDINGS_TTL_DAYS: String(config.findingsTtlDays),
+        // Issue 11: a stored scan state re-judges the inventory entries running the digest.
+        INVENTORY_TABLE: inventory.table.tableName,
+        ALLOWLIST_TABLE: allowlist.table.tableName,
       },
       noDeadLetterQueueReason: SQS_NO_DLQ_REASON,
       timeout,
     });
     tableAccess(scanStatus, images, 'ImagesWrite', ['dynamodb:GetItem', 'dynamodb:PutItem']);
+    tableAccess(scanStatus, images, 'ImagesByDigest', ['dynamodb:Query']);
+    tableAccess(scanStatus, allowlist, 'AllowlistRead', ['dynamodb:Scan', 'dynamodb:GetItem']);
+    tableAccess(
+      scanStatus,
+      inventory,
+      'InventoryByDigest',
+      ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      [INVENTORY_INDEX.byDigest],
+    );
     tableAccess(scanStatus, findings, 'FindingsUpsert', [
       'dynamodb:GetItem',
       'dynamodb:PutItem',
@@ -455,6 +467,69 @@ export class RegwatchStack extends Stack {
       topic.addSubscription(
         new subscriptions.LambdaSubscription(slack.fn, { deadLetterQueue: alertDeliveryDlq }),
       );
+    }
+
+    /* ------------------------------------------------------------ reconcile (issue 11) */
+    // Two schedules: every minute (allowlist changes and expiries since the last run, so both
+    // apply within a minute) and the sweep. EventBridge invokes asynchronously: failed
+    // invocations retry twice, then land in the DLQ.
+    const reconcileDlq = deadLetterQueue(this, 'ReconcileDlq');
+    alarms.deadLetterQueue('reconcile', reconcileDlq, 'reconcile invocations');
+    const reconcile = fn(
+      'reconcile',
+      'regwatch: re-judge the inventory (allowlist changes, expiries, sweep)',
+      {
+        environment: {
+          FINDINGS_TABLE: findings.table.tableName,
+          ALLOWLIST_TABLE: allowlist.table.tableName,
+          IMAGES_TABLE: images.table.tableName,
+          INVENTORY_TABLE: inventory.table.tableName,
+          VULNERABLE_SEVERITY_THRESHOLD: config.vulnerableSeverityThreshold,
+          FINDINGS_TTL_DAYS: String(config.findingsTtlDays),
+        },
+        deadLetterQueue: reconcileDlq,
+        timeout: Duration.minutes(15),
+      },
+    );
+    tableAccess(reconcile, allowlist, 'AllowlistRead', ['dynamodb:Scan', 'dynamodb:GetItem']);
+    tableAccess(reconcile, findings, 'FindingsUpsert', [
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+    tableAccess(reconcile, images, 'ImagesByDigest', ['dynamodb:Query']);
+    tableAccess(
+      reconcile,
+      inventory,
+      'InventoryReconcile',
+      [
+        'dynamodb:Scan',
+        'dynamodb:Query',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+      ],
+      [INVENTORY_INDEX.byRegistry, INVENTORY_INDEX.byDigest],
+    );
+    tablesKey(reconcile, true);
+    for (const [id, schedule, sweep] of [
+      ['ReconcileMinute', events.Schedule.rate(Duration.minutes(1)), false],
+      [
+        'ReconcileSweep',
+        events.Schedule.rate(Duration.minutes(config.reconcileSweepMinutes)),
+        true,
+      ],
+    ] as const) {
+      new events.Rule(this, id, {
+        schedule,
+        targets: [
+          new targets.LambdaFunction(reconcile.fn, {
+            event: events.RuleTargetInput.fromObject({ sweep }),
+            deadLetterQueue: reconcileDlq,
+            retryAttempts: 2,
+          }),
+        ],
+      });
     }
 
     /* ------------------------------------------------------------ outputs */

@@ -22,6 +22,7 @@ describe('readConfig', () => {
       vulnerableSeverityThreshold: 'critical',
       queueConcurrency: 5,
       reservedConcurrency: {},
+      reconcileSweepMinutes: 60,
     });
   });
 

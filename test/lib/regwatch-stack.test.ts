@@ -170,6 +170,9 @@ describe('RegwatchStack with every option enabled', () => {
         'dynamodb:GetItem',
         'dynamodb:PutItem',
         'dynamodb:UpdateItem',
+        // Issue 11: the scan reaches the inventory entries running the digest.
+        'dynamodb:Query',
+        'dynamodb:Scan',
         ...KMS_WRITE,
         'ecr:DescribeImageScanFindings',
         // What ECR needs to answer DescribeImageScanFindings under enhanced scanning.
@@ -191,6 +194,12 @@ describe('RegwatchStack with every option enabled', () => {
         'events:PutEvents',
       ],
       'slack-notifier': [...BASE_ACTIONS, 'sqs:SendMessage', 'secretsmanager:GetSecretValue'],
+      // Issue 11: re-judges the inventory; its schedules' failures go to its DLQ.
+      reconcile: [
+        ...BASE_ACTIONS,
+        'sqs:SendMessage',
+        ...EVALUATOR.filter((a) => a !== 'dynamodb:DeleteItem'),
+      ],
     };
     for (const [name, { roleId }] of ids) {
       const actions = actionsOf(template, roleId);
@@ -214,17 +223,26 @@ describe('RegwatchStack with every option enabled', () => {
     // Assess: no function queries an index (the CLI does, with its own credentials) but the
     // evaluators' inventory byCluster (resync passes, a pod gone without its workload).
     const indexGrants = statements.filter((st) => JSON.stringify(st.Resource).includes('/index/'));
-    expect(indexGrants.map((st) => st.Sid)).toEqual([
+    expect(indexGrants.map((st) => st.Sid).sort()).toEqual([
+      'InventoryByDigest',
       'InventoryKeep',
       'InventoryKeep',
       'InventoryKeep',
+      'InventoryReconcile',
     ]);
-    for (const st of indexGrants) {
+    for (const st of indexGrants.filter((g) => g.Sid === 'InventoryKeep')) {
       expect(JSON.stringify(st.Resource)).toContain('/index/byCluster');
       expect(JSON.stringify(st.Resource).match(/\/index\//g)).toHaveLength(1);
     }
+    const reconcile = JSON.stringify(
+      indexGrants.find((g) => g.Sid === 'InventoryReconcile')?.Resource,
+    );
+    expect(reconcile.match(/\/index\/\w+/g)?.sort()).toEqual([
+      '/index/byDigest',
+      '/index/byRegistry',
+    ]);
     const byDigest = statements.filter((st) => st.Sid === 'ImagesByDigest');
-    expect(byDigest).toHaveLength(3); // eks-audit-logs, audit-webhook, pod-events
+    expect(byDigest).toHaveLength(5); // eks-audit-logs, audit-webhook, pod-events, reconcile, scan-status
     for (const st of byDigest) {
       expect(st).toMatchObject({
         Action: 'dynamodb:Query',
@@ -477,7 +495,14 @@ describe('RegwatchStack with defaults', () => {
 
   it('leaves out the webhook API, Slack, email and subscriptions, and the org bus policy', () => {
     const names = [...functionIds(template).keys()].sort();
-    expect(names).toEqual(['alerts', 'ecr-push', 'eks-audit-logs', 'pod-events', 'scan-status']);
+    expect(names).toEqual([
+      'alerts',
+      'ecr-push',
+      'eks-audit-logs',
+      'pod-events',
+      'reconcile',
+      'scan-status',
+    ]);
     template.resourceCountIs('AWS::ApiGatewayV2::Api', 0);
     template.resourceCountIs('AWS::Logs::SubscriptionFilter', 0);
     template.resourceCountIs('AWS::SNS::Subscription', 0);

@@ -22,6 +22,7 @@ export const HANDLER_NAMES = [
   'scan-status',
   'alerts',
   'slack-notifier',
+  'reconcile',
 ] as const;
 export type HandlerName = (typeof HANDLER_NAMES)[number];
 
@@ -86,8 +87,11 @@ export const scanStatusConfigSchema = z.object({
   FINDINGS_TTL_DAYS: whole('FINDINGS_TTL_DAYS').default(0),
   /**
    * Signature checks of pushes (docs/signatures.md) run on the scan-check queue: with the
-   * allowlist table set, `scan-status` can run them too.
+   * allowlist table set, `scan-status` can run them too. With the inventory table as well
+   * (issue 11), a stored scan state re-judges every inventory entry running that digest at
+   * once (`vulnerable-image` / `scan-missing`, or their auto-resolution).
    */
+  INVENTORY_TABLE: z.string().optional(),
   ALLOWLIST_TABLE: z.string().optional(),
   ALLOWLIST_CACHE_TTL_SECONDS: whole('ALLOWLIST_CACHE_TTL_SECONDS').default(60),
   SIGNATURE_GRACE_SECONDS: whole('SIGNATURE_GRACE_SECONDS').max(900).default(300),
@@ -115,6 +119,20 @@ export type SlackNotifierConfig = z.infer<typeof slackNotifierConfigSchema>;
 export const authorizerConfigSchema = z.object({ WEBHOOK_TOKEN_SECRET_ARN: z.string() });
 export type AuthorizerConfig = z.infer<typeof authorizerConfigSchema>;
 
+/** `reconcile` (issue 11): re-judges the inventory on a schedule (allowlist changes, expiries, sweep). */
+export const reconcileConfigSchema = z.object({
+  FINDINGS_TABLE: z.string(),
+  ALLOWLIST_TABLE: z.string(),
+  IMAGES_TABLE: z.string(),
+  INVENTORY_TABLE: z.string(),
+  VULNERABLE_SEVERITY_THRESHOLD: z.enum(SEVERITIES).default('critical'),
+  FINDINGS_TTL_DAYS: whole('FINDINGS_TTL_DAYS').default(0),
+  /** Pages (500 entries) one invocation re-judges before the next goes on. */
+  RECONCILE_MAX_PAGES: whole('RECONCILE_MAX_PAGES').min(1).default(400),
+  REGWATCH_DYNAMODB_ENDPOINT: z.url().optional(),
+});
+export type ReconcileConfig = z.infer<typeof reconcileConfigSchema>;
+
 /** Each function's schema, by handler name. */
 export const FUNCTION_CONFIG = {
   'eks-audit-logs': ingestConfigSchema,
@@ -125,6 +143,7 @@ export const FUNCTION_CONFIG = {
   'scan-status': scanStatusConfigSchema,
   alerts: alertsConfigSchema,
   'slack-notifier': slackNotifierConfigSchema,
+  reconcile: reconcileConfigSchema,
 } as const satisfies Record<HandlerName, z.ZodObject>;
 
 /**

@@ -15,12 +15,15 @@ import {
   FindingsStore,
   ImagesStore,
   type InvalidItemReport,
+  InventoryStore,
 } from '../../adapters/dynamodb/index.ts';
 import { EcrAdapter } from '../../adapters/ecr.ts';
 import { lambdaSignatureVerifier } from '../../adapters/signatures/lambda.ts';
 import { SqsScanCheckScheduler } from '../../adapters/sqs.ts';
 import { ConfigError } from '../../core/errors.ts';
+import type { ImageRecord } from '../../core/types.ts';
 import type { AllowlistPort, SignaturesPort } from '../../services/ports.ts';
+import { reconcileDigest } from '../../services/reconcile.ts';
 import type { RegistryDeps, ScanCheckScheduler } from '../../services/registry.ts';
 import { silentTelemetry, type Telemetry } from '../commons/telemetry.ts';
 import type { EcrPushConfig, ScanStatusConfig } from './config.ts';
@@ -90,9 +93,13 @@ export function buildRegistryDeps(
     options.signatures === null
       ? undefined
       : (options.signatures ?? (allowlist ? lambdaSignatureVerifier(config) : undefined));
+  const images = new ImagesStore(doc, config.IMAGES_TABLE, { onInvalid });
+  const findings = new FindingsStore(doc, config.FINDINGS_TABLE, { onInvalid });
+  const clock = options.clock ?? (() => new Date());
   return {
-    images: new ImagesStore(doc, config.IMAGES_TABLE, { onInvalid }),
-    findings: new FindingsStore(doc, config.FINDINGS_TABLE, { onInvalid }),
+    onScanRecorded: scanReachesInventory(config, doc, images, findings, clock, onInvalid),
+    images,
+    findings,
     allowlist,
     signatures,
     signatureGraceSeconds: config.SIGNATURE_GRACE_SECONDS,
@@ -101,7 +108,7 @@ export function buildRegistryDeps(
       options.scheduler ??
       new SqsScanCheckScheduler(new SQSClient({}), config.SCAN_CHECK_QUEUE_URL ?? ''),
     ecr,
-    clock: options.clock ?? (() => new Date()),
+    clock,
     scanTimeoutMinutes: config.SCAN_TIMEOUT_MINUTES,
     vulnerableThreshold: config.VULNERABLE_SEVERITY_THRESHOLD,
     ttlDays: config.FINDINGS_TTL_DAYS === 0 ? undefined : config.FINDINGS_TTL_DAYS,
@@ -128,5 +135,41 @@ export function cachedAllowlist(
       },
     });
     return { current: () => cached.get() };
+  };
+}
+
+/**
+ * Issue 11: with the inventory and allowlist tables configured, a stored scan state re-judges
+ * every inventory entry running the digest (through `byDigest`) before the record is done.
+ */
+function scanReachesInventory(
+  config: LocalRegistryConfig,
+  doc: DynamoDBDocumentClient,
+  images: ImagesStore,
+  findings: FindingsStore,
+  clock: () => Date,
+  onInvalid: (report: InvalidItemReport) => void,
+): RegistryDeps['onScanRecorded'] {
+  const inventoryTable = config.INVENTORY_TABLE;
+  const allowlistTable = config.ALLOWLIST_TABLE;
+  if (!inventoryTable || !allowlistTable) return undefined;
+  const inventory = new InventoryStore(doc, inventoryTable, { onInvalid });
+  const allowlist = new CachedAllowlist(new AllowlistStore(doc, allowlistTable), { ttlMs: 60_000 });
+  return async (record: ImageRecord) => {
+    await reconcileDigest(
+      record.digest,
+      await allowlist.get(),
+      {
+        inventory,
+        findings,
+        images,
+        vulnerableThreshold: config.VULNERABLE_SEVERITY_THRESHOLD,
+        // The findings stream alerts on AWS.
+        minAlertSeverity: 'low',
+        clock,
+        ttlDays: config.FINDINGS_TTL_DAYS === 0 ? undefined : config.FINDINGS_TTL_DAYS,
+      },
+      `scan:${record.digest}:${record.scanStatus}:${record.scanCompletedAt ?? ''}`,
+    );
   };
 }
