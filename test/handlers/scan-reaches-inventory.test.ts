@@ -60,8 +60,11 @@ describe('scan-status with the inventory', () => {
         SCAN_TIMEOUT_MINUTES: 30,
         VULNERABLE_SEVERITY_THRESHOLD: 'high',
         FINDINGS_TTL_DAYS: 0,
+        ALLOWLIST_CACHE_TTL_SECONDS: 60,
+        SIGNATURE_GRACE_SECONDS: 300,
+        SIGNATURE_NEGATIVE_TTL_SECONDS: 120,
       },
-      { doc: dynamo.doc, scheduler: { schedule: async () => {} }, ecr: null },
+      { doc: dynamo.doc, scheduler: { schedule: async () => {} }, ecr: null, signatures: null },
     );
     const parsed = parseRegistryEvent({
       version: '0',
