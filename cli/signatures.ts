@@ -64,12 +64,15 @@ export async function cliVerifier(
   };
   let trustOnce: Promise<Awaited<ReturnType<typeof trust>>> | null = null;
   const awsSigner = {
-    async signingStatuses(...args: Parameters<AwsSignerPort['signingStatuses']>) {
+    async signingStatuses(image: Parameters<AwsSignerPort['signingStatuses']>[0], digest: string) {
       const [{ ECRClient }, { EcrSigningStatus }] = await Promise.all([
         import('@aws-sdk/client-ecr'),
         import('../lambdas/adapters/signatures/aws-signer.ts'),
       ]);
-      return new EcrSigningStatus((region) => new ECRClient({ region })).signingStatuses(...args);
+      return new EcrSigningStatus((region) => new ECRClient({ region })).signingStatuses(
+        image,
+        digest,
+      );
     },
   };
   return new SignatureVerifier({

@@ -50,7 +50,7 @@ export async function readPolicyFile(file: string, io: CliIo): Promise<unknown[]
     if (value === null || value === undefined) continue;
     // A `kind: List` (kubectl get -o yaml) holds the objects in `items`.
     const list = value as { kind?: unknown; items?: unknown };
-    if (list.kind === 'List' && Array.isArray(list.items)) out.push(...list.items);
+    if (list.kind === 'List' && Array.isArray(list.items)) for (const x of list.items) out.push(x);
     else out.push(value);
   }
   return out;

@@ -44,7 +44,7 @@ export function findTestFiles(targets: readonly string[], io: CliIo): string[] {
       )
       .map((e) => path.join(e.parentPath, e.name))
       .sort();
-    out.push(...found);
+    for (const x of found) out.push(x);
   }
   if (out.length === 0) {
     throw new UsageError(`no *${TEST_FILE_SUFFIXES[0]} files under ${targets.join(' ') || '.'}`);

@@ -18,12 +18,13 @@ import type { UpsertResult } from '../core/types.ts';
 import type { EventBridgeEnvelope } from '../handlers/commons/eventbridge.ts';
 import type { WebhookResult } from '../handlers/edges/audit-webhook.ts';
 import type { AuditLogsOutcome } from '../handlers/edges/eks-audit-logs.ts';
+import { detailShapeProblem, invalidDetailMessage } from '../handlers/edges/pod-events.ts';
 import type { MessageResult } from '../handlers/edges/registry.ts';
 import { emptyReport, type IngestReport, shouldAlert } from '../services/ingest.ts';
 import type { IngestDeps } from '../services/ports.ts';
 import type { RegistryDeps } from '../services/registry.ts';
 import { parseJson } from './body.ts';
-import { boundFailures } from './bounded-report.ts';
+import { boundFailures, MAX_LISTED_FAILURES } from './bounded-report.ts';
 
 /** The edges the routes call, built once by `app.ts` from the composition root. */
 export interface LocalEdges {
@@ -75,8 +76,25 @@ export async function podEventsRoute(body: Buffer, pipeline: LocalPipeline): Pro
       'expected a JSON array of pod events ({"cluster","observedAt","reason","pod"})',
     );
   }
-  const report = emptyReport();
+  const report: LocalReport = emptyReport();
+  // Failures beyond the listed ones are only counted, so a body of millions stays small.
+  let unlisted = 0;
   for (const [index, detail] of records.entries()) {
+    if (report.failed.length >= 2 * MAX_LISTED_FAILURES) {
+      const before = report.failed.length;
+      boundFailures(report);
+      unlisted += before - report.failed.length;
+      delete report.failedTotal;
+    }
+    const shape = detailShapeProblem(detail);
+    if (shape !== null) {
+      // What the edge would throw, without the cost of an exception per record.
+      report.failed.push({
+        index,
+        error: invalidDetailMessage(`pod event ${index}`, `pod-events[${index}]`, shape),
+      });
+      continue;
+    }
     const envelope = {
       id: `pod-events[${index}]`,
       source: FORWARDER_SOURCE,
@@ -91,7 +109,9 @@ export async function podEventsRoute(body: Buffer, pipeline: LocalPipeline): Pro
     );
   }
   report.received = records.length;
-  return boundFailures(report);
+  boundFailures(report);
+  if (unlisted > 0) report.failedTotal = (report.failedTotal ?? report.failed.length) + unlisted;
+  return report;
 }
 
 /** Runs one record; a `ValidationError` becomes its failure at `index`, the rest propagates. */

@@ -250,11 +250,12 @@ describe('forwarder pod lifecycle events', () => {
 
 describe('forwarder under the sink size limit', () => {
   it('splits a pod too large for one call into events of the same pod that carry every image', async () => {
-    // Prepare: six containers of ~5 KB image strings against a 16 KiB sink.
+    // Prepare: thirty containers of ~900-character image strings (under the 1,024 characters
+    // past which an image is replaced by a short invalid marker) against a 16 KiB sink.
     const { namespace, fwd } = await start({}, { sinkMaxBatchBytes: 16 * 1024 });
-    const containers = Array.from({ length: 6 }, (_, i) => ({
+    const containers = Array.from({ length: 30 }, (_, i) => ({
       name: `c${i}`,
-      image: `registry.example.com/team/${String(i).repeat(5000)}:1`,
+      image: `registry.example.com/team/${String(i % 10).repeat(900)}:1`,
     }));
     containers.splice(3, 0, { name: 'miner', image: 'evil.example.com/x/miner:1' });
 
@@ -264,7 +265,7 @@ describe('forwarder under the sink size limit', () => {
       () =>
         sink.accepted
           .filter((e) => e.pod.metadata.name === 'fat')
-          .flatMap((e) => e.pod.spec.containers).length === 7,
+          .flatMap((e) => e.pod.spec.containers).length === 31,
     );
 
     // Assess

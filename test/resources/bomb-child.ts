@@ -146,7 +146,10 @@ async function run(): Promise<unknown> {
       // A 5 MiB JSON array of junk records to /v1/pod-events (once 1.4 GB and 10 s).
       const { podEventsRoute } = await import('../../lambdas/local/routes.ts');
       const body = Buffer.from(`[${'1,'.repeat(2_600_000)}1]`);
-      const report = await podEventsRoute(body, { ingest: {}, registry: {} } as never);
+      const { podEventsEdge } = await import('../../lambdas/handlers/edges/pod-events.ts');
+      // The route runs the Lambda's own edge; no record here reaches the stores.
+      const edges = { podEvents: podEventsEdge({} as never) };
+      const report = await podEventsRoute(body, { ingest: {}, registry: {}, edges } as never);
       return { listed: report.failed.length, total: report.failedTotal };
     }
     default:

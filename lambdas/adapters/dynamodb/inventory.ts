@@ -181,8 +181,8 @@ export class InventoryStore {
     const all: AppliedPlan = { upserts: [], removals: [], before: new Map() };
     for (const e of workloads.values()) {
       const done = await this.applyToWorkload(e.cluster, e.namespace, e.workload, event);
-      all.upserts.push(...done.upserts);
-      all.removals.push(...done.removals);
+      for (const x of done.upserts) all.upserts.push(x);
+      for (const x of done.removals) all.removals.push(x);
       for (const [k, v] of done.before) all.before.set(k, v);
     }
     return all;

@@ -328,7 +328,7 @@ function byShape(
   let body: Loose | undefined;
   if (e.verb === 'patch' && Array.isArray(request)) {
     const reading = readJsonPatch(request, null);
-    unknown.push(...reading.unknown);
+    for (const x of reading.unknown) unknown.push(x);
     containers = reading.containers;
   } else {
     for (const candidate of [response, request]) {

@@ -236,9 +236,11 @@ export function trimPod(pod: unknown): TrimmedPod {
   else if (created instanceof Date) trimmed.metadata.creationTimestamp = created.toISOString();
   if (str(spec.serviceAccountName)) trimmed.spec.serviceAccountName = str(spec.serviceAccountName);
   if (str(spec.nodeName)) trimmed.spec.nodeName = str(spec.nodeName);
-  if (Array.isArray(spec.initContainers))
+  // A list that is present but not a list is kept as an invalid container (fail closed);
+  // only an absent or null one is no list.
+  if (spec.initContainers !== undefined && spec.initContainers !== null)
     trimmed.spec.initContainers = trimContainers(spec.initContainers, 'initContainers');
-  if (Array.isArray(spec.ephemeralContainers)) {
+  if (spec.ephemeralContainers !== undefined && spec.ephemeralContainers !== null) {
     trimmed.spec.ephemeralContainers = trimContainers(
       spec.ephemeralContainers,
       'ephemeralContainers',

@@ -30,6 +30,22 @@ import { addReport, recordIngestMetrics } from './ingest-report.ts';
 export const POD_EVENT_SOURCE = 'regwatch.forwarder';
 export const POD_EVENT_DETAIL_TYPE = 'Pod Event';
 
+/**
+ * Why a detail cannot be a pod event without looking further (it is not an object), or null.
+ * Checked before zod, whose issue objects cost microseconds each: a body of millions of such
+ * records must stay cheap.
+ */
+export function detailShapeProblem(detail: unknown): string | null {
+  if (detail !== null && typeof detail === 'object' && !Array.isArray(detail)) return null;
+  const kind = detail === null ? 'null' : Array.isArray(detail) ? 'array' : typeof detail;
+  return `expected an object, got ${kind}`;
+}
+
+/** The message of an invalid pod event: one wording for every path that refuses one. */
+export function invalidDetailMessage(where: string, id: string, problem: string): string {
+  return `${where}: invalid pod event ${id} (detail: ${problem})`;
+}
+
 /** The pod event of an EventBridge event, or a `ValidationError` naming what is wrong. */
 export function podEventOfEnvelope(
   envelope: EventBridgeEnvelope,
@@ -40,6 +56,12 @@ export function podEventOfEnvelope(
       `${where}: expected source ${POD_EVENT_SOURCE} and detail-type ${POD_EVENT_DETAIL_TYPE}, got ${envelope.source} / ${envelope['detail-type']}`,
       [{ path: 'source', message: `expected ${POD_EVENT_SOURCE} / ${POD_EVENT_DETAIL_TYPE}` }],
     );
+  }
+  const shape = detailShapeProblem(envelope.detail);
+  if (shape !== null) {
+    throw new ValidationError(invalidDetailMessage(where, envelope.id, shape), [
+      { path: 'detail', message: shape },
+    ]);
   }
   // Pod sightings, `deleted` and `resync-complete` (issue 11).
   const detail = podEventSchema.safeParse(envelope.detail);

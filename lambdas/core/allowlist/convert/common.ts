@@ -37,10 +37,10 @@ export function emptyResult(): ConvertResult {
 export function mergeResults(results: readonly ConvertResult[]): ConvertResult {
   const out = emptyResult();
   for (const r of results) {
-    out.rules.push(...r.rules);
-    out.closed.push(...r.closed);
-    out.notes.push(...r.notes);
-    out.unconvertible.push(...r.unconvertible);
+    for (const x of r.rules) out.rules.push(x);
+    for (const x of r.closed) out.closed.push(x);
+    for (const x of r.notes) out.notes.push(x);
+    for (const x of r.unconvertible) out.unconvertible.push(x);
     out.allowLists += r.allowLists;
   }
   // Two policies may name the same id; keep ids unique, as the format requires.
