@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import * as z from 'zod';
 import {
   type AllowlistDocument,
   type CompiledAllowlist,
@@ -8,6 +9,10 @@ import {
 } from '../lambdas/core/allowlist/index.ts';
 import { UsageError } from '../lambdas/core/errors.ts';
 import type { CliIo } from './context.ts';
+
+// A CLI process validates one small document once: compiling zod's fast parsers (generated
+// code) costs more than it saves here. Long-running processes (Lambdas, local mode) keep them.
+z.config({ jitless: true });
 
 /**
  * The allowlist file a command uses: `--allowlist FILE`, else `$REGWATCH_ALLOWLIST`, else

@@ -10,7 +10,6 @@
  * - otherwise the violations of the most specific applicable live rule that matched, or
  *   `expired-exception` when only expired rules matched, or `untrusted-source`.
  */
-import { createHash } from 'node:crypto';
 import { AllowlistError } from '../errors.ts';
 import { canonicalHost, parseNormalizedNamed } from '../reference.ts';
 import type { SignatureRequirement } from '../signatures/schema.ts';
@@ -230,7 +229,8 @@ export function compileAllowlist(doc: AllowlistDocument): CompiledAllowlist {
     });
   }
 
-  const version = hashContent(compiled, cacheNormalised, severities);
+  // Hashed on first read: `check` and `replay` never ask, and skip loading node:crypto.
+  const version = () => hashContent(compiled, cacheNormalised, severities);
   return new Compiled(version, valid.rules, severities, index, cache);
 }
 
@@ -258,6 +258,7 @@ function hashContent(
     }),
     pullThroughCache: cache,
   };
+  const { createHash } = process.getBuiltinModule('node:crypto');
   return createHash('sha256').update(JSON.stringify(normalised)).digest('hex').slice(0, 32);
 }
 
@@ -317,24 +318,29 @@ function describeScope(scope: Scope): string {
 }
 
 class Compiled implements CompiledAllowlist {
-  readonly version: string;
+  #version: string | (() => string);
   readonly rules: readonly AllowlistRule[];
   readonly severities: Readonly<Record<ViolationRule, Severity>>;
   private readonly index: RuleIndex<CompiledRule>;
   private readonly cache: PullThroughIndex;
 
   constructor(
-    version: string,
+    version: () => string,
     rules: readonly AllowlistRule[],
     severities: Readonly<Record<ViolationRule, Severity>>,
     index: RuleIndex<CompiledRule>,
     cache: PullThroughIndex,
   ) {
-    this.version = version;
+    this.#version = version;
     this.rules = rules;
     this.severities = severities;
     this.index = index;
     this.cache = cache;
+  }
+
+  get version(): string {
+    if (typeof this.#version === 'function') this.#version = this.#version();
+    return this.#version;
   }
 
   decide(image: string, scope: Scope, now: Date, signatures?: SignatureVerdicts): Decision {

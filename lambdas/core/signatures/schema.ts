@@ -4,7 +4,7 @@
  * one field and nothing else. Keys are parsed here (node:crypto parses, it does no I/O) so a
  * bad key is refused with the rule, not discovered at the first verification.
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import * as z from 'zod';
 
 const MAX_ENTRIES = 16;
@@ -23,6 +23,8 @@ export function parseVerificationKey(
   }
   let key: KeyObject;
   try {
+    // Loaded on first use: an allowlist without keys never loads node:crypto.
+    const { createPublicKey } = process.getBuiltinModule('node:crypto');
     key = createPublicKey({ key: pem, format: 'pem' });
   } catch (error) {
     return { ok: false, error: `is not a readable public key: ${(error as Error).message}` };
