@@ -42,6 +42,20 @@ import { INVENTORY_INDEX } from './schema.ts';
 import { CONTAINER_KINDS_FOR_STORE, SEVERITIES, VIOLATION_RULES } from './vocabulary.ts';
 
 const MAX_WRITE_ATTEMPTS = 32;
+/**
+ * How long a workload's last known entries may answer a repeat pod sighting without a read.
+ * Another process's change (a pod deleted and re-created under the same name elsewhere) is
+ * seen at the first sighting after this; findings do not depend on it (ingest upserts them
+ * from every sighting).
+ */
+const CACHE_TTL_MS = 30_000;
+/**
+ * `lastSeen` / `forwarderSeenAt` alone are rewritten only once they move by this much: a
+ * steady stream of sightings of an unchanged entry costs no writes (`lastSeen` is exact to a
+ * minute). Any other change writes at once.
+ */
+export const TOUCH_MS = 60_000;
+const CACHE_WORKLOADS = 10_000;
 /** The bookkeeping item of a cluster's forwarder resync passes (not in any index). */
 const RESYNC_PREFIX = '#resync#';
 /** Other bookkeeping items (not in any index). */
@@ -111,21 +125,40 @@ function toItem(entry: InventoryEntry, rev: number): Record<string, unknown> {
   });
 }
 
+/** Whether `next` differs from `prev` in more than a small advance of its seen-times. */
+export function materiallyChanged(prev: InventoryEntry | undefined, next: InventoryEntry): boolean {
+  if (!prev) return true;
+  const near = (a: string | undefined, b: string | undefined) =>
+    a !== undefined &&
+    b !== undefined &&
+    Date.parse(b) >= Date.parse(a) &&
+    Date.parse(b) - Date.parse(a) < TOUCH_MS;
+  const normalised = { ...next };
+  if (near(prev.lastSeen, next.lastSeen)) normalised.lastSeen = prev.lastSeen;
+  if (near(prev.forwarderSeenAt, next.forwarderSeenAt))
+    normalised.forwarderSeenAt = prev.forwarderSeenAt;
+  return entryChanged(prev, normalised);
+}
+
 export class InventoryStore {
   readonly #doc: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #onInvalid: InvalidItemHandler | undefined;
+  /** What this process last read or wrote per workload (bounded, short-lived). */
+  readonly #cache = new Map<string, { at: number; stored: StoredEntry[] }>();
+  readonly #now: () => number;
   /** Resync ids this process already recorded the start of, per cluster. */
   readonly #resyncSeen = new Map<string, string>();
 
   constructor(
     doc: DynamoDBDocumentClient,
     tableName: string,
-    options: { onInvalid?: InvalidItemHandler | undefined } = {},
+    options: { onInvalid?: InvalidItemHandler | undefined; now?: () => number } = {},
   ) {
     this.#doc = doc;
     this.#table = tableName;
     this.#onInvalid = options.onInvalid;
+    this.#now = options.now ?? Date.now;
   }
 
   get tableName(): string {
@@ -157,10 +190,30 @@ export class InventoryStore {
     workload: WorkloadRef,
     event: InventoryEvent,
   ): Promise<AppliedPlan> {
+    const key = workloadKey(cluster, namespace, workload);
+    // A pod sighting that changes nothing against what this process last read and wrote for
+    // the workload (a repeat: `running` after `added`, a resync) needs no request at all.
+    // Anything that would write re-reads first, so writes always start from the table.
+    const cached = this.#cache.get(key);
+    if (event.type === 'pod' && cached && this.#now() - cached.at < CACHE_TTL_MS) {
+      const plan = planInventory(
+        cached.stored.map((s) => s.entry),
+        event,
+      );
+      const byKey = new Map(cached.stored.map((s) => [entryKey(s.entry), s.entry]));
+      const unchanged =
+        plan.removals.length === 0 &&
+        plan.upserts.every((e) => !materiallyChanged(byKey.get(entryKey(e)), e));
+      if (unchanged) return { upserts: [], removals: [], before: byKey };
+    }
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
       const stored = await this.workloadEntries(cluster, namespace, workload);
       const applied = await this.#tryApply(stored, event);
-      if (applied) return applied;
+      if (applied) {
+        this.#remember(key, applied.after);
+        return applied.plan;
+      }
+      this.#cache.delete(key);
       await retryPause(attempt);
     }
     throw new ConflictError(
@@ -188,32 +241,45 @@ export class InventoryStore {
     return all;
   }
 
+  #remember(key: string, stored: StoredEntry[]): void {
+    this.#cache.delete(key);
+    this.#cache.set(key, { at: this.#now(), stored });
+    // Bounded: the oldest workload goes first (Map keeps insertion order).
+    if (this.#cache.size > CACHE_WORKLOADS) {
+      const oldest = this.#cache.keys().next().value;
+      if (oldest !== undefined) this.#cache.delete(oldest);
+    }
+  }
+
   /** Writes the plan for `stored`; null when another writer got there first. */
   async #tryApply(
     stored: readonly StoredEntry[],
     event: InventoryEvent,
-  ): Promise<AppliedPlan | null> {
+  ): Promise<{ plan: AppliedPlan; after: StoredEntry[] } | null> {
     const plan = planInventory(
       stored.map((s) => s.entry),
       event,
     );
     const revs = new Map(stored.map((s) => [entryKey(s.entry), s]));
     const before = new Map(stored.map((s) => [entryKey(s.entry), s.entry]));
+    const after = new Map(stored.map((s) => [entryKey(s.entry), s]));
     try {
       for (const entry of plan.upserts) {
         const prev = revs.get(entryKey(entry));
-        if (prev && !entryChanged(prev.entry, entry)) continue;
+        if (prev && !materiallyChanged(prev.entry, entry)) continue;
         await this.#put(entry, prev?.rev);
+        after.set(entryKey(entry), { entry, rev: (prev?.rev ?? 0) + 1 });
       }
       for (const { entry } of plan.removals) {
         const prev = revs.get(entryKey(entry));
         if (prev) await this.#delete(entry, prev.rev);
+        after.delete(entryKey(entry));
       }
     } catch (error) {
       if (isConditionalCheckFailed(error)) return null;
       throw error;
     }
-    return { ...plan, before };
+    return { plan: { ...plan, before }, after: [...after.values()] };
   }
 
   async #put(entry: InventoryEntry, rev: number | undefined): Promise<void> {
@@ -271,6 +337,7 @@ export class InventoryStore {
           ExpressionAttributeValues: { ':v': violations, ':rev': rev, ':next': rev + 1 },
         }),
       );
+      this.#cache.delete(workloadKey(entry.cluster, entry.namespace, entry.workload));
       return true;
     } catch (error) {
       if (isConditionalCheckFailed(error)) return false;
