@@ -206,17 +206,18 @@ export class RegwatchStack extends Stack {
       // The inventory: a workload's partition is read (Query) and its items written
       // conditionally; a resync pass or a pod gone without its workload reads byCluster;
       // findings the change ended are auto-resolved (FindingsUpsert above).
+      // Item writes on the table only; reads by Query on the table and its byCluster index.
+      tableAccess(target, inventory, 'InventoryKeep', [
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+      ]);
       tableAccess(
         target,
         inventory,
-        'InventoryKeep',
-        [
-          'dynamodb:Query',
-          'dynamodb:GetItem',
-          'dynamodb:PutItem',
-          'dynamodb:UpdateItem',
-          'dynamodb:DeleteItem',
-        ],
+        'InventoryRead',
+        ['dynamodb:Query'],
         [INVENTORY_INDEX.byCluster],
       );
       tablesKey(target, true);
@@ -373,11 +374,15 @@ export class RegwatchStack extends Stack {
     tableAccess(scanStatus, images, 'ImagesWrite', ['dynamodb:GetItem', 'dynamodb:PutItem']);
     tableAccess(scanStatus, images, 'ImagesByDigest', ['dynamodb:Query']);
     tableAccess(scanStatus, allowlist, 'AllowlistRead', ['dynamodb:Scan', 'dynamodb:GetItem']);
+    tableAccess(scanStatus, inventory, 'InventoryUpdate', [
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+    ]);
     tableAccess(
       scanStatus,
       inventory,
       'InventoryByDigest',
-      ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      ['dynamodb:Query'],
       [INVENTORY_INDEX.byDigest],
     );
     tableAccess(scanStatus, findings, 'FindingsUpsert', [
@@ -498,17 +503,17 @@ export class RegwatchStack extends Stack {
       'dynamodb:UpdateItem',
     ]);
     tableAccess(reconcile, images, 'ImagesByDigest', ['dynamodb:Query']);
+    tableAccess(reconcile, inventory, 'InventoryReconcile', [
+      'dynamodb:Scan',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
     tableAccess(
       reconcile,
       inventory,
-      'InventoryReconcile',
-      [
-        'dynamodb:Scan',
-        'dynamodb:Query',
-        'dynamodb:GetItem',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-      ],
+      'InventoryReconcileQuery',
+      ['dynamodb:Query'],
       [INVENTORY_INDEX.byRegistry, INVENTORY_INDEX.byDigest],
     );
     tablesKey(reconcile, true);

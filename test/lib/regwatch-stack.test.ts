@@ -225,17 +225,21 @@ describe('RegwatchStack with every option enabled', () => {
     const indexGrants = statements.filter((st) => JSON.stringify(st.Resource).includes('/index/'));
     expect(indexGrants.map((st) => st.Sid).sort()).toEqual([
       'InventoryByDigest',
-      'InventoryKeep',
-      'InventoryKeep',
-      'InventoryKeep',
-      'InventoryReconcile',
+      'InventoryRead',
+      'InventoryRead',
+      'InventoryRead',
+      'InventoryReconcileQuery',
     ]);
-    for (const st of indexGrants.filter((g) => g.Sid === 'InventoryKeep')) {
+    // Index ARNs carry reads only: an item write on an index means nothing.
+    for (const st of indexGrants as { Action: string | string[] }[]) {
+      expect([st.Action].flat()).toEqual(['dynamodb:Query']);
+    }
+    for (const st of indexGrants.filter((g) => g.Sid === 'InventoryRead')) {
       expect(JSON.stringify(st.Resource)).toContain('/index/byCluster');
       expect(JSON.stringify(st.Resource).match(/\/index\//g)).toHaveLength(1);
     }
     const reconcile = JSON.stringify(
-      indexGrants.find((g) => g.Sid === 'InventoryReconcile')?.Resource,
+      indexGrants.find((g) => g.Sid === 'InventoryReconcileQuery')?.Resource,
     );
     expect(reconcile.match(/\/index\/\w+/g)?.sort()).toEqual([
       '/index/byDigest',
