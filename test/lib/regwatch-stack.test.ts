@@ -231,7 +231,7 @@ describe('RegwatchStack with every option enabled', () => {
       'InventoryReconcileQuery',
     ]);
     // Index ARNs carry reads only: an item write on an index means nothing.
-    for (const st of indexGrants as { Action: string | string[] }[]) {
+    for (const st of indexGrants as unknown as { Action: string | string[] }[]) {
       expect([st.Action].flat()).toEqual(['dynamodb:Query']);
     }
     for (const st of indexGrants.filter((g) => g.Sid === 'InventoryRead')) {
