@@ -14,6 +14,7 @@ import { colors } from '../output/color.ts';
 import {
   type Column,
   emitRecords,
+  OUTPUT_FORMATS,
   type OutputFormat,
   type OutputOptions,
   outputFormat,
@@ -30,16 +31,8 @@ interface CheckOptions extends OutputOptions {
   verifySignatures?: boolean;
 }
 
-const FORMATS: readonly OutputFormat[] = [
-  'table',
-  'wide',
-  'json',
-  'yaml',
-  'csv',
-  'sarif',
-  'junit',
-  'github',
-];
+/** `check` speaks every format. */
+const FORMATS: readonly OutputFormat[] = OUTPUT_FORMATS;
 
 function parseFailOn(text: string | undefined): Severity {
   if (text === undefined) return 'low';
