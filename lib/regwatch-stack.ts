@@ -181,7 +181,68 @@ export class RegwatchStack extends Stack {
 
     const timeout = Duration.seconds(30);
     const ecrRepositories = `arn:${this.partition}:ecr:${this.region}:${this.account}:repository/*`;
+    /* ------------------------------------------------------------ signatures (issue 13) */
+    // Secrets created outside the stack, by name (docs/signatures.md). The functions get the
+    // partial ARN; IAM matches the full one through the six-character suffix.
+    const externalSecret = (id: string, name: string | undefined) =>
+      name ? secretsmanager.Secret.fromSecretNameV2(this, id, name) : undefined;
+    const registryCredentials = externalSecret(
+      'RegistryCredentials',
+      config.registryCredentialsSecretName,
+    );
+    const sigstoreRoot = externalSecret(
+      'SigstoreTrustedRoot',
+      config.sigstoreTrustedRootSecretName,
+    );
+    const signatureEnv = {
+      ...(registryCredentials
+        ? { REGISTRY_CREDENTIALS_SECRET: registryCredentials.secretArn }
+        : {}),
+      ...(sigstoreRoot ? { SIGSTORE_TRUSTED_ROOT_SECRET: sigstoreRoot.secretArn } : {}),
+    };
+    const signatureRepositories =
+      config.signatureRepositoryArns.length > 0
+        ? config.signatureRepositoryArns
+        : [`arn:${this.partition}:ecr:*:${this.account}:repository/*`];
+    /**
+     * Functions that verify `requireSignature`: an ECR registry token for the OCI API, the
+     * signature artifacts (manifests and referrers are `BatchGetImage`, blobs
+     * `GetDownloadUrlForLayer`), ECR managed signing's status, and the two optional secrets.
+     */
+    const signatureVerifier = (target: RegwatchFunction) => {
+      target.allow('EcrRegistryToken', ['ecr:GetAuthorizationToken'], ['*'], {
+        reason:
+          'ecr:GetAuthorizationToken has no resource-level permissions; the token it returns only reaches what the role may read (the repositories granted in SignatureArtifactsRead).',
+        findings: ['AwsSolutions-IAM5[Resource::*]'],
+      });
+      target.allow(
+        'SignatureArtifactsRead',
+        ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:DescribeImageSigningStatus'],
+        signatureRepositories,
+        {
+          reason:
+            "Signatures are read from the repository of any image a requireSignature rule covers, known only from the observation: this account's repositories in any region unless regwatch:signatureRepositoryArns names them. Read-only.",
+          findings: signatureRepositories
+            .filter((arn) => arn.includes('*'))
+            .map((arn) => nagResourceFinding(this, 'AwsSolutions-IAM5', arn)),
+        },
+      );
+      for (const [sid, secret] of [
+        ['RegistryCredentialsRead', registryCredentials],
+        ['SigstoreTrustedRootRead', sigstoreRoot],
+      ] as const) {
+        if (!secret) continue;
+        const arn = `${secret.secretArn}-??????`;
+        target.allow(sid, ['secretsmanager:GetSecretValue'], [arn], {
+          reason:
+            'The secret is created outside the stack by name; Secrets Manager appends six random characters to its ARN, matched by "-??????".',
+          findings: [nagResourceFinding(this, 'AwsSolutions-IAM5', arn)],
+        });
+      }
+    };
+
     const evaluationEnv = {
+      ...signatureEnv,
       FINDINGS_TABLE: findings.table.tableName,
       ALLOWLIST_TABLE: allowlist.table.tableName,
       IMAGES_TABLE: images.table.tableName,
@@ -220,6 +281,7 @@ export class RegwatchStack extends Stack {
         [INVENTORY_INDEX.byCluster],
       );
       tablesKey(target, true);
+      signatureVerifier(target);
     };
 
     /* ------------------------------------------------------------ EKS audit logs */
@@ -365,7 +427,11 @@ export class RegwatchStack extends Stack {
         FINDINGS_TTL_DAYS: String(config.findingsTtlDays),
         // Issue 11: a stored scan state re-judges the inventory entries running the digest.
         INVENTORY_TABLE: inventory.table.tableName,
+        // Signature checks of pushes (issue 13) arrive on the scan-check queue: the allowlist
+        // names what a digest must be signed by.
         ALLOWLIST_TABLE: allowlist.table.tableName,
+        ALLOWLIST_CACHE_TTL_SECONDS: String(ALLOWLIST_CACHE_TTL_SECONDS),
+        ...signatureEnv,
       },
       noDeadLetterQueueReason: SQS_NO_DLQ_REASON,
       timeout,
@@ -405,6 +471,7 @@ export class RegwatchStack extends Stack {
         findings: ['AwsSolutions-IAM5[Resource::*]'],
       },
     );
+    signatureVerifier(scanStatus);
     sqsConsumer(scanStatus, scanCheck, 10);
 
     /* ------------------------------------------------------------ alerting */
