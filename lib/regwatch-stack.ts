@@ -209,7 +209,7 @@ export class RegwatchStack extends Stack {
      * signature artifacts (manifests and referrers are `BatchGetImage`, blobs
      * `GetDownloadUrlForLayer`), ECR managed signing's status, and the two optional secrets.
      */
-    const signatureVerifier = (target: RegwatchFunction) => {
+    const signatureVerifier = (target: RegwatchFunction, { ecrOnly = false } = {}) => {
       target.allow('EcrRegistryToken', ['ecr:GetAuthorizationToken'], ['*'], {
         reason:
           'ecr:GetAuthorizationToken has no resource-level permissions; the token it returns only reaches what the role may read (the repositories granted in SignatureArtifactsRead).',
@@ -228,7 +228,8 @@ export class RegwatchStack extends Stack {
         },
       );
       for (const [sid, secret] of [
-        ['RegistryCredentialsRead', registryCredentials],
+        // Credentials for registries other than ECR: never needed where only ECR is judged.
+        ['RegistryCredentialsRead', ecrOnly ? undefined : registryCredentials],
         ['SigstoreTrustedRootRead', sigstoreRoot],
       ] as const) {
         if (!secret) continue;
@@ -431,7 +432,8 @@ export class RegwatchStack extends Stack {
         // names what a digest must be signed by.
         ALLOWLIST_TABLE: allowlist.table.tableName,
         ALLOWLIST_CACHE_TTL_SECONDS: String(ALLOWLIST_CACHE_TTL_SECONDS),
-        ...signatureEnv,
+        // Pushes are ECR images: registry credentials for other registries are never read.
+        ...(sigstoreRoot ? { SIGSTORE_TRUSTED_ROOT_SECRET: sigstoreRoot.secretArn } : {}),
       },
       noDeadLetterQueueReason: SQS_NO_DLQ_REASON,
       timeout,
@@ -471,7 +473,7 @@ export class RegwatchStack extends Stack {
         findings: ['AwsSolutions-IAM5[Resource::*]'],
       },
     );
-    signatureVerifier(scanStatus);
+    signatureVerifier(scanStatus, { ecrOnly: true });
     sqsConsumer(scanStatus, scanCheck, 10);
 
     /* ------------------------------------------------------------ alerting */

@@ -19,9 +19,13 @@ import { gzipSync } from 'node:zlib';
 import { CreateTableCommand, GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AllowlistStore } from '../../lambdas/adapters/dynamodb/index.ts';
+import { PUBLIC_GOOD_TRUSTED_ROOT } from '../../lambdas/adapters/signatures/sigstore-trusted-root.ts';
+import { cosignSign, keyPair } from '../helpers/cosign.ts';
 import { type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
 import { SHARED_FIXTURES } from '../helpers/fixtures.ts';
+import { pushImage, TestRegistry } from '../helpers/oci-registry.ts';
 import { type DeployedNames, functionsOf, resolveValue } from '../helpers/template.ts';
+import { ecrRegistryCalls } from './harness/ecr-registry.ts';
 import { type FakeAws, type RecordedCall, startFakeAws } from './harness/fake-aws.ts';
 import { type Invocation, invokeBundle } from './harness/invoke.ts';
 import { deniedCalls, roleStatements, unusedGrants } from './harness/policy.ts';
@@ -36,6 +40,21 @@ const NAMES: DeployedNames = {
 const TOKEN = 'T'.repeat(48);
 const DIGEST = `sha256:${'5e'.repeat(32)}`;
 const REPOSITORY = 'team/api';
+
+/**
+ * `requireSignature` (issue 13): this account's ECR registry and another registry, each a
+ * loopback OCI registry with auth; the ECR one answers to the `GetAuthorizationToken` password,
+ * the other to the credentials in the registry-credentials secret.
+ */
+const ECR_HOST = `${NAMES.account}.dkr.ecr.${NAMES.region}.amazonaws.com`;
+const OTHER_HOST = 'registry.example.com';
+const REGISTRY_PASSWORD = 'ecr-authorization-token-password';
+const SIGNING_PROFILE = `arn:aws:signer:${NAMES.region}:${NAMES.account}:/signing-profiles/release`;
+const signer = keyPair('p256');
+let ecrRegistry: TestRegistry;
+let otherRegistry: TestRegistry;
+/** Pinned references: signed (ECR), unsigned (ECR, a signed-only repository), signed (other). */
+const images = { signed: '', unsigned: '', other: '', signedDigest: '' };
 
 /**
  * Grants no call here can use, and why. Matched against `action on resource`.
@@ -110,10 +129,20 @@ async function run(handler: string, events: unknown[]): Promise<Invocation> {
       AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
       // Loopback: dynalite behind the recording fake, every other API answered by it.
       AWS_ENDPOINT_URL: fake.endpoint,
+      // Loopback: the registries `requireSignature` reads signatures from.
+      REGISTRY_ENDPOINTS: `${ECR_HOST}=http://${ecrRegistry.host},${OTHER_HOST}=http://${otherRegistry.host}`,
     },
     events,
     timeoutMs: 90_000,
   });
+  // What the bundle asked of the ECR registry, as the IAM actions ECR authorises it with.
+  fake.calls.push(
+    ...ecrRegistryCalls(
+      ecrRegistry.requests.splice(0),
+      handler,
+      (name) => `arn:${NAMES.partition}:ecr:${NAMES.region}:${NAMES.account}:repository/${name}`,
+    ),
+  );
   invocations.set(handler, invocation);
   expect(invocation.handlerType, `${handler}: ${invocation.stderr}`).toBe('function');
   return invocation;
@@ -130,6 +159,14 @@ function value(invocation: Invocation, i = 0): unknown {
 }
 
 const callsOf = (handler: string): RecordedCall[] => fake.calls.filter((c) => c.caller === handler);
+
+/** The signature check ecr-push queued (purpose `signature`). */
+function signatureCheck(): Record<string, unknown> | undefined {
+  return callsOf('ecr-push')
+    .filter((c) => c.action === 'sqs:SendMessage')
+    .map((c) => JSON.parse(String(c.params.MessageBody)) as Record<string, unknown>)
+    .find((body) => body.purpose === 'signature');
+}
 
 /** The template's tables, created in dynalite with their own definitions. */
 async function createTemplateTables(): Promise<void> {
@@ -201,6 +238,13 @@ function ownEvent(file: string): Record<string, unknown> {
   return JSON.parse(text);
 }
 
+/** Findings (as JSON text) that mention `image`. */
+async function findingsOf(image: string): Promise<string[]> {
+  const table = env('alerts').FINDINGS_TABLE as string;
+  const items = await dynamo.client.send(new ScanCommand({ TableName: table }));
+  return (items.Items ?? []).map((i) => JSON.stringify(i)).filter((t) => t.includes(image));
+}
+
 beforeAll(async () => {
   stack = synthesizeForDeploy();
   dynamo = await startDynalite();
@@ -215,6 +259,19 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((resolve) => slack.listen(0, '127.0.0.1', resolve));
+  ecrRegistry = await new TestRegistry({
+    auth: { username: 'AWS', password: REGISTRY_PASSWORD },
+  }).start();
+  otherRegistry = await new TestRegistry({
+    auth: { username: 'robot', password: 'robot-password' },
+  }).start();
+  images.signedDigest = pushImage(ecrRegistry, 'signed/app', 'v1', 'signed');
+  cosignSign(ecrRegistry, 'signed/app', images.signedDigest, signer.privateKey);
+  images.signed = `${ECR_HOST}/signed/app@${images.signedDigest}`;
+  images.unsigned = `${ECR_HOST}/signed/unsigned-app@${pushImage(ecrRegistry, 'signed/unsigned-app', 'v1', 'unsigned')}`;
+  const otherDigest = pushImage(otherRegistry, 'tools/sidecar', 'v1', 'other');
+  cosignSign(otherRegistry, 'tools/sidecar', otherDigest, signer.privateKey);
+  images.other = `${OTHER_HOST}/tools/sidecar@${otherDigest}`;
   const slackUrl = `http://127.0.0.1:${(slack.address() as AddressInfo).port}/services/T0/B0/x`;
   const fakeReady = startFakeAws({
     account: NAMES.account,
@@ -225,8 +282,20 @@ beforeAll(async () => {
       [env('slack-notifier').SLACK_WEBHOOK_SECRET_ARN as string]: JSON.stringify({
         url: slackUrl,
       }),
+      [env('pod-events').REGISTRY_CREDENTIALS_SECRET as string]: JSON.stringify({
+        auths: { [OTHER_HOST]: { username: 'robot', password: 'robot-password' } },
+      }),
+      [env('pod-events').SIGSTORE_TRUSTED_ROOT_SECRET as string]:
+        JSON.stringify(PUBLIC_GOOD_TRUSTED_ROOT),
     },
     ecr: {
+      registryPassword: REGISTRY_PASSWORD,
+      // ECR managed signing has not finished: the awsSigner entry is absent, cosign decides.
+      signingStatuses: {
+        [`signed/app@${images.signedDigest}`]: [
+          { signingProfileArn: SIGNING_PROFILE, status: 'IN_PROGRESS' },
+        ],
+      },
       tagMutability: { [REPOSITORY]: 'MUTABLE' },
       scanFindings: {
         [`${REPOSITORY}@${DIGEST}`]: {
@@ -256,10 +325,35 @@ beforeAll(async () => {
     repository: 'app/**',
   });
   await allowlist.put({ id: 'kubernetes', registry: 'registry.k8s.io', repository: '**' });
+  // Every kind of entry, so each grant is used: ECR managed signing (in progress), keyless
+  // (no bundle stored: absent, after loading the trusted root from its secret), the cosign key.
+  await allowlist.put({
+    id: 'signed-ecr',
+    registry: `${NAMES.account}.dkr.ecr.*.amazonaws.com`,
+    repository: 'signed/**',
+    requireSignature: [
+      { awsSigner: { profileArns: [SIGNING_PROFILE] } },
+      {
+        keyless: {
+          issuer: 'https://token.actions.githubusercontent.com',
+          subject: 'https://github.com/acme/api/.github/workflows/release.yml@refs/tags/*',
+        },
+      },
+      { cosign: { publicKeys: [signer.publicPem] } },
+    ],
+  });
+  await allowlist.put({
+    id: 'signed-tools',
+    registry: OTHER_HOST,
+    repository: 'tools/**',
+    requireSignature: [{ cosign: { publicKeys: [signer.publicPem] } }],
+  });
 }, 300_000);
 
 afterAll(async () => {
   await fake?.close();
+  await ecrRegistry?.close();
+  await otherRegistry?.close();
   await new Promise<void>((resolve) => (slack ? slack.close(() => resolve()) : resolve()));
   await dynamo?.stop();
 });
@@ -299,8 +393,19 @@ describe('the deployed bundles, run with the template environment against loopba
     // Later requests for the same workloads (new audit ids): sightings of known findings.
     const later = delivery(lines.map((l) => l.replace(/"auditID":"/g, '"auditID":"later-')));
 
+    // The first pod again, running signed images (issue 13: verified in the function).
+    const signed = delivery([
+      (lines[0] as string)
+        .replace(/"auditID":"/g, '"auditID":"signed-')
+        .replaceAll(
+          '444455556666.dkr.ecr.eu-central-1.amazonaws.com/storefront/web:4.18.2',
+          images.signed,
+        )
+        .replace(/memcached:1\.6\.26@sha256:[0-9a-f]{64}/g, images.other),
+    ]);
+
     // Act: delivered twice (CloudWatch Logs retries), then the later events
-    const invocation = await run('eks-audit-logs', [event, event, later]);
+    const invocation = await run('eks-audit-logs', [event, event, later, signed]);
 
     // Assess
     const first = value(invocation, 0) as { kind: string; report: { findings: { new: number } } };
@@ -308,6 +413,10 @@ describe('the deployed bundles, run with the template environment against loopba
     expect(first.kind).toBe('ingested');
     expect(first.report.findings.new).toBeGreaterThan(0);
     expect(second.report.findings.new).toBe(0);
+    expect(value(invocation, 3)).toMatchObject({ kind: 'ingested' });
+    const actions = callsOf('eks-audit-logs').map((c) => c.action);
+    expect(actions).toContain('ecr:DescribeImageSigningStatus');
+    expect(actions).toContain('ecr:GetDownloadUrlForLayer');
   });
 
   it('audit-webhook answers 200 for the real webhook EventList, 400 naming a bad cluster', async () => {
@@ -340,12 +449,20 @@ describe('the deployed bundles, run with the template environment against loopba
       .replace(/"auditID":"/g, '"auditID":"pinned-')
       .replace(/"image":"([^"@]+)"/g, `"image":"$1@${DIGEST}"`);
 
+    // The same pods running signed images, in ECR and in another registry (issue 13).
+    const signedBody = (prefix: string, image: string) =>
+      body
+        .replace(/"auditID":"/g, `"auditID":"${prefix}-`)
+        .replace(/"image":"httpd"/g, `"image":"${image}"`);
+
     // Act
     const invocation = await run('audit-webhook', [
       request('kind-dev', body),
       request('bad name!', body),
       request('kind-dev', later),
       request('kind-dev', pinned),
+      request('kind-dev', signedBody('signed', images.signed)),
+      request('kind-dev', signedBody('other', images.other)),
     ]);
 
     // Assess
@@ -353,6 +470,8 @@ describe('the deployed bundles, run with the template environment against loopba
     expect(value(invocation, 1)).toMatchObject({ statusCode: 400 });
     expect(value(invocation, 2)).toMatchObject({ statusCode: 200 });
     expect(value(invocation, 3)).toMatchObject({ statusCode: 200 });
+    expect(value(invocation, 4)).toMatchObject({ statusCode: 200 });
+    expect(value(invocation, 5)).toMatchObject({ statusCode: 200 });
   });
 
   it('audit-webhook-authorizer admits the stored token only', async () => {
@@ -413,11 +532,31 @@ describe('the deployed bundles, run with the template environment against loopba
       },
     };
     const later = { ...detail, observedAt: '2026-12-01T09:05:00Z', reason: 'resync' };
+    // Issue 13: a pod of signed images (ECR, another registry) and one of an unsigned image.
+    const running = (name: string, containerImages: string[]) => ({
+      ...detail,
+      observedAt: '2026-12-01T09:10:00Z',
+      pod: {
+        metadata: { ...(pod.metadata as object), name, uid: `uid-${name}` },
+        spec: {
+          ...(pod.spec as object),
+          containers: containerImages.map((image, i) => ({ name: `c${i}`, image })),
+        },
+        status: {
+          phase: 'Running',
+          containerStatuses: containerImages.map((image, i) => ({ name: `c${i}`, image })),
+        },
+      },
+    });
 
     // Act
     const invocation = await run('pod-events', [
       sqsEvent('pod-events', [event('eb-1', detail), event('eb-2', { cluster: 'x' })]),
       sqsEvent('pod-events', [event('eb-3', later)]),
+      sqsEvent('pod-events', [
+        event('eb-4', running('signed-api', [images.signed, images.other])),
+        event('eb-5', running('unsigned-api', [images.unsigned])),
+      ]),
     ]);
 
     // Assess
@@ -425,6 +564,16 @@ describe('the deployed bundles, run with the template environment against loopba
       batchItemFailures: [{ itemIdentifier: 'pod-events-m1' }],
     });
     expect(value(invocation, 1)).toEqual({ batchItemFailures: [] });
+    expect(value(invocation, 2)).toEqual({ batchItemFailures: [] });
+    // The signed images verified (no signature finding); the unsigned one is a finding.
+    const signatureViolation = /unsigned-image|signature-invalid/;
+    for (const image of [images.signed, images.other]) {
+      expect(
+        (await findingsOf(image)).filter((f) => signatureViolation.test(f)),
+        image,
+      ).toEqual([]);
+    }
+    expect((await findingsOf(images.unsigned)).join('\n')).toContain('unsigned-image');
   });
 
   it('ecr-push judges a push, records it and schedules its scan check', async () => {
@@ -434,14 +583,28 @@ describe('the deployed bundles, run with the template environment against loopba
     // Act
     // The same digest pushed again under another event (a re-tag): a sighting, not a new finding.
     const again = { ...push, id: `${String(push.id)}-again`, time: '2026-12-01T09:30:00Z' };
+    // A push to a repository a requireSignature rule covers: its signature check is queued.
+    const signedPush = {
+      ...push,
+      id: `${String(push.id)}-signed`,
+      detail: {
+        ...(push.detail as object),
+        'repository-name': 'signed/app',
+        'image-digest': images.signedDigest,
+        'image-tag': 'v1',
+      },
+    };
     const invocation = await run('ecr-push', [
       sqsEvent('ecr-push', [JSON.stringify(push)]),
       sqsEvent('ecr-push', [JSON.stringify(again)]),
+      sqsEvent('ecr-push', [JSON.stringify(signedPush)]),
     ]);
 
     // Assess
     expect(value(invocation, 0)).toEqual({ batchItemFailures: [] });
     expect(value(invocation, 1)).toEqual({ batchItemFailures: [] });
+    expect(value(invocation, 2)).toEqual({ batchItemFailures: [] });
+    expect(signatureCheck()).toMatchObject({ imageDigest: images.signedDigest });
     const sends = callsOf('ecr-push').filter((c) => c.action === 'sqs:SendMessage');
     expect(sends.length).toBeGreaterThan(0);
     expect(JSON.parse(String(sends[0]?.params.MessageBody))).toMatchObject({
@@ -480,10 +643,14 @@ describe('the deployed bundles, run with the template environment against loopba
     // Act
     const invocation = await run('scan-status', [
       sqsEvent('scan-status', [check, JSON.stringify(scan), JSON.stringify(finding), ec2, pending]),
+      // The signature check ecr-push queued for the signed push (issue 13).
+      sqsEvent('scan-status', [JSON.stringify(signatureCheck())]),
     ]);
 
     // Assess: all four acknowledged (the EC2 finding is counted and dropped, not retried)
     expect(value(invocation)).toEqual({ batchItemFailures: [] });
+    expect(value(invocation, 1)).toEqual({ batchItemFailures: [] });
+    expect(callsOf('scan-status').map((c) => c.action)).toContain('ecr:DescribeImageSigningStatus');
     expect(callsOf('scan-status').map((c) => c.action)).toContain('ecr:DescribeImageScanFindings');
   });
 
@@ -568,6 +735,18 @@ describe('the deployed bundles, run with the template environment against loopba
     value(invocation, 0);
     value(invocation, 1);
     expect(slackPosts).toHaveLength(2);
+  });
+
+  it('reconcile runs its minute pass and its sweep over the inventory the ingest functions kept', async () => {
+    // Prepare: the inventory the pod events wrote; the two schedules' inputs
+    // Act
+    const invocation = await run('reconcile', [{ sweep: false }, { sweep: true }]);
+
+    // Assess
+    value(invocation, 0);
+    value(invocation, 1);
+    const actions = callsOf('reconcile').map((c) => c.action);
+    expect(actions).toContain('dynamodb:Scan');
   });
 
   it('makes only calls its role allows, and uses every grant but the justified ones', () => {
