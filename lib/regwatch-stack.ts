@@ -168,7 +168,16 @@ export class RegwatchStack extends Stack {
       actions: string[],
       indexes: string[] = [],
     ) => {
-      target.allow(sid, actions, [table.table.tableArn, ...indexes.map((i) => table.indexArn(i))]);
+      target.allow(sid, actions, [table.table.tableArn]);
+      // Only Query and Scan can name an index; item reads and writes act on the table.
+      const indexActions = actions.filter((a) => a === 'dynamodb:Query' || a === 'dynamodb:Scan');
+      if (indexes.length > 0 && indexActions.length > 0) {
+        target.allow(
+          `${sid}Index`,
+          indexActions,
+          indexes.map((i) => table.indexArn(i)),
+        );
+      }
     };
     const tablesKey = (target: RegwatchFunction, write: boolean) =>
       target.allow(

@@ -557,6 +557,23 @@ describe('the deployed bundles, run with the template environment against loopba
         event('eb-4', running('signed-api', [images.signed, images.other])),
         event('eb-5', running('unsigned-api', [images.unsigned])),
       ]),
+      // A resync pass (its marker is an update), its end (read through byCluster), a deletion.
+      sqsEvent('pod-events', [
+        event('eb-6', { ...later, observedAt: '2026-12-01T09:20:00Z', resyncId: 'pass-1' }),
+      ]),
+      sqsEvent('pod-events', [
+        event('eb-7', {
+          cluster: detail.cluster,
+          observedAt: '2026-12-01T09:21:00Z',
+          reason: 'resync-complete',
+          resyncId: 'pass-1',
+        }),
+        event('eb-8', {
+          ...running('unsigned-api', [images.unsigned]),
+          observedAt: '2026-12-01T09:22:00Z',
+          reason: 'deleted',
+        }),
+      ]),
     ]);
 
     // Assess
@@ -565,6 +582,8 @@ describe('the deployed bundles, run with the template environment against loopba
     });
     expect(value(invocation, 1)).toEqual({ batchItemFailures: [] });
     expect(value(invocation, 2)).toEqual({ batchItemFailures: [] });
+    expect(value(invocation, 3)).toEqual({ batchItemFailures: [] });
+    expect(value(invocation, 4)).toEqual({ batchItemFailures: [] });
     // The signed images verified (no signature finding); the unsigned one is a finding.
     const signatureViolation = /unsigned-image|signature-invalid/;
     for (const image of [images.signed, images.other]) {

@@ -251,18 +251,23 @@ describe('RegwatchStack with every option enabled', () => {
     // evaluators' inventory byCluster (resync passes, a pod gone without its workload).
     const indexGrants = statements.filter((st) => JSON.stringify(st.Resource).includes('/index/'));
     expect(indexGrants.map((st) => st.Sid).sort()).toEqual([
-      'InventoryByDigest',
-      'InventoryKeep',
-      'InventoryKeep',
-      'InventoryKeep',
-      'InventoryReconcile',
+      'InventoryByDigestIndex',
+      'InventoryKeepIndex',
+      'InventoryKeepIndex',
+      'InventoryKeepIndex',
+      'InventoryReconcileIndex',
     ]);
-    for (const st of indexGrants.filter((g) => g.Sid === 'InventoryKeep')) {
+    // Only Query and Scan can name an index: item actions are granted on the table alone.
+    for (const st of indexGrants as unknown as { Action: string | string[] }[]) {
+      for (const action of [st.Action].flat())
+        expect(['dynamodb:Query', 'dynamodb:Scan']).toContain(action);
+    }
+    for (const st of indexGrants.filter((g) => g.Sid === 'InventoryKeepIndex')) {
       expect(JSON.stringify(st.Resource)).toContain('/index/byCluster');
       expect(JSON.stringify(st.Resource).match(/\/index\//g)).toHaveLength(1);
     }
     const reconcile = JSON.stringify(
-      indexGrants.find((g) => g.Sid === 'InventoryReconcile')?.Resource,
+      indexGrants.find((g) => g.Sid === 'InventoryReconcileIndex')?.Resource,
     );
     expect(reconcile.match(/\/index\/\w+/g)?.sort()).toEqual([
       '/index/byDigest',
