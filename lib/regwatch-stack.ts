@@ -266,7 +266,7 @@ export class RegwatchStack extends Stack {
      * its version item), upsert findings (Get, then a conditional Put or Update), and look up a
      * running digest's scan counts in the Images table (a Query on its partition key).
      */
-    const evaluator = (target: RegwatchFunction) => {
+    const evaluator = (target: RegwatchFunction, { forwarder = false } = {}) => {
       tableAccess(target, allowlist, 'AllowlistRead', ['dynamodb:Scan', 'dynamodb:GetItem']);
       tableAccess(target, findings, 'FindingsUpsert', [
         'dynamodb:GetItem',
@@ -276,16 +276,16 @@ export class RegwatchStack extends Stack {
       tableAccess(target, images, 'ImagesByDigest', ['dynamodb:Query']);
       // The inventory: a workload's partition is read (Query) and its items written
       // conditionally; a resync pass or a pod gone without its workload reads byCluster;
-      // findings the change ended are auto-resolved (FindingsUpsert above).
+      // findings the change ended are auto-resolved (FindingsUpsert above). Only forwarder
+      // resync passes keep a marker item (UpdateItem when one starts, GetItem when it ends).
       tableAccess(
         target,
         inventory,
         'InventoryKeep',
         [
           'dynamodb:Query',
-          'dynamodb:GetItem',
+          ...(forwarder ? ['dynamodb:GetItem', 'dynamodb:UpdateItem'] : []),
           'dynamodb:PutItem',
-          'dynamodb:UpdateItem',
           'dynamodb:DeleteItem',
         ],
         [INVENTORY_INDEX.byCluster],
@@ -367,7 +367,7 @@ export class RegwatchStack extends Stack {
       noDeadLetterQueueReason: SQS_NO_DLQ_REASON,
       timeout,
     });
-    evaluator(podEvents);
+    evaluator(podEvents, { forwarder: true });
     sqsConsumer(podEvents, podQueue, 10);
 
     /* ------------------------------------------------------------ ECR pushes and scans */

@@ -238,6 +238,27 @@ function ownEvent(file: string): Record<string, unknown> {
   return JSON.parse(text);
 }
 
+/**
+ * A pod deletion as a Metadata-level audit policy records it: no object, so the workload is
+ * unknown and the inventory finds the pod through `byCluster`.
+ */
+function metadataPodDelete(namespace: string, name: string, auditID: string) {
+  return {
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'Metadata',
+    auditID,
+    stage: 'ResponseComplete',
+    requestURI: `/api/v1/namespaces/${namespace}/pods/${name}`,
+    verb: 'delete',
+    user: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
+    objectRef: { resource: 'pods', namespace, name, apiVersion: 'v1' },
+    responseStatus: { metadata: {}, code: 200 },
+    requestReceivedTimestamp: '2026-12-01T09:30:00.000000Z',
+    stageTimestamp: '2026-12-01T09:30:00.050000Z',
+  };
+}
+
 /** Findings (as JSON text) that mention `image`. */
 async function findingsOf(image: string): Promise<string[]> {
   const table = env('alerts').FINDINGS_TABLE as string;
@@ -404,8 +425,17 @@ describe('the deployed bundles, run with the template environment against loopba
         .replace(/memcached:1\.6\.26@sha256:[0-9a-f]{64}/g, images.other),
     ]);
 
+    const firstPod = (
+      JSON.parse(lines[0] as string) as { objectRef: { namespace: string; name?: string } }
+    ).objectRef;
+    const gone = delivery([
+      JSON.stringify(
+        metadataPodDelete(firstPod.namespace, firstPod.name ?? 'storefront-0', 'gone-1'),
+      ),
+    ]);
+
     // Act: delivered twice (CloudWatch Logs retries), then the later events
-    const invocation = await run('eks-audit-logs', [event, event, later, signed]);
+    const invocation = await run('eks-audit-logs', [event, event, later, signed, gone]);
 
     // Assess
     const first = value(invocation, 0) as { kind: string; report: { findings: { new: number } } };
@@ -414,6 +444,7 @@ describe('the deployed bundles, run with the template environment against loopba
     expect(first.report.findings.new).toBeGreaterThan(0);
     expect(second.report.findings.new).toBe(0);
     expect(value(invocation, 3)).toMatchObject({ kind: 'ingested' });
+    expect(value(invocation, 4)).toMatchObject({ kind: 'ingested' });
     const actions = callsOf('eks-audit-logs').map((c) => c.action);
     expect(actions).toContain('ecr:DescribeImageSigningStatus');
     expect(actions).toContain('ecr:GetDownloadUrlForLayer');
@@ -463,6 +494,14 @@ describe('the deployed bundles, run with the template environment against loopba
       request('kind-dev', pinned),
       request('kind-dev', signedBody('signed', images.signed)),
       request('kind-dev', signedBody('other', images.other)),
+      request(
+        'kind-dev',
+        JSON.stringify({
+          kind: 'EventList',
+          apiVersion: 'audit.k8s.io/v1',
+          items: [metadataPodDelete('default', 'httpd', 'gone-1')],
+        }),
+      ),
     ]);
 
     // Assess
@@ -472,6 +511,7 @@ describe('the deployed bundles, run with the template environment against loopba
     expect(value(invocation, 3)).toMatchObject({ statusCode: 200 });
     expect(value(invocation, 4)).toMatchObject({ statusCode: 200 });
     expect(value(invocation, 5)).toMatchObject({ statusCode: 200 });
+    expect(value(invocation, 6)).toMatchObject({ statusCode: 200 });
   });
 
   it('audit-webhook-authorizer admits the stored token only', async () => {

@@ -118,16 +118,19 @@ const template = Template.fromStack(
 
 /** Each rule's pattern, by the id of the queue it targets. */
 function rules(): { id: string; target: string; pattern: Json }[] {
-  return Object.entries(template.Resources)
-    .filter(([, r]) => r.Type === 'AWS::Events::Rule')
-    .map(([id, r]) => {
-      const targets = r.Properties?.Targets as { Arn: { 'Fn::GetAtt': [string, string] } }[];
-      return {
-        id,
-        target: targets[0]?.Arn['Fn::GetAtt'][0] ?? '',
-        pattern: r.Properties?.EventPattern as Json,
-      };
-    });
+  return (
+    Object.entries(template.Resources)
+      // Schedule rules (the reconciler's) have no pattern: no event ever matches them.
+      .filter(([, r]) => r.Type === 'AWS::Events::Rule' && r.Properties?.EventPattern !== undefined)
+      .map(([id, r]) => {
+        const targets = r.Properties?.Targets as { Arn: { 'Fn::GetAtt': [string, string] } }[];
+        return {
+          id,
+          target: targets[0]?.Arn['Fn::GetAtt'][0] ?? '',
+          pattern: r.Properties?.EventPattern as Json,
+        };
+      })
+  );
 }
 
 const QUEUES = ['PodEventsQueue', 'EcrPushQueue', 'ScanCheckQueue'];
