@@ -169,8 +169,9 @@ export class RegwatchStack extends Stack {
       indexes: string[] = [],
     ) => {
       target.allow(sid, actions, [table.table.tableArn]);
-      // Only Query and Scan can name an index; item reads and writes act on the table.
-      const indexActions = actions.filter((a) => a === 'dynamodb:Query' || a === 'dynamodb:Scan');
+      // Only Query and Scan can name an index, and no function scans one (the reconciler's
+      // sweep scans the table): indexes get Query; item reads and writes act on the table.
+      const indexActions = actions.filter((a) => a === 'dynamodb:Query');
       if (indexes.length > 0 && indexActions.length > 0) {
         target.allow(
           `${sid}Index`,

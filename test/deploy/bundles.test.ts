@@ -797,7 +797,14 @@ describe('the deployed bundles, run with the template environment against loopba
   });
 
   it('reconcile runs its minute pass and its sweep over the inventory the ingest functions kept', async () => {
-    // Prepare: the inventory the pod events wrote; the two schedules' inputs
+    // Prepare: the inventory the ingest functions wrote; then an allowlist change that allows
+    // a registry some of it runs (memcached on Docker Hub), so the minute pass re-judges it.
+    await new AllowlistStore(dynamo.doc, env('reconcile').ALLOWLIST_TABLE as string).put({
+      id: 'dockerhub-memcached',
+      registry: 'docker.io',
+      repository: 'library/memcached',
+    });
+
     // Act
     const invocation = await run('reconcile', [{ sweep: false }, { sweep: true }]);
 
