@@ -584,7 +584,11 @@ describe('the deployed bundles, run with the template environment against loopba
         },
         status: {
           phase: 'Running',
-          containerStatuses: containerImages.map((image, i) => ({ name: `c${i}`, image })),
+          containerStatuses: containerImages.map((image, i) => ({
+            name: `c${i}`,
+            image,
+            imageID: image.includes('@') ? image : '',
+          })),
         },
       },
     });
@@ -612,6 +616,12 @@ describe('the deployed bundles, run with the template environment against loopba
           ...running('unsigned-api', [images.unsigned]),
           observedAt: '2026-12-01T09:22:00Z',
           reason: 'deleted',
+        }),
+        // After the pass: running the pushed digest, so the scan scan-status stores reaches
+        // this entry (issue 11).
+        event('eb-9', {
+          ...running('scanned-api', [`${ECR_HOST}/${REPOSITORY}@${DIGEST}`]),
+          observedAt: '2026-12-01T09:23:00Z',
         }),
       ]),
     ]);
