@@ -577,6 +577,9 @@ export class RegwatchStack extends Stack {
       'dynamodb:UpdateItem',
     ]);
     tableAccess(reconcile, images, 'ImagesByDigest', ['dynamodb:Query']);
+    // The sweep scans the table; its state is one meta item (Get, Put); re-judged entries are
+    // updated; an allowlist change reads its registries' entries through byRegistry. Scans
+    // reaching the inventory by digest run in scan-status, not here.
     tableAccess(
       reconcile,
       inventory,
@@ -588,7 +591,7 @@ export class RegwatchStack extends Stack {
         'dynamodb:PutItem',
         'dynamodb:UpdateItem',
       ],
-      [INVENTORY_INDEX.byRegistry, INVENTORY_INDEX.byDigest],
+      [INVENTORY_INDEX.byRegistry],
     );
     tablesKey(reconcile, true);
     for (const [id, schedule, sweep] of [

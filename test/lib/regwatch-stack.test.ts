@@ -269,10 +269,7 @@ describe('RegwatchStack with every option enabled', () => {
     const reconcile = JSON.stringify(
       indexGrants.find((g) => g.Sid === 'InventoryReconcileIndex')?.Resource,
     );
-    expect(reconcile.match(/\/index\/\w+/g)?.sort()).toEqual([
-      '/index/byDigest',
-      '/index/byRegistry',
-    ]);
+    expect(reconcile.match(/\/index\/\w+/g)?.sort()).toEqual(['/index/byRegistry']);
     const byDigest = statements.filter((st) => st.Sid === 'ImagesByDigest');
     expect(byDigest).toHaveLength(5); // eks-audit-logs, audit-webhook, pod-events, reconcile, scan-status
     for (const st of byDigest) {
