@@ -23,6 +23,9 @@ export const CONTEXT_KEYS = {
   queueConcurrency: 'regwatch:queueConcurrency',
   reservedConcurrency: 'regwatch:reservedConcurrency',
   reconcileSweepMinutes: 'regwatch:reconcileSweepMinutes',
+  registryCredentialsSecretName: 'regwatch:registryCredentialsSecretName',
+  sigstoreTrustedRootSecretName: 'regwatch:sigstoreTrustedRootSecretName',
+  signatureRepositoryArns: 'regwatch:signatureRepositoryArns',
 } as const;
 
 /** Splits `-c` strings: a JSON array, or comma-separated values; arrays pass through. */
@@ -75,6 +78,17 @@ const secretName = z
   .refine((name) => !/-[A-Za-z0-9]{6}$/.test(name), {
     message: 'must not end in a hyphen and six characters (ambiguous with the secret ARN suffix)',
   });
+
+/**
+ * An ECR repository ARN, `*` allowed in the region, account and repository parts (IAM
+ * globs): `arn:aws:ecr:*:123456789012:repository/team/*`.
+ */
+const ecrRepositoryArn = z
+  .string()
+  .regex(
+    /^arn:aws(-cn|-us-gov|-iso|-iso-b)?:ecr:([a-z]{2}(-[a-z]+)+-\d|\*):(\d{12}|\*):repository\/[a-z0-9._\-/*]+$/,
+    'not an ECR repository ARN (arn:aws:ecr:REGION:ACCOUNT:repository/NAME, * allowed)',
+  );
 
 /**
  * Reserved concurrency by function: a JSON object (`{"eks-audit-logs": 10}`) or
@@ -130,6 +144,23 @@ export const configSchema = z.object({
   reservedConcurrency: reservations.default({}),
   /** The reconciler's full sweep (issue 11): every this many minutes. */
   reconcileSweepMinutes: integer(5, 1440).default(60),
+  /**
+   * `requireSignature` (docs/signatures.md): a docker-config JSON with credentials for
+   * registries other than ECR, and a Sigstore trusted root replacing the shipped one. Both are
+   * secrets created outside the stack; the verifying functions may read only these.
+   */
+  registryCredentialsSecretName: optionalString(secretName),
+  sigstoreTrustedRootSecretName: optionalString(secretName),
+  /**
+   * The ECR repositories whose signatures the verifying functions may read (BatchGetImage,
+   * GetDownloadUrlForLayer, DescribeImageSigningStatus). Empty: every repository of this
+   * account, in any region (a rule's registry may name any region).
+   */
+  signatureRepositoryArns: stringList(ecrRepositoryArn)
+    .default([])
+    .refine((list) => new Set(list).size === list.length, {
+      message: 'duplicate repository ARN',
+    }),
 });
 
 export type RegwatchConfig = z.output<typeof configSchema>;

@@ -168,7 +168,17 @@ export class RegwatchStack extends Stack {
       actions: string[],
       indexes: string[] = [],
     ) => {
-      target.allow(sid, actions, [table.table.tableArn, ...indexes.map((i) => table.indexArn(i))]);
+      target.allow(sid, actions, [table.table.tableArn]);
+      // Only Query and Scan can name an index, and no function scans one (the reconciler's
+      // sweep scans the table): indexes get Query; item reads and writes act on the table.
+      const indexActions = actions.filter((a) => a === 'dynamodb:Query');
+      if (indexes.length > 0 && indexActions.length > 0) {
+        target.allow(
+          `${sid}Index`,
+          indexActions,
+          indexes.map((i) => table.indexArn(i)),
+        );
+      }
     };
     const tablesKey = (target: RegwatchFunction, write: boolean) =>
       target.allow(
@@ -181,7 +191,69 @@ export class RegwatchStack extends Stack {
 
     const timeout = Duration.seconds(30);
     const ecrRepositories = `arn:${this.partition}:ecr:${this.region}:${this.account}:repository/*`;
+    /* ------------------------------------------------------------ signatures (issue 13) */
+    // Secrets created outside the stack, by name (docs/signatures.md). The functions get the
+    // partial ARN; IAM matches the full one through the six-character suffix.
+    const externalSecret = (id: string, name: string | undefined) =>
+      name ? secretsmanager.Secret.fromSecretNameV2(this, id, name) : undefined;
+    const registryCredentials = externalSecret(
+      'RegistryCredentials',
+      config.registryCredentialsSecretName,
+    );
+    const sigstoreRoot = externalSecret(
+      'SigstoreTrustedRoot',
+      config.sigstoreTrustedRootSecretName,
+    );
+    const signatureEnv = {
+      ...(registryCredentials
+        ? { REGISTRY_CREDENTIALS_SECRET: registryCredentials.secretArn }
+        : {}),
+      ...(sigstoreRoot ? { SIGSTORE_TRUSTED_ROOT_SECRET: sigstoreRoot.secretArn } : {}),
+    };
+    const signatureRepositories =
+      config.signatureRepositoryArns.length > 0
+        ? config.signatureRepositoryArns
+        : [`arn:${this.partition}:ecr:*:${this.account}:repository/*`];
+    /**
+     * Functions that verify `requireSignature`: an ECR registry token for the OCI API, the
+     * signature artifacts (manifests and referrers are `BatchGetImage`, blobs
+     * `GetDownloadUrlForLayer`), ECR managed signing's status, and the two optional secrets.
+     */
+    const signatureVerifier = (target: RegwatchFunction, { ecrOnly = false } = {}) => {
+      target.allow('EcrRegistryToken', ['ecr:GetAuthorizationToken'], ['*'], {
+        reason:
+          'ecr:GetAuthorizationToken has no resource-level permissions; the token it returns only reaches what the role may read (the repositories granted in SignatureArtifactsRead).',
+        findings: ['AwsSolutions-IAM5[Resource::*]'],
+      });
+      target.allow(
+        'SignatureArtifactsRead',
+        ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:DescribeImageSigningStatus'],
+        signatureRepositories,
+        {
+          reason:
+            "Signatures are read from the repository of any image a requireSignature rule covers, known only from the observation: this account's repositories in any region unless regwatch:signatureRepositoryArns names them. Read-only.",
+          findings: signatureRepositories
+            .filter((arn) => arn.includes('*'))
+            .map((arn) => nagResourceFinding(this, 'AwsSolutions-IAM5', arn)),
+        },
+      );
+      for (const [sid, secret] of [
+        // Credentials for registries other than ECR: never needed where only ECR is judged.
+        ['RegistryCredentialsRead', ecrOnly ? undefined : registryCredentials],
+        ['SigstoreTrustedRootRead', sigstoreRoot],
+      ] as const) {
+        if (!secret) continue;
+        const arn = `${secret.secretArn}-??????`;
+        target.allow(sid, ['secretsmanager:GetSecretValue'], [arn], {
+          reason:
+            'The secret is created outside the stack by name; Secrets Manager appends six random characters to its ARN, matched by "-??????".',
+          findings: [nagResourceFinding(this, 'AwsSolutions-IAM5', arn)],
+        });
+      }
+    };
+
     const evaluationEnv = {
+      ...signatureEnv,
       FINDINGS_TABLE: findings.table.tableName,
       ALLOWLIST_TABLE: allowlist.table.tableName,
       IMAGES_TABLE: images.table.tableName,
@@ -195,7 +267,7 @@ export class RegwatchStack extends Stack {
      * its version item), upsert findings (Get, then a conditional Put or Update), and look up a
      * running digest's scan counts in the Images table (a Query on its partition key).
      */
-    const evaluator = (target: RegwatchFunction) => {
+    const evaluator = (target: RegwatchFunction, { forwarder = false } = {}) => {
       tableAccess(target, allowlist, 'AllowlistRead', ['dynamodb:Scan', 'dynamodb:GetItem']);
       tableAccess(target, findings, 'FindingsUpsert', [
         'dynamodb:GetItem',
@@ -205,22 +277,22 @@ export class RegwatchStack extends Stack {
       tableAccess(target, images, 'ImagesByDigest', ['dynamodb:Query']);
       // The inventory: a workload's partition is read (Query) and its items written
       // conditionally; a resync pass or a pod gone without its workload reads byCluster;
-      // findings the change ended are auto-resolved (FindingsUpsert above).
-      // Item writes on the table only; reads by Query on the table and its byCluster index.
-      tableAccess(target, inventory, 'InventoryKeep', [
-        'dynamodb:GetItem',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-        'dynamodb:DeleteItem',
-      ]);
+      // findings the change ended are auto-resolved (FindingsUpsert above). Only forwarder
+      // resync passes keep a marker item (UpdateItem when one starts, GetItem when it ends).
       tableAccess(
         target,
         inventory,
-        'InventoryRead',
-        ['dynamodb:Query'],
+        'InventoryKeep',
+        [
+          'dynamodb:Query',
+          ...(forwarder ? ['dynamodb:GetItem', 'dynamodb:UpdateItem'] : []),
+          'dynamodb:PutItem',
+          'dynamodb:DeleteItem',
+        ],
         [INVENTORY_INDEX.byCluster],
       );
       tablesKey(target, true);
+      signatureVerifier(target);
     };
 
     /* ------------------------------------------------------------ EKS audit logs */
@@ -296,7 +368,7 @@ export class RegwatchStack extends Stack {
       noDeadLetterQueueReason: SQS_NO_DLQ_REASON,
       timeout,
     });
-    evaluator(podEvents);
+    evaluator(podEvents, { forwarder: true });
     sqsConsumer(podEvents, podQueue, 10);
 
     /* ------------------------------------------------------------ ECR pushes and scans */
@@ -366,7 +438,12 @@ export class RegwatchStack extends Stack {
         FINDINGS_TTL_DAYS: String(config.findingsTtlDays),
         // Issue 11: a stored scan state re-judges the inventory entries running the digest.
         INVENTORY_TABLE: inventory.table.tableName,
+        // Signature checks of pushes (issue 13) arrive on the scan-check queue: the allowlist
+        // names what a digest must be signed by.
         ALLOWLIST_TABLE: allowlist.table.tableName,
+        ALLOWLIST_CACHE_TTL_SECONDS: String(ALLOWLIST_CACHE_TTL_SECONDS),
+        // Pushes are ECR images: registry credentials for other registries are never read.
+        ...(sigstoreRoot ? { SIGSTORE_TRUSTED_ROOT_SECRET: sigstoreRoot.secretArn } : {}),
       },
       noDeadLetterQueueReason: SQS_NO_DLQ_REASON,
       timeout,
@@ -374,15 +451,11 @@ export class RegwatchStack extends Stack {
     tableAccess(scanStatus, images, 'ImagesWrite', ['dynamodb:GetItem', 'dynamodb:PutItem']);
     tableAccess(scanStatus, images, 'ImagesByDigest', ['dynamodb:Query']);
     tableAccess(scanStatus, allowlist, 'AllowlistRead', ['dynamodb:Scan', 'dynamodb:GetItem']);
-    tableAccess(scanStatus, inventory, 'InventoryUpdate', [
-      'dynamodb:GetItem',
-      'dynamodb:UpdateItem',
-    ]);
     tableAccess(
       scanStatus,
       inventory,
       'InventoryByDigest',
-      ['dynamodb:Query'],
+      ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem'],
       [INVENTORY_INDEX.byDigest],
     );
     tableAccess(scanStatus, findings, 'FindingsUpsert', [
@@ -410,6 +483,7 @@ export class RegwatchStack extends Stack {
         findings: ['AwsSolutions-IAM5[Resource::*]'],
       },
     );
+    signatureVerifier(scanStatus, { ecrOnly: true });
     sqsConsumer(scanStatus, scanCheck, 10);
 
     /* ------------------------------------------------------------ alerting */
@@ -503,18 +577,21 @@ export class RegwatchStack extends Stack {
       'dynamodb:UpdateItem',
     ]);
     tableAccess(reconcile, images, 'ImagesByDigest', ['dynamodb:Query']);
-    tableAccess(reconcile, inventory, 'InventoryReconcile', [
-      'dynamodb:Scan',
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-    ]);
+    // The sweep scans the table; its state is one meta item (Get, Put); re-judged entries are
+    // updated; an allowlist change reads its registries' entries through byRegistry. Scans
+    // reaching the inventory by digest run in scan-status, not here.
     tableAccess(
       reconcile,
       inventory,
-      'InventoryReconcileQuery',
-      ['dynamodb:Query'],
-      [INVENTORY_INDEX.byRegistry, INVENTORY_INDEX.byDigest],
+      'InventoryReconcile',
+      [
+        'dynamodb:Scan',
+        'dynamodb:Query',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+      ],
+      [INVENTORY_INDEX.byRegistry],
     );
     tablesKey(reconcile, true);
     for (const [id, schedule, sweep] of [

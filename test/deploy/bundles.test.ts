@@ -19,9 +19,13 @@ import { gzipSync } from 'node:zlib';
 import { CreateTableCommand, GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AllowlistStore } from '../../lambdas/adapters/dynamodb/index.ts';
+import { PUBLIC_GOOD_TRUSTED_ROOT } from '../../lambdas/adapters/signatures/sigstore-trusted-root.ts';
+import { cosignSign, keyPair } from '../helpers/cosign.ts';
 import { type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
 import { SHARED_FIXTURES } from '../helpers/fixtures.ts';
+import { pushImage, TestRegistry } from '../helpers/oci-registry.ts';
 import { type DeployedNames, functionsOf, resolveValue } from '../helpers/template.ts';
+import { ecrRegistryCalls } from './harness/ecr-registry.ts';
 import { type FakeAws, type RecordedCall, startFakeAws } from './harness/fake-aws.ts';
 import { type Invocation, invokeBundle } from './harness/invoke.ts';
 import { deniedCalls, roleStatements, unusedGrants } from './harness/policy.ts';
@@ -38,10 +42,24 @@ const DIGEST = `sha256:${'5e'.repeat(32)}`;
 const REPOSITORY = 'team/api';
 
 /**
+ * `requireSignature` (issue 13): this account's ECR registry and another registry, each a
+ * loopback OCI registry with auth; the ECR one answers to the `GetAuthorizationToken` password,
+ * the other to the credentials in the registry-credentials secret.
+ */
+const ECR_HOST = `${NAMES.account}.dkr.ecr.${NAMES.region}.amazonaws.com`;
+const OTHER_HOST = 'registry.example.com';
+const REGISTRY_PASSWORD = 'ecr-authorization-token-password';
+const SIGNING_PROFILE = `arn:aws:signer:${NAMES.region}:${NAMES.account}:/signing-profiles/release`;
+const signer = keyPair('p256');
+let ecrRegistry: TestRegistry;
+let otherRegistry: TestRegistry;
+/** Pinned references: signed (ECR), unsigned (ECR, a signed-only repository), signed (other). */
+const images = { signed: '', unsigned: '', other: '', signedDigest: '' };
+
+/**
  * Grants no call here can use, and why. Matched against `action on resource`.
  */
-/** `fn`: the exception holds for that function only. */
-const JUSTIFIED_UNUSED: { pattern: RegExp; why: string; fn?: string }[] = [
+const JUSTIFIED_UNUSED: { pattern: RegExp; why: string; handlers?: string[] }[] = [
   { pattern: /^logs:(CreateLogStream|PutLogEvents) /, why: 'the Lambda runtime writes the logs' },
   { pattern: /^xray:Put/, why: 'the Lambda runtime sends the X-Ray segments' },
   {
@@ -62,22 +80,9 @@ const JUSTIFIED_UNUSED: { pattern: RegExp; why: string; fn?: string }[] = [
     why: 'DynamoDB and SNS use the customer-managed keys on the caller’s behalf (kms:ViaService)',
   },
   {
-    pattern: /^dynamodb:(GetItem|UpdateItem|DeleteItem) on .*table\/[^/]*Inventory[^/]*$/,
-    why: 'inventory resync markers (GetItem / UpdateItem) and removals (DeleteItem) run on resync and delete paths this test does not drive; test/adapters/dynamodb/inventory.test.ts and test/services/reconcile.test.ts run them on dynalite',
-  },
-  {
-    pattern: /^dynamodb:Query on .*Inventory[^/]*\/index\/(byCluster|byDigest|byRegistry)$/,
-    why: 'index reads of a resync pass, a scan of a running digest and a one-rule change; driven by the reconcile and inventory tests on dynalite',
-  },
-  {
-    pattern: /^dynamodb:(Scan|PutItem|Query) on .*table\/[^/]*Inventory[^/]*$/,
-    why: 'the reconciler scans, reads and rewrites entries only when a sweep or an allowlist change has work; test/services/reconcile.test.ts drives those passes on dynalite',
-    fn: 'reconcile',
-  },
-  {
-    pattern: /^dynamodb:(GetItem|PutItem|UpdateItem) on .*table\/[^/]*Findings[^/]*$/,
-    why: 'a reconcile pass writes a finding only when it changes one (a healthy sweep changes nothing)',
-    fn: 'reconcile',
+    pattern: /^dynamodb:GetItem on .*:table\/regwatch-TablesInventory[^/]*$/,
+    handlers: ['scan-status'],
+    why: 'a scan re-judging an inventory entry re-reads it only when its conditional update lost to a concurrent sighting (a race this chain may or may not hit)',
   },
   {
     pattern: /^inspector2:(ListFindings|ListCoverage) /,
@@ -129,10 +134,20 @@ async function run(handler: string, events: unknown[]): Promise<Invocation> {
       AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
       // Loopback: dynalite behind the recording fake, every other API answered by it.
       AWS_ENDPOINT_URL: fake.endpoint,
+      // Loopback: the registries `requireSignature` reads signatures from.
+      REGISTRY_ENDPOINTS: `${ECR_HOST}=http://${ecrRegistry.host},${OTHER_HOST}=http://${otherRegistry.host}`,
     },
     events,
     timeoutMs: 90_000,
   });
+  // What the bundle asked of the ECR registry, as the IAM actions ECR authorises it with.
+  fake.calls.push(
+    ...ecrRegistryCalls(
+      ecrRegistry.requests.splice(0),
+      handler,
+      (name) => `arn:${NAMES.partition}:ecr:${NAMES.region}:${NAMES.account}:repository/${name}`,
+    ),
+  );
   invocations.set(handler, invocation);
   expect(invocation.handlerType, `${handler}: ${invocation.stderr}`).toBe('function');
   return invocation;
@@ -149,6 +164,14 @@ function value(invocation: Invocation, i = 0): unknown {
 }
 
 const callsOf = (handler: string): RecordedCall[] => fake.calls.filter((c) => c.caller === handler);
+
+/** The signature check ecr-push queued (purpose `signature`). */
+function signatureCheck(): Record<string, unknown> | undefined {
+  return callsOf('ecr-push')
+    .filter((c) => c.action === 'sqs:SendMessage')
+    .map((c) => JSON.parse(String(c.params.MessageBody)) as Record<string, unknown>)
+    .find((body) => body.purpose === 'signature');
+}
 
 /** The template's tables, created in dynalite with their own definitions. */
 async function createTemplateTables(): Promise<void> {
@@ -220,6 +243,34 @@ function ownEvent(file: string): Record<string, unknown> {
   return JSON.parse(text);
 }
 
+/**
+ * A pod deletion as a Metadata-level audit policy records it: no object, so the workload is
+ * unknown and the inventory finds the pod through `byCluster`.
+ */
+function metadataPodDelete(namespace: string, name: string, auditID: string) {
+  return {
+    kind: 'Event',
+    apiVersion: 'audit.k8s.io/v1',
+    level: 'Metadata',
+    auditID,
+    stage: 'ResponseComplete',
+    requestURI: `/api/v1/namespaces/${namespace}/pods/${name}`,
+    verb: 'delete',
+    user: { username: 'system:serviceaccount:kube-system:replicaset-controller' },
+    objectRef: { resource: 'pods', namespace, name, apiVersion: 'v1' },
+    responseStatus: { metadata: {}, code: 200 },
+    requestReceivedTimestamp: '2026-12-01T09:30:00.000000Z',
+    stageTimestamp: '2026-12-01T09:30:00.050000Z',
+  };
+}
+
+/** Findings (as JSON text) that mention `image`. */
+async function findingsOf(image: string): Promise<string[]> {
+  const table = env('alerts').FINDINGS_TABLE as string;
+  const items = await dynamo.client.send(new ScanCommand({ TableName: table }));
+  return (items.Items ?? []).map((i) => JSON.stringify(i)).filter((t) => t.includes(image));
+}
+
 beforeAll(async () => {
   stack = synthesizeForDeploy();
   dynamo = await startDynalite();
@@ -234,6 +285,19 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((resolve) => slack.listen(0, '127.0.0.1', resolve));
+  ecrRegistry = await new TestRegistry({
+    auth: { username: 'AWS', password: REGISTRY_PASSWORD },
+  }).start();
+  otherRegistry = await new TestRegistry({
+    auth: { username: 'robot', password: 'robot-password' },
+  }).start();
+  images.signedDigest = pushImage(ecrRegistry, 'signed/app', 'v1', 'signed');
+  cosignSign(ecrRegistry, 'signed/app', images.signedDigest, signer.privateKey);
+  images.signed = `${ECR_HOST}/signed/app@${images.signedDigest}`;
+  images.unsigned = `${ECR_HOST}/signed/unsigned-app@${pushImage(ecrRegistry, 'signed/unsigned-app', 'v1', 'unsigned')}`;
+  const otherDigest = pushImage(otherRegistry, 'tools/sidecar', 'v1', 'other');
+  cosignSign(otherRegistry, 'tools/sidecar', otherDigest, signer.privateKey);
+  images.other = `${OTHER_HOST}/tools/sidecar@${otherDigest}`;
   const slackUrl = `http://127.0.0.1:${(slack.address() as AddressInfo).port}/services/T0/B0/x`;
   const fakeReady = startFakeAws({
     account: NAMES.account,
@@ -244,8 +308,20 @@ beforeAll(async () => {
       [env('slack-notifier').SLACK_WEBHOOK_SECRET_ARN as string]: JSON.stringify({
         url: slackUrl,
       }),
+      [env('pod-events').REGISTRY_CREDENTIALS_SECRET as string]: JSON.stringify({
+        auths: { [OTHER_HOST]: { username: 'robot', password: 'robot-password' } },
+      }),
+      [env('pod-events').SIGSTORE_TRUSTED_ROOT_SECRET as string]:
+        JSON.stringify(PUBLIC_GOOD_TRUSTED_ROOT),
     },
     ecr: {
+      registryPassword: REGISTRY_PASSWORD,
+      // ECR managed signing has not finished: the awsSigner entry is absent, cosign decides.
+      signingStatuses: {
+        [`signed/app@${images.signedDigest}`]: [
+          { signingProfileArn: SIGNING_PROFILE, status: 'IN_PROGRESS' },
+        ],
+      },
       tagMutability: { [REPOSITORY]: 'MUTABLE' },
       scanFindings: {
         [`${REPOSITORY}@${DIGEST}`]: {
@@ -275,10 +351,35 @@ beforeAll(async () => {
     repository: 'app/**',
   });
   await allowlist.put({ id: 'kubernetes', registry: 'registry.k8s.io', repository: '**' });
+  // Every kind of entry, so each grant is used: ECR managed signing (in progress), keyless
+  // (no bundle stored: absent, after loading the trusted root from its secret), the cosign key.
+  await allowlist.put({
+    id: 'signed-ecr',
+    registry: `${NAMES.account}.dkr.ecr.*.amazonaws.com`,
+    repository: 'signed/**',
+    requireSignature: [
+      { awsSigner: { profileArns: [SIGNING_PROFILE] } },
+      {
+        keyless: {
+          issuer: 'https://token.actions.githubusercontent.com',
+          subject: 'https://github.com/acme/api/.github/workflows/release.yml@refs/tags/*',
+        },
+      },
+      { cosign: { publicKeys: [signer.publicPem] } },
+    ],
+  });
+  await allowlist.put({
+    id: 'signed-tools',
+    registry: OTHER_HOST,
+    repository: 'tools/**',
+    requireSignature: [{ cosign: { publicKeys: [signer.publicPem] } }],
+  });
 }, 300_000);
 
 afterAll(async () => {
   await fake?.close();
+  await ecrRegistry?.close();
+  await otherRegistry?.close();
   await new Promise<void>((resolve) => (slack ? slack.close(() => resolve()) : resolve()));
   await dynamo?.stop();
 });
@@ -318,8 +419,28 @@ describe('the deployed bundles, run with the template environment against loopba
     // Later requests for the same workloads (new audit ids): sightings of known findings.
     const later = delivery(lines.map((l) => l.replace(/"auditID":"/g, '"auditID":"later-')));
 
+    // The first pod again, running signed images (issue 13: verified in the function).
+    const signed = delivery([
+      (lines[0] as string)
+        .replace(/"auditID":"/g, '"auditID":"signed-')
+        .replaceAll(
+          '444455556666.dkr.ecr.eu-central-1.amazonaws.com/storefront/web:4.18.2',
+          images.signed,
+        )
+        .replace(/memcached:1\.6\.26@sha256:[0-9a-f]{64}/g, images.other),
+    ]);
+
+    const firstPod = (
+      JSON.parse(lines[0] as string) as { objectRef: { namespace: string; name?: string } }
+    ).objectRef;
+    const gone = delivery([
+      JSON.stringify(
+        metadataPodDelete(firstPod.namespace, firstPod.name ?? 'storefront-0', 'gone-1'),
+      ),
+    ]);
+
     // Act: delivered twice (CloudWatch Logs retries), then the later events
-    const invocation = await run('eks-audit-logs', [event, event, later]);
+    const invocation = await run('eks-audit-logs', [event, event, later, signed, gone]);
 
     // Assess
     const first = value(invocation, 0) as { kind: string; report: { findings: { new: number } } };
@@ -327,6 +448,11 @@ describe('the deployed bundles, run with the template environment against loopba
     expect(first.kind).toBe('ingested');
     expect(first.report.findings.new).toBeGreaterThan(0);
     expect(second.report.findings.new).toBe(0);
+    expect(value(invocation, 3)).toMatchObject({ kind: 'ingested' });
+    expect(value(invocation, 4)).toMatchObject({ kind: 'ingested' });
+    const actions = callsOf('eks-audit-logs').map((c) => c.action);
+    expect(actions).toContain('ecr:DescribeImageSigningStatus');
+    expect(actions).toContain('ecr:GetDownloadUrlForLayer');
   });
 
   it('audit-webhook answers 200 for the real webhook EventList, 400 naming a bad cluster', async () => {
@@ -359,12 +485,28 @@ describe('the deployed bundles, run with the template environment against loopba
       .replace(/"auditID":"/g, '"auditID":"pinned-')
       .replace(/"image":"([^"@]+)"/g, `"image":"$1@${DIGEST}"`);
 
+    // The same pods running signed images, in ECR and in another registry (issue 13).
+    const signedBody = (prefix: string, image: string) =>
+      body
+        .replace(/"auditID":"/g, `"auditID":"${prefix}-`)
+        .replace(/"image":"httpd"/g, `"image":"${image}"`);
+
     // Act
     const invocation = await run('audit-webhook', [
       request('kind-dev', body),
       request('bad name!', body),
       request('kind-dev', later),
       request('kind-dev', pinned),
+      request('kind-dev', signedBody('signed', images.signed)),
+      request('kind-dev', signedBody('other', images.other)),
+      request(
+        'kind-dev',
+        JSON.stringify({
+          kind: 'EventList',
+          apiVersion: 'audit.k8s.io/v1',
+          items: [metadataPodDelete('default', 'httpd', 'gone-1')],
+        }),
+      ),
     ]);
 
     // Assess
@@ -372,6 +514,9 @@ describe('the deployed bundles, run with the template environment against loopba
     expect(value(invocation, 1)).toMatchObject({ statusCode: 400 });
     expect(value(invocation, 2)).toMatchObject({ statusCode: 200 });
     expect(value(invocation, 3)).toMatchObject({ statusCode: 200 });
+    expect(value(invocation, 4)).toMatchObject({ statusCode: 200 });
+    expect(value(invocation, 5)).toMatchObject({ statusCode: 200 });
+    expect(value(invocation, 6)).toMatchObject({ statusCode: 200 });
   });
 
   it('audit-webhook-authorizer admits the stored token only', async () => {
@@ -432,11 +577,58 @@ describe('the deployed bundles, run with the template environment against loopba
       },
     };
     const later = { ...detail, observedAt: '2026-12-01T09:05:00Z', reason: 'resync' };
+    // Issue 13: a pod of signed images (ECR, another registry) and one of an unsigned image.
+    const running = (name: string, containerImages: string[]) => ({
+      ...detail,
+      observedAt: '2026-12-01T09:10:00Z',
+      pod: {
+        metadata: { ...(pod.metadata as object), name, uid: `uid-${name}` },
+        spec: {
+          ...(pod.spec as object),
+          containers: containerImages.map((image, i) => ({ name: `c${i}`, image })),
+        },
+        status: {
+          phase: 'Running',
+          containerStatuses: containerImages.map((image, i) => ({
+            name: `c${i}`,
+            image,
+            imageID: image.includes('@') ? image : '',
+          })),
+        },
+      },
+    });
 
     // Act
     const invocation = await run('pod-events', [
       sqsEvent('pod-events', [event('eb-1', detail), event('eb-2', { cluster: 'x' })]),
       sqsEvent('pod-events', [event('eb-3', later)]),
+      sqsEvent('pod-events', [
+        event('eb-4', running('signed-api', [images.signed, images.other])),
+        event('eb-5', running('unsigned-api', [images.unsigned])),
+      ]),
+      // A resync pass (its marker is an update), its end (read through byCluster), a deletion.
+      sqsEvent('pod-events', [
+        event('eb-6', { ...later, observedAt: '2026-12-01T09:20:00Z', resyncId: 'pass-1' }),
+      ]),
+      sqsEvent('pod-events', [
+        event('eb-7', {
+          cluster: detail.cluster,
+          observedAt: '2026-12-01T09:21:00Z',
+          reason: 'resync-complete',
+          resyncId: 'pass-1',
+        }),
+        event('eb-8', {
+          ...running('unsigned-api', [images.unsigned]),
+          observedAt: '2026-12-01T09:22:00Z',
+          reason: 'deleted',
+        }),
+        // After the pass: running the pushed digest, so the scan scan-status stores reaches
+        // this entry (issue 11).
+        event('eb-9', {
+          ...running('scanned-api', [`${ECR_HOST}/${REPOSITORY}@${DIGEST}`]),
+          observedAt: '2026-12-01T09:23:00Z',
+        }),
+      ]),
     ]);
 
     // Assess
@@ -444,6 +636,18 @@ describe('the deployed bundles, run with the template environment against loopba
       batchItemFailures: [{ itemIdentifier: 'pod-events-m1' }],
     });
     expect(value(invocation, 1)).toEqual({ batchItemFailures: [] });
+    expect(value(invocation, 2)).toEqual({ batchItemFailures: [] });
+    expect(value(invocation, 3)).toEqual({ batchItemFailures: [] });
+    expect(value(invocation, 4)).toEqual({ batchItemFailures: [] });
+    // The signed images verified (no signature finding); the unsigned one is a finding.
+    const signatureViolation = /unsigned-image|signature-invalid/;
+    for (const image of [images.signed, images.other]) {
+      expect(
+        (await findingsOf(image)).filter((f) => signatureViolation.test(f)),
+        image,
+      ).toEqual([]);
+    }
+    expect((await findingsOf(images.unsigned)).join('\n')).toContain('unsigned-image');
   });
 
   it('ecr-push judges a push, records it and schedules its scan check', async () => {
@@ -453,14 +657,28 @@ describe('the deployed bundles, run with the template environment against loopba
     // Act
     // The same digest pushed again under another event (a re-tag): a sighting, not a new finding.
     const again = { ...push, id: `${String(push.id)}-again`, time: '2026-12-01T09:30:00Z' };
+    // A push to a repository a requireSignature rule covers: its signature check is queued.
+    const signedPush = {
+      ...push,
+      id: `${String(push.id)}-signed`,
+      detail: {
+        ...(push.detail as object),
+        'repository-name': 'signed/app',
+        'image-digest': images.signedDigest,
+        'image-tag': 'v1',
+      },
+    };
     const invocation = await run('ecr-push', [
       sqsEvent('ecr-push', [JSON.stringify(push)]),
       sqsEvent('ecr-push', [JSON.stringify(again)]),
+      sqsEvent('ecr-push', [JSON.stringify(signedPush)]),
     ]);
 
     // Assess
     expect(value(invocation, 0)).toEqual({ batchItemFailures: [] });
     expect(value(invocation, 1)).toEqual({ batchItemFailures: [] });
+    expect(value(invocation, 2)).toEqual({ batchItemFailures: [] });
+    expect(signatureCheck()).toMatchObject({ imageDigest: images.signedDigest });
     const sends = callsOf('ecr-push').filter((c) => c.action === 'sqs:SendMessage');
     expect(sends.length).toBeGreaterThan(0);
     expect(JSON.parse(String(sends[0]?.params.MessageBody))).toMatchObject({
@@ -499,10 +717,14 @@ describe('the deployed bundles, run with the template environment against loopba
     // Act
     const invocation = await run('scan-status', [
       sqsEvent('scan-status', [check, JSON.stringify(scan), JSON.stringify(finding), ec2, pending]),
+      // The signature check ecr-push queued for the signed push (issue 13).
+      sqsEvent('scan-status', [JSON.stringify(signatureCheck())]),
     ]);
 
     // Assess: all four acknowledged (the EC2 finding is counted and dropped, not retried)
     expect(value(invocation)).toEqual({ batchItemFailures: [] });
+    expect(value(invocation, 1)).toEqual({ batchItemFailures: [] });
+    expect(callsOf('scan-status').map((c) => c.action)).toContain('ecr:DescribeImageSigningStatus');
     expect(callsOf('scan-status').map((c) => c.action)).toContain('ecr:DescribeImageScanFindings');
   });
 
@@ -589,15 +811,27 @@ describe('the deployed bundles, run with the template environment against loopba
     expect(slackPosts).toHaveLength(2);
   });
 
-  it('reconcile runs its per-minute pass and its sweep over the inventory the ingest kept', async () => {
-    // Act: the two schedules' events (EventBridge passes the rule's input as the event)
-    const invocation = await run('reconcile', [{}, { sweep: true }]);
+  it('reconcile runs its minute pass and its sweep over the inventory the ingest functions kept', async () => {
+    // Prepare: the inventory the ingest functions wrote. The first run is a full pass; then an
+    // allowlist change allows a registry some of it runs (memcached on Docker Hub), so the
+    // next minute pass re-judges that registry's entries through byRegistry.
+    const first = await run('reconcile', [{ sweep: false }]);
+    value(first, 0);
+    await new AllowlistStore(dynamo.doc, env('reconcile').ALLOWLIST_TABLE as string).put({
+      id: 'dockerhub-memcached',
+      registry: 'docker.io',
+      repository: 'library/memcached',
+    });
 
-    // Assess: both passes finished, read the tables and changed nothing unexpected
+    // Act: the minute pass after the change, then the sweep
+    const invocation = await run('reconcile', [{ sweep: false }, { sweep: true }]);
+
+    // Assess
     value(invocation, 0);
     value(invocation, 1);
+    expect(value(invocation, 0)).toMatchObject({ scope: 'registries' });
     const actions = callsOf('reconcile').map((c) => c.action);
-    expect(actions.some((a) => a.startsWith('dynamodb:'))).toBe(true);
+    expect(actions).toContain('dynamodb:Scan');
   });
 
   it('makes only calls its role allows, and uses every grant but the justified ones', () => {
@@ -612,7 +846,7 @@ describe('the deployed bundles, run with the template environment against loopba
       const unused = unusedGrants(statements, calls).filter(
         (grant) =>
           !JUSTIFIED_UNUSED.some(
-            (j) => (j.fn === undefined || j.fn === f.handler) && j.pattern.test(grant),
+            (j) => j.pattern.test(grant) && (!j.handlers || j.handlers.includes(f.handler)),
           ),
       );
       if (denied.length > 0 || unused.length > 0) problems[f.handler] = { denied, unused };

@@ -120,7 +120,7 @@ const template = Template.fromStack(
 function rules(): { id: string; target: string; pattern: Json }[] {
   return (
     Object.entries(template.Resources)
-      // Schedule rules (the reconciler's sweep) have no pattern: they match no event.
+      // Schedule rules (the reconciler's) have no pattern: no event ever matches them.
       .filter(([, r]) => r.Type === 'AWS::Events::Rule' && r.Properties?.EventPattern !== undefined)
       .map(([id, r]) => {
         const targets = r.Properties?.Targets as { Arn: { 'Fn::GetAtt': [string, string] } }[];

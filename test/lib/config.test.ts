@@ -23,7 +23,48 @@ describe('readConfig', () => {
       queueConcurrency: 5,
       reservedConcurrency: {},
       reconcileSweepMinutes: 60,
+      signatureRepositoryArns: [],
     });
+  });
+
+  it('reads the signature settings: two secret names and ECR repository ARNs', () => {
+    // Prepare
+    const read = (context: Record<string, unknown>) => readConfig(new App({ context }));
+
+    // Act
+    const config = read({
+      'regwatch:registryCredentialsSecretName': 'regwatch/registry-credentials',
+      'regwatch:sigstoreTrustedRootSecretName': 'regwatch/sigstore-root',
+      'regwatch:signatureRepositoryArns':
+        'arn:aws:ecr:*:123456789012:repository/team/*, arn:aws:ecr:eu-west-1:210987654321:repository/base',
+    });
+
+    // Assess
+    expect(config).toMatchObject({
+      registryCredentialsSecretName: 'regwatch/registry-credentials',
+      sigstoreTrustedRootSecretName: 'regwatch/sigstore-root',
+      signatureRepositoryArns: [
+        'arn:aws:ecr:*:123456789012:repository/team/*',
+        'arn:aws:ecr:eu-west-1:210987654321:repository/base',
+      ],
+    });
+    expect(() => read({ 'regwatch:sigstoreTrustedRootSecretName': 'root-AbC123' })).toThrow(
+      /regwatch:sigstoreTrustedRootSecretName.*six characters/,
+    );
+    expect(() => read({ 'regwatch:registryCredentialsSecretName': 'bad name' })).toThrow(
+      /regwatch:registryCredentialsSecretName/,
+    );
+    expect(() => read({ 'regwatch:signatureRepositoryArns': 'arn:aws:s3:::bucket' })).toThrow(
+      /regwatch:signatureRepositoryArns\[0\].*not an ECR repository ARN/,
+    );
+    expect(() =>
+      read({
+        'regwatch:signatureRepositoryArns': [
+          'arn:aws:ecr:*:123456789012:repository/a',
+          'arn:aws:ecr:*:123456789012:repository/a',
+        ],
+      }),
+    ).toThrow(/duplicate repository ARN/);
   });
 
   it('reads concurrency settings as JSON or name=n pairs, and refuses unknown functions', () => {

@@ -21,6 +21,8 @@ const FULL_CONTEXT = {
   'regwatch:alertEmails': ['sec@example.com'],
   'regwatch:minAlertSeverity': 'medium',
   'regwatch:findingsTtlDays': 180,
+  'regwatch:registryCredentialsSecretName': 'regwatch/registry-credentials',
+  'regwatch:sigstoreTrustedRootSecretName': 'regwatch/sigstore-trusted-root',
 };
 
 function synth(context: Record<string, unknown>) {
@@ -62,6 +64,21 @@ function actionsOf(template: Template, roleId: string): string[] {
   return [...actions].sort();
 }
 
+/** The statements of one function's role with the given Sid, resolved by the template. */
+function statementsOf(template: Template, roleId: string, sid: string) {
+  const policies = template.findResources('AWS::IAM::Policy') as Resources;
+  return Object.values(policies)
+    .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId))
+    .flatMap(
+      (p) =>
+        (p.Properties.PolicyDocument as { Statement: { Sid?: string; Resource: unknown }[] })
+          .Statement,
+    )
+    .filter((st) => st.Sid === sid);
+}
+
+const VERIFIERS = ['eks-audit-logs', 'audit-webhook', 'pod-events', 'scan-status'];
+
 const BASE_ACTIONS = [
   'logs:CreateLogStream',
   'logs:PutLogEvents',
@@ -85,6 +102,14 @@ const EVALUATOR = [
   'dynamodb:Scan',
   'dynamodb:UpdateItem',
   ...KMS_WRITE,
+];
+/** What `requireSignature` verification calls (issue 13), the secrets when configured. */
+const SIGNATURES = [
+  'ecr:BatchGetImage',
+  'ecr:DescribeImageSigningStatus',
+  'ecr:GetAuthorizationToken',
+  'ecr:GetDownloadUrlForLayer',
+  'secretsmanager:GetSecretValue',
 ];
 
 describe('RegwatchStack with every option enabled', () => {
@@ -148,10 +173,10 @@ describe('RegwatchStack with every option enabled', () => {
   it('gives each function exactly the IAM actions of the contract, none with a wildcard', () => {
     const ids = functionIds(template);
     const expected: Record<string, string[]> = {
-      'eks-audit-logs': [...BASE_ACTIONS, 'sqs:SendMessage', ...EVALUATOR],
-      'audit-webhook': [...BASE_ACTIONS, ...EVALUATOR],
+      'eks-audit-logs': [...BASE_ACTIONS, 'sqs:SendMessage', ...EVALUATOR, ...SIGNATURES],
+      'audit-webhook': [...BASE_ACTIONS, ...EVALUATOR, ...SIGNATURES],
       'audit-webhook-authorizer': [...BASE_ACTIONS, 'secretsmanager:GetSecretValue'],
-      'pod-events': [...BASE_ACTIONS, ...SQS_CONSUME, ...EVALUATOR],
+      'pod-events': [...BASE_ACTIONS, ...SQS_CONSUME, ...EVALUATOR, ...SIGNATURES],
       'ecr-push': [
         ...BASE_ACTIONS,
         ...SQS_CONSUME,
@@ -178,6 +203,8 @@ describe('RegwatchStack with every option enabled', () => {
         // What ECR needs to answer DescribeImageScanFindings under enhanced scanning.
         'inspector2:ListCoverage',
         'inspector2:ListFindings',
+        // Signature checks of pushes arrive on the scan-check queue.
+        ...SIGNATURES,
       ],
       alerts: [
         ...BASE_ACTIONS,
@@ -224,27 +251,25 @@ describe('RegwatchStack with every option enabled', () => {
     // evaluators' inventory byCluster (resync passes, a pod gone without its workload).
     const indexGrants = statements.filter((st) => JSON.stringify(st.Resource).includes('/index/'));
     expect(indexGrants.map((st) => st.Sid).sort()).toEqual([
-      'InventoryByDigest',
-      'InventoryRead',
-      'InventoryRead',
-      'InventoryRead',
-      'InventoryReconcileQuery',
+      'InventoryByDigestIndex',
+      'InventoryKeepIndex',
+      'InventoryKeepIndex',
+      'InventoryKeepIndex',
+      'InventoryReconcileIndex',
     ]);
-    // Index ARNs carry reads only: an item write on an index means nothing.
+    // Only Query and Scan can name an index: item actions are granted on the table alone.
     for (const st of indexGrants as unknown as { Action: string | string[] }[]) {
-      expect([st.Action].flat()).toEqual(['dynamodb:Query']);
+      for (const action of [st.Action].flat())
+        expect(['dynamodb:Query', 'dynamodb:Scan']).toContain(action);
     }
-    for (const st of indexGrants.filter((g) => g.Sid === 'InventoryRead')) {
+    for (const st of indexGrants.filter((g) => g.Sid === 'InventoryKeepIndex')) {
       expect(JSON.stringify(st.Resource)).toContain('/index/byCluster');
       expect(JSON.stringify(st.Resource).match(/\/index\//g)).toHaveLength(1);
     }
     const reconcile = JSON.stringify(
-      indexGrants.find((g) => g.Sid === 'InventoryReconcileQuery')?.Resource,
+      indexGrants.find((g) => g.Sid === 'InventoryReconcileIndex')?.Resource,
     );
-    expect(reconcile.match(/\/index\/\w+/g)?.sort()).toEqual([
-      '/index/byDigest',
-      '/index/byRegistry',
-    ]);
+    expect(reconcile.match(/\/index\/\w+/g)?.sort()).toEqual(['/index/byRegistry']);
     const byDigest = statements.filter((st) => st.Sid === 'ImagesByDigest');
     expect(byDigest).toHaveLength(5); // eks-audit-logs, audit-webhook, pod-events, reconcile, scan-status
     for (const st of byDigest) {
@@ -469,6 +494,62 @@ describe('RegwatchStack with every option enabled', () => {
     expect(outputs.sort()).toEqual(Object.values(OUTPUT_KEYS).sort());
   });
 
+  it('lets the verifying functions read signatures and the two configured secrets, no others', () => {
+    const ids = functionIds(template);
+    for (const [name, { roleId, functionId }] of ids) {
+      const token = statementsOf(template, roleId, 'EcrRegistryToken');
+      const artifacts = statementsOf(template, roleId, 'SignatureArtifactsRead');
+      const secrets = [
+        ...statementsOf(template, roleId, 'RegistryCredentialsRead'),
+        ...statementsOf(template, roleId, 'SigstoreTrustedRootRead'),
+      ];
+      const variables = template.toJSON().Resources[functionId].Properties.Environment
+        .Variables as Record<string, unknown>;
+      if (!VERIFIERS.includes(name)) {
+        expect([token, artifacts, secrets].flat(), name).toEqual([]);
+        expect(variables.REGISTRY_CREDENTIALS_SECRET, name).toBeUndefined();
+        continue;
+      }
+      expect(token, name).toEqual([expect.objectContaining({ Resource: '*' })]);
+      // This account's repositories in every region: a rule's registry may name any region.
+      expect(JSON.stringify(artifacts[0]?.Resource), name).toBe(
+        JSON.stringify({
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':ecr:*:',
+              { Ref: 'AWS::AccountId' },
+              ':repository/*',
+            ],
+          ],
+        }),
+      );
+      const resources = JSON.stringify(secrets.map((st) => st.Resource));
+      expect(resources).toContain(':secret:regwatch/sigstore-trusted-root-??????');
+      if (name === 'scan-status') {
+        // It verifies ECR pushes only: no credentials for other registries.
+        expect(secrets, name).toHaveLength(1);
+        expect(variables.REGISTRY_CREDENTIALS_SECRET, name).toBeUndefined();
+      } else {
+        expect(secrets, name).toHaveLength(2);
+        expect(resources).toContain(':secret:regwatch/registry-credentials-??????');
+        expect(JSON.stringify(variables.REGISTRY_CREDENTIALS_SECRET)).toContain(
+          ':secret:regwatch/registry-credentials',
+        );
+      }
+      expect(JSON.stringify(variables.SIGSTORE_TRUSTED_ROOT_SECRET)).toContain(
+        ':secret:regwatch/sigstore-trusted-root',
+      );
+    }
+    // scan-status runs the signature checks of pushes: it reads the allowlist.
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'regwatch-scan-status',
+      Environment: { Variables: Match.objectLike({ ALLOWLIST_TABLE: Match.anyValue() }) },
+    });
+  });
+
   it('passes cdk-nag (AwsSolutions and Serverless) with a reason for every acknowledgement', () => {
     // Act
     const reports = [packs.awsSolutions.validateScope(app), packs.serverless.validateScope(app)];
@@ -512,6 +593,28 @@ describe('RegwatchStack with defaults', () => {
     template.resourceCountIs('AWS::SNS::Subscription', 0);
     template.resourceCountIs('AWS::Events::EventBusPolicy', 0);
     expect(Object.keys(template.toJSON().Outputs)).not.toContain(OUTPUT_KEYS.auditWebhookUrl);
+  });
+
+  it('grants no secret without the secret settings, and signatures of the listed repositories only', () => {
+    const ids = functionIds(template);
+    for (const name of VERIFIERS.filter((n) => n !== 'audit-webhook')) {
+      const roleId = ids.get(name)?.roleId ?? '';
+      expect(actionsOf(template, roleId), name).not.toContain('secretsmanager:GetSecretValue');
+      expect(actionsOf(template, roleId), name).toContain('ecr:GetAuthorizationToken');
+    }
+    const listed = synth({
+      'regwatch:signatureRepositoryArns':
+        'arn:aws:ecr:eu-west-1:210987654321:repository/base,arn:aws:ecr:*:123456789012:repository/team/*',
+    }).template;
+    const roleId = functionIds(listed).get('pod-events')?.roleId ?? '';
+    expect(statementsOf(listed, roleId, 'SignatureArtifactsRead')).toEqual([
+      expect.objectContaining({
+        Resource: [
+          'arn:aws:ecr:eu-west-1:210987654321:repository/base',
+          'arn:aws:ecr:*:123456789012:repository/team/*',
+        ],
+      }),
+    ]);
   });
 
   it('passes the default settings to the handlers', () => {

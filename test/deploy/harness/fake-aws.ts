@@ -32,6 +32,10 @@ export interface FakeAwsOptions {
     tagMutability?: Record<string, 'MUTABLE' | 'IMMUTABLE'>;
     /** `DescribeImageScanFindings` output by `<repository>@<digest>`. */
     scanFindings?: Record<string, Record<string, unknown>>;
+    /** The password `GetAuthorizationToken` hands out (user `AWS`), for the OCI API. */
+    registryPassword?: string;
+    /** `DescribeImageSigningStatus` signing statuses by `<repository>@<digest>`. */
+    signingStatuses?: Record<string, Record<string, unknown>[]>;
   };
 }
 
@@ -138,6 +142,31 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
         }
         return found;
       }
+      case 'ecr:GetAuthorizationToken': {
+        const password = options.ecr?.registryPassword;
+        if (password === undefined) {
+          return { __error: 'AccessDeniedException', message: 'no registry in this fake' };
+        }
+        return {
+          authorizationData: [
+            {
+              authorizationToken: Buffer.from(`AWS:${password}`).toString('base64'),
+              expiresAt: Math.floor(Date.now() / 1000) + 12 * 3600,
+              proxyEndpoint: `https://${account}.dkr.ecr.${region}.amazonaws.com`,
+            },
+          ],
+        };
+      }
+      case 'ecr:DescribeImageSigningStatus': {
+        const imageId = (params.imageId ?? {}) as { imageDigest?: string };
+        return {
+          repositoryName: params.repositoryName,
+          imageId,
+          registryId: params.registryId ?? account,
+          signingStatuses:
+            options.ecr?.signingStatuses?.[`${params.repositoryName}@${imageId.imageDigest}`] ?? [],
+        };
+      }
       default:
         return { __error: 'UnknownOperationException', message: `${service}:${operation}` };
     }
@@ -160,6 +189,8 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       case 'secretsmanager':
         return [fullSecretArn(String(params.SecretId))];
       case 'ecr':
+        // IAM has no resource for it: a statement must name "*".
+        if (operation === 'GetAuthorizationToken') return ['*'];
         return (
           operation === 'DescribeRepositories'
             ? ((params.repositoryNames as string[]) ?? [])

@@ -20,6 +20,8 @@ export const FULL_CONTEXT = {
   'regwatch:alertEmails': ['sec@example.com'],
   'regwatch:minAlertSeverity': 'medium',
   'regwatch:findingsTtlDays': 90,
+  'regwatch:registryCredentialsSecretName': 'regwatch/registry-credentials',
+  'regwatch:sigstoreTrustedRootSecretName': 'regwatch/sigstore-trusted-root',
 };
 
 export interface SynthesizedStack {
