@@ -125,6 +125,9 @@ describe('forwarder packaging', () => {
     expect(c.resources.requests).toBeTruthy();
     // The heap limits the memory limit was measured with (`npm run bench`).
     expect(c.env.find((e) => e.name === 'NODE_OPTIONS')?.value).toBe(FORWARDER_NODE_OPTIONS);
+    // A name given twice takes its last value: the first one would be a lie.
+    const names = c.env.map((e) => e.name);
+    expect(names.filter((n, i) => names.indexOf(n) !== i)).toEqual([]);
     expect(c.livenessProbe.httpGet.path).toBe('/healthz');
     expect(c.readinessProbe.httpGet.path).toBe('/readyz');
   });
