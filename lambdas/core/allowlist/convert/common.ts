@@ -150,6 +150,29 @@ export function stringList(value: unknown): string[] | null {
 }
 
 /** The `metadata.name` of a peer object, for notes and rule ids. */
+/**
+ * The `index`th document as a Kubernetes object with its kind and `Kind/name` policy label, or
+ * null after recording it in `out` as not convertible.
+ */
+export function kubernetesObject(
+  value: unknown,
+  index: number,
+  out: ConvertResult,
+): { doc: Record<string, unknown>; kind: string; name: string; policy: string } | null {
+  const doc = record(value);
+  const kind = doc?.kind;
+  if (!doc || typeof kind !== 'string') {
+    out.unconvertible.push({
+      policy: `document ${index + 1}`,
+      field: 'kind',
+      message: 'not a Kubernetes object',
+    });
+    return null;
+  }
+  const name = objectName(doc, `document-${index + 1}`);
+  return { doc, kind, name, policy: `${kind}/${name}` };
+}
+
 export function objectName(doc: Record<string, unknown>, fallback: string): string {
   const name = record(doc.metadata)?.name;
   return typeof name === 'string' && name !== '' ? name : fallback;

@@ -8,8 +8,8 @@ import {
   addConverted,
   type ConvertResult,
   emptyResult,
+  kubernetesObject,
   namespaceScope,
-  objectName,
   outsideScope,
   type PeerScope,
   record,
@@ -24,18 +24,9 @@ export function convertGatekeeper(docs: readonly unknown[]): ConvertResult {
   const out = emptyResult();
   let constraints = 0;
   docs.forEach((value, index) => {
-    const doc = record(value);
-    const kind = doc?.kind;
-    if (!doc || typeof kind !== 'string') {
-      out.unconvertible.push({
-        policy: `document ${index + 1}`,
-        field: 'kind',
-        message: 'not a Kubernetes object',
-      });
-      return;
-    }
-    const name = objectName(doc, `document-${index + 1}`);
-    const policy = `${kind}/${name}`;
+    const object = kubernetesObject(value, index, out);
+    if (!object) return;
+    const { doc, kind, name, policy } = object;
     if (kind === 'ConstraintTemplate') {
       out.notes.push({
         policy,

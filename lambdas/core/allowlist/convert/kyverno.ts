@@ -12,8 +12,8 @@ import {
   addConverted,
   type ConvertResult,
   emptyResult,
+  kubernetesObject,
   namespaceScope,
-  objectName,
   outsideScope,
   type PeerScope,
   record,
@@ -29,18 +29,9 @@ const CEL_KINDS = new Set(['ValidatingPolicy', 'NamespacedValidatingPolicy']);
 export function convertKyverno(docs: readonly unknown[]): ConvertResult {
   const out = emptyResult();
   docs.forEach((value, index) => {
-    const doc = record(value);
-    const kind = doc?.kind;
-    if (!doc || typeof kind !== 'string') {
-      out.unconvertible.push({
-        policy: `document ${index + 1}`,
-        field: 'kind',
-        message: 'not a Kubernetes object',
-      });
-      return;
-    }
-    const name = objectName(doc, `document-${index + 1}`);
-    const policy = `${kind}/${name}`;
+    const object = kubernetesObject(value, index, out);
+    if (!object) return;
+    const { doc, kind, name, policy } = object;
     const spec = record(doc.spec) ?? {};
     if (POLICY_KINDS.has(kind)) {
       const namespace = record(doc.metadata)?.namespace;
