@@ -19,15 +19,11 @@ function serialise(value: unknown, order: number[], ws: string[], k = { i: 0 }):
   return JSON.stringify(value);
 }
 
-const verbs = fc.constantFrom(
-  'create',
-  'update',
-  'patch',
-  'get',
-  'list',
-  'watch',
-  'delete',
-  'deletecollection',
+// Writes are weighted up so that each run reports enough events for the property to bite
+// (unweighted, about 4% of events were reported and the count sat near its floor).
+const verbs = fc.oneof(
+  { weight: 3, arbitrary: fc.constantFrom('create', 'update', 'patch') },
+  { weight: 1, arbitrary: fc.constantFrom('get', 'list', 'watch', 'delete', 'deletecollection') },
 );
 const resources = fc.constantFrom(
   ...Object.keys(RELEVANT_RESOURCES),
