@@ -3,7 +3,8 @@
  * request of a cluster to `/aws/eks/<name>/cluster` (tens of thousands per minute on a busy
  * cluster: watches, status patches, leases); only successful writes of pods and pod-template
  * owners can change which images run, so the rest is dropped at the source, before it costs a
- * Lambda invocation.
+ * Lambda invocation. What passes here is judged exactly by the function (its pre-filter and
+ * interpreter); this filter must only never drop what the interpreter would report.
  */
 
 /**
@@ -33,6 +34,16 @@ export const AUDIT_SUBRESOURCES = [
   { resource: 'pods', subresource: 'ephemeralcontainers' },
 ] as const;
 
+/**
+ * Custom resources are judged by shape (Argo Rollouts, Knative, JobSet…: any extension API
+ * group may embed a pod spec), so their writes must reach the function too. The interpreter's
+ * rule (`isExtensionGroup` in lambdas/core/audit/rules.ts) is "the group holds a dot and does
+ * not end with `.k8s.io`"; CloudWatch Logs can say exactly that with its two regular
+ * expressions per pattern (its limit), which also keeps leases and other `*.k8s.io` traffic
+ * out. `*.x-k8s.io` groups do not end with `.k8s.io` and are kept, as the interpreter keeps them.
+ */
+export const EXTENSION_GROUP_REGEXES = { contains: '\\.', notEndsWith: '\\.k8s\\.io$' } as const;
+
 /** CloudWatch Logs rejects filter patterns longer than this. */
 export const FILTER_PATTERN_MAX_LENGTH = 1024;
 
@@ -43,18 +54,21 @@ function anyOf(selector: string, values: readonly string[]): string {
 /**
  * Builds the JSON filter pattern. Every `&&` / `||` group is parenthesised so the pattern never
  * depends on CloudWatch's operator precedence. Only `ResponseComplete` events with a 2xx status
- * pass: the earlier `RequestReceived` stage has no outcome, and a rejected request ran nothing.
+ * pass (or those without a status, which the interpreter reports): the earlier `RequestReceived`
+ * stage has no outcome, and a rejected request ran nothing.
  */
 export function buildAuditFilterPattern(): string {
-  const ownResource = `($.objectRef.subresource NOT EXISTS && ${anyOf('$.objectRef.resource', AUDIT_RESOURCES)})`;
+  const extensionGroup = `($.objectRef.apiGroup = %${EXTENSION_GROUP_REGEXES.contains}% && $.objectRef.apiGroup != %${EXTENSION_GROUP_REGEXES.notEndsWith}%)`;
+  const ownResource = `($.objectRef.subresource NOT EXISTS && (${anyOf('$.objectRef.resource', AUDIT_RESOURCES)} || ${extensionGroup}))`;
   const subresources = AUDIT_SUBRESOURCES.map(
     ({ resource, subresource }) =>
       `($.objectRef.resource = "${resource}" && $.objectRef.subresource = "${subresource}")`,
   );
   const pattern = [
     '{ ($.stage = "ResponseComplete")',
-    '($.responseStatus.code >= 200)',
-    '($.responseStatus.code < 300)',
+    // No responseStatus at all is kept: the interpreter reports such a write as a failure
+    // (`no-response-status`), it must not vanish here.
+    '($.responseStatus.code NOT EXISTS || ($.responseStatus.code >= 200 && $.responseStatus.code < 300))',
     anyOf('$.verb', AUDIT_VERBS),
     `(${[ownResource, ...subresources].join(' || ')}) }`,
   ].join(' && ');

@@ -19,6 +19,7 @@ function auditEvent(overrides: {
   code?: number | null;
   resource?: string;
   subresource?: string;
+  apiGroup?: string;
 }) {
   const objectRef: Record<string, string> = {
     resource: overrides.resource ?? 'pods',
@@ -26,6 +27,7 @@ function auditEvent(overrides: {
     apiVersion: 'v1',
   };
   if (overrides.subresource) objectRef.subresource = overrides.subresource;
+  if (overrides.apiGroup) objectRef.apiGroup = overrides.apiGroup;
   return {
     kind: 'Event',
     apiVersion: 'audit.k8s.io/v1',
@@ -116,10 +118,31 @@ describe('buildAuditFilterPattern', () => {
     ['a delete of a configmap', { verb: 'delete', resource: 'configmaps', code: 200 }, false],
     ['a forbidden create', { code: 403 }, false],
     ['a create rejected by admission', { code: 400 }, false],
-    ['a create without response status', { code: null }, false],
+    // The interpreter reports it (`no-response-status`), so it must reach the function.
+    ['a create without response status', { code: null }, true],
     ['the RequestReceived stage', { stage: 'RequestReceived', code: null }, false],
     ['a configmap create', { resource: 'configmaps' }, false],
     ['a secret update', { verb: 'update', resource: 'secrets', code: 200 }, false],
+    // Custom resources may embed a pod spec (judged by shape in the function).
+    ['an Argo Rollout create', { resource: 'rollouts', apiGroup: 'argoproj.io' }, true],
+    ['a JobSet patch', { verb: 'patch', resource: 'jobsets', apiGroup: 'jobset.x-k8s.io' }, true],
+    [
+      'a custom resource status patch',
+      { verb: 'patch', resource: 'rollouts', apiGroup: 'argoproj.io', subresource: 'status' },
+      false,
+    ],
+    [
+      'a lease renewal',
+      { verb: 'update', resource: 'leases', apiGroup: 'coordination.k8s.io', code: 200 },
+      false,
+    ],
+    ['a token review', { resource: 'tokenreviews', apiGroup: 'authentication.k8s.io' }, false],
+    [
+      'a Gateway API route',
+      { resource: 'httproutes', apiGroup: 'gateway.networking.k8s.io' },
+      false,
+    ],
+    ['a core-group configmap', { resource: 'configmaps', apiGroup: '' }, false],
   ] as const)('%s → %s', (_name, overrides, expected) => {
     expect(matches(auditEvent(overrides))).toBe(expected);
   });
@@ -158,6 +181,8 @@ describe('buildAuditFilterPattern', () => {
   it('the evaluator rejects syntax it does not implement', () => {
     expect(() => parse('{ $.verb = "create" && $.stage = "x" || $.code = "y" }')).toThrow(/mixed/);
     expect(() => parse('{ $.verb != "create" }')).toThrow();
+    expect(() => parse('{ $.a = %(x)% }')).toThrow(/subset/);
+    expect(() => parse('{ $.a = %x% && $.b = %y% && $.c = %z% }')).toThrow(/allows 2/);
   });
 });
 
