@@ -10,10 +10,10 @@ import type {
   APIGatewayProxyStructuredResultV2,
   SQSBatchResponse,
   SQSEvent,
-  SQSRecord,
 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lambdaContext } from '../handlers/commons/lambda-context.ts';
+import { sqsRecord } from '../handlers/commons/sqs-record.ts';
 import { type IngestEnv, startIngestEnv } from '../handlers/ingest-env.ts';
 import { auditEvent, EVIL } from './builders.ts';
 
@@ -127,23 +127,12 @@ describe('audit webhook EventList', () => {
   });
 });
 
-function record(id: string, detail: string): SQSRecord {
-  return {
-    messageId: id,
-    receiptHandle: `r-${id}`,
-    body: `{"version":"0","id":"eb-${id}","detail-type":"Pod Event","source":"regwatch.forwarder","account":"444455556666","time":"2026-11-30T10:00:00Z","region":"eu-central-1","resources":[],"detail":${detail}}`,
-    attributes: {
-      ApproximateReceiveCount: '1',
-      SentTimestamp: '1',
-      SenderId: 'S',
-      ApproximateFirstReceiveTimestamp: '1',
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:eu-central-1:444455556666:q',
-    awsRegion: 'eu-central-1',
-  };
+function record(id: string, detail: string) {
+  return sqsRecord(
+    id,
+    `{"version":"0","id":"eb-${id}","detail-type":"Pod Event","source":"regwatch.forwarder","account":"444455556666","time":"2026-11-30T10:00:00Z","region":"eu-central-1","resources":[],"detail":${detail}}`,
+    'arn:aws:sqs:eu-central-1:444455556666:q',
+  );
 }
 
 describe('pod-events SQS batch', () => {

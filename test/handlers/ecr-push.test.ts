@@ -2,14 +2,16 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DescribeRepositoriesCommand, ECRClient } from '@aws-sdk/client-ecr';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FindingsStore } from '../../lambdas/adapters/dynamodb/findings.ts';
 import { ImagesStore } from '../../lambdas/adapters/dynamodb/images.ts';
-import { freshTables, type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
+import type { LocalDynamo } from '../helpers/dynalite.ts';
 import { SHARED_FIXTURES } from '../helpers/fixtures.ts';
-import { lambdaContext, TEST_ENV } from './commons/lambda-context.ts';
+import { startHandlerEnv } from './commons/handler-env.ts';
+import { lambdaContext } from './commons/lambda-context.ts';
+import { sqsRecord } from './commons/sqs-record.ts';
 
 const FIXTURES = path.join(SHARED_FIXTURES, 'eventbridge');
 const QUEUE = 'https://sqs.eu-west-1.amazonaws.com/123456789012/scan-check';
@@ -24,18 +26,14 @@ let findings: FindingsStore;
 let handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
 beforeAll(async () => {
-  dynamo = await startDynalite();
-  const names = await freshTables(dynamo);
-  images = new ImagesStore(dynamo.doc, names.images);
-  findings = new FindingsStore(dynamo.doc, names.findings);
-  for (const [key, value] of Object.entries(TEST_ENV)) vi.stubEnv(key, value);
-  vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', dynamo.endpoint);
-  vi.stubEnv('IMAGES_TABLE', names.images);
-  vi.stubEnv('FINDINGS_TABLE', names.findings);
-  vi.stubEnv('ALLOWLIST_TABLE', names.allowlist);
-  vi.stubEnv('SCAN_CHECK_QUEUE_URL', QUEUE);
-  vi.stubEnv('SCAN_TIMEOUT_MINUTES', '30');
-  vi.stubEnv('FINDINGS_TTL_DAYS', '0');
+  const started = await startHandlerEnv({
+    SCAN_CHECK_QUEUE_URL: QUEUE,
+    SCAN_TIMEOUT_MINUTES: '30',
+    FINDINGS_TTL_DAYS: '0',
+  });
+  dynamo = started.dynamo;
+  images = new ImagesStore(dynamo.doc, started.names.images);
+  findings = new FindingsStore(dynamo.doc, started.names.findings);
   handler = (await import('../../lambdas/handlers/ecr-push.ts')).handler;
 });
 
@@ -55,24 +53,8 @@ beforeEach(() => {
   sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
 });
 
-function record(messageId: string, body: string): SQSRecord {
-  return {
-    messageId,
-    receiptHandle: `rh-${messageId}`,
-    body,
-    attributes: {
-      ApproximateReceiveCount: '1',
-      SentTimestamp: '0',
-      SenderId: 'events',
-      ApproximateFirstReceiveTimestamp: '0',
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:ecr-push',
-    awsRegion: 'eu-west-1',
-  };
-}
+const record = (messageId: string, body: string) =>
+  sqsRecord(messageId, body, 'arn:aws:sqs:eu-west-1:123456789012:ecr-push');
 
 const sample = readFileSync(
   path.join(FIXTURES, 'ecr-image-action-push-success.awsdocs.json'),

@@ -8,8 +8,8 @@ import { vi } from 'vitest';
 import { AllowlistStore, FindingsStore } from '../../lambdas/adapters/dynamodb/index.ts';
 import type { AllowlistRule } from '../../lambdas/core/allowlist/index.ts';
 import type { Finding } from '../../lambdas/core/types.ts';
-import { freshTables, type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
-import { TEST_ENV } from './commons/lambda-context.ts';
+import type { LocalDynamo } from '../helpers/dynalite.ts';
+import { startHandlerEnv } from './commons/handler-env.ts';
 
 /** Our ECR (any region) and registry.k8s.io are trusted; everything else is a finding. */
 export const TEST_RULES: AllowlistRule[] = [
@@ -38,22 +38,13 @@ export async function startIngestEnv(
     endpointVariable?: 'AWS_ENDPOINT_URL_DYNAMODB' | 'REGWATCH_DYNAMODB_ENDPOINT';
   } = {},
 ): Promise<IngestEnv> {
-  const dynamo = await startDynalite();
-  const names = await freshTables(dynamo);
+  const { dynamo, names } = await startHandlerEnv(
+    { FINDINGS_TTL_DAYS: '30', ALLOWLIST_CACHE_TTL_SECONDS: '60', ...options.env },
+    options.endpointVariable,
+  );
   const allowlist = new AllowlistStore(dynamo.doc, names.allowlist);
   for (const rule of options.rules ?? TEST_RULES) await allowlist.put(rule);
   const findings = new FindingsStore(dynamo.doc, names.findings);
-  const env: Record<string, string> = {
-    ...TEST_ENV,
-    FINDINGS_TABLE: names.findings,
-    ALLOWLIST_TABLE: names.allowlist,
-    IMAGES_TABLE: names.images,
-    FINDINGS_TTL_DAYS: '30',
-    ALLOWLIST_CACHE_TTL_SECONDS: '60',
-    [options.endpointVariable ?? 'AWS_ENDPOINT_URL_DYNAMODB']: dynamo.endpoint,
-    ...options.env,
-  };
-  for (const [key, value] of Object.entries(env)) vi.stubEnv(key, value);
   return {
     dynamo,
     findings,

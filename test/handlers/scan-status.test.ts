@@ -2,14 +2,16 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DescribeImageScanFindingsCommand, ECRClient } from '@aws-sdk/client-ecr';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FindingsStore } from '../../lambdas/adapters/dynamodb/findings.ts';
 import { ImagesStore } from '../../lambdas/adapters/dynamodb/images.ts';
-import { freshTables, type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
+import type { LocalDynamo } from '../helpers/dynalite.ts';
 import { SHARED_FIXTURES } from '../helpers/fixtures.ts';
-import { lambdaContext, TEST_ENV } from './commons/lambda-context.ts';
+import { startHandlerEnv } from './commons/handler-env.ts';
+import { lambdaContext } from './commons/lambda-context.ts';
+import { sqsRecord } from './commons/sqs-record.ts';
 
 const FIXTURES = path.join(SHARED_FIXTURES, 'eventbridge');
 const QUEUE = 'https://sqs.eu-west-1.amazonaws.com/123456789012/scan-check';
@@ -25,18 +27,15 @@ let findings: FindingsStore;
 let handler: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
 beforeAll(async () => {
-  dynamo = await startDynalite();
-  const names = await freshTables(dynamo);
-  images = new ImagesStore(dynamo.doc, names.images);
-  findings = new FindingsStore(dynamo.doc, names.findings);
-  for (const [key, value] of Object.entries(TEST_ENV)) vi.stubEnv(key, value);
-  vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', dynamo.endpoint);
-  vi.stubEnv('IMAGES_TABLE', names.images);
-  vi.stubEnv('FINDINGS_TABLE', names.findings);
-  vi.stubEnv('SCAN_CHECK_QUEUE_URL', QUEUE);
-  vi.stubEnv('SCAN_TIMEOUT_MINUTES', '30');
-  vi.stubEnv('VULNERABLE_SEVERITY_THRESHOLD', 'critical');
-  vi.stubEnv('FINDINGS_TTL_DAYS', '30');
+  const started = await startHandlerEnv({
+    SCAN_CHECK_QUEUE_URL: QUEUE,
+    SCAN_TIMEOUT_MINUTES: '30',
+    VULNERABLE_SEVERITY_THRESHOLD: 'critical',
+    FINDINGS_TTL_DAYS: '30',
+  });
+  dynamo = started.dynamo;
+  images = new ImagesStore(dynamo.doc, started.names.images);
+  findings = new FindingsStore(dynamo.doc, started.names.findings);
   handler = (await import('../../lambdas/handlers/scan-status.ts')).handler;
 });
 
@@ -53,24 +52,8 @@ beforeEach(() => {
   sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm' });
 });
 
-function record(messageId: string, body: string): SQSRecord {
-  return {
-    messageId,
-    receiptHandle: `rh-${messageId}`,
-    body,
-    attributes: {
-      ApproximateReceiveCount: '1',
-      SentTimestamp: '0',
-      SenderId: 'events',
-      ApproximateFirstReceiveTimestamp: '0',
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:scan-check',
-    awsRegion: 'eu-west-1',
-  };
-}
+const record = (messageId: string, body: string) =>
+  sqsRecord(messageId, body, 'arn:aws:sqs:eu-west-1:123456789012:scan-check');
 
 const read = (name: string) => readFileSync(path.join(FIXTURES, name), 'utf8');
 const inspectorScanSample = read('inspector2-scan-initial-scan-complete.awsdocs.json');

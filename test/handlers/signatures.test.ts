@@ -11,14 +11,16 @@ import {
   ECRClient,
 } from '@aws-sdk/client-ecr';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { AllowlistStore } from '../../lambdas/adapters/dynamodb/allowlist.ts';
 import { FindingsStore } from '../../lambdas/adapters/dynamodb/findings.ts';
-import { freshTables, type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
+import type { LocalDynamo } from '../helpers/dynalite.ts';
 import { SHARED_FIXTURES } from '../helpers/fixtures.ts';
-import { lambdaContext, TEST_ENV } from './commons/lambda-context.ts';
+import { startHandlerEnv } from './commons/handler-env.ts';
+import { lambdaContext } from './commons/lambda-context.ts';
+import { sqsRecord } from './commons/sqs-record.ts';
 
 const QUEUE = 'https://sqs.eu-west-1.amazonaws.com/123456789012/scan-check';
 const PROFILE = 'arn:aws:signer:us-west-2:123456789012:/signing-profiles/release';
@@ -31,24 +33,8 @@ let findings: FindingsStore;
 let ecrPush: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 let scanStatus: (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
-function record(messageId: string, body: string): SQSRecord {
-  return {
-    messageId,
-    receiptHandle: `rh-${messageId}`,
-    body,
-    attributes: {
-      ApproximateReceiveCount: '1',
-      SentTimestamp: '0',
-      SenderId: 'events',
-      ApproximateFirstReceiveTimestamp: '0',
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:q',
-    awsRegion: 'eu-west-1',
-  };
-}
+const record = (messageId: string, body: string) =>
+  sqsRecord(messageId, body, 'arn:aws:sqs:eu-west-1:123456789012:q');
 
 const sample = readFileSync(
   path.join(SHARED_FIXTURES, 'eventbridge', 'ecr-image-action-push-success.awsdocs.json'),
@@ -57,8 +43,13 @@ const sample = readFileSync(
 const pushOf = (digest: string) => sample.replace(/sha256:[0-9a-f]{60}/, digest);
 
 beforeAll(async () => {
-  dynamo = await startDynalite();
-  const names = await freshTables(dynamo);
+  const started = await startHandlerEnv({
+    SCAN_CHECK_QUEUE_URL: QUEUE,
+    SCAN_TIMEOUT_MINUTES: '30',
+    SIGNATURE_GRACE_SECONDS: '240',
+  });
+  dynamo = started.dynamo;
+  const names = started.names;
   findings = new FindingsStore(dynamo.doc, names.findings);
   await new AllowlistStore(dynamo.doc, names.allowlist).applyDiff({
     version: 1,
@@ -70,14 +61,6 @@ beforeAll(async () => {
       },
     ],
   });
-  for (const [key, value] of Object.entries(TEST_ENV)) vi.stubEnv(key, value);
-  vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', dynamo.endpoint);
-  vi.stubEnv('IMAGES_TABLE', names.images);
-  vi.stubEnv('FINDINGS_TABLE', names.findings);
-  vi.stubEnv('ALLOWLIST_TABLE', names.allowlist);
-  vi.stubEnv('SCAN_CHECK_QUEUE_URL', QUEUE);
-  vi.stubEnv('SCAN_TIMEOUT_MINUTES', '30');
-  vi.stubEnv('SIGNATURE_GRACE_SECONDS', '240');
   ecrPush = (await import('../../lambdas/handlers/ecr-push.ts')).handler;
   scanStatus = (await import('../../lambdas/handlers/scan-status.ts')).handler;
 });

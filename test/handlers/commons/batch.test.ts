@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { DynamoDBRecord, SQSRecord } from 'aws-lambda';
+import type { DynamoDBRecord } from 'aws-lambda';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import * as z from 'zod';
 import { ValidationError } from '../../../lambdas/core/errors.ts';
 import { lambdaContext, TEST_ENV } from './lambda-context.ts';
+import { sqsRecord as makeSqsRecord } from './sqs-record.ts';
 
 type Batch = typeof import('../../../lambdas/handlers/commons/batch.ts');
 let batch: Batch;
@@ -22,24 +23,8 @@ beforeAll(async () => {
   batch = await import('../../../lambdas/handlers/commons/batch.ts');
 });
 
-function sqsRecord(messageId: string, body: string): SQSRecord {
-  return {
-    messageId,
-    receiptHandle: `handle-${messageId}`,
-    body,
-    attributes: {
-      ApproximateReceiveCount: '1',
-      SentTimestamp: '1700000000000',
-      SenderId: 'events.amazonaws.com',
-      ApproximateFirstReceiveTimestamp: '1700000000001',
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:regwatch-ecr-push',
-    awsRegion: 'eu-west-1',
-  };
-}
+const sqsRecord = (messageId: string, body: string) =>
+  makeSqsRecord(messageId, body, 'arn:aws:sqs:eu-west-1:123456789012:regwatch-ecr-push');
 
 function streamRecord(sequence: string): DynamoDBRecord {
   return {
