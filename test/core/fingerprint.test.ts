@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { interpretAuditEvent } from '../../lambdas/core/audit/interpret.ts';
 import { findingId, fingerprint } from '../../lambdas/core/fingerprint.ts';
@@ -34,6 +35,43 @@ function podCreate(podName: string) {
 }
 
 describe('fingerprint', () => {
+  it('is sha256 of the length-prefixed v1 fields (stored findings depend on it), remembered or not', () => {
+    // Prepare: the documented encoding, computed here on its own.
+    const expected = (b: typeof base) =>
+      createHash('sha256')
+        .update(
+          [
+            'regwatch-finding-v1',
+            b.cluster,
+            b.namespace,
+            b.workload.kind,
+            b.workload.name,
+            b.container,
+            b.image,
+            b.rule,
+          ]
+            .map((f) => `${Buffer.byteLength(f, 'utf8')}:${f};`)
+            .join(''),
+        )
+        .digest('hex');
+    const unicode = { ...base, container: 'ünïcode', image: 'reg.example/a/b:1' };
+
+    // Act: first and repeated calls, then again after more distinct inputs than it remembers.
+    const first = [fingerprint(base), fingerprint(unicode)];
+    const repeated = [fingerprint(base), fingerprint(unicode)];
+    for (let i = 0; i < 5000; i++) fingerprint({ ...base, container: `c${i}` });
+    const later = [fingerprint(base), fingerprint(unicode)];
+
+    // Assess
+    const want = [expected(base), expected(unicode)];
+    expect(first).toEqual(want);
+    expect(repeated).toEqual(want);
+    expect(later).toEqual(want);
+    expect(fingerprint({ ...base, container: 'c4999' })).toBe(
+      expected({ ...base, container: 'c4999' }),
+    );
+  });
+
   it('is a deterministic sha256 hex and findingId is its first 16 characters', () => {
     // Act
     const fp = fingerprint(base);
