@@ -104,6 +104,64 @@ describe('allowlist cache', () => {
     expect(second.allowlist.decide('nginx:1.27', {}, NOW).allowed).toBe(false);
   });
 
+  it('gives back what validation gave for real allowlists (every field, through JSON)', async () => {
+    // Prepare: the shipped example and one with every rule field and key kind.
+    const { generateKeyPairSync } = await import('node:crypto');
+    const pem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+      .publicKey.export({ type: 'spki', format: 'pem' })
+      .toString();
+    const everything = [
+      'version: 1',
+      'severities: {mutable-tag: low, unsigned-image: critical}',
+      'rules:',
+      '  - {id: deny-bad, effect: deny, registry: "**.evil.example", repository: "**"}',
+      '  - id: pinned',
+      '    image: "ghcr.io/org/**"',
+      '    digests: ["sha256:' + 'a'.repeat(64) + '"]',
+      '    clusters: ["prod-*", "!prod-legacy"]',
+      '    namespaces: ["shop"]',
+      '    severity: critical',
+      '    expiresAt: "2027-01-01T00:00:00+02:00"',
+      '    reason: "ünïcode reason \\u2028 and \\ud800"',
+      '    owner: team',
+      '    ticket: SEC-1',
+      '  - id: tagged',
+      '    registry: "*.dkr.ecr.eu-west-1.amazonaws.com"',
+      '    repository: "team/*"',
+      '    tags: ["v1.*", "stable"]',
+      '    requireDigest: true',
+      '    denyTags: ["latest", "*-rc*"]',
+      '    requireSignature:',
+      '      - cosign:',
+      '          publicKeys:',
+      ...pem
+        .trim()
+        .split('\n')
+        .map((l, i) => (i === 0 ? `            - |\n              ${l}` : `              ${l}`)),
+      '      - keyless: {issuer: "https://token.actions.githubusercontent.com", subject: "https://github.com/org/**"}',
+      'pullThroughCache:',
+      '  - {prefix: "111122223333.dkr.ecr.eu-west-1.amazonaws.com/hub", upstream: docker.io}',
+      '',
+    ].join('\n');
+    const texts = [
+      readFileSync(path.resolve(import.meta.dirname, '../../examples/allowlist.yaml'), 'utf8'),
+      everything,
+    ];
+
+    for (const text of texts) {
+      writeFileSync(file, text);
+      // Act
+      const miss = await loadAllowlistDocument(file, io(), ID);
+      const hit = await loadAllowlistDocument(file, io(), ID);
+
+      // Assess: the same document, and the same meaning (the normalised content hash).
+      expect(hit.document).toStrictEqual(parseAllowlist(text));
+      expect(hit.document).toStrictEqual(miss.document);
+      expect(hit.allowlist.version).toBe(miss.allowlist.version);
+    }
+    expect(entries()).toHaveLength(2);
+  });
+
   it('is read: an entry for this exact text and build is what the file means', async () => {
     // Prepare: an entry this user wrote (the trust model): it is believed.
     plantEntry(PERMISSIVE);
