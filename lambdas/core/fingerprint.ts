@@ -32,23 +32,10 @@ export function fingerprint(input: FingerprintInput): string {
     input.image,
     input.rule,
   ];
-  let encoded = '';
-  for (const f of fields) encoded += `${Buffer.byteLength(f, 'utf8')}:${f};`;
-  const known = recent.get(encoded);
-  if (known !== undefined) return known;
-  const fp = createHash('sha256').update(encoded).digest('hex');
-  // Bounded: forgotten all at once when full (a replay repeats the same few thousand).
-  if (recent.size >= RECENT_MAX) recent.clear();
-  recent.set(encoded, fp);
-  return fp;
+  const hash = createHash('sha256');
+  for (const f of fields) hash.update(`${Buffer.byteLength(f, 'utf8')}:${f};`);
+  return hash.digest('hex');
 }
-
-/**
- * Fingerprints by their hash input. A replay asks for the same ones over and over (every
- * event of a workload), and a sha256 object costs more than the lookup.
- */
-const recent = new Map<string, string>();
-const RECENT_MAX = 4096;
 
 /** The short id people type (`regwatch findings show ID`): the first 16 hex characters. */
 export function findingId(fp: string): string {

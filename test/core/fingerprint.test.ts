@@ -35,7 +35,7 @@ function podCreate(podName: string) {
 }
 
 describe('fingerprint', () => {
-  it('is sha256 of the length-prefixed v1 fields (stored findings depend on it), remembered or not', () => {
+  it('is sha256 of the length-prefixed v1 fields (stored findings depend on it)', () => {
     // Prepare: the documented encoding, computed here on its own.
     const expected = (b: typeof base) =>
       createHash('sha256')
@@ -56,20 +56,11 @@ describe('fingerprint', () => {
         .digest('hex');
     const unicode = { ...base, container: 'ünïcode', image: 'reg.example/a/b:1' };
 
-    // Act: first and repeated calls, then again after more distinct inputs than it remembers.
-    const first = [fingerprint(base), fingerprint(unicode)];
-    const repeated = [fingerprint(base), fingerprint(unicode)];
-    for (let i = 0; i < 5000; i++) fingerprint({ ...base, container: `c${i}` });
-    const later = [fingerprint(base), fingerprint(unicode)];
+    // Act
+    const got = [fingerprint(base), fingerprint(unicode)];
 
     // Assess
-    const want = [expected(base), expected(unicode)];
-    expect(first).toEqual(want);
-    expect(repeated).toEqual(want);
-    expect(later).toEqual(want);
-    expect(fingerprint({ ...base, container: 'c4999' })).toBe(
-      expected({ ...base, container: 'c4999' }),
-    );
+    expect(got).toEqual([expected(base), expected(unicode)]);
   });
 
   it('is a deterministic sha256 hex and findingId is its first 16 characters', () => {
