@@ -3,19 +3,21 @@
  * generated EKS-like audit log of at least 200 MB, beside `jq` extracting only pod images from
  * the same file, both as whole processes (start-up included; target ≥ 8× jq) and in-process.
  *
- * Processes timed: `bin/regwatch.ts replay` as shipped (every command's modules load); the CLI
- * with only `replay` registered (what lazy command loading gives); the same bundled with
- * esbuild (what a `dist/` build gives: no type stripping, one file).
+ * Processes timed: the CLI as an installed package runs it (`bin/regwatch.js` taking the built
+ * `dist/`, see installed.ts), and the sources as `npx regwatch` runs them in a checkout. Each
+ * process's user + system CPU time is reported too: steadier than wall time on a shared machine.
  *
  *   npx node bench/replay.ts [--mb 200] [--runs 3] [--threads N]
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { replayFiles } from '../cli/commands/replay.ts';
 import { compileAllowlist, parseAllowlist } from '../lambdas/core/allowlist/index.ts';
 import { writeAuditLog } from './gen-audit-log.ts';
+import { installedCli } from './installed.ts';
 import { type BenchResult, median, versus } from './lib.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -34,43 +36,35 @@ async function logFile(mb: number): Promise<string> {
   return file;
 }
 
-/** Wall time of a whole process (spawn to exit), or null when it failed. */
-function timeProcess(cmd: string, args: readonly string[]): number | null {
+/**
+ * Wall time of a whole process (spawn to exit) and its user + system CPU time (from
+ * `/usr/bin/time` when there is one), or null when it failed.
+ */
+function timeProcess(
+  cmd: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+): { ms: number; cpuMs: number | null } | null {
+  const time = existsSync('/usr/bin/time');
   const start = performance.now();
-  const res = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
+  const res = time
+    ? spawnSync('/usr/bin/time', ['-f', '\nregwatch-bench-cpu %U %S', cmd, ...args], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        maxBuffer: 1 << 26,
+        env,
+      })
+    : spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26, env });
   const ms = performance.now() - start;
   // replay exits 1 when there are findings.
   if (res.error || (res.status !== 0 && res.status !== 1)) return null;
-  return ms;
+  const m = /regwatch-bench-cpu ([\d.]+) ([\d.]+)\s*$/.exec(res.stderr.toString());
+  return { ms, cpuMs: m ? (Number(m[1]) + Number(m[2])) * 1000 : null };
 }
 
-/** `bench/entries/replay-cli.ts` bundled like a `dist/` build (esbuild, ESM, minified). */
-async function bundleReplayCli(): Promise<string> {
-  const { build } = await import('esbuild');
-  const { ESM_REQUIRE_BANNER } = await import('../lib/constructs/handler-function.ts');
-  const outfile = path.join(root, 'bench', 'out', 'replay-cli.mjs');
-  await build({
-    entryPoints: [path.join(root, 'bench', 'entries', 'replay-cli.ts')],
-    outfile,
-    bundle: true,
-    minify: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node24',
-    banner: { js: ESM_REQUIRE_BANNER },
-    logLevel: 'error',
-  });
-  return outfile;
-}
-
-function timeJq(file: string): number | null {
-  const start = performance.now();
-  const res = spawnSync('jq', ['-c', JQ_POD_IMAGES, file], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    maxBuffer: 1 << 26,
-  });
-  if (res.error || res.status !== 0) return null;
-  return performance.now() - start;
+function timeJq(file: string): { ms: number; cpuMs: number | null } | null {
+  const which = spawnSync('jq', ['--version'], { stdio: 'ignore' });
+  if (which.error || which.status !== 0) return null;
+  return timeProcess('jq', ['-c', JQ_POD_IMAGES, file], process.env);
 }
 
 export async function run(
@@ -112,27 +106,40 @@ export async function run(
     '--quiet',
     ...(opts.threads ? ['--threads', String(opts.threads)] : []),
   ];
-  const bundle = await bundleReplayCli();
-  const processes: Record<string, { args: string[]; times: number[] }> = {
-    'regwatch replay process (bin, all commands load)': {
+  const installed = await installedCli();
+  const processes: Record<string, { args: string[]; times: number[]; cpu: number[] }> = {
+    'regwatch replay process (installed package)': {
+      args: [installed, ...replayArgs],
+      times: [],
+      cpu: [],
+    },
+    'regwatch replay process (sources in a checkout)': {
       args: [path.join(root, 'bin', 'regwatch.ts'), ...replayArgs],
       times: [],
+      cpu: [],
     },
-    'regwatch replay process (replay only: lazy loading)': {
-      args: [path.join(root, 'bench', 'entries', 'replay-cli.ts'), ...replayArgs],
-      times: [],
-    },
-    'regwatch replay process (replay only, bundled)': { args: [bundle, ...replayArgs], times: [] },
   };
+  // The allowlist cache as on a user's machine: warm after the first run.
+  const cacheHome = mkdtempSync(path.join(tmpdir(), 'regwatch-bench-replay-'));
+  const env = { ...process.env, XDG_CACHE_HOME: cacheHome, CI: '', REGWATCH_CACHE: '' };
+  for (const p of Object.values(processes)) timeProcess(process.execPath, p.args, env);
+  const jqCpu: number[] = [];
   // Interleaved, so load from other work on the machine falls on every variant alike.
   for (let i = 0; i < runs; i++) {
     const t = timeJq(file);
-    if (t !== null) jqTimes.push(t);
+    if (t !== null) {
+      jqTimes.push(t.ms);
+      if (t.cpuMs !== null) jqCpu.push(t.cpuMs);
+    }
     for (const p of Object.values(processes)) {
-      const ms = timeProcess(process.execPath, p.args);
-      if (ms !== null) p.times.push(ms);
+      const r = timeProcess(process.execPath, p.args, env);
+      if (r !== null) {
+        p.times.push(r.ms);
+        if (r.cpuMs !== null) p.cpu.push(r.cpuMs);
+      }
     }
   }
+  rmSync(cacheHome, { recursive: true, force: true });
   const oursMs = median(ours);
   const mbps = bytes / 1e6 / (oursMs / 1000);
   const results: BenchResult[] = [
@@ -154,16 +161,22 @@ export async function run(
         'in-process, no start-up',
       ),
     );
+    const spread = (xs: readonly number[]) =>
+      `${(Math.min(...xs) / 1000).toFixed(2)}–${(Math.max(...xs) / 1000).toFixed(2)} s`;
     for (const [name, p] of Object.entries(processes)) {
       if (p.times.length === 0) continue;
       const ms = median(p.times);
+      const cpu =
+        p.cpu.length > 0 && jqCpu.length > 0
+          ? `; CPU ${spread(p.cpu)} vs jq ${spread(jqCpu)}: ${(median(jqCpu) / median(p.cpu)).toFixed(2)}x`
+          : '';
       results.push(
         versus(
           name,
           bytes / 1e6 / (ms / 1000),
           'MB/s',
           { name: 'jq process (pod images only)', value: jqMbps },
-          `${(ms / 1000).toFixed(2)} s wall; target ≥ 8x`,
+          `wall ${spread(p.times)} (jq ${spread(jqTimes)})${cpu}; target ≥ 8x`,
         ),
       );
     }

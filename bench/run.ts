@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { type BenchResult, report } from './lib.ts';
 
 const here = import.meta.dirname;
-const NOT_BENCHES = new Set(['lib', 'run']);
+const NOT_BENCHES = new Set(['lib', 'run', 'installed']);
 
 const wanted = process.argv.slice(2);
 const names = readdirSync(here)

@@ -1,18 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import * as z from 'zod';
-import {
-  type AllowlistDocument,
-  type CompiledAllowlist,
-  compileAllowlist,
-  parseAllowlist,
-} from '../lambdas/core/allowlist/index.ts';
+import { type CompiledAllowlist, compileValidated } from '../lambdas/core/allowlist/compile.ts';
+import type { AllowlistDocument } from '../lambdas/core/allowlist/schema.ts';
 import { UsageError } from '../lambdas/core/errors.ts';
+import { allowlistCache, readCachedAllowlist, writeCachedAllowlist } from './allowlist-cache.ts';
+import { VALIDATOR_ID } from './build-id.ts';
 import type { CliIo } from './context.ts';
-
-// A CLI process validates one small document once: compiling zod's fast parsers (generated
-// code) costs more than it saves here. Long-running processes (Lambdas, local mode) keep them.
-z.config({ jitless: true });
 
 /**
  * The allowlist file a command uses: `--allowlist FILE`, else `$REGWATCH_ALLOWLIST`, else
@@ -28,11 +21,17 @@ export function resolveAllowlistPath(flag: string | undefined, io: CliIo): strin
   );
 }
 
-/** The validated document and its compiled matcher (worker threads compile the document again). */
-export function loadAllowlistDocument(
+/**
+ * The validated document and its compiled matcher (worker threads compile the document again).
+ * An unchanged file validated before by this build comes from the allowlist cache
+ * (`allowlist-cache.ts`) without loading the YAML library or zod; anything else is parsed and
+ * validated in full, and only a valid document is cached.
+ */
+export async function loadAllowlistDocument(
   flag: string | undefined,
   io: CliIo,
-): { document: AllowlistDocument; allowlist: CompiledAllowlist } {
+  validatorId: string | null = VALIDATOR_ID,
+): Promise<{ document: AllowlistDocument; allowlist: CompiledAllowlist }> {
   const file = resolveAllowlistPath(flag, io);
   let text: string;
   try {
@@ -42,10 +41,25 @@ export function loadAllowlistDocument(
       `cannot read allowlist ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`,
     );
   }
+  const cache = allowlistCache(io.env, validatorId);
+  const cached = cache === null ? null : readCachedAllowlist(cache, text);
+  if (cached !== null) {
+    try {
+      return { document: cached, allowlist: compileValidated(cached) };
+    } catch {
+      // An entry that does not compile is damaged: validate the file instead.
+    }
+  }
+  const { parseAllowlist } = await import('./allowlist-parse.ts');
   const document = parseAllowlist(text, file);
-  return { document, allowlist: compileAllowlist(document) };
+  const allowlist = compileValidated(document);
+  if (cache !== null) writeCachedAllowlist(cache, text, document);
+  return { document, allowlist };
 }
 
-export function loadAllowlistFile(flag: string | undefined, io: CliIo): CompiledAllowlist {
-  return loadAllowlistDocument(flag, io).allowlist;
+export async function loadAllowlistFile(
+  flag: string | undefined,
+  io: CliIo,
+): Promise<CompiledAllowlist> {
+  return (await loadAllowlistDocument(flag, io)).allowlist;
 }

@@ -39,7 +39,17 @@ function charWidth(code: number): number {
 
 const COMBINING = /\p{M}/u;
 
+/** Printable ASCII only: one column per character (most cells; a large replay has thousands). */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+/** The same, or such a cell after `truncate` (its "…" is one column too). */
+const PRINTABLE_ASCII_CUT = /^[\x20-\x7e]*\u2026?$/;
+
 export function textWidth(text: string): number {
+  return PRINTABLE_ASCII_CUT.test(text) ? text.length : widthByCodePoint(text);
+}
+
+/** `textWidth` one code point at a time (what the ASCII shortcut must equal). */
+export function widthByCodePoint(text: string): number {
   let w = 0;
   for (const c of text) w += COMBINING.test(c) ? 0 : charWidth(c.codePointAt(0) ?? 0);
   return w;
@@ -47,7 +57,15 @@ export function textWidth(text: string): number {
 
 /** `text` cut to `width` columns, ending in "…" when cut. */
 export function truncate(text: string, width: number): string {
-  if (textWidth(text) <= width) return text;
+  if (PRINTABLE_ASCII.test(text)) {
+    return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
+  }
+  return truncateByCodePoint(text, width);
+}
+
+/** `truncate` one code point at a time (what the ASCII shortcut must equal). */
+export function truncateByCodePoint(text: string, width: number): string {
+  if (widthByCodePoint(text) <= width) return text;
   let out = '';
   let w = 0;
   for (const c of text) {

@@ -6,7 +6,8 @@
  * - `dist/forwarder/main.mjs`: the forwarder bundle (the same one its container image runs).
  * The development workflow needs none of this: `npx regwatch` in a checkout runs the sources.
  */
-import { rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { bundle as bundleForwarder } from '../forwarder/build.ts';
@@ -20,8 +21,43 @@ export const CLI_EXTERNALS = ['dynalite'] as const;
 const REQUIRE_SHIM =
   "import { createRequire as __regwatchCreateRequire } from 'node:module'; const require = __regwatchCreateRequire(import.meta.url);";
 
+/**
+ * The allowlist cache's validator id (cli/build-id.ts): a hash of every file that goes into
+ * reading and validating an allowlist (cli/allowlist-parse.ts and all it imports, zod and yaml
+ * included), of the cache's own code and of the package version. Any change to how a file is
+ * judged valid changes it, so entries made by another build are never used.
+ */
+export async function validatorId(): Promise<string> {
+  const graph = await build({
+    entryPoints: [
+      path.join(ROOT, 'cli/allowlist-parse.ts'),
+      path.join(ROOT, 'cli/allowlist-cache.ts'),
+    ],
+    bundle: true,
+    write: false,
+    outdir: path.join(ROOT, 'dist-validator-id'),
+    absWorkingDir: ROOT,
+    platform: 'node',
+    format: 'esm',
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const hash = createHash('sha256');
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    version: string;
+  };
+  hash.update(`regwatch ${pkg.version}\0`);
+  for (const input of Object.keys(graph.metafile.inputs).sort()) {
+    hash.update(`${input}\0`);
+    hash.update(readFileSync(path.resolve(ROOT, input)));
+    hash.update('\0');
+  }
+  return hash.digest('hex').slice(0, 32);
+}
+
 export async function buildCli(outdir = DIST): Promise<number> {
   const result = await build({
+    define: { REGWATCH_VALIDATOR_ID: JSON.stringify(await validatorId()) },
     entryPoints: { regwatch: path.join(ROOT, 'bin/regwatch.ts') },
     outdir,
     entryNames: '[name]',

@@ -224,7 +224,9 @@ export const registerAllowlist: Register = (program: Command, io, setExit) => {
     try {
       let impact: Impact | undefined;
       if (dryRun) {
-        const { compileAllowlist } = await import('../../lambdas/core/allowlist/compile.ts');
+        const { compileAllowlist } = await import(
+          '../../lambdas/core/allowlist/compile-allowlist.ts'
+        );
         const before = compileAllowlist(await target.tables.allowlist.loadAll());
         const after = compileAllowlist(doc);
         const now = new Date();

@@ -206,7 +206,7 @@ export const registerCheck: Register = (program: Command, io, setExit) => {
       if (opts.file.length === 0) throw new UsageError('--manifests: no files given');
     }
     const failOn = parseFailOn(opts.failOn);
-    const allowlist: CompiledAllowlist = loadAllowlistFile(opts.allowlist, io);
+    const allowlist: CompiledAllowlist = await loadAllowlistFile(opts.allowlist, io);
     const now = new Date();
     /** Each image's decision, with what `--verify-signatures` needs to decide it again. */
     const judged: {

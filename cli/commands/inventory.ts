@@ -102,7 +102,7 @@ async function judgeAll(
   each: (entry: InventoryEntry, violations: Violation[]) => void,
 ): Promise<void> {
   const [{ compileAllowlist }, { judgeEntry }] = await Promise.all([
-    import('../../lambdas/core/allowlist/compile.ts'),
+    import('../../lambdas/core/allowlist/compile-allowlist.ts'),
     import('../../lambdas/services/reconcile.ts'),
   ]);
   const decider = compileAllowlist(await target.tables.allowlist.loadAll());

@@ -451,7 +451,7 @@ export const registerReplay: Register = (program: Command, io, setExit) => {
     const format = outputFormat(opts, FORMATS);
     const threads = parseThreads(opts.threads);
     const maxRecordBytes = parseSize(opts.maxRecordBytes);
-    const { document, allowlist } = loadAllowlistDocument(opts.allowlist, io);
+    const { document, allowlist } = await loadAllowlistDocument(opts.allowlist, io);
     const at = parseAt(opts.at);
     if (files.filter((f) => f === STDIN).length > 1) {
       throw new UsageError('standard input (-) can be read only once');

@@ -61,7 +61,7 @@ export const registerVerify: Register = (program: Command, io, setExit) => {
       if (!(OUTPUTS as readonly string[]).includes(output)) {
         throw new UsageError(`-o ${output}: not a format of verify (${OUTPUTS.join(', ')})`);
       }
-      const allowlist = loadAllowlistFile(opts.allowlist, io);
+      const allowlist = await loadAllowlistFile(opts.allowlist, io);
       const list = images.length > 0 ? images : await readLines(io.stdin);
       if (list.length === 0) throw new UsageError('no images to verify');
       const { cliVerifier, verifyImage } = await import('../signatures.ts');

@@ -4,8 +4,8 @@
  * takes a cluster name (CLI flags, the webhook path, pod events, local mode, configuration)
  * checks it with this one rule: the EKS cluster-name rule (`/aws/eks/<cluster>/cluster`),
  * 1-100 letters, digits, `-` or `_`, starting with a letter or digit. A DNS-1123 label fits it.
+ * No zod here (`cluster-schema.ts` has the schema): `check --cluster` must not load it.
  */
-import * as z from 'zod';
 import { ValidationError } from './errors.ts';
 
 export const CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/;
@@ -25,7 +25,3 @@ export function checkClusterName(name: unknown, where: string): string {
     { path: where, message: 'invalid cluster name' },
   ]);
 }
-
-export const clusterNameSchema = z
-  .string()
-  .regex(CLUSTER_NAME, { message: `invalid cluster name: ${CLUSTER_NAME_RULE}` });

@@ -5,7 +5,7 @@
  * after another, so two passes never race each other. Timers do not keep the process alive.
  */
 import type { AllowlistStore } from '../adapters/dynamodb/allowlist.ts';
-import { compileAllowlist } from '../core/allowlist/compile.ts';
+import { compileAllowlist } from '../core/allowlist/compile-allowlist.ts';
 import type { AllowlistDocument, AllowlistRule } from '../core/allowlist/schema.ts';
 import type { ImageRecord } from '../core/types.ts';
 import {

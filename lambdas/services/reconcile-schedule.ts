@@ -6,7 +6,7 @@
  * allowlist change or an expiry is applied within a minute (plus the pass), and the sweep's
  * `changed` count is the drift metric (zero on a healthy system).
  */
-import { compileAllowlist } from '../core/allowlist/compile.ts';
+import { compileAllowlist } from '../core/allowlist/compile-allowlist.ts';
 import {
   type AllowlistDocument,
   type AllowlistRule,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { interpretAuditEvent } from '../../lambdas/core/audit/interpret.ts';
 import { findingId, fingerprint } from '../../lambdas/core/fingerprint.ts';
@@ -34,6 +35,34 @@ function podCreate(podName: string) {
 }
 
 describe('fingerprint', () => {
+  it('is sha256 of the length-prefixed v1 fields (stored findings depend on it)', () => {
+    // Prepare: the documented encoding, computed here on its own.
+    const expected = (b: typeof base) =>
+      createHash('sha256')
+        .update(
+          [
+            'regwatch-finding-v1',
+            b.cluster,
+            b.namespace,
+            b.workload.kind,
+            b.workload.name,
+            b.container,
+            b.image,
+            b.rule,
+          ]
+            .map((f) => `${Buffer.byteLength(f, 'utf8')}:${f};`)
+            .join(''),
+        )
+        .digest('hex');
+    const unicode = { ...base, container: 'ünïcode', image: 'reg.example/a/b:1' };
+
+    // Act
+    const got = [fingerprint(base), fingerprint(unicode)];
+
+    // Assess
+    expect(got).toEqual([expected(base), expected(unicode)]);
+  });
+
   it('is a deterministic sha256 hex and findingId is its first 16 characters', () => {
     // Act
     const fp = fingerprint(base);

@@ -5,7 +5,7 @@
  * too (there is no container engine to build the image with).
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -28,11 +28,11 @@ let files: string[];
 let node22: string;
 
 /** Runs the installed CLI the way a user does; never from the checkout. */
-async function regwatch(node: string, args: string[]) {
+async function regwatch(node: string, args: string[], env: NodeJS.ProcessEnv = {}) {
   return run(node, [path.join(project, 'node_modules/regwatch/bin/regwatch.js'), ...args], {
     cwd: project,
     // No HOME and a bare PATH: the package must not depend on the developer's machine.
-    env: { PATH: path.dirname(node) },
+    env: { PATH: path.dirname(node), ...env },
     timeout: 60_000,
   }).then(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
@@ -141,6 +141,47 @@ for (const [label, nodePath] of [
         .split('\n')
         .map((l) => JSON.parse(l));
       expect(lines.map((l) => l.allowed)).toEqual([false, true]);
+    });
+
+    it('reads an unchanged allowlist from its cache: same output, no YAML reader or zod', async () => {
+      // Prepare: a hook that names every module loaded, and the chunks holding yaml and zod.
+      const hook = path.join(work, 'hook.mjs');
+      writeFileSync(
+        hook,
+        "import { registerHooks } from 'node:module';\n" +
+          'registerHooks({ load(url, c, next) { process.stderr.write("LOADED " + url + "\\n"); return next(url, c); } });\n',
+      );
+      const chunks = path.join(project, 'node_modules/regwatch/dist/chunks');
+      const heavy = readdirSync(chunks).filter(
+        (f) =>
+          f.endsWith('.js') &&
+          /ZodError|YAMLParseError/.test(readFileSync(path.join(chunks, f), 'utf8')),
+      );
+      expect(heavy.length).toBeGreaterThanOrEqual(2);
+      const allowlist = path.join(project, 'node_modules/regwatch/examples/allowlist.yaml');
+      const args = ['check', '--allowlist', allowlist, 'nginx:1.27', 'registry.k8s.io/pause:3.10'];
+      const env = {
+        XDG_CACHE_HOME: mkdtempSync(path.join(work, 'xdg-')),
+        NODE_OPTIONS: `--import ${hook}`,
+      };
+      const heavyLoaded = (stderr: string) =>
+        heavy.filter((f) => stderr.includes(`/dist/chunks/${f}\n`));
+
+      // Act
+      const miss = await regwatch(nodePath(), args, env);
+      const hit = await regwatch(nodePath(), args, env);
+      const entries = readdirSync(path.join(env.XDG_CACHE_HOME, 'regwatch'));
+      for (const e of entries) writeFileSync(path.join(env.XDG_CACHE_HOME, 'regwatch', e), '{');
+      const damaged = await regwatch(nodePath(), args, env);
+
+      // Assess
+      expect(miss.code).toBe(1);
+      expect(heavyLoaded(miss.stderr)).toEqual(heavy);
+      expect(entries).toHaveLength(1);
+      expect(heavyLoaded(hit.stderr)).toEqual([]);
+      expect(hit).toMatchObject({ code: miss.code, stdout: miss.stdout });
+      expect(heavyLoaded(damaged.stderr)).toEqual(heavy);
+      expect(damaged).toMatchObject({ code: miss.code, stdout: miss.stdout });
     });
 
     it('replays an audit log', async () => {

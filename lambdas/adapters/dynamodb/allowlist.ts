@@ -21,8 +21,9 @@ import {
   ScanCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { CompiledAllowlist } from '../../core/allowlist/compile.ts';
 // The modules themselves, not the barrel: it would bundle the YAML reader into every Lambda.
-import { type CompiledAllowlist, compileAllowlist } from '../../core/allowlist/compile.ts';
+import { compileAllowlist } from '../../core/allowlist/compile-allowlist.ts';
 import {
   ALLOWLIST_VERSION,
   type AllowlistDocument,

@@ -23,6 +23,15 @@ import type {
   Violation,
   ViolationRule,
 } from '../types.ts';
+import {
+  DEFAULT_SEVERITIES,
+  orderRule,
+  parseInstant,
+  parseRegistryPath,
+  type RegistryPath,
+  type RuleTarget,
+  ruleTarget,
+} from './document.ts';
 import { RuleIndex } from './matcher.ts';
 import {
   compileGlob,
@@ -35,18 +44,7 @@ import {
   type ScopeSet,
   type TagPattern,
 } from './patterns.ts';
-import {
-  type AllowlistDocument,
-  type AllowlistRule,
-  DEFAULT_SEVERITIES,
-  orderRule,
-  parseInstant,
-  parseRegistryPath,
-  type RegistryPath,
-  type RuleTarget,
-  ruleTarget,
-  validateAllowlist,
-} from './schema.ts';
+import type { AllowlistDocument, AllowlistRule } from './schema.ts';
 
 export interface CompiledRule {
   readonly rule: AllowlistRule;
@@ -183,9 +181,13 @@ class PullThroughIndex {
 
 /* ---------------------------------------------------------------- compile */
 
-/** Validates (again: nothing is half-loaded) and compiles a document. */
-export function compileAllowlist(doc: AllowlistDocument): CompiledAllowlist {
-  const valid = validateAllowlist(doc);
+/**
+ * Compiles a document that `validateAllowlist` returned, as it returned it (nothing checks it
+ * again here). Anything from outside goes through `compileAllowlist` (compile-allowlist.ts),
+ * which validates first; this module stays free of zod so that a process holding an
+ * already-validated document (the CLI's allowlist cache) loads neither zod nor the schema.
+ */
+export function compileValidated(valid: AllowlistDocument): CompiledAllowlist {
   const severities: Record<ViolationRule, Severity> = { ...DEFAULT_SEVERITIES };
   for (const [rule, severity] of Object.entries(valid.severities ?? {})) {
     if (severity !== undefined) severities[rule as ViolationRule] = severity;

@@ -6,9 +6,10 @@
 export {
   type CompiledAllowlist,
   type CompiledRule,
-  compileAllowlist,
+  compileValidated,
   specificityOf,
 } from './compile.ts';
+export { compileAllowlist } from './compile-allowlist.ts';
 export {
   ALLOWLIST_VERSION,
   type AllowlistDocument,

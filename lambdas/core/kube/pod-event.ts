@@ -17,7 +17,7 @@
  * its server fails loudly instead of being misread.
  */
 import * as z from 'zod';
-import { clusterNameSchema } from '../cluster.ts';
+import { clusterNameSchema } from '../cluster-schema.ts';
 import { POD_EVENT_REASONS } from '../types.ts';
 import { invalidImage, isImageString } from './containers.ts';
 

@@ -1,9 +1,16 @@
 import { PassThrough } from 'node:stream';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { csvCell } from '../../../cli/format.ts';
 import { colorEnabled } from '../../../cli/output/color.ts';
 import { outputFormat } from '../../../cli/output/format.ts';
-import { formatTable, textWidth } from '../../../cli/table.ts';
+import {
+  formatTable,
+  textWidth,
+  truncate,
+  truncateByCodePoint,
+  widthByCodePoint,
+} from '../../../cli/table.ts';
 import { visible } from '../../../lambdas/core/visible.ts';
 
 describe('visible', () => {
@@ -110,5 +117,27 @@ describe('outputFormat', () => {
       /expected one of table, json, csv/,
     );
     expect(() => outputFormat({ output: 'csv', json: true }, formats)).toThrow(/not both/);
+  });
+});
+
+describe('table widths: the printable-ASCII shortcut', () => {
+  // Mostly ASCII (the shortcut), with controls, combining marks and wide characters mixed in.
+  const text = fc.oneof(
+    fc.string({ unit: fc.constantFrom(...'abc-/:.@ ~'), maxLength: 40 }),
+    fc.string({ unit: fc.constantFrom(...'abc-/:.@ ~'), maxLength: 40 }).map((t) => `${t}…`),
+    fc.string({
+      unit: fc.constantFrom('a', ' ', '~', '…', '\x7f', '\x1f', '\u0301', '漢', '👍', 'ü'),
+      maxLength: 40,
+    }),
+  );
+
+  it('measures and cuts exactly like the code-point walk', () => {
+    fc.assert(
+      fc.property(text, fc.integer({ min: -2, max: 50 }), (t, width) => {
+        expect(textWidth(t)).toBe(widthByCodePoint(t));
+        expect(truncate(t, width)).toBe(truncateByCodePoint(t, width));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
