@@ -169,8 +169,8 @@ export class RegwatchStack extends Stack {
       indexes: string[] = [],
     ) => {
       target.allow(sid, actions, [table.table.tableArn]);
-      // Only Query and Scan can name an index, and no function scans one (the reconciler's
-      // sweep scans the table): indexes get Query; item reads and writes act on the table.
+      // Only Query and Scan can name an index: indexes get Query here (the one index Scan,
+      // the reconciler's cluster listing, is its own statement); item actions act on the table.
       const indexActions = actions.filter((a) => a === 'dynamodb:Query');
       if (indexes.length > 0 && indexActions.length > 0) {
         target.allow(
@@ -549,14 +549,28 @@ export class RegwatchStack extends Stack {
     }
 
     /* ------------------------------------------------------------ reconcile (issue 11) */
-    // Two schedules: every minute (allowlist changes and expiries since the last run, so both
-    // apply within a minute) and the sweep. EventBridge invokes asynchronously: failed
-    // invocations retry twice, then land in the DLQ.
+    // One function, three triggers: the allowlist table's stream (a change is re-judged in
+    // seconds), its own queue (a full pass fanned out by cluster, one message per cluster,
+    // continuations before the time runs out) and two schedules — every minute (expiries, the
+    // expiry warnings, a safety net for allowlist changes) and the sweep. EventBridge invokes
+    // asynchronously (two retries, then the DLQ); the stream mapping bisects and retries a
+    // failing batch, then sends its metadata to the same DLQ.
     const reconcileDlq = deadLetterQueue(this, 'ReconcileDlq');
-    alarms.deadLetterQueue('reconcile', reconcileDlq, 'reconcile invocations');
+    alarms.deadLetterQueue(
+      'reconcile',
+      reconcileDlq,
+      'reconcile invocations and allowlist-stream batches',
+    );
+    const reconcileTimeout = Duration.minutes(15);
+    const reconcileQueue = new WorkQueue(this, 'ReconcileQueue', {
+      consumerTimeout: reconcileTimeout,
+      // The messages name clusters and workloads: the tables' key encrypts them too.
+      encryptionKey: this.tables.key,
+    });
+    alarms.deadLetterQueue('reconcile-queue', reconcileQueue.dlq, 'reconcile fan-out messages');
     const reconcile = fn(
       'reconcile',
-      'regwatch: re-judge the inventory (allowlist changes, expiries, sweep)',
+      'regwatch: re-judge the inventory (allowlist stream, fan-out queue, expiries, sweep)',
       {
         environment: {
           FINDINGS_TABLE: findings.table.tableName,
@@ -565,21 +579,29 @@ export class RegwatchStack extends Stack {
           INVENTORY_TABLE: inventory.table.tableName,
           VULNERABLE_SEVERITY_THRESHOLD: config.vulnerableSeverityThreshold,
           FINDINGS_TTL_DAYS: String(config.findingsTtlDays),
+          RECONCILE_QUEUE_URL: reconcileQueue.queue.queueUrl,
+          EXCEPTION_WARNING_DAYS: String(config.exceptionWarningDays),
+          ALERTS_TOPIC_ARN: topic.topicArn,
+          MIN_ALERT_SEVERITY: config.minAlertSeverity,
         },
         deadLetterQueue: reconcileDlq,
-        timeout: Duration.minutes(15),
+        defaultPolicyWildcards: [
+          'DynamoDB streams: dynamodb:ListStreams has no resource-level permissions (added by the allowlist-stream event source).',
+        ],
+        timeout: reconcileTimeout,
       },
     );
     tableAccess(reconcile, allowlist, 'AllowlistRead', ['dynamodb:Scan', 'dynamodb:GetItem']);
+    // Findings upserts and auto-resolution; the expiry warnings' once-only marks (Get, Update).
     tableAccess(reconcile, findings, 'FindingsUpsert', [
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
     ]);
     tableAccess(reconcile, images, 'ImagesByDigest', ['dynamodb:Query']);
-    // The sweep scans the table; its state is one meta item (Get, Put); re-judged entries are
-    // updated; an allowlist change reads its registries' entries through byRegistry. Scans
-    // reaching the inventory by digest run in scan-status, not here.
+    // A full pass without the queue scans the table; the schedule's state is one meta item
+    // (Get, Put); re-judged entries are updated; a narrowed change reads its registries'
+    // entries through byRegistry; a fanned-out pass queries one cluster through byCluster.
     tableAccess(
       reconcile,
       inventory,
@@ -591,9 +613,39 @@ export class RegwatchStack extends Stack {
         'dynamodb:PutItem',
         'dynamodb:UpdateItem',
       ],
-      [INVENTORY_INDEX.byRegistry],
+      [INVENTORY_INDEX.byRegistry, INVENTORY_INDEX.byCluster],
+    );
+    // The fan-out lists the clusters: a Scan of byCluster that reads back the key alone.
+    reconcile.allow(
+      'InventoryClusterList',
+      ['dynamodb:Scan'],
+      [inventory.indexArn(INVENTORY_INDEX.byCluster)],
     );
     tablesKey(reconcile, true);
+    reconcile.allow('ReconcileQueueSend', ['sqs:SendMessage'], [reconcileQueue.queue.queueArn]);
+    reconcile.allow('ExpiryWarningsPublish', ['sns:Publish'], [topic.topicArn]);
+    reconcile.allow(
+      'ExpiryWarningsKey',
+      ['kms:Decrypt', 'kms:GenerateDataKey'],
+      [alertsTopic.key.keyArn],
+    );
+    reconcile.fn.addEventSource(
+      new DynamoEventSource(allowlist.table, {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        // An import writes many rules at once: one batch re-judges their registries together.
+        batchSize: 100,
+        maxBatchingWindow: Duration.seconds(2),
+        bisectBatchOnError: true,
+        retryAttempts: 3,
+        maxRecordAge: Duration.hours(24),
+        reportBatchItemFailures: true,
+        onFailure: new SqsDlq(reconcileDlq),
+        // One shard at a time: changes are applied in the order they were made.
+        parallelizationFactor: 1,
+      }),
+    );
+    // One cluster per invocation: each message has the whole 15 minutes before it continues.
+    sqsConsumer(reconcile, reconcileQueue, 1);
     for (const [id, schedule, sweep] of [
       ['ReconcileMinute', events.Schedule.rate(Duration.minutes(1)), false],
       [
