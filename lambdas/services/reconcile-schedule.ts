@@ -12,9 +12,10 @@ import {
   type AllowlistRule,
   ruleTarget,
 } from '../core/allowlist/schema.ts';
-import type { InventoryPort } from './reconcile.ts';
 import {
   emptyReconcileReport,
+  exactHost,
+  type InventoryPort,
   mergeReconcileReports,
   type ReconcileDeps,
   type ReconcileReport,
@@ -82,10 +83,7 @@ function hash(value: unknown): string {
   );
 }
 
-function hostOf(rule: AllowlistRule): string | null {
-  const target = ruleTarget(rule);
-  return target.registry.wildcards > 0 ? null : target.registry.source;
-}
+const hostOf = (rule: AllowlistRule): string | null => exactHost(rule);
 
 function stateOf(document: AllowlistDocument, version: number, at: Date): ScheduleState {
   return {

@@ -15,9 +15,8 @@ import {
   MAX_LISTED_DEPENDENTS,
 } from '../core/alerts/expiry-warning.ts';
 import type { AllowlistDocument, AllowlistRule } from '../core/allowlist/schema.ts';
-import { ruleTarget } from '../core/allowlist/schema.ts';
 import type { Decider } from '../core/evaluate.ts';
-import type { InventoryPort } from './reconcile.ts';
+import { exactHost, type InventoryPort } from './reconcile.ts';
 
 /** Where warnings go (SNS on AWS; console and Slack in local mode). */
 export interface ExpiryWarningNotifier {
@@ -95,9 +94,9 @@ export async function dependentsOf(
         image: entry.image,
       });
   };
-  const target = ruleTarget(rule);
-  if (target.registry.wildcards === 0) {
-    for await (const s of inventory.byRegistry(target.registry.source)) visit(s);
+  const host = exactHost(rule);
+  if (host !== null) {
+    for await (const s of inventory.byRegistry(host)) visit(s);
     return { dependents, total, complete: true };
   }
   let next: Record<string, unknown> | undefined;
