@@ -7,11 +7,7 @@
  * `changed` count is the drift metric (zero on a healthy system).
  */
 import { compileAllowlist } from '../core/allowlist/compile.ts';
-import {
-  type AllowlistDocument,
-  type AllowlistRule,
-  ruleTarget,
-} from '../core/allowlist/schema.ts';
+import type { AllowlistDocument, AllowlistRule } from '../core/allowlist/schema.ts';
 import {
   emptyReconcileReport,
   exactHost,
