@@ -191,7 +191,8 @@ describe('the reconciler (issue 11)', () => {
   const env = (t: Template) => {
     const fns = Object.values(t.findResources('AWS::Lambda::Function') as Resources);
     const fn = fns.find((f) => f.Properties.FunctionName === 'regwatch-reconcile');
-    return (fn?.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    if (!fn) throw new Error('no reconcile function');
+    return (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
   };
 
   it('reads the allowlist stream with bisection, retries and the DLQ as on-failure destination', () => {
