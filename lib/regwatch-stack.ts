@@ -10,6 +10,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { INVENTORY_INDEX } from '../lambdas/adapters/dynamodb/schema.ts';
+import { EXPIRY_WARNING_KIND } from '../lambdas/core/alerts/expiry-warning.ts';
 import type { FunctionEnvironment } from '../lambdas/handlers/compose/config.ts';
 import type { RegwatchConfig } from './config.ts';
 import { RegwatchAlarms } from './constructs/alarms.ts';
@@ -66,9 +67,10 @@ export const EVENT_PATTERNS = {
 } as const satisfies Record<string, events.EventPattern>;
 
 /**
- * The findings-stream filters that decide what alerts: a finding inserted as OPEN (new), or a
- * finding going from RESOLVED / SUPPRESSED back to OPEN (reopened). Repeats, acknowledgements
- * and the alerts function's own bookkeeping writes change no status and never match.
+ * The findings-stream filters that decide what alerts: a finding inserted as OPEN (new), a
+ * finding going from RESOLVED / SUPPRESSED back to OPEN (reopened), and an expiry warning
+ * inserted by the reconciler. Repeats, acknowledgements and the alerts function's own
+ * bookkeeping writes change no status, carry no `kind`, and never match.
  */
 export const ALERT_STREAM_FILTERS = [
   lambda.FilterCriteria.filter({
@@ -81,6 +83,11 @@ export const ALERT_STREAM_FILTERS = [
       OldImage: { status: { S: lambda.FilterRule.or('RESOLVED', 'SUPPRESSED') } },
       NewImage: { status: { S: lambda.FilterRule.isEqual('OPEN') } },
     },
+  }),
+  // An expiry warning the reconciler wrote (issue 11): one INSERT per rule and expiry instant.
+  lambda.FilterCriteria.filter({
+    eventName: lambda.FilterRule.isEqual('INSERT'),
+    dynamodb: { NewImage: { kind: { S: lambda.FilterRule.isEqual(EXPIRY_WARNING_KIND) } } },
   }),
 ];
 
@@ -581,8 +588,6 @@ export class RegwatchStack extends Stack {
           FINDINGS_TTL_DAYS: String(config.findingsTtlDays),
           RECONCILE_QUEUE_URL: reconcileQueue.queue.queueUrl,
           EXCEPTION_WARNING_DAYS: String(config.exceptionWarningDays),
-          ALERTS_TOPIC_ARN: topic.topicArn,
-          MIN_ALERT_SEVERITY: config.minAlertSeverity,
         },
         deadLetterQueue: reconcileDlq,
         defaultPolicyWildcards: [
@@ -592,7 +597,8 @@ export class RegwatchStack extends Stack {
       },
     );
     tableAccess(reconcile, allowlist, 'AllowlistRead', ['dynamodb:Scan', 'dynamodb:GetItem']);
-    // Findings upserts and auto-resolution; the expiry warnings' once-only marks (Get, Update).
+    // Findings upserts and auto-resolution; the expiry warnings' once-only marks (Get,
+    // Update) and the warning items the alerts function reads from the stream (Put).
     tableAccess(reconcile, findings, 'FindingsUpsert', [
       'dynamodb:GetItem',
       'dynamodb:PutItem',
@@ -623,12 +629,6 @@ export class RegwatchStack extends Stack {
     );
     tablesKey(reconcile, true);
     reconcile.allow('ReconcileQueueSend', ['sqs:SendMessage'], [reconcileQueue.queue.queueArn]);
-    reconcile.allow('ExpiryWarningsPublish', ['sns:Publish'], [topic.topicArn]);
-    reconcile.allow(
-      'ExpiryWarningsKey',
-      ['kms:Decrypt', 'kms:GenerateDataKey'],
-      [alertsTopic.key.keyArn],
-    );
     reconcile.fn.addEventSource(
       new DynamoEventSource(allowlist.table, {
         startingPosition: lambda.StartingPosition.TRIM_HORIZON,

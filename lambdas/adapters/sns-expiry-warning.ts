@@ -1,8 +1,9 @@
 /**
- * Expiry warnings to the alerts SNS topic, beside the finding alerts: the same subscribers
- * (email, the Slack notifier) and message attributes (`severity`, `rule` =
- * `expired-exception`, `cluster` as a `String.Array` of the clusters listed, `outcome` =
- * `expiry-warning`), so an existing filter policy on `cluster` or `severity` still applies.
+ * Expiry warnings to the alerts SNS topic, beside the finding alerts (the `alerts` function
+ * publishes both): the same subscribers (email, the Slack notifier) and message attributes
+ * (`severity`, `rule` = `expired-exception`, `cluster` as a `String.Array` of the clusters
+ * listed, `outcome` = `expiry-warning`), so an existing filter policy on `cluster` or
+ * `severity` still applies.
  */
 import { type MessageAttributeValue, PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import {
@@ -10,8 +11,6 @@ import {
   expiryWarningSubject,
   warningClusters,
 } from '../core/alerts/expiry-warning.ts';
-import { SEVERITIES, type Severity } from '../core/types.ts';
-import type { ExpiryWarningNotifier } from '../services/reconcile-warning.ts';
 
 export function expiryWarningAttributes(
   warning: ExpiryWarning,
@@ -31,28 +30,19 @@ export function expiryWarningAttributes(
   };
 }
 
-export class SnsExpiryWarningNotifier implements ExpiryWarningNotifier {
-  readonly #sns: SNSClient;
-  readonly #topicArn: string;
-  readonly #minimum: Severity;
-
-  constructor(sns: SNSClient, topicArn: string, minimum: Severity) {
-    this.#sns = sns;
-    this.#topicArn = topicArn;
-    this.#minimum = minimum;
-  }
-
-  async send(warning: ExpiryWarning): Promise<string | null> {
-    // People are told from the minimum alert severity up, as for findings.
-    if (SEVERITIES.indexOf(warning.severity) < SEVERITIES.indexOf(this.#minimum)) return null;
-    const out = await this.#sns.send(
-      new PublishCommand({
-        TopicArn: this.#topicArn,
-        Subject: expiryWarningSubject(warning),
-        Message: JSON.stringify(warning),
-        MessageAttributes: expiryWarningAttributes(warning),
-      }),
-    );
-    return out.MessageId ?? '';
-  }
+/** Publishes `warning` to `topicArn`; returns SNS's message id. */
+export async function publishExpiryWarning(
+  sns: SNSClient,
+  topicArn: string,
+  warning: ExpiryWarning,
+): Promise<string> {
+  const out = await sns.send(
+    new PublishCommand({
+      TopicArn: topicArn,
+      Subject: expiryWarningSubject(warning),
+      Message: JSON.stringify(warning),
+      MessageAttributes: expiryWarningAttributes(warning),
+    }),
+  );
+  return out.MessageId ?? '';
 }

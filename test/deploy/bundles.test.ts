@@ -17,7 +17,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { CreateTableCommand, GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { ScanCommand as DocScanCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand as DocGetCommand, ScanCommand as DocScanCommand } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AllowlistStore } from '../../lambdas/adapters/dynamodb/index.ts';
@@ -895,7 +895,39 @@ describe('the deployed bundles, run with the template environment against loopba
         [`deploy-any-host@${soon}`]: 'no-dependents',
       },
     });
-    const published = callsOf('reconcile').filter((c) => c.action === 'sns:Publish');
+    // The warning is a findings-table item; its stream record reaches alerts, which
+    // publishes it (as for a new finding), and slack-notifier renders it.
+    const warningKey = `expiry-warning#deploy-exception@${soon}`;
+    const stored = await dynamo.doc.send(
+      new DocGetCommand({
+        TableName: env('alerts').FINDINGS_TABLE as string,
+        Key: { fingerprint: warningKey },
+      }),
+    );
+    expect(stored.Item).toMatchObject({ kind: 'regwatch.expiry-warning' });
+    const before = callsOf('alerts').filter((c) => c.action === 'sns:Publish').length;
+    const alerted = await run('alerts', [
+      {
+        Records: [
+          {
+            eventID: 'warning-1',
+            eventName: 'INSERT',
+            eventSource: 'aws:dynamodb',
+            awsRegion: NAMES.region,
+            dynamodb: {
+              Keys: marshall({ fingerprint: warningKey }),
+              NewImage: marshall(stored.Item ?? {}, { removeUndefinedValues: true }),
+              SequenceNumber: '900',
+              StreamViewType: 'NEW_AND_OLD_IMAGES',
+            },
+          },
+        ],
+      },
+    ]);
+    expect(value(alerted, 0)).toEqual({ batchItemFailures: [] });
+    const published = callsOf('alerts')
+      .filter((c) => c.action === 'sns:Publish')
+      .slice(before);
     expect(published).toHaveLength(1);
     expect(JSON.parse(String(published[0]?.params.Message))).toMatchObject({
       kind: 'regwatch.expiry-warning',

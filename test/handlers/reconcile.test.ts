@@ -1,9 +1,8 @@
 /**
  * The reconcile handler on dynalite, for each of its event sources: the allowlist table's
- * stream, the reconcile queue (fan-out by cluster) and the two schedules. SQS and SNS cannot
- * run here: they are mocked, and the queue is drained by feeding what was sent back in.
+ * stream, the reconcile queue (fan-out by cluster) and the two schedules. SQS cannot
+ * run here: SQS is mocked, and the queue is drained by feeding what was sent back in.
  */
-import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type {
@@ -24,9 +23,7 @@ import { freshTables, type LocalDynamo, startDynalite } from '../helpers/dynalit
 import { lambdaContext, TEST_ENV } from './commons/lambda-context.ts';
 
 const sqsMock = mockClient(SQSClient);
-const snsMock = mockClient(SNSClient);
 const QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/regwatch-ReconcileQueue';
-const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:regwatch-alerts';
 
 const ALLOWLIST = `version: 1
 rules:
@@ -153,9 +150,7 @@ beforeAll(async () => {
   vi.stubEnv('IMAGES_TABLE', names.images);
   vi.stubEnv('INVENTORY_TABLE', names.inventory);
   vi.stubEnv('RECONCILE_QUEUE_URL', QUEUE_URL);
-  vi.stubEnv('ALERTS_TOPIC_ARN', TOPIC);
   vi.stubEnv('EXCEPTION_WARNING_DAYS', '7');
-  vi.stubEnv('MIN_ALERT_SEVERITY', 'high');
   handler = (await import('../../lambdas/handlers/reconcile.ts')).handler as unknown as Handler;
 });
 
@@ -169,13 +164,11 @@ beforeEach(async () => {
   tables = regwatchTables(dynamo.doc, names);
   await clear();
   sqsMock.reset();
-  snsMock.reset();
   sent = 0;
   sqsMock.on(SendMessageBatchCommand).callsFake((input: { Entries?: { Id?: string }[] }) => ({
     Successful: (input.Entries ?? []).map((e) => ({ Id: e.Id, MessageId: `id-${e.Id}` })),
     Failed: [],
   }));
-  snsMock.on(PublishCommand).resolves({ MessageId: 'sns-warning-1' });
   const doc = parseAllowlist(ALLOWLIST);
   await tables.allowlist.applyDiff(doc);
   await ingestPodEvents(
@@ -413,6 +406,13 @@ describe('reconcile handler: schedules and the queue', () => {
   });
 });
 
+/** The expiry warnings written for the alerts function (items of the findings table). */
+async function warningItems(): Promise<Record<string, unknown>[]> {
+  const { ScanCommand } = await import('@aws-sdk/lib-dynamodb');
+  const out = await dynamo.doc.send(new ScanCommand({ TableName: names.findings }));
+  return (out.Items ?? []).filter((i) => String(i.fingerprint).startsWith('expiry-warning#'));
+}
+
 describe('reconcile handler: expiry warnings', () => {
   it('warns once per rule and expiresAt, listing the containers that still depend on it', async () => {
     // Prepare: the exception expires in three days (inside the 7-day window)
@@ -438,30 +438,34 @@ describe('reconcile handler: expiry warnings', () => {
     });
     const moved = await handler({ sweep: false }, lambdaContext('reconcile'));
 
-    // Assess
-    const publishes = snsMock.commandCalls(PublishCommand).map((c) => c.args[0].input);
-    expect(publishes).toHaveLength(2);
-    const warning = JSON.parse(publishes[0]?.Message ?? '{}');
-    expect(warning).toMatchObject({
-      kind: 'regwatch.expiry-warning',
-      rule: { id: 'ghcr-tools', expiresAt, owner: 'platform-team' },
-      severity: 'high',
-      total: 1,
-      complete: true,
-      dependents: [
-        {
-          cluster: 'prod',
-          namespace: 'ops',
-          workload: { kind: 'Pod', name: 'jq' },
-          container: 'app',
-          image: 'ghcr.io/tools/jq:1',
-        },
-      ],
+    // Assess: one warning item per rule and instant, each an alert for the alerts function
+    const items = await warningItems();
+    expect(items.map((w) => w.fingerprint).sort()).toEqual(
+      [`expiry-warning#ghcr-tools@${expiresAt}`, `expiry-warning#ghcr-tools@${later}`].sort(),
+    );
+    const first = items.find((w) => w.fingerprint === `expiry-warning#ghcr-tools@${expiresAt}`);
+    const transition = classify({
+      eventName: 'INSERT',
+      dynamodb: { NewImage: marshall(first ?? {}, { removeUndefinedValues: true }) as never },
     });
-    expect(publishes[0]?.TopicArn).toBe(TOPIC);
-    expect(publishes[0]?.MessageAttributes?.cluster).toEqual({
-      DataType: 'String.Array',
-      StringValue: '["prod"]',
+    expect(transition).toMatchObject({
+      kind: 'warning',
+      warning: {
+        kind: 'regwatch.expiry-warning',
+        rule: { id: 'ghcr-tools', expiresAt, owner: 'platform-team' },
+        severity: 'high',
+        total: 1,
+        complete: true,
+        dependents: [
+          {
+            cluster: 'prod',
+            namespace: 'ops',
+            workload: { kind: 'Pod', name: 'jq' },
+            container: 'app',
+            image: 'ghcr.io/tools/jq:1',
+          },
+        ],
+      },
     });
     expect(runs.map((r) => (r as { warnings: Record<string, string> }).warnings)).toEqual([
       { [`ghcr-tools@${expiresAt}`]: 'sent' },
@@ -487,6 +491,6 @@ describe('reconcile handler: expiry warnings', () => {
       // The other exception is far outside the window.
     });
     expect(second.warnings).toEqual({});
-    expect(snsMock.commandCalls(PublishCommand)).toHaveLength(0);
+    expect(await warningItems()).toEqual([]);
   });
 });

@@ -223,7 +223,7 @@ describe('RegwatchStack with every option enabled', () => {
       'slack-notifier': [...BASE_ACTIONS, 'sqs:SendMessage', 'secretsmanager:GetSecretValue'],
       // Issue 11: re-judges the inventory; its schedules' failures and failed allowlist-stream
       // batches go to its DLQ; it reads the allowlist stream and consumes and feeds its own
-      // queue (fan-out by cluster); expiry warnings go to the alerts topic.
+      // queue (fan-out by cluster); expiry warnings are findings-table items (no SNS grant).
       reconcile: [
         ...BASE_ACTIONS,
         ...SQS_CONSUME,
@@ -233,7 +233,6 @@ describe('RegwatchStack with every option enabled', () => {
         'dynamodb:GetShardIterator',
         'dynamodb:ListStreams',
         ...EVALUATOR.filter((a) => a !== 'dynamodb:DeleteItem'),
-        'sns:Publish',
       ],
     };
     for (const [name, { roleId }] of ids) {
@@ -472,6 +471,13 @@ describe('RegwatchStack with every option enabled', () => {
                 OldImage: { status: { S: ['RESOLVED', 'SUPPRESSED'] } },
                 NewImage: { status: { S: ['OPEN'] } },
               },
+            }),
+          },
+          {
+            // Issue 11: an expiry warning the reconciler wrote.
+            Pattern: JSON.stringify({
+              eventName: ['INSERT'],
+              dynamodb: { NewImage: { kind: { S: ['regwatch.expiry-warning'] } } },
             }),
           },
         ],

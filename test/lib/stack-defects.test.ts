@@ -258,16 +258,12 @@ describe('the reconciler (issue 11)', () => {
     });
   });
 
-  it('gives the function regwatch:exceptionWarningDays (default 7) and the alerts topic', () => {
+  it('gives the function regwatch:exceptionWarningDays (default 7)', () => {
     const [defaults] = synth(FULL_CONTEXT) as [Template];
     const [configured] = synth({ ...FULL_CONTEXT, 'regwatch:exceptionWarningDays': '3' }) as [
       Template,
     ];
-    expect(env(defaults)).toMatchObject({
-      EXCEPTION_WARNING_DAYS: '7',
-      ALERTS_TOPIC_ARN: { Ref: expect.stringMatching(/^AlertsTopic/) },
-      MIN_ALERT_SEVERITY: 'high',
-    });
+    expect(env(defaults)).toMatchObject({ EXCEPTION_WARNING_DAYS: '7' });
     expect(env(configured).EXCEPTION_WARNING_DAYS).toBe('3');
   });
 });

@@ -1,12 +1,35 @@
 /**
- * Once-only marks for expiry warnings, in the findings table beside the alert marks: key
- * `alerted#expiry-warning#<rule>@<expiresAt>`. Like those, a mark has no `status` and none of
- * the index keys, so it never matches the alert stream filters and never shows in a findings
- * query; TTL (`expiresAt`, epoch seconds) removes it after the rule's expiry.
+ * Expiry warnings in the findings table (issue 11), beside the alert marks:
+ * - the once-only mark, key `alerted#expiry-warning#<rule>@<expiresAt>` (`WarningMarks`);
+ * - on AWS, the warning itself, key `expiry-warning#<rule>@<expiresAt>`
+ *   (`FindingsStreamWarnings`): its INSERT on the findings stream reaches the `alerts`
+ *   function like a new finding does (`ALERT_STREAM_FILTERS`), which publishes it to SNS and
+ *   EventBridge with its own alert marks and retries.
+ * Neither has a `status` or any index key, so neither shows in a findings query (nor matches
+ * the finding filters); TTL (`expiresAt`, epoch seconds) removes both after the rule's expiry.
  */
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { WarningMark, WarningMarksPort } from '../../services/reconcile-warning.ts';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import {
+  EXPIRY_WARNING_KIND,
+  type ExpiryWarning,
+  expiryWarningKey,
+} from '../../core/alerts/expiry-warning.ts';
+import type {
+  ExpiryWarningNotifier,
+  WarningMark,
+  WarningMarksPort,
+} from '../../services/reconcile-warning.ts';
 import { isConditionalCheckFailed } from './common.ts';
+
+/** Key prefix of a warning item (what the alerts stream filter matches on is `kind`). */
+export const WARNING_ITEM_PREFIX = 'expiry-warning#';
+/** Warning items outlive the rule's expiry by this much, then TTL removes them. */
+const WARNING_ITEM_KEEP_DAYS = 14;
 
 export const WARNING_MARK_PREFIX = 'alerted#expiry-warning#';
 /** A claim older than this belongs to a sender that died: another may take it over. */
@@ -76,5 +99,42 @@ export class WarningMarks implements WarningMarksPort {
         ExpressionAttributeValues: { ':id': id, ':at': now.toISOString() },
       }),
     );
+  }
+}
+
+/**
+ * The AWS notifier: writes the warning as an item of the findings table, once (a conditional
+ * Put: a retried run writes nothing, so the stream carries one INSERT). Returns its key.
+ */
+export class FindingsStreamWarnings implements ExpiryWarningNotifier {
+  readonly #doc: DynamoDBDocumentClient;
+  readonly #table: string;
+
+  constructor(doc: DynamoDBDocumentClient, findingsTable: string) {
+    this.#doc = doc;
+    this.#table = findingsTable;
+  }
+
+  async send(warning: ExpiryWarning): Promise<string> {
+    const key = `${WARNING_ITEM_PREFIX}${expiryWarningKey(warning.rule)}`;
+    try {
+      await this.#doc.send(
+        new PutCommand({
+          TableName: this.#table,
+          Item: {
+            fingerprint: key,
+            kind: EXPIRY_WARNING_KIND,
+            warning,
+            expiresAt:
+              Math.floor(Date.parse(warning.rule.expiresAt) / 1000) +
+              WARNING_ITEM_KEEP_DAYS * 86_400,
+          },
+          ConditionExpression: 'attribute_not_exists(fingerprint)',
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+    return key;
   }
 }

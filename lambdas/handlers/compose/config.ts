@@ -137,9 +137,6 @@ export const reconcileConfigSchema = z.object({
   RECONCILE_QUEUE_URL: z.url(),
   /** Days before a rule's `expiresAt` its warning goes out (`regwatch:exceptionWarningDays`); 0 = none. */
   EXCEPTION_WARNING_DAYS: whole('EXCEPTION_WARNING_DAYS').max(3650).default(7),
-  /** Where expiry warnings go: the alerts topic, from `MIN_ALERT_SEVERITY` up. */
-  ALERTS_TOPIC_ARN: z.string().startsWith('arn:', 'must be an SNS topic ARN'),
-  MIN_ALERT_SEVERITY: z.enum(SEVERITIES).default('high'),
   REGWATCH_DYNAMODB_ENDPOINT: z.url().optional(),
 });
 export type ReconcileConfig = z.infer<typeof reconcileConfigSchema>;

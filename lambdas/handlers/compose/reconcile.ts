@@ -1,9 +1,8 @@
 /**
  * Composition root of the `reconcile` function: one DynamoDB client and the stores over it,
- * the reconcile queue (fan-out by cluster), and the alerts topic for expiry warnings.
+ * and the reconcile queue (fan-out by cluster). Expiry warnings are findings-table items.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AllowlistStore } from '../../adapters/dynamodb/allowlist.ts';
@@ -11,8 +10,7 @@ import { FindingsStore } from '../../adapters/dynamodb/findings.ts';
 import { ImagesStore } from '../../adapters/dynamodb/images.ts';
 import { documentClient } from '../../adapters/dynamodb/index.ts';
 import { InventoryStore } from '../../adapters/dynamodb/inventory.ts';
-import { WarningMarks } from '../../adapters/dynamodb/warning-marks.ts';
-import { SnsExpiryWarningNotifier } from '../../adapters/sns-expiry-warning.ts';
+import { FindingsStreamWarnings, WarningMarks } from '../../adapters/dynamodb/warning-marks.ts';
 import { SqsReconcileQueue } from '../../adapters/sqs-reconcile.ts';
 import type { ReconcileQueuePort } from '../../services/reconcile-fanout.ts';
 import type { ScheduleDeps } from '../../services/reconcile-schedule.ts';
@@ -72,13 +70,9 @@ export function buildReconcileDeps(
     warnings: {
       inventory,
       marks: new WarningMarks(doc, config.FINDINGS_TABLE),
-      notifier:
-        options.notifier ??
-        new SnsExpiryWarningNotifier(
-          new SNSClient({}),
-          config.ALERTS_TOPIC_ARN,
-          config.MIN_ALERT_SEVERITY,
-        ),
+      // The warning goes the way findings alert: a findings-table item the alerts function
+      // reads from the stream and publishes (SNS from MIN_ALERT_SEVERITY up, EventBridge).
+      notifier: options.notifier ?? new FindingsStreamWarnings(doc, config.FINDINGS_TABLE),
       clock,
     },
     telemetry,
