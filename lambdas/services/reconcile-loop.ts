@@ -20,6 +20,7 @@ import {
   deliverExpiryWarning,
   dependentsOf,
   type ExpiryWarningNotifier,
+  RECHECK_MS,
   type WarningMarksPort,
 } from './reconcile-warning.ts';
 
@@ -255,7 +256,15 @@ export class ReconcileLoop {
     const warning = expiryWarning(rule, document, found, now, days);
     const outcome = this.#o.warnings
       ? await deliverExpiryWarning(warning, this.#o.warnings, now)
-      : 'not-sent';
+      : warning.total === 0
+        ? 'no-dependents'
+        : 'not-sent';
     this.#o.onExpiryWarning?.(warning, outcome);
+    // Nothing depended on it yet (e.g. right after start): look again later in the window.
+    const at = Date.parse(rule.expiresAt ?? '');
+    if (outcome === 'no-dependents' && now.getTime() + RECHECK_MS < at) {
+      this.#warned.delete(key);
+      this.#at(now.getTime() + RECHECK_MS, () => this.#warn(rule, key));
+    }
   }
 }

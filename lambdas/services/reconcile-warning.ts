@@ -3,7 +3,8 @@
  * and expiry instant listing the containers the rule still allows. Sent at most once: a mark
  * (`WarningMarksPort`) is claimed before the alert goes out and records its delivery, so the
  * per-minute run, a retried run or a restarted local mode never repeats it. A rule nothing
- * depends on is marked without an alert (quiet unless something would break).
+ * depends on gets no alert (quiet unless something would break) and is searched again an
+ * hour later, until its expiry.
  */
 import type { StoredEntry } from '../adapters/dynamodb/inventory.ts';
 import {
@@ -25,9 +26,11 @@ export interface ExpiryWarningNotifier {
 }
 
 export interface WarningMark {
-  /** The delivery id, `none` (nothing depended) or `below-minimum`. */
+  /** The delivery id, or `below-minimum`. */
   delivered?: string | undefined;
   claimedAt?: number | undefined;
+  /** When a search last found nothing depending on the rule (it is searched again later). */
+  checkedAt?: number | undefined;
 }
 
 /** The once-only bookkeeping (`WarningMarks` in `adapters/dynamodb/warning-marks.ts` fits). */
@@ -36,10 +39,17 @@ export interface WarningMarksPort {
   /** Claims the mark for this sender unless it is delivered or freshly claimed; false if not. */
   claim(key: string, now: Date, expiresAtEpoch: number): Promise<boolean>;
   delivered(key: string, id: string, now: Date): Promise<void>;
+  /** Releases the claim: nothing depended on the rule at `now`. */
+  nothingDepends(key: string, now: Date): Promise<void>;
 }
 
 /** Deliveries kept after the expiry, so a late run still finds the mark. */
 const MARK_KEEP_DAYS = 14;
+/**
+ * A rule nothing depends on is searched again after this long: a workload deployed later in
+ * the window still gets its warning, and a quiet rule costs one search an hour, not a minute.
+ */
+export const RECHECK_MS = 3_600_000;
 
 /**
  * Sends `warning` unless its mark says it was sent (or is being sent). Returns what happened.
@@ -55,7 +65,7 @@ export async function deliverExpiryWarning(
   const keepUntil = Math.floor(Date.parse(warning.rule.expiresAt) / 1000) + MARK_KEEP_DAYS * 86_400;
   if (!(await deps.marks.claim(key, now, keepUntil))) return 'claimed-elsewhere';
   if (warning.total === 0) {
-    await deps.marks.delivered(key, 'none', now);
+    await deps.marks.nothingDepends(key, now);
     return 'no-dependents';
   }
   const id = await deps.notifier.send(warning);
@@ -130,7 +140,9 @@ export async function sendDueExpiryWarnings(
     if (!inWarningWindow(rule, now, opts.warningDays)) continue;
     const key = expiryWarningKey(rule);
     // A cheap read first: a rule warned about costs one GetItem a minute, not a search.
-    if ((await deps.marks.get(key))?.delivered !== undefined) continue;
+    const mark = await deps.marks.get(key);
+    if (mark?.delivered !== undefined) continue;
+    if (mark?.checkedAt !== undefined && now.getTime() - mark.checkedAt < RECHECK_MS) continue;
     const found = await dependentsOf(rule, decider, deps.inventory, now, opts.maxPages);
     const warning = expiryWarning(rule, document, found, now, opts.warningDays);
     outcomes[key] = await deliverExpiryWarning(warning, deps, now);

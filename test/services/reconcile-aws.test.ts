@@ -19,6 +19,7 @@ import {
 } from '../../lambdas/services/reconcile-fanout.ts';
 import { ReconcileLoop } from '../../lambdas/services/reconcile-loop.ts';
 import { narrowChanges, reconcileStreamBatch } from '../../lambdas/services/reconcile-stream.ts';
+import { sendDueExpiryWarnings } from '../../lambdas/services/reconcile-warning.ts';
 import { freshTables, type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
 
 const ALLOWLIST = `version: 1
@@ -250,6 +251,64 @@ describe('the fan-out by cluster', () => {
       'cluster:batch',
       'cluster:batch',
       'cluster:batch',
+    ]);
+  });
+});
+
+describe('the expiry warning on the minute run', () => {
+  it('a rule nothing depends on yet is searched again an hour later, then warns once', async () => {
+    // Prepare: an exception for a registry nothing runs from yet
+    let now = new Date('2026-06-01T10:00:00Z');
+    const rule: AllowlistRule = {
+      id: 'gcr-exception',
+      registry: 'gcr.io',
+      expiresAt: '2026-06-05T10:00:00Z',
+    };
+    const document = { ...doc, rules: [...doc.rules, rule] };
+    const sentWarnings: ExpiryWarning[] = [];
+    const warningDeps = {
+      inventory: tables.inventory,
+      marks: new WarningMarks(tables.doc, findingsTable),
+      notifier: {
+        send: async (w: ExpiryWarning) => {
+          sentWarnings.push(w);
+          return 'id-1';
+        },
+      },
+      clock: () => now,
+    };
+    const run = () =>
+      sendDueExpiryWarnings(document, compileAllowlist(document), warningDeps, {
+        warningDays: 7,
+        maxPages: 10,
+      });
+
+    // Act: nothing depends; a workload appears; the next minute; an hour on; later still
+    const empty = await run();
+    await ingestPodEvents([pod('prod', 'builder', 'gcr.io/kaniko/executor:1')], {
+      allowlist: { current: async () => compileAllowlist(document) },
+      findings: tables.findings,
+      clock: () => now,
+      minAlertSeverity: 'low',
+      inventory: { store: tables.inventory, findings: tables.findings },
+    });
+    now = new Date('2026-06-01T10:01:00Z');
+    const soon = await run();
+    now = new Date('2026-06-01T11:01:00Z');
+    const later = await run();
+    now = new Date('2026-06-01T13:00:00Z');
+    const after = await run();
+
+    // Assess
+    const key = `gcr-exception@${rule.expiresAt}`;
+    expect([empty, soon, later, after]).toEqual([
+      { [key]: 'no-dependents' },
+      {},
+      { [key]: 'sent' },
+      {},
+    ]);
+    expect(sentWarnings.map((w) => w.dependents.map((d) => d.workload.name))).toEqual([
+      ['builder'],
     ]);
   });
 });

@@ -56,6 +56,7 @@ export class WarningMarks implements WarningMarksPort {
     return {
       delivered: typeof out.Item.delivered === 'string' ? out.Item.delivered : undefined,
       claimedAt: typeof out.Item.claimedAt === 'number' ? out.Item.claimedAt : undefined,
+      checkedAt: typeof out.Item.checkedAt === 'number' ? out.Item.checkedAt : undefined,
     };
   }
 
@@ -87,6 +88,18 @@ export class WarningMarks implements WarningMarksPort {
       if (isConditionalCheckFailed(error)) return false;
       throw error;
     }
+  }
+
+  async nothingDepends(key: string, now: Date): Promise<void> {
+    await this.#doc.send(
+      new UpdateCommand({
+        TableName: this.#table,
+        Key: { fingerprint: `${WARNING_MARK_PREFIX}${key}` },
+        UpdateExpression: 'SET #checked = :now REMOVE #claimed',
+        ExpressionAttributeNames: { '#checked': 'checkedAt', '#claimed': 'claimedAt' },
+        ExpressionAttributeValues: { ':now': now.getTime() },
+      }),
+    );
   }
 
   async delivered(key: string, id: string, now: Date): Promise<void> {
