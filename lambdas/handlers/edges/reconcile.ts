@@ -14,6 +14,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { Context, DynamoDBBatchResponse, SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import * as z from 'zod';
+import { META_ID } from '../../adapters/dynamodb/allowlist.ts';
 import { zodIssues } from '../../adapters/dynamodb/common.ts';
 import { compileAllowlist } from '../../core/allowlist/compile.ts';
 import { type AllowlistRule, validateRule } from '../../core/allowlist/schema.ts';
@@ -33,8 +34,6 @@ import type { ReconcileWiring } from '../compose/reconcile.ts';
 
 /** Time left when an invocation stops and sends a continuation (one page takes far less). */
 export const RESERVE_MS = 120_000;
-/** The allowlist store's settings item (`AllowlistStore`'s `META_ID`). */
-const META_ID = '#meta';
 const BOOKKEEPING = new Set(['position', 'updatedAt']);
 
 const imageSchema = z.record(z.string(), z.unknown());
