@@ -167,7 +167,8 @@ export async function scheduledReconcile(
   let report = emptyReconcileReport();
   let scope: ScheduleOutcome['scope'] = 'none';
   let fanOut: FanOutReport | undefined;
-  const cause = `schedule:${now.toISOString()}`;
+  // The sweep's own cause: its fanned-out clusters report their changes under `sweep`.
+  const cause = `${opts.sweep ? 'sweep' : 'schedule'}:${now.toISOString()}`;
   if (prev?.resume && !full) {
     causes.push('resume');
     full = true;

@@ -131,6 +131,16 @@ function budgetOf(context: Context): RunBudget {
   return { remainingMs: () => context.getRemainingTimeInMillis(), reserveMs: RESERVE_MS };
 }
 
+/** The metric dimension of a fanned-out pass: what started it, from a closed set. */
+function triggerOf(cause: string): string {
+  const prefix = cause.split(':')[0] ?? '';
+  return ['stream', 'schedule', 'sweep'].includes(prefix)
+    ? prefix === 'schedule'
+      ? 'minute'
+      : prefix
+    : 'cluster';
+}
+
 const total = (r: ReconcileReport) => Object.values(r.resolved).reduce((a, b) => a + b, 0);
 
 export function reconcileEdge(wiring: ReconcileWiring) {
@@ -206,7 +216,8 @@ export function reconcileEdge(wiring: ReconcileWiring) {
         deps,
         budgetOf(context),
       );
-      report('cluster', r, {
+      // A fanned-out pass counts under what started it: a healthy sweep's clusters publish 0.
+      report(triggerOf(message.cause), r, {
         cluster: message.cluster,
         cause: message.cause,
         continued: r.next !== undefined,
