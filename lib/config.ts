@@ -23,6 +23,7 @@ export const CONTEXT_KEYS = {
   queueConcurrency: 'regwatch:queueConcurrency',
   reservedConcurrency: 'regwatch:reservedConcurrency',
   reconcileSweepMinutes: 'regwatch:reconcileSweepMinutes',
+  exceptionWarningDays: 'regwatch:exceptionWarningDays',
   registryCredentialsSecretName: 'regwatch:registryCredentialsSecretName',
   sigstoreTrustedRootSecretName: 'regwatch:sigstoreTrustedRootSecretName',
   signatureRepositoryArns: 'regwatch:signatureRepositoryArns',
@@ -144,6 +145,8 @@ export const configSchema = z.object({
   reservedConcurrency: reservations.default({}),
   /** The reconciler's full sweep (issue 11): every this many minutes. */
   reconcileSweepMinutes: integer(5, 1440).default(60),
+  /** Days before an exception's `expiresAt` its warning alert goes out (issue 11); 0 = none. */
+  exceptionWarningDays: integer(0, 3650).default(7),
   /**
    * `requireSignature` (docs/signatures.md): a docker-config JSON with credentials for
    * registries other than ECR, and a Sigstore trusted root replacing the shipped one. Both are

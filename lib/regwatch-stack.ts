@@ -10,6 +10,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { INVENTORY_INDEX } from '../lambdas/adapters/dynamodb/schema.ts';
+import { EXPIRY_WARNING_KIND } from '../lambdas/core/alerts/expiry-warning.ts';
 import type { FunctionEnvironment } from '../lambdas/handlers/compose/config.ts';
 import type { RegwatchConfig } from './config.ts';
 import { RegwatchAlarms } from './constructs/alarms.ts';
@@ -66,9 +67,10 @@ export const EVENT_PATTERNS = {
 } as const satisfies Record<string, events.EventPattern>;
 
 /**
- * The findings-stream filters that decide what alerts: a finding inserted as OPEN (new), or a
- * finding going from RESOLVED / SUPPRESSED back to OPEN (reopened). Repeats, acknowledgements
- * and the alerts function's own bookkeeping writes change no status and never match.
+ * The findings-stream filters that decide what alerts: a finding inserted as OPEN (new), a
+ * finding going from RESOLVED / SUPPRESSED back to OPEN (reopened), and an expiry warning
+ * inserted by the reconciler. Repeats, acknowledgements and the alerts function's own
+ * bookkeeping writes change no status, carry no `kind`, and never match.
  */
 export const ALERT_STREAM_FILTERS = [
   lambda.FilterCriteria.filter({
@@ -81,6 +83,11 @@ export const ALERT_STREAM_FILTERS = [
       OldImage: { status: { S: lambda.FilterRule.or('RESOLVED', 'SUPPRESSED') } },
       NewImage: { status: { S: lambda.FilterRule.isEqual('OPEN') } },
     },
+  }),
+  // An expiry warning the reconciler wrote (issue 11): one INSERT per rule and expiry instant.
+  lambda.FilterCriteria.filter({
+    eventName: lambda.FilterRule.isEqual('INSERT'),
+    dynamodb: { NewImage: { kind: { S: lambda.FilterRule.isEqual(EXPIRY_WARNING_KIND) } } },
   }),
 ];
 
@@ -169,8 +176,8 @@ export class RegwatchStack extends Stack {
       indexes: string[] = [],
     ) => {
       target.allow(sid, actions, [table.table.tableArn]);
-      // Only Query and Scan can name an index, and no function scans one (the reconciler's
-      // sweep scans the table): indexes get Query; item reads and writes act on the table.
+      // Only Query and Scan can name an index: indexes get Query here (the one index Scan,
+      // the reconciler's cluster listing, is its own statement); item actions act on the table.
       const indexActions = actions.filter((a) => a === 'dynamodb:Query');
       if (indexes.length > 0 && indexActions.length > 0) {
         target.allow(
@@ -549,14 +556,28 @@ export class RegwatchStack extends Stack {
     }
 
     /* ------------------------------------------------------------ reconcile (issue 11) */
-    // Two schedules: every minute (allowlist changes and expiries since the last run, so both
-    // apply within a minute) and the sweep. EventBridge invokes asynchronously: failed
-    // invocations retry twice, then land in the DLQ.
+    // One function, three triggers: the allowlist table's stream (a change is re-judged in
+    // seconds), its own queue (a full pass fanned out by cluster, one message per cluster,
+    // continuations before the time runs out) and two schedules — every minute (expiries, the
+    // expiry warnings, a safety net for allowlist changes) and the sweep. EventBridge invokes
+    // asynchronously (two retries, then the DLQ); the stream mapping bisects and retries a
+    // failing batch, then sends its metadata to the same DLQ.
     const reconcileDlq = deadLetterQueue(this, 'ReconcileDlq');
-    alarms.deadLetterQueue('reconcile', reconcileDlq, 'reconcile invocations');
+    alarms.deadLetterQueue(
+      'reconcile',
+      reconcileDlq,
+      'reconcile invocations and allowlist-stream batches',
+    );
+    const reconcileTimeout = Duration.minutes(15);
+    const reconcileQueue = new WorkQueue(this, 'ReconcileQueue', {
+      consumerTimeout: reconcileTimeout,
+      // The messages name clusters and workloads: the tables' key encrypts them too.
+      encryptionKey: this.tables.key,
+    });
+    alarms.deadLetterQueue('reconcile-queue', reconcileQueue.dlq, 'reconcile fan-out messages');
     const reconcile = fn(
       'reconcile',
-      'regwatch: re-judge the inventory (allowlist changes, expiries, sweep)',
+      'regwatch: re-judge the inventory (allowlist stream, fan-out queue, expiries, sweep)',
       {
         environment: {
           FINDINGS_TABLE: findings.table.tableName,
@@ -565,21 +586,28 @@ export class RegwatchStack extends Stack {
           INVENTORY_TABLE: inventory.table.tableName,
           VULNERABLE_SEVERITY_THRESHOLD: config.vulnerableSeverityThreshold,
           FINDINGS_TTL_DAYS: String(config.findingsTtlDays),
+          RECONCILE_QUEUE_URL: reconcileQueue.queue.queueUrl,
+          EXCEPTION_WARNING_DAYS: String(config.exceptionWarningDays),
         },
         deadLetterQueue: reconcileDlq,
-        timeout: Duration.minutes(15),
+        defaultPolicyWildcards: [
+          'DynamoDB streams: dynamodb:ListStreams has no resource-level permissions (added by the allowlist-stream event source).',
+        ],
+        timeout: reconcileTimeout,
       },
     );
     tableAccess(reconcile, allowlist, 'AllowlistRead', ['dynamodb:Scan', 'dynamodb:GetItem']);
+    // Findings upserts and auto-resolution; the expiry warnings' once-only marks (Get,
+    // Update) and the warning items the alerts function reads from the stream (Put).
     tableAccess(reconcile, findings, 'FindingsUpsert', [
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
     ]);
     tableAccess(reconcile, images, 'ImagesByDigest', ['dynamodb:Query']);
-    // The sweep scans the table; its state is one meta item (Get, Put); re-judged entries are
-    // updated; an allowlist change reads its registries' entries through byRegistry. Scans
-    // reaching the inventory by digest run in scan-status, not here.
+    // A full pass without the queue scans the table; the schedule's state is one meta item
+    // (Get, Put); re-judged entries are updated; a narrowed change reads its registries'
+    // entries through byRegistry; a fanned-out pass queries one cluster through byCluster.
     tableAccess(
       reconcile,
       inventory,
@@ -591,9 +619,33 @@ export class RegwatchStack extends Stack {
         'dynamodb:PutItem',
         'dynamodb:UpdateItem',
       ],
-      [INVENTORY_INDEX.byRegistry],
+      [INVENTORY_INDEX.byRegistry, INVENTORY_INDEX.byCluster],
+    );
+    // The fan-out lists the clusters: a Scan of byCluster that reads back the key alone.
+    reconcile.allow(
+      'InventoryClusterList',
+      ['dynamodb:Scan'],
+      [inventory.indexArn(INVENTORY_INDEX.byCluster)],
     );
     tablesKey(reconcile, true);
+    reconcile.allow('ReconcileQueueSend', ['sqs:SendMessage'], [reconcileQueue.queue.queueArn]);
+    reconcile.fn.addEventSource(
+      new DynamoEventSource(allowlist.table, {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        // An import writes many rules at once: one batch re-judges their registries together.
+        batchSize: 100,
+        maxBatchingWindow: Duration.seconds(2),
+        bisectBatchOnError: true,
+        retryAttempts: 3,
+        maxRecordAge: Duration.hours(24),
+        reportBatchItemFailures: true,
+        onFailure: new SqsDlq(reconcileDlq),
+        // One shard at a time: changes are applied in the order they were made.
+        parallelizationFactor: 1,
+      }),
+    );
+    // One cluster per invocation: each message has the whole 15 minutes before it continues.
+    sqsConsumer(reconcile, reconcileQueue, 1);
     for (const [id, schedule, sweep] of [
       ['ReconcileMinute', events.Schedule.rate(Duration.minutes(1)), false],
       [

@@ -4,6 +4,7 @@
  * `Finding`, `detail` the same `FindingAlert` the SNS message carries.
  */
 import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import type { ExpiryWarning } from '../core/alerts/expiry-warning.ts';
 import type { FindingAlert } from './sns.ts';
 
 export const FINDING_EVENT_SOURCE = 'regwatch';
@@ -47,6 +48,38 @@ export async function putFindingEvent(
   if ((out.FailedEntryCount ?? 0) > 0 || !entry?.EventId) {
     throw new EventDeliveryError(
       `EventBridge refused the finding event for ${alert.finding.fingerprint}: ${entry?.ErrorCode ?? 'no event id'} ${entry?.ErrorMessage ?? ''}`.trim(),
+      entry?.ErrorCode ?? null,
+    );
+  }
+  return entry.EventId;
+}
+
+export const EXPIRY_WARNING_DETAIL_TYPE = 'Expiry Warning';
+
+/** Puts one expiry warning (issue 11) on `busName`, detail-type `Expiry Warning`; its event id. */
+export async function putExpiryWarningEvent(
+  events: EventBridgeClient,
+  busName: string,
+  warning: ExpiryWarning,
+  time: Date,
+): Promise<string> {
+  const out = await events.send(
+    new PutEventsCommand({
+      Entries: [
+        {
+          EventBusName: busName,
+          Source: FINDING_EVENT_SOURCE,
+          DetailType: EXPIRY_WARNING_DETAIL_TYPE,
+          Detail: JSON.stringify(warning),
+          Time: time,
+        },
+      ],
+    }),
+  );
+  const entry = out.Entries?.[0];
+  if ((out.FailedEntryCount ?? 0) > 0 || !entry?.EventId) {
+    throw new EventDeliveryError(
+      `EventBridge refused the expiry warning for ${warning.rule.id}: ${entry?.ErrorCode ?? 'no event id'} ${entry?.ErrorMessage ?? ''}`.trim(),
       entry?.ErrorCode ?? null,
     );
   }

@@ -113,3 +113,10 @@ export class RegistryUnreachableError extends RegistryError {
     super(host, message, null, { ...options, code: 'REGISTRY_UNREACHABLE' });
   }
 }
+
+/** A queue refused messages regwatch sent itself (the reconcile fan-out); the caller retries. */
+export class QueueDeliveryError extends RegwatchError {
+  constructor(message: string) {
+    super('QUEUE_DELIVERY_FAILED', message);
+  }
+}

@@ -8,10 +8,17 @@
  */
 import type { FileOutbox } from '../adapters/outbox.ts';
 import { postToSlack, SlackDeliveryError, type SlackPostOptions } from '../adapters/slack.ts';
+import {
+  type ExpiryWarning,
+  expiryWarningKey,
+  expiryWarningLine,
+  expiryWarningSlack,
+} from '../core/alerts/expiry-warning.ts';
 import { type SlackMessage, slackMessage } from '../core/alerts/slack-message.ts';
-import type { Finding, UpsertResult } from '../core/types.ts';
+import { type Finding, SEVERITIES, type Severity, type UpsertResult } from '../core/types.ts';
 import { visible } from '../core/visible.ts';
 import type { AlertPort } from '../services/ports.ts';
+import type { ExpiryWarningNotifier } from '../services/reconcile-warning.ts';
 
 /**
  * Attacker-chosen strings (image, pod and user names) shown on a terminal: control, bidi and
@@ -102,6 +109,20 @@ export class SlackAlerter implements AlertPort {
     });
   }
 
+  /**
+   * Stores an expiry warning in the outbox (if any) and queues it, like a finding alert;
+   * `id` names it in the outbox and in error reports.
+   */
+  notifyWarning(warning: ExpiryWarning): void {
+    const message = expiryWarningSlack(warning);
+    const id = `expiry-warning:${expiryWarningKey(warning.rule)}`;
+    const name = this.#options.outbox?.put({ findingId: id, message });
+    this.#enqueue(message, name, {
+      sent: (attempts) => this.#options.onResumedSent?.(id, attempts),
+      failed: (error) => this.#options.onResumedError?.(error, id),
+    });
+  }
+
   /** Queues every message a previous run left in the outbox; resolves with how many. */
   resume(): number {
     const outbox = this.#options.outbox;
@@ -163,5 +184,32 @@ export class FanOutAlerter implements AlertPort {
   }
   async notify(result: UpsertResult): Promise<void> {
     for (const port of this.#ports) await port.notify(result);
+  }
+}
+
+/**
+ * Local mode's expiry warnings: an `ALERT EXPIRY-WARNING` console line and, with a webhook, the
+ * Slack message through the alert outbox; from the minimum alert severity up, as findings.
+ */
+export class LocalExpiryWarningNotifier implements ExpiryWarningNotifier {
+  readonly #write: ((line: string) => void) | null;
+  readonly #slack: SlackAlerter | undefined;
+  readonly #minimum: Severity;
+
+  constructor(
+    write: ((line: string) => void) | null,
+    slack: SlackAlerter | undefined,
+    minimum: Severity,
+  ) {
+    this.#write = write;
+    this.#slack = slack;
+    this.#minimum = minimum;
+  }
+
+  async send(warning: ExpiryWarning): Promise<string | null> {
+    if (SEVERITIES.indexOf(warning.severity) < SEVERITIES.indexOf(this.#minimum)) return null;
+    this.#write?.(terminalSafe(expiryWarningLine(warning)));
+    this.#slack?.notifyWarning(warning);
+    return this.#slack ? 'console+slack' : 'console';
   }
 }

@@ -13,6 +13,7 @@ import {
   LOCAL_TABLE_NAMES,
   type RegwatchTables,
 } from '../adapters/dynamodb/index.ts';
+import { WarningMarks } from '../adapters/dynamodb/warning-marks.ts';
 import { FileOutbox } from '../adapters/outbox.ts';
 import { parseAllowlist } from '../core/allowlist/index.ts';
 import { UsageError } from '../core/errors.ts';
@@ -29,7 +30,14 @@ import { ecrPushEdge, scanStatusEdge } from '../handlers/edges/registry.ts';
 import type { AlertPort, SignaturesPort } from '../services/ports.ts';
 import { ReconcileLoop } from '../services/reconcile-loop.ts';
 import type { RegistryDeps } from '../services/registry.ts';
-import { ConsoleAlerter, FanOutAlerter, type PendingAlert, SlackAlerter } from './alerts.ts';
+import {
+  ConsoleAlerter,
+  FanOutAlerter,
+  LocalExpiryWarningNotifier,
+  type PendingAlert,
+  SlackAlerter,
+  terminalSafe,
+} from './alerts.ts';
 import { DEFAULT_MAX_BODY_BYTES } from './body.ts';
 import { alertResults, type LocalEdges, type LocalPipeline } from './routes.ts';
 import { TimerScanScheduler } from './scheduler.ts';
@@ -189,13 +197,22 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
           `regwatch local: reconciled ${what}: ${report.judged} judged, ${report.changed} changed, ${opened} opened${resolved.map(([r, n]) => `, ${n} resolved (${r})`).join('')}`,
         );
       },
-      onExpiryWarning: (rule, workloads) =>
+      onExpiryWarning: (warning, outcome) =>
         out?.(
-          `regwatch local: exception ${rule.id} expires at ${rule.expiresAt}; still used by ${workloads.length} container(s)${workloads
-            .slice(0, 20)
-            .map((w) => ` ${w.cluster}/${w.namespace}/${w.workload}/${w.container}`)
-            .join(',')}`,
+          terminalSafe(
+            `regwatch local: exception ${warning.rule.id} expires at ${warning.rule.expiresAt}; still used by ${warning.total} container(s)${warning.dependents
+              .slice(0, 20)
+              .map(
+                (d) =>
+                  ` ${d.cluster}/${d.namespace}/${d.workload.kind}/${d.workload.name}/${d.container}`,
+              )
+              .join(',')} (alert: ${outcome})`,
+          ),
         ),
+      warnings: {
+        marks: new WarningMarks(tables.doc, LOCAL_TABLE_NAMES.findings),
+        notifier: new LocalExpiryWarningNotifier(out, slack, options.minAlertSeverity),
+      },
       onError: (error, what) =>
         options.err(`regwatch local: reconciliation (${what}) failed: ${errorText(error)}`),
     });

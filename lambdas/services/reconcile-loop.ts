@@ -5,6 +5,7 @@
  * after another, so two passes never race each other. Timers do not keep the process alive.
  */
 import type { AllowlistStore } from '../adapters/dynamodb/allowlist.ts';
+import { type ExpiryWarning, expiryWarning } from '../core/alerts/expiry-warning.ts';
 import { compileAllowlist } from '../core/allowlist/compile-allowlist.ts';
 import type { AllowlistDocument, AllowlistRule } from '../core/allowlist/schema.ts';
 import type { ImageRecord } from '../core/types.ts';
@@ -15,6 +16,13 @@ import {
   reconcileChange,
   reconcileDigest,
 } from './reconcile.ts';
+import {
+  deliverExpiryWarning,
+  dependentsOf,
+  type ExpiryWarningNotifier,
+  RECHECK_MS,
+  type WarningMarksPort,
+} from './reconcile-warning.ts';
 
 /** The largest delay `setTimeout` takes; a later expiry is re-armed when this one fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -30,13 +38,13 @@ export interface ReconcileLoopOptions {
   warningDays?: number | undefined;
   /** Told what each run did. */
   onRun?: ((what: string, report: ReconcileReport) => void) | undefined;
-  /** Told N days before a rule expires, with the workloads still depending on it. */
-  onExpiryWarning?:
-    | ((
-        rule: AllowlistRule,
-        workloads: { cluster: string; namespace: string; workload: string; container: string }[],
-      ) => void)
-    | undefined;
+  /** Told N days before a rule expires, with the containers still depending on it. */
+  onExpiryWarning?: ((warning: ExpiryWarning, outcome: string) => void) | undefined;
+  /**
+   * Where the warning alert goes, once per rule and expiry (marks stored in the findings
+   * table, so a restart with `--data` does not repeat it). Without it only `onExpiryWarning`.
+   */
+  warnings?: { marks: WarningMarksPort; notifier: ExpiryWarningNotifier } | undefined;
   onError: (error: unknown, what: string) => void;
 }
 
@@ -199,7 +207,8 @@ export class ReconcileLoop {
       if (at > now) this.#at(at, () => this.#expired(rule));
       const warnAt = at - warnMs;
       const warnKey = `${rule.id}@${rule.expiresAt}`;
-      if (at > now && !this.#warned.has(warnKey)) {
+      // 0 days: no warnings (as on AWS).
+      if (warnMs > 0 && at > now && !this.#warned.has(warnKey)) {
         this.#at(Math.max(warnAt, now), () => this.#warn(rule, warnKey));
       }
     }
@@ -234,30 +243,28 @@ export class ReconcileLoop {
   async #warn(rule: AllowlistRule, key: string): Promise<void> {
     if (this.#warned.has(key)) return;
     this.#warned.add(key);
-    const decider = compileAllowlist(this.#document());
+    const document = this.#document();
     const now = this.#o.deps.clock();
-    const workloads: { cluster: string; namespace: string; workload: string; container: string }[] =
-      [];
-    let next: Record<string, unknown> | undefined;
-    do {
-      const page = await this.#o.deps.inventory.scanPage(next);
-      for (const { entry } of page.items) {
-        const d = decider.decide(
-          entry.image,
-          { cluster: entry.cluster, namespace: entry.namespace },
-          now,
-        );
-        if (d.matchedRule === rule.id) {
-          workloads.push({
-            cluster: entry.cluster,
-            namespace: entry.namespace,
-            workload: `${entry.workload.kind}/${entry.workload.name}`,
-            container: entry.container,
-          });
-        }
-      }
-      next = page.next;
-    } while (next);
-    this.#o.onExpiryWarning?.(rule, workloads);
+    const days = this.#o.warningDays ?? 7;
+    const found = await dependentsOf(
+      rule,
+      compileAllowlist(document),
+      this.#o.deps.inventory,
+      now,
+      Number.POSITIVE_INFINITY,
+    );
+    const warning = expiryWarning(rule, document, found, now, days);
+    const outcome = this.#o.warnings
+      ? await deliverExpiryWarning(warning, this.#o.warnings, now)
+      : warning.total === 0
+        ? 'no-dependents'
+        : 'not-sent';
+    this.#o.onExpiryWarning?.(warning, outcome);
+    // Nothing depended on it yet (e.g. right after start): look again later in the window.
+    const at = Date.parse(rule.expiresAt ?? '');
+    if (outcome === 'no-dependents' && now.getTime() + RECHECK_MS < at) {
+      this.#warned.delete(key);
+      this.#at(now.getTime() + RECHECK_MS, () => this.#warn(rule, key));
+    }
   }
 }

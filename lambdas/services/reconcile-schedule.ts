@@ -7,20 +7,18 @@
  * `changed` count is the drift metric (zero on a healthy system).
  */
 import { compileAllowlist } from '../core/allowlist/compile-allowlist.ts';
-import {
-  type AllowlistDocument,
-  type AllowlistRule,
-  ruleTarget,
-} from '../core/allowlist/schema.ts';
-import type { InventoryPort } from './reconcile.ts';
+import type { AllowlistDocument, AllowlistRule } from '../core/allowlist/schema.ts';
 import {
   emptyReconcileReport,
+  exactHost,
+  type InventoryPort,
   mergeReconcileReports,
   type ReconcileDeps,
   type ReconcileReport,
   reconcileAll,
   rejudgeEntry,
 } from './reconcile.ts';
+import type { FanOutReport } from './reconcile-fanout.ts';
 
 /** What a run remembers for the next: per rule a content hash and its host (null = wildcard). */
 export interface ScheduleState {
@@ -45,6 +43,11 @@ export interface ScheduleDeps extends ReconcileDeps {
     putMeta(name: string, value: unknown): Promise<void>;
   };
   allowlist: { load(): Promise<{ document: AllowlistDocument; version: number }> };
+  /**
+   * Starts a full pass fanned out by cluster (AWS: the reconcile queue). Without it a full
+   * pass runs here, bounded by `maxPages` and resumed by the next run.
+   */
+  fanOut?: ((cause: string) => Promise<FanOutReport>) | undefined;
 }
 
 export interface ScheduleOutcome {
@@ -52,9 +55,18 @@ export interface ScheduleOutcome {
   causes: string[];
   scope: 'none' | 'registries' | 'full';
   report: ReconcileReport;
+  /** Set when the full pass was fanned out (the clusters sent), not run here. */
+  fanOut?: FanOutReport | undefined;
+  /** The allowlist this run judged by (the expiry warnings read it too). */
+  document: AllowlistDocument;
 }
 
 const STATE = 'reconcile-schedule';
+/**
+ * The allowlist version the last fanned-out full pass was started at (by the stream or a
+ * run): an allowlist change up to that version needs no second full pass from the minute run.
+ */
+export const FULL_PASS_MARK = 'reconcile-full-pass';
 
 function hash(value: unknown): string {
   // Canonical JSON is enough: equality, not secrecy.
@@ -67,10 +79,7 @@ function hash(value: unknown): string {
   );
 }
 
-function hostOf(rule: AllowlistRule): string | null {
-  const target = ruleTarget(rule);
-  return target.registry.wildcards > 0 ? null : target.registry.source;
-}
+const hostOf = (rule: AllowlistRule): string | null => exactHost(rule);
 
 function stateOf(document: AllowlistDocument, version: number, at: Date): ScheduleState {
   return {
@@ -107,6 +116,8 @@ export async function scheduledReconcile(
   const next = stateOf(snapshot.document, snapshot.version, now);
   const causes: string[] = [];
   let full = opts.sweep || prev === null;
+  /** A full pass needed only because of allowlist changes (the stream may have started it). */
+  let fullForAllowlist = false;
   if (opts.sweep) causes.push('sweep');
   if (prev === null) causes.push('first-run');
   const hosts = new Set<string>();
@@ -117,7 +128,7 @@ export async function scheduledReconcile(
       ids.filter((id) => other.includes(id)).join('\n');
     const reordered = kept(prev.order ?? [], next.order) !== kept(next.order, prev.order ?? []);
     if (prev.settings !== next.settings || reordered || prev.rules === null || next.rules === null)
-      full = true;
+      fullForAllowlist = true;
     else {
       const ids = new Set([...Object.keys(prev.rules), ...Object.keys(next.rules)]);
       for (const id of ids) {
@@ -126,7 +137,7 @@ export async function scheduledReconcile(
         if (a?.h === b?.h) continue;
         for (const side of [a, b]) {
           if (!side) continue;
-          if (side.host === null) full = true;
+          if (side.host === null) fullForAllowlist = true;
           else hosts.add(side.host);
         }
       }
@@ -145,14 +156,28 @@ export async function scheduledReconcile(
     }
   }
 
+  if (fullForAllowlist && !full) {
+    const mark = (await deps.inventory.getMeta(FULL_PASS_MARK)) as
+      | { version?: unknown }
+      | undefined;
+    if (deps.fanOut && typeof mark?.version === 'number' && mark.version >= snapshot.version)
+      causes.push('full-pass-under-way');
+    else full = true;
+  }
   let report = emptyReconcileReport();
   let scope: ScheduleOutcome['scope'] = 'none';
-  const cause = `schedule:${now.toISOString()}`;
+  let fanOut: FanOutReport | undefined;
+  // The sweep's own cause: its fanned-out clusters report their changes under `sweep`.
+  const cause = `${opts.sweep ? 'sweep' : 'schedule'}:${now.toISOString()}`;
   if (prev?.resume && !full) {
     causes.push('resume');
     full = true;
   }
-  if (full) {
+  if (full && deps.fanOut) {
+    scope = 'full';
+    fanOut = await deps.fanOut(cause);
+    await deps.inventory.putMeta(FULL_PASS_MARK, { version: snapshot.version });
+  } else if (full) {
     scope = 'full';
     report = await reconcileAll(decider, deps, {
       cause,
@@ -172,5 +197,5 @@ export async function scheduledReconcile(
   }
   // Written last: a run that fails is redone whole by the next one.
   await deps.inventory.putMeta(STATE, next);
-  return { causes, scope, report };
+  return { causes, scope, report, document: snapshot.document, ...(fanOut ? { fanOut } : {}) };
 }

@@ -356,11 +356,20 @@ export async function reconcileDigest(
 export function affectedRegistries(rules: readonly AllowlistRule[]): string[] | null {
   const hosts = new Set<string>();
   for (const rule of rules) {
-    const target = ruleTarget(rule);
-    if (target.registry.wildcards > 0) return null;
-    hosts.add(target.registry.source);
+    const host = exactHost(rule);
+    if (host === null) return null;
+    hosts.add(host);
   }
   return [...hosts];
+}
+
+/**
+ * The one registry host a rule can match, or null when it matches many: a `*` label, `**`
+ * (any host) or `**.example.com` (any depth). Only an exact host narrows to `byRegistry`.
+ */
+export function exactHost(rule: AllowlistRule): string | null {
+  const { registry } = ruleTarget(rule);
+  return registry.wildcards > 0 || registry.anyHost || registry.deep ? null : registry.source;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { Duration, Validations } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
@@ -29,6 +30,8 @@ export interface WorkQueueProps {
   consumerTimeout: Duration;
   /** Receives before a message is dead-lettered. */
   maxReceiveCount?: number;
+  /** A customer-managed key for the queue (its messages name workloads); SSE-SQS without. */
+  encryptionKey?: kms.IKey;
 }
 
 /** A work queue feeding one Lambda function, with its own dead-letter queue. */
@@ -40,7 +43,9 @@ export class WorkQueue extends Construct {
     super(scope, id);
     this.dlq = deadLetterQueue(this, 'Dlq');
     this.queue = new sqs.Queue(this, 'Queue', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      ...(props.encryptionKey
+        ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: props.encryptionKey }
+        : { encryption: sqs.QueueEncryption.SQS_MANAGED }),
       enforceSSL: true,
       visibilityTimeout: Duration.seconds(props.consumerTimeout.toSeconds() * 6),
       retentionPeriod: Duration.days(4),

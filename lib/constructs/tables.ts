@@ -101,7 +101,9 @@ export class RegwatchTables extends Construct {
       };
     };
 
-    this.allowlist = build('allowlist', false);
+    // The reconcile function reads the allowlist's stream: a rule written by any client is
+    // re-judged in seconds; old images name what a removed or changed rule could affect.
+    this.allowlist = build('allowlist', true);
     // The stream carries new and old images so the alerts filter can see status transitions.
     this.findings = build('findings', true);
     this.images = build('images', false);

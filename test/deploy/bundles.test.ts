@@ -17,6 +17,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { CreateTableCommand, GetItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { GetCommand as DocGetCommand, ScanCommand as DocScanCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AllowlistStore } from '../../lambdas/adapters/dynamodb/index.ts';
 import { PUBLIC_GOOD_TRUSTED_ROOT } from '../../lambdas/adapters/signatures/sigstore-trusted-root.ts';
@@ -811,27 +813,129 @@ describe('the deployed bundles, run with the template environment against loopba
     expect(slackPosts).toHaveLength(2);
   });
 
-  it('reconcile runs its minute pass and its sweep over the inventory the ingest functions kept', async () => {
-    // Prepare: the inventory the ingest functions wrote. The first run is a full pass; then an
-    // allowlist change allows a registry some of it runs (memcached on Docker Hub), so the
-    // next minute pass re-judges that registry's entries through byRegistry.
-    const first = await run('reconcile', [{ sweep: false }]);
-    value(first, 0);
-    await new AllowlistStore(dynamo.doc, env('reconcile').ALLOWLIST_TABLE as string).put({
+  it('reconcile runs on the allowlist stream, its fan-out queue, the minute pass (expiry warnings) and the sweep', async () => {
+    // Prepare: an inventory entry the allowlist does not allow yet (from the chain above), and
+    // two exceptions expiring in two days: one for that entry's repository (exact host:
+    // byRegistry), one for any host (a full pass, fanned out by cluster) nothing depends on.
+    const inventoryTable = env('reconcile').INVENTORY_TABLE as string;
+    const scanned = await dynamo.doc.send(new DocScanCommand({ TableName: inventoryTable }));
+    const target = (scanned.Items ?? []).find(
+      (i) =>
+        typeof i.registryKey === 'string' &&
+        typeof i.repository === 'string' &&
+        i.repository.startsWith(`${i.registryKey}/`) &&
+        (i.violations as { rule: string }[] | undefined)?.some(
+          (v) => v.rule === 'untrusted-source',
+        ),
+    );
+    expect(target, 'an untrusted inventory entry').toBeDefined();
+    const registry = String(target?.registryKey);
+    const repository = String(target?.repository).slice(registry.length + 1);
+    const soon = new Date(Date.now() + 2 * 86_400_000).toISOString();
+    const store = new AllowlistStore(dynamo.doc, env('reconcile').ALLOWLIST_TABLE as string);
+    const exact = { id: 'deploy-exception', registry, repository, expiresAt: soon };
+    const anyHost = {
+      id: 'deploy-any-host',
+      registry: '**',
+      repository: 'library/never-used',
+      expiresAt: soon,
+    };
+    await store.put(exact);
+    await store.put(anyHost);
+    let seq = 0;
+    const insert = (rule: Record<string, unknown>) => ({
+      eventID: `allowlist-${++seq}`,
+      eventName: 'INSERT',
+      eventSource: 'aws:dynamodb',
+      eventSourceARN: `arn:aws:dynamodb:${NAMES.region}:${NAMES.account}:table/allowlist/stream/x`,
+      awsRegion: NAMES.region,
+      dynamodb: {
+        Keys: { id: { S: String(rule.id) } },
+        NewImage: marshall({ ...rule, position: seq, updatedAt: '2026-12-01T10:00:00Z' }),
+        SequenceNumber: String(100 + seq),
+        StreamViewType: 'NEW_AND_OLD_IMAGES',
+      },
+    });
+    const queued = () =>
+      callsOf('reconcile')
+        .filter((c) => c.action === 'sqs:SendMessage')
+        .flatMap((c) =>
+          ((c.params.Entries as { MessageBody: string }[]) ?? []).map((e) => e.MessageBody),
+        );
+
+    // Act: the stream batch (a full pass: fanned out), the queue consumer, the first minute
+    // run (its warnings), an allowlist change on the next minute, and the sweep
+    const streamed = await run('reconcile', [{ Records: [insert(exact), insert(anyHost)] }]);
+    const fannedOut = queued();
+    const consumed = await run('reconcile', [sqsEvent('reconcile', fannedOut)]);
+    const minute = await run('reconcile', [{ sweep: false }]);
+    await store.put({
       id: 'dockerhub-memcached',
       registry: 'docker.io',
       repository: 'library/memcached',
     });
-
-    // Act: the minute pass after the change, then the sweep
-    const invocation = await run('reconcile', [{ sweep: false }, { sweep: true }]);
+    const later = await run('reconcile', [{ sweep: false }, { sweep: true }]);
 
     // Assess
-    value(invocation, 0);
-    value(invocation, 1);
-    expect(value(invocation, 0)).toMatchObject({ scope: 'registries' });
-    const actions = callsOf('reconcile').map((c) => c.action);
-    expect(actions).toContain('dynamodb:Scan');
+    expect(value(streamed, 0)).toEqual({ batchItemFailures: [] });
+    expect(fannedOut.length).toBeGreaterThan(0);
+    for (const body of fannedOut) expect(JSON.parse(body)).toMatchObject({ kind: 'cluster' });
+    expect(value(consumed, 0)).toEqual({ batchItemFailures: [] });
+    // The entry the exception now allows: its finding resolved by the fanned-out pass.
+    const key = `${target?.workloadKey}`;
+    const resolved = (await findingsOf(String(target?.image))).filter(
+      (t) => t.includes('"now-allowed"') && t.includes(String(target?.container)),
+    );
+    expect(resolved.length, key).toBeGreaterThan(0);
+    expect(value(minute, 0)).toMatchObject({
+      causes: ['first-run'],
+      scope: 'full',
+      warnings: {
+        [`deploy-exception@${soon}`]: 'sent',
+        [`deploy-any-host@${soon}`]: 'no-dependents',
+      },
+    });
+    // The warning is a findings-table item; its stream record reaches alerts, which
+    // publishes it (as for a new finding), and slack-notifier renders it.
+    const warningKey = `expiry-warning#deploy-exception@${soon}`;
+    const stored = await dynamo.doc.send(
+      new DocGetCommand({
+        TableName: env('alerts').FINDINGS_TABLE as string,
+        Key: { fingerprint: warningKey },
+      }),
+    );
+    expect(stored.Item).toMatchObject({ kind: 'regwatch.expiry-warning' });
+    const before = callsOf('alerts').filter((c) => c.action === 'sns:Publish').length;
+    const alerted = await run('alerts', [
+      {
+        Records: [
+          {
+            eventID: 'warning-1',
+            eventName: 'INSERT',
+            eventSource: 'aws:dynamodb',
+            awsRegion: NAMES.region,
+            dynamodb: {
+              Keys: marshall({ fingerprint: warningKey }),
+              NewImage: marshall(stored.Item ?? {}, { removeUndefinedValues: true }),
+              SequenceNumber: '900',
+              StreamViewType: 'NEW_AND_OLD_IMAGES',
+            },
+          },
+        ],
+      },
+    ]);
+    expect(value(alerted, 0)).toEqual({ batchItemFailures: [] });
+    const published = callsOf('alerts')
+      .filter((c) => c.action === 'sns:Publish')
+      .slice(before);
+    expect(published).toHaveLength(1);
+    expect(JSON.parse(String(published[0]?.params.Message))).toMatchObject({
+      kind: 'regwatch.expiry-warning',
+      rule: { id: 'deploy-exception', expiresAt: soon },
+      total: expect.any(Number),
+    });
+    expect(value(later, 0)).toMatchObject({ scope: 'registries' });
+    expect(value(later, 1)).toMatchObject({ causes: ['sweep'], scope: 'full' });
   });
 
   it('makes only calls its role allows, and uses every grant but the justified ones', () => {

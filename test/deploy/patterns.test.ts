@@ -231,7 +231,9 @@ describe('the alerts stream filter against stream records', () => {
   const mapping = Object.values(template.Resources).find(
     (r) =>
       r.Type === 'AWS::Lambda::EventSourceMapping' &&
-      JSON.stringify(r.Properties?.EventSourceArn).includes('StreamArn'),
+      // The findings table's stream (the allowlist table's feeds the reconciler, unfiltered).
+      JSON.stringify(r.Properties?.EventSourceArn).includes('StreamArn') &&
+      JSON.stringify(r.Properties?.EventSourceArn).includes('TablesFindings'),
   );
   const filterCriteria = mapping?.Properties?.FilterCriteria as
     | { Filters: { Pattern: string }[] }
@@ -275,8 +277,22 @@ describe('the alerts stream filter against stream records', () => {
       false,
     ],
     ['a TTL removal', record('REMOVE', undefined, finding('OPEN')), false],
+    [
+      'an expiry warning inserted (issue 11)',
+      record('INSERT', { fingerprint: 'expiry-warning#r@t', kind: 'regwatch.expiry-warning' }),
+      true,
+    ],
+    [
+      'an expiry warning rewritten',
+      record(
+        'MODIFY',
+        { fingerprint: 'expiry-warning#r@t', kind: 'regwatch.expiry-warning' },
+        { fingerprint: 'expiry-warning#r@t', kind: 'regwatch.expiry-warning' },
+      ),
+      false,
+    ],
   ])('%s → %s', (_, event, expected) => {
-    expect(criteria.length).toBe(2);
+    expect(criteria.length).toBe(3);
     expect(passes(event)).toBe(expected);
   });
 });

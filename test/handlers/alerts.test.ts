@@ -12,7 +12,9 @@ import type {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FindingsStore } from '../../lambdas/adapters/dynamodb/findings.ts';
+import { FindingsStreamWarnings } from '../../lambdas/adapters/dynamodb/warning-marks.ts';
 import { parseFindingAlert } from '../../lambdas/adapters/sns.ts';
+import { expiryWarning } from '../../lambdas/core/alerts/expiry-warning.ts';
 import type { FindingCandidate } from '../../lambdas/core/types.ts';
 import { ALERT_STREAM_FILTERS } from '../../lib/regwatch-stack.ts';
 import { freshTables, type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
@@ -337,3 +339,87 @@ function matchesPattern(pattern: unknown, value: unknown): boolean {
     matchesPattern(inner, (value as Record<string, unknown>)[key]),
   );
 }
+
+describe('alerts handler: expiry warnings (issue 11)', () => {
+  /** A warning as the reconciler writes it (`FindingsStreamWarnings`). */
+  async function warningItem(severity: 'high' | 'low', id = `rule-${++counter}`) {
+    const expiresAt = '2025-06-08T10:00:00.000Z';
+    const warning = expiryWarning(
+      { id, registry: 'ghcr.io', repository: 'tools/**', expiresAt },
+      { severities: { 'expired-exception': severity } },
+      {
+        dependents: [
+          {
+            cluster: 'prod-eu',
+            namespace: 'ops',
+            workload: { kind: 'Deployment', name: '<!channel> api' },
+            container: 'app',
+            image: 'ghcr.io/tools/jq:1',
+          },
+        ],
+        total: 1,
+        complete: true,
+      },
+      new Date('2025-06-01T10:00:00Z'),
+      7,
+    );
+    const key = await new FindingsStreamWarnings(dynamo.doc, table).send(warning);
+    return { key, item: await storedItem(key) };
+  }
+
+  it('publishes a warning once to SNS and EventBridge, and the filters pass only its INSERT', async () => {
+    // Prepare
+    const { item } = await warningItem('high');
+    const insert = streamRecord('INSERT', item);
+    const rewrite = streamRecord('MODIFY', item, item);
+    const matches = (r: DynamoDBRecord) =>
+      ALERT_STREAM_FILTERS.some((f) => matchesPattern(JSON.parse(f.pattern as string), r));
+
+    // Act: the record, its redelivery, and a rewrite of the item
+    const first = await invoke(insert);
+    const again = await invoke(insert, rewrite);
+
+    // Assess
+    expect(first.batchItemFailures).toEqual([]);
+    expect(again.batchItemFailures).toEqual([]);
+    expect(matches(insert)).toBe(true);
+    expect(matches(rewrite)).toBe(false);
+    const published = snsMock.commandCalls(PublishCommand).map((c) => c.args[0].input);
+    expect(published).toHaveLength(1);
+    expect(published[0]?.MessageAttributes?.outcome?.StringValue).toBe('expiry-warning');
+    expect(published[0]?.MessageAttributes?.cluster).toEqual({
+      DataType: 'String.Array',
+      StringValue: '["prod-eu"]',
+    });
+    expect(JSON.parse(published[0]?.Message ?? '{}')).toMatchObject({
+      kind: 'regwatch.expiry-warning',
+      total: 1,
+    });
+    const events = eventsMock.commandCalls(PutEventsCommand).map((c) => c.args[0].input);
+    expect(events).toHaveLength(1);
+    expect(events[0]?.Entries?.[0]).toMatchObject({
+      Source: 'regwatch',
+      DetailType: 'Expiry Warning',
+    });
+  });
+
+  it('below the minimum severity: an EventBridge event, no SNS message', async () => {
+    const { item } = await warningItem('low');
+    const out = await invoke(streamRecord('INSERT', item));
+    expect(out.batchItemFailures).toEqual([]);
+    expect(snsMock.commandCalls(PublishCommand)).toHaveLength(0);
+    expect(eventsMock.commandCalls(PutEventsCommand)).toHaveLength(1);
+  });
+
+  it('fails a malformed warning record alone', async () => {
+    const { item } = await warningItem('high');
+    const broken = {
+      ...item,
+      fingerprint: 'expiry-warning#broken@x',
+      warning: { kind: 'regwatch.expiry-warning' },
+    };
+    const out = await invoke(streamRecord('INSERT', broken), streamRecord('INSERT', item));
+    expect(out.batchItemFailures).toHaveLength(1);
+    expect(snsMock.commandCalls(PublishCommand)).toHaveLength(1);
+  });
+});

@@ -23,6 +23,7 @@ describe('readConfig', () => {
       queueConcurrency: 5,
       reservedConcurrency: {},
       reconcileSweepMinutes: 60,
+      exceptionWarningDays: 7,
       signatureRepositoryArns: [],
     });
   });
@@ -86,6 +87,17 @@ describe('readConfig', () => {
     expect(() => read({ 'regwatch:reservedConcurrency': { 'no-such-function': 3 } })).toThrow(
       /regwatch:reservedConcurrency/,
     );
+  });
+
+  it('reads regwatch:exceptionWarningDays as whole days 0-3650, naming the key when bad', () => {
+    const read = (context: Record<string, unknown>) => readConfig(new App({ context }));
+    expect(read({ 'regwatch:exceptionWarningDays': '14' }).exceptionWarningDays).toBe(14);
+    expect(read({ 'regwatch:exceptionWarningDays': 0 }).exceptionWarningDays).toBe(0);
+    for (const bad of ['-1', '2.5', 'soon', 3651]) {
+      expect(() => read({ 'regwatch:exceptionWarningDays': bad }), String(bad)).toThrow(
+        /regwatch:exceptionWarningDays/,
+      );
+    }
   });
 
   it('accepts the string forms `-c key=value` passes', () => {

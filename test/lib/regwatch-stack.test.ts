@@ -221,10 +221,17 @@ describe('RegwatchStack with every option enabled', () => {
         'events:PutEvents',
       ],
       'slack-notifier': [...BASE_ACTIONS, 'sqs:SendMessage', 'secretsmanager:GetSecretValue'],
-      // Issue 11: re-judges the inventory; its schedules' failures go to its DLQ.
+      // Issue 11: re-judges the inventory; its schedules' failures and failed allowlist-stream
+      // batches go to its DLQ; it reads the allowlist stream and consumes and feeds its own
+      // queue (fan-out by cluster); expiry warnings are findings-table items (no SNS grant).
       reconcile: [
         ...BASE_ACTIONS,
+        ...SQS_CONSUME,
         'sqs:SendMessage',
+        'dynamodb:DescribeStream',
+        'dynamodb:GetRecords',
+        'dynamodb:GetShardIterator',
+        'dynamodb:ListStreams',
         ...EVALUATOR.filter((a) => a !== 'dynamodb:DeleteItem'),
       ],
     };
@@ -252,10 +259,20 @@ describe('RegwatchStack with every option enabled', () => {
     const indexGrants = statements.filter((st) => JSON.stringify(st.Resource).includes('/index/'));
     expect(indexGrants.map((st) => st.Sid).sort()).toEqual([
       'InventoryByDigestIndex',
+      // The reconciler's fan-out lists clusters: a Scan of byCluster, nothing else.
+      'InventoryClusterList',
       'InventoryKeepIndex',
       'InventoryKeepIndex',
       'InventoryKeepIndex',
       'InventoryReconcileIndex',
+    ]);
+    const clusterList = indexGrants.find((g) => g.Sid === 'InventoryClusterList') as unknown as {
+      Action: unknown;
+      Resource: unknown;
+    };
+    expect(clusterList.Action).toBe('dynamodb:Scan');
+    expect(JSON.stringify(clusterList.Resource).match(/\/index\/\w+/g)).toEqual([
+      '/index/byCluster',
     ]);
     // Only Query and Scan can name an index: item actions are granted on the table alone.
     for (const st of indexGrants as unknown as { Action: string | string[] }[]) {
@@ -269,7 +286,10 @@ describe('RegwatchStack with every option enabled', () => {
     const reconcile = JSON.stringify(
       indexGrants.find((g) => g.Sid === 'InventoryReconcileIndex')?.Resource,
     );
-    expect(reconcile.match(/\/index\/\w+/g)?.sort()).toEqual(['/index/byRegistry']);
+    expect(reconcile.match(/\/index\/\w+/g)?.sort()).toEqual([
+      '/index/byCluster',
+      '/index/byRegistry',
+    ]);
     const byDigest = statements.filter((st) => st.Sid === 'ImagesByDigest');
     expect(byDigest).toHaveLength(5); // eks-audit-logs, audit-webhook, pod-events, reconcile, scan-status
     for (const st of byDigest) {
@@ -396,12 +416,31 @@ describe('RegwatchStack with every option enabled', () => {
         },
       });
     }
-    template.allResourcesProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
-    // SQS consumers report partial batch failures.
+    // Every queue is encrypted: SSE-SQS, but the reconcile queue (its messages name clusters
+    // and workloads) with the tables' customer-managed key.
+    const queues = Object.entries(template.findResources('AWS::SQS::Queue') as Resources);
+    for (const [id, queue] of queues) {
+      if (/^ReconcileQueue(?!Dlq)/.test(id))
+        expect(queue.Properties.KmsMasterKeyId, id).toEqual({
+          'Fn::GetAtt': [expect.stringMatching(/^TablesKey/), 'Arn'],
+        });
+      else expect(queue.Properties.SqsManagedSseEnabled, id).toBe(true);
+    }
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      KmsMasterKeyId: Match.anyValue(),
+      VisibilityTimeout: 5400,
+      RedrivePolicy: {
+        deadLetterTargetArn: {
+          'Fn::GetAtt': [Match.stringLikeRegexp('^ReconcileQueueDlq'), 'Arn'],
+        },
+        maxReceiveCount: 5,
+      },
+    });
+    // SQS consumers and stream readers report partial batch failures.
     template.resourcePropertiesCountIs(
       'AWS::Lambda::EventSourceMapping',
       { FunctionResponseTypes: ['ReportBatchItemFailures'] },
-      4,
+      6,
     );
     // SNS subscriptions (email, Slack) dead-letter undeliverable notifications.
     template.allResourcesProperties('AWS::SNS::Subscription', {
@@ -434,6 +473,13 @@ describe('RegwatchStack with every option enabled', () => {
               },
             }),
           },
+          {
+            // Issue 11: an expiry warning the reconciler wrote.
+            Pattern: JSON.stringify({
+              eventName: ['INSERT'],
+              dynamodb: { NewImage: { kind: { S: ['regwatch.expiry-warning'] } } },
+            }),
+          },
         ],
       },
     });
@@ -457,8 +503,9 @@ describe('RegwatchStack with every option enabled', () => {
       (alarm) => alarm.Properties.MetricName === 'ApproximateNumberOfMessagesVisible',
     );
     const errorAlarms = alarms.filter((alarm) => alarm.Properties.MetricName === 'Errors');
+    // Every queue but the four work queues is a dead-letter queue.
     expect(dlqAlarms).toHaveLength(
-      Object.keys(template.findResources('AWS::SQS::Queue')).length - 3,
+      Object.keys(template.findResources('AWS::SQS::Queue')).length - 4,
     );
     expect(errorAlarms).toHaveLength(HANDLER_NAMES.length);
     template.allResourcesProperties('AWS::CloudWatch::Alarm', {

@@ -166,7 +166,7 @@ describe('concurrency bounds', () => {
       Object.values(t.findResources('AWS::Lambda::EventSourceMapping') as Resources).filter(
         (m) => !JSON.stringify(m.Properties.EventSourceArn).includes('StreamArn'),
       );
-    expect(sqsMappings(defaults as Template)).toHaveLength(3);
+    expect(sqsMappings(defaults as Template)).toHaveLength(4);
     for (const m of sqsMappings(defaults as Template)) {
       expect(m.Properties.ScalingConfig).toEqual({ MaximumConcurrency: 5 });
     }
@@ -184,5 +184,86 @@ describe('concurrency bounds', () => {
       'regwatch-eks-audit-logs': 10,
       'regwatch-audit-webhook': 20,
     });
+  });
+});
+
+describe('the reconciler (issue 11)', () => {
+  const env = (t: Template) => {
+    const fns = Object.values(t.findResources('AWS::Lambda::Function') as Resources);
+    const fn = fns.find((f) => f.Properties.FunctionName === 'regwatch-reconcile');
+    if (!fn) throw new Error('no reconcile function');
+    return (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+  };
+
+  it('reads the allowlist stream with bisection, retries and the DLQ as on-failure destination', () => {
+    const [template] = synth(FULL_CONTEXT) as [Template];
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^TablesAllowlist'), 'StreamArn'] },
+      FunctionName: { Ref: Match.stringLikeRegexp('^Reconcile') },
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 100,
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 3,
+      ParallelizationFactor: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      DestinationConfig: {
+        OnFailure: {
+          Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ReconcileDlq'), 'Arn'] },
+        },
+      },
+    });
+  });
+
+  it('fans out through its own queue: one message per invocation, bounded, KMS, DLQ and alarms', () => {
+    const [template] = synth(FULL_CONTEXT) as [Template];
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ReconcileQueue(?!Dlq)'), 'Arn'] },
+      FunctionName: { Ref: Match.stringLikeRegexp('^Reconcile') },
+      BatchSize: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 5 },
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^TablesKey'), 'Arn'] },
+      RedrivePolicy: Match.objectLike({
+        deadLetterTargetArn: {
+          'Fn::GetAtt': [Match.stringLikeRegexp('^ReconcileQueueDlq'), 'Arn'],
+        },
+      }),
+    });
+    // TLS only, on the queue and its DLQ.
+    const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy') as Resources);
+    const tlsOnly = policies.filter(
+      (p) =>
+        JSON.stringify(p.Properties.Queues).includes('ReconcileQueue') &&
+        JSON.stringify(p.Properties.PolicyDocument).includes('aws:SecureTransport'),
+    );
+    expect(tlsOnly).toHaveLength(2);
+    const alarmNames = Object.values(
+      template.findResources('AWS::CloudWatch::Alarm') as Resources,
+    ).map((a) => a.Properties.AlarmName);
+    expect(alarmNames).toEqual(
+      expect.arrayContaining([
+        'regwatch-reconcile-dlq-depth',
+        'regwatch-reconcile-queue-dlq-depth',
+        'regwatch-reconcile-errors',
+      ]),
+    );
+    expect(env(template).RECONCILE_QUEUE_URL).toEqual({
+      Ref: expect.stringMatching(/^ReconcileQueue(?!Dlq)/),
+    });
+  });
+
+  it('gives the function regwatch:exceptionWarningDays (default 7)', () => {
+    const [defaults] = synth(FULL_CONTEXT) as [Template];
+    const [configured] = synth({ ...FULL_CONTEXT, 'regwatch:exceptionWarningDays': '3' }) as [
+      Template,
+    ];
+    expect(env(defaults)).toMatchObject({ EXCEPTION_WARNING_DAYS: '7' });
+    expect(env(configured).EXCEPTION_WARNING_DAYS).toBe('3');
   });
 });

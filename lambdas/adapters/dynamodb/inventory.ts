@@ -484,6 +484,57 @@ export class InventoryStore {
   }
 
   /**
+   * One page of one cluster's entries through `byCluster` (the unit of a fanned-out pass);
+   * `next` resumes. Bookkeeping items carry no `cluster`, so the index never holds them.
+   */
+  async clusterPage(
+    cluster: string,
+    next?: Record<string, unknown>,
+    limit = 500,
+  ): Promise<InventoryPage> {
+    const out = await this.#doc.send(
+      new QueryCommand({
+        ...this.#indexQuery(INVENTORY_INDEX.byCluster, 'cluster', cluster),
+        Limit: limit,
+        ...(next ? { ExclusiveStartKey: next } : {}),
+      }),
+    );
+    const items: StoredEntry[] = [];
+    for (const raw of out.Items ?? []) {
+      const s = this.#validate(raw);
+      if (s) items.push(s);
+    }
+    return { items, ...(out.LastEvaluatedKey ? { next: out.LastEvaluatedKey } : {}) };
+  }
+
+  /**
+   * The cluster names on one page of the `byCluster` index (only the key is read back), for
+   * a fan-out by cluster; `next` resumes. A name can repeat across pages.
+   */
+  async clusterNamesPage(
+    next?: Record<string, unknown>,
+    limit = 1000,
+  ): Promise<{ clusters: string[]; next?: Record<string, unknown> | undefined }> {
+    const out = await this.#doc.send(
+      new ScanCommand({
+        TableName: this.#table,
+        IndexName: INVENTORY_INDEX.byCluster,
+        ProjectionExpression: '#c',
+        ExpressionAttributeNames: { '#c': 'cluster' },
+        Limit: limit,
+        ...(next ? { ExclusiveStartKey: next } : {}),
+      }),
+    );
+    const clusters = new Set<string>();
+    for (const raw of out.Items ?? [])
+      if (typeof raw.cluster === 'string' && raw.cluster !== '') clusters.add(raw.cluster);
+    return {
+      clusters: [...clusters],
+      ...(out.LastEvaluatedKey ? { next: out.LastEvaluatedKey } : {}),
+    };
+  }
+
+  /**
    * One page of the whole table (bookkeeping items left out): the unit of a full, resumable
    * reconciliation. `segment` splits the table for parallel passes.
    */

@@ -119,7 +119,11 @@ export type SlackNotifierConfig = z.infer<typeof slackNotifierConfigSchema>;
 export const authorizerConfigSchema = z.object({ WEBHOOK_TOKEN_SECRET_ARN: z.string() });
 export type AuthorizerConfig = z.infer<typeof authorizerConfigSchema>;
 
-/** `reconcile` (issue 11): re-judges the inventory on a schedule (allowlist changes, expiries, sweep). */
+/**
+ * `reconcile` (issue 11): re-judges the inventory — on the allowlist table's stream, on two
+ * schedules (every minute: expiries, warnings, a safety net for allowlist changes; the sweep)
+ * and on its own queue (a full pass fanned out by cluster).
+ */
 export const reconcileConfigSchema = z.object({
   FINDINGS_TABLE: z.string(),
   ALLOWLIST_TABLE: z.string(),
@@ -127,8 +131,12 @@ export const reconcileConfigSchema = z.object({
   INVENTORY_TABLE: z.string(),
   VULNERABLE_SEVERITY_THRESHOLD: z.enum(SEVERITIES).default('critical'),
   FINDINGS_TTL_DAYS: whole('FINDINGS_TTL_DAYS').default(0),
-  /** Pages (500 entries) one invocation re-judges before the next goes on. */
+  /** Pages (500 entries) a search for an expiry warning's dependents reads at most. */
   RECONCILE_MAX_PAGES: whole('RECONCILE_MAX_PAGES').min(1).default(400),
+  /** The reconcile queue: one message per cluster of a full pass, and continuations. */
+  RECONCILE_QUEUE_URL: z.url(),
+  /** Days before a rule's `expiresAt` its warning goes out (`regwatch:exceptionWarningDays`); 0 = none. */
+  EXCEPTION_WARNING_DAYS: whole('EXCEPTION_WARNING_DAYS').max(3650).default(7),
   REGWATCH_DYNAMODB_ENDPOINT: z.url().optional(),
 });
 export type ReconcileConfig = z.infer<typeof reconcileConfigSchema>;

@@ -2,8 +2,9 @@
  * The `alerts` edge: the findings table's DynamoDB stream → SNS topic + EventBridge bus.
  *
  * The stack's stream filters (`ALERT_STREAM_FILTERS`) pass only a finding inserted as OPEN
- * (`new`) and one going from RESOLVED / SUPPRESSED back to OPEN (`reopened`); this handler
- * re-checks both and publishes each transition once: to EventBridge always (machine consumers
+ * (`new`), one going from RESOLVED / SUPPRESSED back to OPEN (`reopened`) and an expiry
+ * warning the reconciler inserted (issue 11); this handler re-checks them and publishes each
+ * once: to EventBridge always (machine consumers
  * filter for themselves), to SNS only from `MIN_ALERT_SEVERITY` up (people). Stream records are delivered at least once (a retried batch replays every record after
  * the first failure), so each transition gets an alert mark: a small item of its own in the
  * findings table recording which channels already carry it. See docs/alerts.md.
@@ -15,13 +16,19 @@ import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamod
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { isConditionalCheckFailed, zodIssues } from '../../adapters/dynamodb/common.ts';
-import { putFindingEvent } from '../../adapters/eventbridge.ts';
+import { putExpiryWarningEvent, putFindingEvent } from '../../adapters/eventbridge.ts';
 import {
   type AlertOutcome,
   findingAlert,
   findingSchema,
   publishFindingAlert,
 } from '../../adapters/sns.ts';
+import { publishExpiryWarning } from '../../adapters/sns-expiry-warning.ts';
+import {
+  EXPIRY_WARNING_KIND,
+  type ExpiryWarning,
+  expiryWarningSchema,
+} from '../../core/alerts/expiry-warning.ts';
 import { ValidationError } from '../../core/errors.ts';
 import { type Finding, SEVERITIES, type Severity } from '../../core/types.ts';
 import { silentTelemetry, type Telemetry } from '../commons/telemetry.ts';
@@ -46,6 +53,7 @@ const REOPENED_FROM = new Set(['RESOLVED', 'SUPPRESSED']);
 
 export type Transition =
   | { kind: 'alert'; outcome: AlertOutcome; finding: Finding; at: string }
+  | { kind: 'warning'; key: string; warning: ExpiryWarning }
   | { kind: 'skip'; reason: string };
 
 function image(record: DynamoDBRecord, which: 'NewImage' | 'OldImage'): Record<string, unknown> {
@@ -67,6 +75,7 @@ export function classify(record: DynamoDBRecord): Transition {
   if (typeof item.fingerprint === 'string' && item.fingerprint.startsWith(ALERT_MARK_PREFIX)) {
     return { kind: 'skip', reason: 'alert mark' };
   }
+  if (item.kind === EXPIRY_WARNING_KIND) return expiryWarningTransition(record, item);
   const parsed = findingSchema.safeParse(item);
   if (!parsed.success) {
     const issues = zodIssues(parsed.error);
@@ -92,6 +101,25 @@ export function classify(record: DynamoDBRecord): Transition {
     };
   }
   return { kind: 'skip', reason: `${String(before ?? 'unknown')} → OPEN is not a reopening` };
+}
+
+/** An expiry warning the reconciler wrote (issue 11): alerts once, on its INSERT. */
+function expiryWarningTransition(
+  record: DynamoDBRecord,
+  item: Record<string, unknown>,
+): Transition {
+  if (record.eventName !== 'INSERT') return { kind: 'skip', reason: 'expiry warning rewritten' };
+  const parsed = expiryWarningSchema.safeParse(item.warning);
+  if (!parsed.success) {
+    const issues = zodIssues(parsed.error);
+    throw new ValidationError(
+      `stream record ${record.eventID ?? '?'} (${String(item.fingerprint)}) is not a valid expiry warning: ${issues
+        .map((i) => `${i.path}: ${i.message}`)
+        .join('; ')}`,
+      issues,
+    );
+  }
+  return { kind: 'warning', key: String(item.fingerprint), warning: parsed.data };
 }
 
 export function atLeast(severity: Severity, minimum: Severity): boolean {
@@ -120,8 +148,8 @@ function markKey(finding: Finding, outcome: AlertOutcome, at: string): string {
 async function openMark(
   deps: AlertsDeps,
   key: string,
-  finding: Finding,
-  outcome: AlertOutcome,
+  alertFor: string,
+  outcome: AlertOutcome | 'expiry-warning',
   now: Date,
 ) {
   const out = await deps.doc.send(
@@ -138,7 +166,7 @@ async function openMark(
         '#attempts': 'attempts',
       },
       ExpressionAttributeValues: {
-        ':for': finding.fingerprint,
+        ':for': alertFor,
         ':outcome': outcome,
         ':now': now.toISOString(),
         ':expires': Math.floor(now.getTime() / 1000) + ALERT_MARK_TTL_DAYS * 86_400,
@@ -186,6 +214,7 @@ async function alertRecord(record: DynamoDBRecord, deps: AlertsDeps): Promise<vo
     });
     return;
   }
+  if (transition.kind === 'warning') return alertWarning(transition, deps);
   const { finding, outcome, at } = transition;
   const context = { fingerprint: finding.fingerprint, outcome, severity: finding.severity };
   const notifyPeople = atLeast(finding.severity, config.MIN_ALERT_SEVERITY);
@@ -199,7 +228,7 @@ async function alertRecord(record: DynamoDBRecord, deps: AlertsDeps): Promise<vo
 
   const now = (deps.clock ?? (() => new Date()))();
   const key = markKey(finding, outcome, at);
-  const mark = await openMark(deps, key, finding, outcome, now);
+  const mark = await openMark(deps, key, finding.fingerprint, outcome, now);
   const alert = findingAlert(finding, outcome);
   // The channels are independent: one failing must not hold back the other, and the retry
   // sends only what is still missing.
@@ -237,6 +266,51 @@ async function alertRecord(record: DynamoDBRecord, deps: AlertsDeps): Promise<vo
     throw new AggregateError(
       failed.map((r) => r.reason),
       `alert for ${finding.fingerprint} failed on every channel`,
+    );
+  }
+}
+
+/** Publishes an expiry warning on each channel its mark does not list yet (as for findings). */
+async function alertWarning(
+  { key: itemKey, warning }: Extract<Transition, { kind: 'warning' }>,
+  deps: AlertsDeps,
+): Promise<void> {
+  const { config, telemetry = silentTelemetry } = deps;
+  const now = (deps.clock ?? (() => new Date()))();
+  const key = `${ALERT_MARK_PREFIX}${itemKey}`;
+  const mark = await openMark(deps, key, itemKey, 'expiry-warning', now);
+  const context = { warning: itemKey, severity: warning.severity };
+  const deliveries: Promise<string>[] = [];
+  if (atLeast(warning.severity, config.MIN_ALERT_SEVERITY) && !mark.snsMessageId) {
+    deliveries.push(
+      publishExpiryWarning(deps.sns, config.ALERTS_TOPIC_ARN, warning).then(async (id) => {
+        await markDelivered(deps, key, 'snsMessageId', id, now);
+        return 'sns';
+      }),
+    );
+  }
+  if (!mark.eventId) {
+    deliveries.push(
+      putExpiryWarningEvent(deps.events, config.EVENT_BUS_NAME, warning, new Date(warning.at)).then(
+        async (id) => {
+          await markDelivered(deps, key, 'eventId', id, now);
+          return 'eventbridge';
+        },
+      ),
+    );
+  }
+  const results = await Promise.allSettled(deliveries);
+  const sent = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  if (sent.length > 0) {
+    telemetry.info('expiry warning delivered', { ...context, channels: sent });
+    telemetry.count('ExpiryWarningsDelivered', sent.length);
+  }
+  const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed.length === 1) throw failed[0]?.reason;
+  if (failed.length > 1) {
+    throw new AggregateError(
+      failed.map((r) => r.reason),
+      `expiry warning ${itemKey} failed on every channel`,
     );
   }
 }

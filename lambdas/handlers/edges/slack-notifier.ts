@@ -1,8 +1,9 @@
 /**
  * The `slack-notifier` edge: the alerts SNS topic → a Slack incoming webhook.
  *
- * Two kinds of message arrive on the topic: finding alerts from the `alerts` function
- * (rendered with `slackMessage`, which escapes every attacker-controlled string) and
+ * Three kinds of message arrive on the topic: finding alerts from the `alerts` function
+ * (rendered with `slackMessage`, which escapes every attacker-controlled string), expiry
+ * warnings from the `reconcile` function (`expiryWarningSlack`, the same escaping) and
  * CloudWatch alarm notifications (regwatch's own alarms publish to the same topic). Anything
  * else is refused with a `ValidationError`. A failure throws: Lambda retries the asynchronous
  * invocation, then the stack's dead-letter queue keeps the message.
@@ -12,9 +13,15 @@
  */
 import type { SNSEvent, SNSEventRecord } from 'aws-lambda';
 import * as z from 'zod';
+import { zodIssues } from '../../adapters/dynamodb/common.ts';
 import type { CachedSecret } from '../../adapters/secrets.ts';
 import { postToSlack, SlackDeliveryError } from '../../adapters/slack.ts';
 import { parseFindingAlert } from '../../adapters/sns.ts';
+import {
+  EXPIRY_WARNING_KIND,
+  expiryWarningSchema,
+  expiryWarningSlack,
+} from '../../core/alerts/expiry-warning.ts';
 import {
   cutMrkdwn,
   escapeMrkdwn,
@@ -131,6 +138,20 @@ export function messageFor(record: SNSEventRecord): { kind: string; message: Sla
   }
   const alarm = alarmSchema.safeParse(body);
   if (alarm.success) return { kind: 'alarm', message: alarmMessage(alarm.data) };
+  // Expiry warnings from the reconciler (issue 11) share the topic.
+  if ((body as { kind?: unknown } | null)?.kind === EXPIRY_WARNING_KIND) {
+    const warning = expiryWarningSchema.safeParse(body);
+    if (!warning.success) {
+      throw new ValidationError(
+        `SNS message ${record.Sns.MessageId} is not a valid expiry warning: ${zodIssues(
+          warning.error,
+        )
+          .map((i) => `${i.path}: ${i.message}`)
+          .join('; ')}`,
+      );
+    }
+    return { kind: 'expiry-warning', message: expiryWarningSlack(warning.data) };
+  }
   const alert = parseFindingAlert(body);
   return { kind: 'finding', message: slackMessage(alert.finding, alert.outcome) };
 }

@@ -1,6 +1,6 @@
 /**
  * A loopback stand-in for the AWS APIs the bundles call, speaking their wire protocols:
- * JSON 1.0 / 1.1 (`x-amz-target`: DynamoDB, SQS, EventBridge, ECR, Secrets Manager) and the
+ * JSON 1.0 / 1.1 (`x-amz-target`: DynamoDB, SQS incl. `SendMessageBatch`, EventBridge, ECR, Secrets Manager) and the
  * query protocol (SNS). DynamoDB requests are forwarded to dynalite unchanged; the others are
  * answered here. Every call is recorded with the ARN it acts on, so a test can check it
  * against the calling function's IAM policy.
@@ -103,6 +103,17 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
         return {
           MessageId: randomUUID(),
           MD5OfMessageBody: md5(String(params.MessageBody ?? '')),
+        };
+      case 'sqs:SendMessageBatch':
+        return {
+          Successful: ((params.Entries as { Id: string; MessageBody?: string }[]) ?? []).map(
+            (e) => ({
+              Id: e.Id,
+              MessageId: randomUUID(),
+              MD5OfMessageBody: md5(String(e.MessageBody ?? '')),
+            }),
+          ),
+          Failed: [],
         };
       case 'events:PutEvents':
         return {
@@ -249,7 +260,11 @@ export async function startFakeAws(options: FakeAwsOptions): Promise<FakeAws> {
       if (service) {
         const params = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>;
         calls.push({
-          action: `${service}:${operation}`,
+          // IAM authorises a batch send with sqs:SendMessage: record what the role must allow.
+          action:
+            service === 'sqs' && operation === 'SendMessageBatch'
+              ? 'sqs:SendMessage'
+              : `${service}:${operation}`,
           resources: resourcesOf(service, operation, params),
           caller,
           params,
