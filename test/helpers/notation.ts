@@ -1,0 +1,183 @@
+/**
+ * Notation signatures made in the tests, in the Notary Project's exact on-registry form: a
+ * flattened JWS JSON envelope (`application/jose+json`) whose protected header carries `alg`,
+ * `cty`, `crit` and the `io.cncf.notary.*` attributes (keys sorted, as notation's Go
+ * marshaller writes them), a payload `{"targetArtifact":{digest,mediaType,size}}`, the `x5c`
+ * chain in the unprotected header; stored as a referrer manifest of artifactType
+ * `application/vnd.cncf.notary.signature` with an empty config, the envelope as its one layer
+ * and the `io.cncf.notary.x509chain.thumbprint#S256` annotation. Certificates and keys are the
+ * fixed test ones in test/fixtures/signatures/notation/generated (make-certs.sh made them).
+ */
+import { constants, createHash, createPrivateKey, type KeyObject, sign } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { OCI_MANIFEST, type TestRegistry } from './oci-registry.ts';
+
+export const NOTATION_FIXTURES = path.resolve(
+  import.meta.dirname,
+  '../fixtures/signatures/notation',
+);
+const GENERATED = path.join(NOTATION_FIXTURES, 'generated');
+
+export const NOTATION_ARTIFACT = 'application/vnd.cncf.notary.signature';
+export const NOTATION_PAYLOAD = 'application/vnd.cncf.notary.payload.v1+json';
+
+export type TestCertName =
+  | 'root'
+  | 'intermediate'
+  | 'leaf'
+  | 'leaf-rsa'
+  | 'leaf-serverauth'
+  | 'leaf-noncritical-ku'
+  | 'leaf-expired'
+  | 'other-root'
+  | 'other-leaf'
+  | 'signer-root'
+  | 'signer-leaf';
+
+export function certPem(name: TestCertName): string {
+  return readFileSync(path.join(GENERATED, `${name}.pem`), 'utf8');
+}
+
+export function certDer(name: TestCertName): Buffer {
+  const body = certPem(name)
+    .replace(/-----(?:BEGIN|END) CERTIFICATE-----/g, '')
+    .replace(/\s+/g, '');
+  return Buffer.from(body, 'base64');
+}
+
+export function certKey(name: TestCertName): KeyObject {
+  return createPrivateKey(readFileSync(path.join(GENERATED, `${name}.key`), 'utf8'));
+}
+
+export interface Target {
+  digest: string;
+  mediaType: string;
+  size: number;
+}
+
+export interface EnvelopeOptions {
+  /** Certificates in x5c, leaf first (default leaf → intermediate → root). */
+  chain?: TestCertName[];
+  /** The key that signs (default: the first certificate's). */
+  key?: TestCertName;
+  scheme?: 'notary.x509' | 'notary.x509.signingAuthority';
+  signingTime?: Date;
+  expiry?: Date;
+  /** Protected headers added (and, when listed in `crit`, made critical). */
+  extra?: Record<string, unknown>;
+  crit?: string[];
+  /** Overrides of the computed protected header (`alg`, `cty`, …; undefined removes one). */
+  header?: Record<string, unknown>;
+  /** The payload's target (default: the image's). */
+  target?: Partial<Target>;
+  /** Changes the payload after signing. */
+  tamper?: boolean;
+}
+
+const sorted = (o: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+
+const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+function algOf(key: KeyObject): { alg: string; hash: string; ec: boolean } {
+  const d = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === 'ec') {
+    const bits = { prime256v1: 256, secp384r1: 384, secp521r1: 512 }[d.namedCurve ?? ''] ?? 256;
+    return { alg: `ES${bits}`, hash: `sha${bits}`, ec: true };
+  }
+  const bits = { 2048: 256, 3072: 384, 4096: 512 }[d.modulusLength ?? 0] ?? 256;
+  return { alg: `PS${bits}`, hash: `sha${bits}`, ec: false };
+}
+
+/** A Notation JWS envelope over `target`, byte for byte as stored. */
+export function notationEnvelope(target: Target, options: EnvelopeOptions = {}): Buffer {
+  const chain = options.chain ?? ['leaf', 'intermediate', 'root'];
+  const key = certKey(options.key ?? chain[0] ?? 'leaf');
+  const { alg, hash, ec } = algOf(key);
+  const scheme = options.scheme ?? 'notary.x509';
+  const time = rfc3339(options.signingTime ?? new Date(Date.now() - 60_000));
+  const crit = options.crit ?? [
+    'io.cncf.notary.signingScheme',
+    ...(scheme === 'notary.x509.signingAuthority' ? ['io.cncf.notary.authenticSigningTime'] : []),
+    ...(options.expiry ? ['io.cncf.notary.expiry'] : []),
+    ...Object.keys(options.extra ?? {}),
+  ];
+  const header: Record<string, unknown> = {
+    alg,
+    crit,
+    cty: NOTATION_PAYLOAD,
+    'io.cncf.notary.signingScheme': scheme,
+    ...(scheme === 'notary.x509'
+      ? { 'io.cncf.notary.signingTime': time }
+      : { 'io.cncf.notary.authenticSigningTime': time }),
+    ...(options.expiry ? { 'io.cncf.notary.expiry': rfc3339(options.expiry) } : {}),
+    ...options.extra,
+  };
+  for (const [k, v] of Object.entries(options.header ?? {})) {
+    if (v === undefined) delete header[k];
+    else header[k] = v;
+  }
+  const payload = JSON.stringify({ targetArtifact: sorted({ ...target, ...options.target }) });
+  const protectedB64 = Buffer.from(JSON.stringify(sorted(header))).toString('base64url');
+  const payloadB64 = Buffer.from(payload).toString('base64url');
+  const input = Buffer.from(`${protectedB64}.${payloadB64}`);
+  const signature = ec
+    ? sign(hash, input, { key, dsaEncoding: 'ieee-p1363' })
+    : sign(hash, input, {
+        key,
+        padding: constants.RSA_PKCS1_PSS_PADDING,
+        saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+      });
+  const stored = options.tamper
+    ? Buffer.from(payload.replace('"size":', '"size": ')).toString('base64url')
+    : payloadB64;
+  return Buffer.from(
+    JSON.stringify({
+      payload: stored,
+      protected: protectedB64,
+      header: {
+        x5c: chain.map((name) => certDer(name).toString('base64')),
+        'io.cncf.notary.signingAgent': 'regwatch-test/1.0',
+      },
+      signature: signature.toString('base64url'),
+    }),
+  );
+}
+
+/** The descriptor of an image manifest stored in the test registry. */
+export function targetOf(registry: TestRegistry, repo: string, digest: string): Target {
+  const stored = registry.manifestOf(repo, digest);
+  if (!stored) throw new Error(`no manifest ${digest} in ${repo}`);
+  return { digest, mediaType: stored.mediaType, size: stored.bytes.byteLength };
+}
+
+/** Stores an envelope (given, or made from `options`) as a Notation referrer of `digest`. */
+export function pushNotationSignature(
+  registry: TestRegistry,
+  repo: string,
+  digest: string,
+  envelope: Buffer | EnvelopeOptions = {},
+  layerMediaType = 'application/jose+json',
+): string {
+  const target = targetOf(registry, repo, digest);
+  const bytes = Buffer.isBuffer(envelope) ? envelope : notationEnvelope(target, envelope);
+  const layer = registry.pushBlob(repo, bytes);
+  const empty = registry.pushBlob(repo, '{}');
+  const x5c = (JSON.parse(bytes.toString()) as { header?: { x5c?: string[] } }).header?.x5c ?? [];
+  const thumbprints = x5c.map((c) =>
+    createHash('sha256').update(Buffer.from(c, 'base64')).digest('hex').toUpperCase(),
+  );
+  return registry.pushManifest(repo, {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    artifactType: NOTATION_ARTIFACT,
+    config: { mediaType: 'application/vnd.oci.empty.v1+json', ...empty },
+    layers: [{ mediaType: layerMediaType, ...layer }],
+    subject: { mediaType: target.mediaType, digest, size: target.size },
+    annotations: {
+      'io.cncf.notary.x509chain.thumbprint#S256': JSON.stringify(thumbprints),
+      'org.opencontainers.image.created': '2026-11-30T12:00:00Z',
+    },
+  });
+}
