@@ -14,7 +14,11 @@ import {
 } from '../adapters/signatures/aws-signer.ts';
 import { VerdictCache } from '../adapters/signatures/cache.ts';
 import { verifyCosignKeys } from '../adapters/signatures/cosign.ts';
-import { type DiscoveredSignatures, discoverSignatures } from '../adapters/signatures/discover.ts';
+import {
+  absentReason,
+  type DiscoveredSignatures,
+  discoverSignatures,
+} from '../adapters/signatures/discover.ts';
 import type { SigstoreTrust } from '../adapters/signatures/keyless.ts';
 import type { NotationPolicy } from '../adapters/signatures/notation.ts';
 import { RegistryError } from '../core/errors.ts';
@@ -165,7 +169,11 @@ export class SignatureVerifier {
     const notation = async (policy: () => Promise<NotationPolicy>) => {
       const found = await discover();
       if (found.notation.length === 0) {
-        return { status: 'absent', reason: `no Notation signature for ${digest}` } as const;
+        // Nothing to verify: the verifier (and its X.509 parser) is not even loaded.
+        return {
+          status: 'absent',
+          reason: absentReason(found, `no Notation signature for ${digest}`),
+        } as const;
       }
       const { verifyNotationSignatures } = await import('../adapters/signatures/notation.ts');
       return verifyNotationSignatures(found, manifest, await policy(), now);
@@ -202,21 +210,16 @@ export class SignatureVerifier {
           (await import('../adapters/signatures/notation.ts')).awsSignerNotationPolicy(spec),
         );
       const ecr = ecrImageOf(repo.host, repo.path);
-      if (!ecr || !this.#deps.awsSigner) return viaNotation();
-      // ECR managed signing reports a status; a signature pushed by `notation sign` with the
-      // AWS Signer plugin is only a referrer, so it is looked at when the status does not hold.
-      const managed = awsSignerOutcome(
+      if (!ecr) return viaNotation();
+      // ECR images: ECR managed signing's status is the evidence (as before Notation support).
+      if (!this.#deps.awsSigner) {
+        return { status: 'absent', reason: 'ECR signing status is not available here' };
+      }
+      return awsSignerOutcome(
         spec,
         await this.#deps.awsSigner.signingStatuses(ecr, digest),
         digest,
       );
-      if (managed.status === 'verified') return managed;
-      const stored = await viaNotation();
-      if (stored.status === 'verified') return stored;
-      if (stored.status === 'absent') return managed;
-      return managed.status === 'rejected'
-        ? { status: 'rejected', reason: `${managed.reason}; ${stored.reason}` }
-        : stored;
     }
     return { status: 'absent', reason: 'unknown signature entry' };
   }

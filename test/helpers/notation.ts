@@ -164,7 +164,12 @@ export function pushNotationSignature(
   const bytes = Buffer.isBuffer(envelope) ? envelope : notationEnvelope(target, envelope);
   const layer = registry.pushBlob(repo, bytes);
   const empty = registry.pushBlob(repo, '{}');
-  const x5c = (JSON.parse(bytes.toString()) as { header?: { x5c?: string[] } }).header?.x5c ?? [];
+  let x5c: string[] = [];
+  try {
+    x5c = (JSON.parse(bytes.toString()) as { header?: { x5c?: string[] } }).header?.x5c ?? [];
+  } catch {
+    // A COSE envelope: no thumbprints annotation worth computing here.
+  }
   const thumbprints = x5c.map((c) =>
     createHash('sha256').update(Buffer.from(c, 'base64')).digest('hex').toUpperCase(),
   );

@@ -79,6 +79,8 @@ export interface ChainCertificate {
   subject: Map<string, string> | null;
   /** For messages. */
   label: string;
+  issuerDer: Buffer;
+  subjectDer: Buffer;
 }
 
 export class ChainError extends Error {
@@ -137,6 +139,8 @@ export function parseCertificate(der: Buffer): ChainCertificate {
       notAfter: parsed.notAfter,
       subject,
       label,
+      issuerDer: (tbs.subs[3] as ASN1Obj).toDER(),
+      subjectDer: (tbs.subs[5] as ASN1Obj).toDER(),
     };
   } catch (error) {
     if (error instanceof ChainError) throw error;
@@ -164,8 +168,17 @@ function signatureAlgorithmOid(cert: ChainCertificate): string {
   return cert.der.root.subs[1]?.subs[0]?.toOID() ?? '';
 }
 
+/**
+ * `cert` names `parent` as its issuer (exact DER names, as Go's x509 compares them) and
+ * `parent`'s key verifies its signature. Not OpenSSL's checkIssued: that also wants
+ * keyCertSign, which a self-signed leaf must not have.
+ */
+function issuedBy(cert: ChainCertificate, parent: ChainCertificate): boolean {
+  return cert.issuerDer.equals(parent.subjectDer) && cert.node.verify(parent.node.publicKey);
+}
+
 function selfSigned(cert: ChainCertificate): boolean {
-  return cert.node.checkIssued(cert.node) && cert.node.verify(cert.node.publicKey);
+  return issuedBy(cert, cert);
 }
 
 function checkKeyStrength(cert: ChainCertificate): void {
@@ -278,7 +291,7 @@ export function validateCodeSigningChain(
       if (selfSigned(cert)) {
         throw new ChainError(`${cert.label}: only the last certificate may be self-signed`);
       }
-      if (!cert.node.checkIssued(parent.node) || !cert.node.verify(parent.node.publicKey)) {
+      if (!issuedBy(cert, parent)) {
         throw new ChainError(`${cert.label} is not issued by ${parent.label}`);
       }
     }
