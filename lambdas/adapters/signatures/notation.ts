@@ -268,8 +268,23 @@ export async function verifyNotationSignatures(
   return { status: 'rejected', reason: `no Notation signature verified${cose}` };
 }
 
+/** Policies are built once per (compiled, immutable) entry object. */
+const policies = new WeakMap<object, NotationPolicy>();
+function memo(entry: object, build: () => NotationPolicy): NotationPolicy {
+  let policy = policies.get(entry);
+  if (!policy) {
+    policy = build();
+    policies.set(entry, policy);
+  }
+  return policy;
+}
+
 /** A `notation: { trustedCertificates, trustedIdentities, trustStoreType }` entry's policy. */
 export function notationPolicy(entry: NonNullable<SignatureEntry['notation']>): NotationPolicy {
+  return memo(entry, () => buildNotationPolicy(entry));
+}
+
+function buildNotationPolicy(entry: NonNullable<SignatureEntry['notation']>): NotationPolicy {
   const certificates = entry.trustedCertificates.flatMap((pem) => parsePemCertificates(pem));
   const identities: TrustedIdentity[] = entry.trustedIdentities.flatMap((text) => {
     const parsed = parseTrustedIdentity(text);
@@ -319,6 +334,10 @@ let shippedRoots: ChainCertificate[] | null = null;
 export function awsSignerNotationPolicy(
   entry: NonNullable<SignatureEntry['awsSigner']>,
 ): NotationPolicy {
+  return memo(entry, () => buildAwsSignerPolicy(entry));
+}
+
+function buildAwsSignerPolicy(entry: NonNullable<SignatureEntry['awsSigner']>): NotationPolicy {
   shippedRoots ??= parsePemCertificates(AWS_SIGNER_ROOTS_PEM.join('\n'));
   const certificates = entry.trustedRoots
     ? entry.trustedRoots.flatMap((pem) => parsePemCertificates(pem))

@@ -9,7 +9,7 @@
  * times. Signatures are checked with node:crypto; extensions are read with @sigstore/core's
  * DER parser (already in the bundle for keyless).
  */
-import { X509Certificate as NodeCertificate } from 'node:crypto';
+import { createHash, X509Certificate as NodeCertificate } from 'node:crypto';
 import { type ASN1Obj, X509Certificate as DerCertificate } from '@sigstore/core';
 
 export const MAX_CHAIN = 10;
@@ -81,6 +81,22 @@ export interface ChainCertificate {
   label: string;
   issuerDer: Buffer;
   subjectDer: Buffer;
+  /** sha256 of the DER, hex: the memo key. */
+  id: string;
+}
+
+/**
+ * Parsing and issuer signatures are pure functions of the DER bytes, and every image a signer
+ * signs carries the same chain: both are memoised (bounded; oldest out), so a busy cluster
+ * pays the P-384 checks of a chain once. Validity times are checked on every use.
+ */
+const MEMO = 512;
+const parsedMemo = new Map<string, ChainCertificate>();
+const issuedMemo = new Map<string, boolean>();
+function remember<V>(memo: Map<string, V>, key: string, value: V): V {
+  if (memo.size >= MEMO) memo.delete(memo.keys().next().value as string);
+  memo.set(key, value);
+  return value;
 }
 
 export class ChainError extends Error {
@@ -116,6 +132,13 @@ function subjectOf(tbs: ASN1Obj): Map<string, string> | null {
 
 /** Parses one DER certificate (X.509 v3 only: the requirements are extensions). */
 export function parseCertificate(der: Buffer): ChainCertificate {
+  const id = createHash('sha256').update(der).digest('hex');
+  const known = parsedMemo.get(id);
+  if (known) return known;
+  return remember(parsedMemo, id, parseUncached(der, id));
+}
+
+function parseUncached(der: Buffer, id: string): ChainCertificate {
   let node: NodeCertificate;
   let parsed: DerCertificate;
   try {
@@ -141,6 +164,7 @@ export function parseCertificate(der: Buffer): ChainCertificate {
       label,
       issuerDer: (tbs.subs[3] as ASN1Obj).toDER(),
       subjectDer: (tbs.subs[5] as ASN1Obj).toDER(),
+      id,
     };
   } catch (error) {
     if (error instanceof ChainError) throw error;
@@ -174,7 +198,11 @@ function signatureAlgorithmOid(cert: ChainCertificate): string {
  * keyCertSign, which a self-signed leaf must not have.
  */
 function issuedBy(cert: ChainCertificate, parent: ChainCertificate): boolean {
-  return cert.issuerDer.equals(parent.subjectDer) && cert.node.verify(parent.node.publicKey);
+  if (!cert.issuerDer.equals(parent.subjectDer)) return false;
+  const key = `${cert.id}>${parent.id}`;
+  const known = issuedMemo.get(key);
+  if (known !== undefined) return known;
+  return remember(issuedMemo, key, cert.node.verify(parent.node.publicKey));
 }
 
 function selfSigned(cert: ChainCertificate): boolean {
