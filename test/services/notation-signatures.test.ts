@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../lambdas/adapters/oci/client.ts';
+import { VerdictCache } from '../../lambdas/adapters/signatures/cache.ts';
 import { compileAllowlist } from '../../lambdas/core/allowlist/index.ts';
 import type { SignatureEntry } from '../../lambdas/core/signatures/schema.ts';
 import { SignatureVerifier } from '../../lambdas/services/signatures.ts';
@@ -290,6 +291,35 @@ describe('awsSigner entries outside ECR (Notation signatures by a signing author
   it('nothing stored is unsigned-image', async () => {
     const digest = image();
     expect((await decide(aws(), digest)).violations[0]).toMatchObject({ rule: 'unsigned-image' });
+  });
+});
+
+describe('the verdict cache and Notation validity', () => {
+  it('a verified verdict is not reused past the signature expiry', async () => {
+    // Prepare: a cache whose clock the test moves; the signature expires an hour after LATER.
+    let clock = LATER.getTime();
+    const cache = new VerdictCache({ now: () => clock });
+    const verifier = new SignatureVerifier({ registry: new RegistryClient(), cache });
+    const digest = image();
+    pushNotationSignature(registry, 'apps/api', digest, {
+      signingTime: SIGNED,
+      expiry: new Date(LATER.getTime() + 3600_000),
+    });
+    const allowlist = compileAllowlist({
+      version: 1,
+      rules: [{ id: 'signed', registry: registry.host, requireSignature: [notation()] }],
+    });
+    const ref = `${registry.host}/apps/api@${digest}`;
+    // Act
+    const first = await verifier.decide(allowlist, ref, {}, LATER);
+    clock += 30 * 60_000;
+    const halfHour = await verifier.decide(allowlist, ref, {}, new Date(clock));
+    clock += 60 * 60_000;
+    const after = await verifier.decide(allowlist, ref, {}, new Date(clock));
+    // Assess: verified twice with one verification, then verified again and refused.
+    expect([first.allowed, halfHour.allowed, after.allowed]).toEqual([true, true, false]);
+    expect(verifier.verifications).toBe(2);
+    expect(after.violations[0]?.message).toContain('the signature expired');
   });
 });
 

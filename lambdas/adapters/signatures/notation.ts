@@ -47,7 +47,13 @@ export interface EnvelopeTrust {
 }
 
 export type EnvelopeResult =
-  | { ok: true; header: NotationHeader; leaf: ChainCertificate; trustedBy: ChainCertificate }
+  | {
+      ok: true;
+      header: NotationHeader;
+      leaf: ChainCertificate;
+      chain: ChainCertificate[];
+      trustedBy: ChainCertificate;
+    }
   | { ok: false; error: string };
 
 const B64URL = /^[A-Za-z0-9_-]*$/;
@@ -203,7 +209,7 @@ export function verifyJwsEnvelope(
   if (header.expiry && now.getTime() >= header.expiry.getTime()) {
     return { ok: false, error: `the signature expired at ${header.expiry.toISOString()}` };
   }
-  return { ok: true, header, leaf, trustedBy };
+  return { ok: true, header, leaf, chain, trustedBy };
 }
 
 /** How an entry names who may sign: the trust store, the critical headers it processes, who. */
@@ -252,7 +258,14 @@ export async function verifyNotationSignatures(
       problems.push(`${item.where}: ${who.error}`);
       continue;
     }
-    return { status: 'verified', signer: `${who.signer} (${item.where})` };
+    // Reused from the cache no longer than the signature's expiry or the chain's validity.
+    const ends = result.chain.map((cert) => cert.notAfter.getTime());
+    if (result.header.expiry) ends.push(result.header.expiry.getTime());
+    return {
+      status: 'verified',
+      signer: `${who.signer} (${item.where})`,
+      validUntil: Math.min(...ends),
+    };
   }
   if (problems.length > 0) return { status: 'rejected', reason: problems.join('; ') };
   const cose =
