@@ -145,6 +145,120 @@ export function notationEnvelope(target: Target, options: EnvelopeOptions = {}):
   );
 }
 
+/** Minimal CBOR encoding for the COSE envelopes the tests make (definite lengths). */
+type Cbor =
+  | number
+  | string
+  | Uint8Array
+  | Cbor[]
+  | Map<number | string, Cbor>
+  | { tag: number; value: Cbor };
+
+function cborHead(major: number, n: number): Buffer {
+  if (n < 24) return Buffer.from([(major << 5) | n]);
+  if (n < 0x100) return Buffer.from([(major << 5) | 24, n]);
+  if (n < 0x10000) return Buffer.from([(major << 5) | 25, n >> 8, n & 0xff]);
+  const b = Buffer.alloc(5);
+  b[0] = (major << 5) | 26;
+  b.writeUInt32BE(n, 1);
+  return b;
+}
+
+export function cbor(value: Cbor): Buffer {
+  if (value === null) return Buffer.from([0xf6]);
+  if (typeof value === 'number') {
+    return value >= 0 ? cborHead(0, value) : cborHead(1, -1 - value);
+  }
+  if (typeof value === 'string') {
+    const bytes = Buffer.from(value);
+    return Buffer.concat([cborHead(3, bytes.byteLength), bytes]);
+  }
+  if (value instanceof Uint8Array) return Buffer.concat([cborHead(2, value.byteLength), value]);
+  if (Array.isArray(value)) return Buffer.concat([cborHead(4, value.length), ...value.map(cbor)]);
+  if (value instanceof Map) {
+    return Buffer.concat([
+      cborHead(5, value.size),
+      ...[...value].flatMap(([k, v]) => [cbor(k), cbor(v)]),
+    ]);
+  }
+  return Buffer.concat([cborHead(6, value.tag), cbor(value.value)]);
+}
+
+const COSE_ALG: Record<string, number> = {
+  PS256: -37,
+  PS384: -38,
+  PS512: -39,
+  ES256: -7,
+  ES384: -35,
+  ES512: -36,
+};
+
+/**
+ * A Notation COSE_Sign1_Tagged envelope over `target`, as notation-core-go writes it: labels
+ * 1 (alg), 2 (crit), 3 (content type) and the `io.cncf.notary.*` parameters (times as tag-1
+ * epoch seconds) protected; x5chain (33) and the signing agent unprotected.
+ */
+export function notationCoseEnvelope(target: Target, options: EnvelopeOptions = {}): Buffer {
+  const chain = options.chain ?? ['leaf', 'intermediate', 'root'];
+  const key = certKey(options.key ?? chain[0] ?? 'leaf');
+  const { alg, hash, ec } = algOf(key);
+  const scheme = options.scheme ?? 'notary.x509';
+  const seconds = (d: Date) => ({ tag: 1, value: Math.floor(d.getTime() / 1000) });
+  const time = seconds(options.signingTime ?? new Date(Date.now() - 60_000));
+  const crit = options.crit ?? [
+    'io.cncf.notary.signingScheme',
+    ...(scheme === 'notary.x509.signingAuthority' ? ['io.cncf.notary.authenticSigningTime'] : []),
+    ...(options.expiry ? ['io.cncf.notary.expiry'] : []),
+    ...Object.keys(options.extra ?? {}),
+  ];
+  const header = new Map<number | string, Cbor>([
+    [1, COSE_ALG[alg] ?? 0],
+    [2, crit],
+    [3, NOTATION_PAYLOAD],
+    ['io.cncf.notary.signingScheme', scheme],
+    [
+      scheme === 'notary.x509'
+        ? 'io.cncf.notary.signingTime'
+        : 'io.cncf.notary.authenticSigningTime',
+      time,
+    ],
+  ]);
+  if (options.expiry) header.set('io.cncf.notary.expiry', seconds(options.expiry));
+  for (const [k, v] of Object.entries(options.extra ?? {})) header.set(k, v as Cbor);
+  for (const [k, v] of Object.entries(options.header ?? {})) {
+    const label = k === 'alg' ? 1 : k === 'crit' ? 2 : k === 'cty' ? 3 : k;
+    if (v === undefined) header.delete(label);
+    else header.set(label, (k === 'alg' && typeof v === 'string' ? (COSE_ALG[v] ?? 0) : v) as Cbor);
+  }
+  const protectedBytes = cbor(header);
+  const payload = Buffer.from(
+    JSON.stringify({ targetArtifact: sorted({ ...target, ...options.target }) }),
+  );
+  const toBeSigned = cbor(['Signature1', protectedBytes, new Uint8Array(0), payload]);
+  const signature = ec
+    ? sign(hash, toBeSigned, { key, dsaEncoding: 'ieee-p1363' })
+    : sign(hash, toBeSigned, {
+        key,
+        padding: constants.RSA_PKCS1_PSS_PADDING,
+        saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+      });
+  const stored = options.tamper
+    ? Buffer.from(payload.toString().replace('"size":', '"size": '))
+    : payload;
+  return cbor({
+    tag: 18,
+    value: [
+      protectedBytes,
+      new Map<number | string, Cbor>([
+        [33, chain.map((name) => certDer(name))],
+        ['io.cncf.notary.signingAgent', 'regwatch-test/1.0'],
+      ]),
+      stored,
+      signature,
+    ],
+  });
+}
+
 /** The descriptor of an image manifest stored in the test registry. */
 export function targetOf(registry: TestRegistry, repo: string, digest: string): Target {
   const stored = registry.manifestOf(repo, digest);

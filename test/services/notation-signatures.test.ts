@@ -16,6 +16,7 @@ import {
   certPem,
   type EnvelopeOptions,
   NOTATION_FIXTURES,
+  notationCoseEnvelope,
   notationEnvelope,
   pushNotationSignature,
   targetOf,
@@ -175,14 +176,32 @@ describe('notation entries', () => {
     expect((await decide(notation(), mixed)).allowed).toBe(true);
   });
 
-  it('a COSE envelope is found and reported as not verified (unsigned-image, never a pass)', async () => {
-    const digest = image();
-    const cose = readFileSync(path.join(NOTATION_FIXTURES, 'notation-go', 'cose_signature.sig'));
-    pushNotationSignature(registry, 'apps/api', digest, cose, 'application/cose');
-    const decision = await decide(notation(), digest);
-    expect(decision.violations[0]).toMatchObject({
-      rule: 'unsigned-image',
-      message: expect.stringContaining('1 COSE envelope(s) found'),
+  it('a COSE envelope verifies like a JWS one, and fails the same ways', async () => {
+    const cose = async (options: EnvelopeOptions) => {
+      const digest = image();
+      const envelope = notationCoseEnvelope(targetOf(registry, 'apps/api', digest), {
+        signingTime: SIGNED,
+        ...options,
+      });
+      pushNotationSignature(registry, 'apps/api', digest, envelope, 'application/cose');
+      return decide(notation(), digest);
+    };
+    expect((await cose({})).allowed).toBe(true);
+    expect(
+      (await cose({ chain: ['leaf-rsa', 'intermediate', 'root'] })).violations[0]?.message,
+    ).toContain('CN=rsa-builder, which is not one of');
+    expect((await cose({ tamper: true })).violations[0]?.message).toContain('does not verify');
+    expect((await cose({ chain: ['other-leaf', 'other-root'] })).violations[0]?.message).toContain(
+      'does not lead to a certificate the entry trusts',
+    );
+    expect((await cose({ extra: { 'com.example.x': 'y' } })).violations[0]?.message).toContain(
+      'unknown critical header com.example.x',
+    );
+    expect(
+      (await cose({ target: { digest: `sha256:${'e'.repeat(64)}` } })).violations[0],
+    ).toMatchObject({
+      rule: 'signature-invalid',
+      message: expect.stringContaining('payload signs sha256:eeee'),
     });
   });
 });
@@ -224,6 +243,31 @@ describe('a real notation-go signature served by the registry', () => {
       signer: expect.stringContaining('CN=alpine'),
     });
     expect(other.violations[0]?.rule).toBe('signature-invalid');
+  });
+
+  it('its COSE twin (cose_signature.sig, the same image) verifies byte-exact too', async () => {
+    const dir = path.join(NOTATION_FIXTURES, 'notation-go');
+    const manifest = readFileSync(path.join(dir, 'alpine-manifest.json'), 'utf8');
+    const digest = registry.pushManifest('library/alpine-cose', manifest, 'v2');
+    const cose = readFileSync(path.join(dir, 'cose_signature.sig'));
+    pushNotationSignature(registry, 'library/alpine-cose', digest, cose, 'application/cose');
+    const jws = JSON.parse(readFileSync(path.join(dir, 'jws_signature.sig'), 'utf8')) as {
+      header: { x5c: string[] };
+    };
+    const entry: SignatureEntry = {
+      notation: {
+        trustedCertificates: [
+          `-----BEGIN CERTIFICATE-----\n${jws.header.x5c[0]}\n-----END CERTIFICATE-----\n`,
+        ],
+        trustedIdentities: ['x509.subject: C=US, ST=WA, O=Notary, CN=alpine'],
+      },
+    };
+    const at = new Date('2026-12-01T00:00:00Z');
+    const decision = await decide(entry, digest, 'library/alpine-cose', at);
+    expect(decision.signature).toMatchObject({
+      status: 'verified',
+      signer: expect.stringContaining('CN=alpine'),
+    });
   });
 });
 
