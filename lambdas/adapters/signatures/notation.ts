@@ -86,13 +86,11 @@ export async function verifyNotationSignatures(
       continue;
     }
     // Reused from the cache no longer than the signature's expiry or the chain's validity.
-    const ends = result.chain.map((cert) => cert.notAfter.getTime());
-    if (result.header.expiry) ends.push(result.header.expiry.getTime());
-    return {
-      status: 'verified',
-      signer: `${who.signer} (${item.where})`,
-      validUntil: Math.min(...ends),
-    };
+    const validUntil = result.chain.reduce(
+      (end, cert) => Math.min(end, cert.notAfter.getTime()),
+      result.header.expiry?.getTime() ?? Number.POSITIVE_INFINITY,
+    );
+    return { status: 'verified', signer: `${who.signer} (${item.where})`, validUntil };
   }
   if (candidates === 0 && problems.length === 0) {
     return {
