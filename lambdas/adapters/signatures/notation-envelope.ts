@@ -135,7 +135,8 @@ const X5CHAIN = 33;
 
 /** COSE protected parameters as the JWS header checker reads them. */
 function coseHeader(map: Map<CborValue, CborValue>): Record<string, unknown> | string {
-  const out: Record<string, unknown> = {};
+  // No prototype: a `__proto__` parameter is a key like any other, never a prototype.
+  const out: Record<string, unknown> = Object.create(null);
   for (const [key, value] of map) {
     if (key === 1) {
       const alg = typeof value === 'number' ? COSE_ALGORITHMS[value] : undefined;

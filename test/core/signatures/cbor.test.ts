@@ -82,6 +82,14 @@ describe('COSE envelope refusals', () => {
     });
   });
 
+  it('a __proto__ parameter stays a parameter (unknown and critical: refused)', () => {
+    const proto = notationCoseEnvelope(target, {
+      signingTime: new Date('2029-12-31T00:00:00Z'),
+      extra: JSON.parse('{"__proto__":"x"}') as Record<string, unknown>,
+    });
+    expect(check(proto)).toMatchObject({ ok: false, error: 'unknown critical header __proto__' });
+  });
+
   it('refuses a common parameter in crit and a time that is not a tag-1 epoch', () => {
     const critAlg = notationCoseEnvelope(target, {
       signingTime: new Date('2029-12-31T00:00:00Z'),
