@@ -318,6 +318,21 @@ describe('awsSigner entries outside ECR (Notation signatures by a signing author
     );
   });
 
+  it('a notation entry with a signingAuthority trust store verifies a plain signing-authority signature', async () => {
+    const decision = await signedWith(
+      { chain: ['signer-leaf', 'signer-root'], scheme: 'notary.x509.signingAuthority' },
+      notation({
+        trustedCertificates: [certPem('signer-root')],
+        trustedIdentities: ['x509.subject: C=US, ST=WA, O=regwatch-test, CN=Test Signer'],
+        trustStoreType: 'signingAuthority',
+      }),
+    );
+    expect(decision.signature).toMatchObject({
+      status: 'verified',
+      signer: expect.stringContaining('CN=Test Signer'),
+    });
+  });
+
   it('a notation entry does not run the AWS Signer plugin: its signature is refused there', async () => {
     const decision = await signedWith(
       signerOptions(),
