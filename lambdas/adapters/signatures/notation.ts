@@ -44,8 +44,6 @@ export interface NotationPolicy {
   identify(
     result: Extract<EnvelopeResult, { ok: true }>,
   ): { ok: true; signer: string } | { ok: false; error: string };
-  /** For messages: `Notation` or `AWS Signer`. */
-  label: string;
 }
 
 /** The outcome of a Notation-based entry against what was discovered for the digest. */
@@ -124,7 +122,6 @@ function buildNotationPolicy(entry: NonNullable<SignatureEntry['notation']>): No
     return parsed.ok ? [parsed.identity] : [];
   });
   return {
-    label: 'Notation',
     trust: { certificates, storeType: entry.trustStoreType ?? 'ca' },
     identify(result) {
       const subject = result.leaf.subject;
@@ -176,7 +173,6 @@ function buildAwsSignerPolicy(entry: NonNullable<SignatureEntry['awsSigner']>): 
     ? entry.trustedRoots.flatMap((pem) => parsePemCertificates(pem))
     : shippedRoots;
   return {
-    label: 'AWS Signer',
     trust: { certificates, storeType: 'signingAuthority', understood: SIGNER_UNDERSTOOD },
     identify(result) {
       const fields = result.header.fields;
