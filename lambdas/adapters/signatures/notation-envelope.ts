@@ -230,7 +230,7 @@ function parseCose(bytes: Uint8Array): Parsed {
 }
 
 function algorithmFor(leaf: ChainCertificate): JwsAlgorithm | null {
-  const key = leaf.node.publicKey;
+  const key = leaf.publicKey;
   const d = key.asymmetricKeyDetails ?? {};
   for (const [alg, spec] of Object.entries(JWS_ALGORITHMS)) {
     if (spec.family === 'rsa' && key.asymmetricKeyType === 'rsa' && d.modulusLength === spec.bits)
@@ -248,7 +248,7 @@ function signatureVerifies(
   signature: Buffer,
 ): boolean {
   const spec = JWS_ALGORITHMS[alg];
-  const key = leaf.node.publicKey;
+  const key = leaf.publicKey;
   try {
     // Both formats carry ECDSA signatures as r‖s and PSS with a salt as long as the hash.
     if (spec.family === 'ec') {

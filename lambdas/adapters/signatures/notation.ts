@@ -73,7 +73,14 @@ export async function verifyNotationSignatures(
       problems.push(`${item.where}: ${read.error}`);
       continue;
     }
-    const result = verifyEnvelope(read.bytes, await target(), policy.trust, now);
+    const descriptor = await target();
+    let result: EnvelopeResult;
+    try {
+      result = verifyEnvelope(read.bytes, descriptor, policy.trust, now);
+    } catch (error) {
+      // Whatever a hostile envelope trips, it fails alone: the others are still looked at.
+      result = { ok: false, error: `the envelope cannot be checked: ${(error as Error).message}` };
+    }
     if (!result.ok) {
       problems.push(`${item.where}: ${result.error}`);
       continue;

@@ -9,7 +9,7 @@
  * times. Signatures are checked with node:crypto; extensions are read with @sigstore/core's
  * DER parser (already in the bundle for keyless).
  */
-import { createHash, X509Certificate as NodeCertificate } from 'node:crypto';
+import { createHash, type KeyObject, X509Certificate as NodeCertificate } from 'node:crypto';
 import { type ASN1Obj, X509Certificate as DerCertificate } from '@sigstore/core';
 
 export const MAX_CHAIN = 10;
@@ -83,6 +83,8 @@ export interface ChainCertificate {
   subjectDer: Buffer;
   /** sha256 of the DER, hex: the memo key. */
   id: string;
+  /** The subject public key, read once (a corrupt key fails the parse, not a later check). */
+  publicKey: KeyObject;
 }
 
 /**
@@ -141,9 +143,11 @@ export function parseCertificate(der: Buffer): ChainCertificate {
 function parseUncached(der: Buffer, id: string): ChainCertificate {
   let node: NodeCertificate;
   let parsed: DerCertificate;
+  let publicKey: KeyObject;
   try {
     node = new NodeCertificate(der);
     parsed = DerCertificate.parse(Buffer.from(der));
+    publicKey = node.publicKey;
   } catch (error) {
     throw new ChainError(`not a DER X.509 certificate: ${(error as Error).message}`);
   }
@@ -165,6 +169,7 @@ function parseUncached(der: Buffer, id: string): ChainCertificate {
       issuerDer: (tbs.subs[3] as ASN1Obj).toDER(),
       subjectDer: (tbs.subs[5] as ASN1Obj).toDER(),
       id,
+      publicKey,
     };
   } catch (error) {
     if (error instanceof ChainError) throw error;
@@ -202,7 +207,14 @@ function issuedBy(cert: ChainCertificate, parent: ChainCertificate): boolean {
   const key = `${cert.id}>${parent.id}`;
   const known = issuedMemo.get(key);
   if (known !== undefined) return known;
-  return remember(issuedMemo, key, cert.node.verify(parent.node.publicKey));
+  let verified: boolean;
+  try {
+    verified = cert.node.verify(parent.publicKey);
+  } catch {
+    // A malformed signature value does not verify.
+    verified = false;
+  }
+  return remember(issuedMemo, key, verified);
 }
 
 function selfSigned(cert: ChainCertificate): boolean {
@@ -210,7 +222,7 @@ function selfSigned(cert: ChainCertificate): boolean {
 }
 
 function checkKeyStrength(cert: ChainCertificate): void {
-  const key = cert.node.publicKey;
+  const key = cert.publicKey;
   const details = key.asymmetricKeyDetails ?? {};
   if (key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss') {
     if ((details.modulusLength ?? 0) < 2048) {
