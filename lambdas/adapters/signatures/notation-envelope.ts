@@ -319,8 +319,12 @@ function verifyParsed(
   try {
     validateCodeSigningChain(chain, times);
   } catch (error) {
-    if (!(error instanceof ChainError)) throw error;
-    return { ok: false, error: error.message };
+    // A ChainError names the requirement; anything else is a malformed extension.
+    const message = (error as Error).message;
+    return {
+      ok: false,
+      error: error instanceof ChainError ? message : `a certificate is malformed: ${message}`,
+    };
   }
   const trustedBy = chainIsTrusted(chain, trust.certificates);
   if (!trustedBy) {
