@@ -211,15 +211,21 @@ export class SignatureVerifier {
         );
       const ecr = ecrImageOf(repo.host, repo.path);
       if (!ecr) return viaNotation();
-      // ECR images: ECR managed signing's status is the evidence (as before Notation support).
       if (!this.#deps.awsSigner) {
         return { status: 'absent', reason: 'ECR signing status is not available here' };
       }
-      return awsSignerOutcome(
-        spec,
-        await this.#deps.awsSigner.signingStatuses(ecr, digest),
-        digest,
-      );
+      // ECR images: managed signing's status is the evidence. Where ECR reports none at all
+      // (no managed signing for the repository), a `notation sign` signature made with the AWS
+      // Signer plugin may be stored as a referrer: that is verified instead.
+      const statuses = await this.#deps.awsSigner.signingStatuses(ecr, digest);
+      if (statuses.length > 0) return awsSignerOutcome(spec, statuses, digest);
+      const stored = await viaNotation();
+      return stored.status === 'absent'
+        ? {
+            status: 'absent',
+            reason: `ECR reports no signing status for ${digest}; ${stored.reason}`,
+          }
+        : stored;
     }
     return { status: 'absent', reason: 'unknown signature entry' };
   }

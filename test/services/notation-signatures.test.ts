@@ -6,8 +6,11 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { DescribeImageSigningStatusCommand, ECRClient } from '@aws-sdk/client-ecr';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../../lambdas/adapters/oci/client.ts';
+import { EcrSigningStatus } from '../../lambdas/adapters/signatures/aws-signer.ts';
 import { VerdictCache } from '../../lambdas/adapters/signatures/cache.ts';
 import { compileAllowlist } from '../../lambdas/core/allowlist/index.ts';
 import type { SignatureEntry } from '../../lambdas/core/signatures/schema.ts';
@@ -350,6 +353,71 @@ describe('awsSigner entries outside ECR (Notation signatures by a signing author
   it('nothing stored is unsigned-image', async () => {
     const digest = image();
     expect((await decide(aws(), digest)).violations[0]).toMatchObject({ rule: 'unsigned-image' });
+  });
+});
+
+describe('awsSigner on ECR: Notation referrers when managed signing reports nothing', () => {
+  const ecrMock = mockClient(ECRClient);
+  afterAll(() => ecrMock.restore());
+  const ECR = '123456789012.dkr.ecr.eu-central-1.amazonaws.com';
+
+  async function onEcr(statuses: { signingProfileArn: string; status: string }[], signed: boolean) {
+    ecrMock.reset();
+    ecrMock.on(DescribeImageSigningStatusCommand).resolves({ signingStatuses: statuses as never });
+    const digest = image('team/api');
+    if (signed) {
+      pushNotationSignature(registry, 'team/api', digest, {
+        signingTime: SIGNED,
+        chain: ['signer-leaf', 'signer-root'],
+        scheme: 'notary.x509.signingAuthority',
+        extra: {
+          'io.cncf.notary.verificationPlugin': 'com.amazonaws.signer.notation.plugin',
+          'com.amazonaws.signer.signingProfileVersion': VERSION,
+        },
+      });
+    }
+    const allowlist = compileAllowlist({
+      version: 1,
+      rules: [
+        {
+          id: 'ecr',
+          registry: ECR,
+          requireSignature: [
+            { awsSigner: { profileArns: [PROFILE], trustedRoots: [certPem('signer-root')] } },
+          ],
+        },
+      ],
+    });
+    const verifier = new SignatureVerifier({
+      registry: new RegistryClient({ endpoints: { [ECR]: `http://${registry.host}` } }),
+      awsSigner: new EcrSigningStatus(() => new ECRClient({ region: 'eu-central-1' })),
+    });
+    return verifier.decide(allowlist, `${ECR}/team/api@${digest}`, {}, LATER);
+  }
+
+  it('no status and a Notation signature by the profile: verified', async () => {
+    const decision = await onEcr([], true);
+    expect(decision.signature).toMatchObject({
+      status: 'verified',
+      signer: expect.stringContaining(`AWS Signer ${VERSION} (Notation signature`),
+    });
+  });
+
+  it('no status and nothing stored: unsigned-image naming both', async () => {
+    const decision = await onEcr([], false);
+    expect(decision.violations[0]).toMatchObject({
+      rule: 'unsigned-image',
+      message: expect.stringContaining('ECR reports no signing status'),
+    });
+    expect(decision.violations[0]?.message).toContain('no Notation signature');
+  });
+
+  it('a managed-signing status decides alone (IN_PROGRESS stays unsigned-image)', async () => {
+    const decision = await onEcr([{ signingProfileArn: PROFILE, status: 'IN_PROGRESS' }], true);
+    expect(decision.violations[0]).toMatchObject({
+      rule: 'unsigned-image',
+      message: expect.stringContaining('in progress'),
+    });
   });
 });
 
