@@ -3,13 +3,16 @@
  * seeing the same digests), and how many cold verifications per second reach the loopback
  * registry (manifest at the .sig tag, referrers, payload blob, ECDSA P-256 check). Baselines
  * from the same run: plain allowlist decisions (no signature) for the cached path, and bare
- * node:crypto verifications of the same payloads for the cold path.
+ * node:crypto verifications of the same payloads for the cold path. Notation: cold
+ * verifications of JWS envelopes (referrer, image manifest for the descriptor, envelope blob,
+ * x5c chain leaf → intermediate → root, ES256) against the cosign cold path of the same run.
  */
 import { createPublicKey, verify } from 'node:crypto';
 import { RegistryClient } from '../lambdas/adapters/oci/client.ts';
 import { compileAllowlist } from '../lambdas/core/allowlist/index.ts';
 import { SignatureVerifier } from '../lambdas/services/signatures.ts';
 import { cosignSign, keyPair, signBytes, simpleSigningPayload } from '../test/helpers/cosign.ts';
+import { certPem, pushNotationSignature } from '../test/helpers/notation.ts';
 import { pushImage, TestRegistry } from '../test/helpers/oci-registry.ts';
 import { type BenchResult, consume, median, throughput, versus } from './lib.ts';
 
@@ -85,6 +88,42 @@ export async function run(): Promise<BenchResult[]> {
       throw new Error('the cache asked the registry');
     const bare = throughput(images, (image) => plain.decide(image, {}, now));
 
+    // Notation: the same number of digests, each with one Notation JWS referrer.
+    const notationImages: string[] = [];
+    for (let i = 0; i < IMAGES; i++) {
+      const digest = pushImage(registry, 'notation/api', `v${i}`, `notation-seed-${i}`);
+      pushNotationSignature(registry, 'notation/api', digest);
+      notationImages.push(`${registry.host}/notation/api@${digest}`);
+    }
+    const notationAllowlist = compileAllowlist({
+      version: 1,
+      rules: [
+        {
+          id: 'notation',
+          registry: registry.host,
+          repository: 'notation/**',
+          requireSignature: [
+            {
+              notation: {
+                trustedCertificates: [certPem('root')],
+                trustedIdentities: ['x509.subject: C=US, ST=WA, O=regwatch-test, CN=builder'],
+              },
+            },
+          ],
+        },
+      ],
+    });
+    const notationCold = await rate(IMAGES, async () => {
+      const verifier = new SignatureVerifier({ registry: new RegistryClient() });
+      let allowed = 0;
+      for (const image of notationImages) {
+        if ((await verifier.decide(notationAllowlist, image, {}, new Date())).allowed) allowed++;
+      }
+      if (allowed !== IMAGES)
+        throw new Error(`only ${allowed} of ${IMAGES} Notation images verified`);
+      return allowed;
+    });
+
     return [
       versus(
         'cold verifications (loopback registry)',
@@ -107,6 +146,13 @@ export async function run(): Promise<BenchResult[]> {
         'no registry request after the first verification',
       ),
       versus('cached vs cold', cached, 'decisions/s', { name: 'cold verifications', value: cold }),
+      versus(
+        'cold Notation verifications (loopback registry)',
+        notationCold,
+        'verifications/s',
+        { name: 'cold cosign verifications', value: cold },
+        `${IMAGES} digests, each: referrers + signature manifest + image manifest + JWS envelope + 3-certificate chain + ES256`,
+      ),
     ];
   } finally {
     await registry.close();

@@ -47,7 +47,8 @@ export const allCommands: readonly CommandEntry[] = [
   },
   {
     name: 'verify',
-    description: 'verify image signatures as the allowlist requires (cosign, keyless, AWS Signer)',
+    description:
+      'verify image signatures as the allowlist requires (cosign, keyless, AWS Signer, Notation)',
     load: async () => (await import('./verify.ts')).registerVerify,
   },
   {

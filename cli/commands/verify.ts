@@ -32,17 +32,31 @@ function status(item: VerifiedImage): string {
   return item.decision.signature ? 'VERIFIED' : 'ALLOWED';
 }
 
-function signatureJson(v: SignatureVerdict | undefined): object | null {
+/** Which kind of `requireSignature` entry verified: cosign, keyless, awsSigner or notation. */
+function entryKind(d: VerifiedImage['decision']): string | null {
+  const v = d.signature;
+  if (v?.status !== 'verified') return null;
+  const check = d.signatureChecks?.find((c) => c.ruleId === d.matchedRule);
+  const entry = check?.requirement[v.entry];
+  return entry
+    ? (Object.keys(entry).find((k) => (entry as Record<string, unknown>)[k]) ?? null)
+    : null;
+}
+
+function signatureJson(d: VerifiedImage['decision']): object | null {
+  const v: SignatureVerdict | undefined = d.signature;
   if (!v) return null;
   return v.status === 'verified'
-    ? { status: v.status, signer: v.signer, entry: v.entry }
+    ? { status: v.status, kind: entryKind(d), signer: v.signer, entry: v.entry }
     : { status: v.status, reason: v.reason };
 }
 
 export const registerVerify: Register = (program: Command, io, setExit) => {
   program
     .command('verify')
-    .description('verify image signatures as the allowlist requires (cosign, keyless, AWS Signer)')
+    .description(
+      'verify image signatures as the allowlist requires (cosign, keyless, AWS Signer, Notation)',
+    )
     .argument('[image...]', 'image references (stdin lines if none)')
     .option(
       '--allowlist <file>',
@@ -82,7 +96,7 @@ export const registerVerify: Register = (program: Command, io, setExit) => {
             reference: d.reference?.string ?? null,
             digest: item.digest,
             matchedRule: d.matchedRule,
-            signature: signatureJson(d.signature),
+            signature: signatureJson(d),
             violations:
               item.error === null
                 ? d.violations.map(({ rule, severity, message }) => ({ rule, severity, message }))
@@ -97,7 +111,7 @@ export const registerVerify: Register = (program: Command, io, setExit) => {
           const detail =
             item.error ??
             (d.signature?.status === 'verified'
-              ? `signed: ${d.signature.signer}`
+              ? `signed (${entryKind(d) ?? 'signature'}): ${d.signature.signer}`
               : d.allowed
                 ? 'no signature required'
                 : d.violations.map((v) => `${v.rule} (${v.severity}): ${v.message}`).join('; '));

@@ -14,10 +14,17 @@ import {
 } from '../adapters/signatures/aws-signer.ts';
 import { VerdictCache } from '../adapters/signatures/cache.ts';
 import { verifyCosignKeys } from '../adapters/signatures/cosign.ts';
-import { type DiscoveredSignatures, discoverSignatures } from '../adapters/signatures/discover.ts';
+import {
+  absentReason,
+  type DiscoveredSignatures,
+  discoverSignatures,
+} from '../adapters/signatures/discover.ts';
 import type { SigstoreTrust } from '../adapters/signatures/keyless.ts';
+import type { NotationPolicy } from '../adapters/signatures/notation.ts';
+import { RegistryError } from '../core/errors.ts';
 import type { Decider } from '../core/evaluate.ts';
 import { canonicalHost } from '../core/reference.ts';
+import type { TargetDescriptor } from '../core/signatures/notation.ts';
 import { parseVerificationKey, type SignatureEntry } from '../core/signatures/schema.ts';
 import {
   combineOutcomes,
@@ -37,6 +44,8 @@ export interface SignatureVerifierDeps {
   cache?: VerdictCache;
   /** The verdict when a registry cannot be asked: unset = throw (the CLI's choice). */
   failClosedOnError?: boolean;
+  /** Certificate validity and signature expiry are judged at this time (default: now). */
+  clock?: () => Date;
 }
 
 export class SignatureVerifier {
@@ -61,7 +70,11 @@ export class SignatureVerifier {
   }
 
   /** The verdict of one check for `digest` (null: not known, which never passes). */
-  async verdict(check: SignatureCheck, digest: string | null): Promise<SignatureVerdict> {
+  async verdict(
+    check: SignatureCheck,
+    digest: string | null,
+    now: Date = (this.#deps.clock ?? (() => new Date()))(),
+  ): Promise<SignatureVerdict> {
     const known = digest ?? check.judged.digest;
     if (known === null) return digestUnknown(check.judged, 'not pinned and no imageID');
     if (!/^sha256:[a-f0-9]{64}$/.test(known)) {
@@ -69,7 +82,7 @@ export class SignatureVerifier {
     }
     try {
       return await this.cache.get(known, check.ruleId, check.requirement, () =>
-        this.#compute(check, known),
+        this.#compute(check, known, now),
       );
     } catch (error) {
       if (!this.#deps.failClosedOnError) throw error;
@@ -100,12 +113,12 @@ export class SignatureVerifier {
       const known = digest ?? check.judged.digest;
       const cached =
         known === null ? undefined : this.cache.peek(known, check.ruleId, check.requirement);
-      verdicts.set(check.ruleId, cached ?? (await this.verdict(check, digest)));
+      verdicts.set(check.ruleId, cached ?? (await this.verdict(check, digest, now)));
     }
     return decider.decide(image, scope, now, (check) => verdicts.get(check.ruleId));
   }
 
-  async #compute(check: SignatureCheck, digest: string): Promise<SignatureVerdict> {
+  async #compute(check: SignatureCheck, digest: string, now: Date): Promise<SignatureVerdict> {
     this.#verifications++;
     const repo: RepositoryRef = {
       host: canonicalHost(check.judged.domain),
@@ -116,11 +129,24 @@ export class SignatureVerifier {
       discovered ??= discoverSignatures(this.#deps.registry, repo, digest);
       return discovered;
     };
+    // What a Notation payload must name: the manifest's digest, media type and size.
+    let target: Promise<TargetDescriptor> | null = null;
+    const manifest = () => {
+      target ??= this.#deps.registry.manifest(repo, digest).then((m) => {
+        if (!m)
+          throw new RegistryError(
+            repo.host,
+            `${repo.host}/${repo.path}@${digest} is not in the registry`,
+          );
+        return { digest, mediaType: m.mediaType, size: m.bytes.byteLength };
+      });
+      return target;
+    };
     const outcomes: EntryOutcome[] = [];
     let failure: unknown = null;
     for (const entry of check.requirement) {
       try {
-        const outcome = await this.#entry(entry, repo, digest, discover);
+        const outcome = await this.#entry(entry, repo, digest, discover, manifest, now);
         outcomes.push(outcome);
         if (outcome.status === 'verified') return combineOutcomes(digest, outcomes);
       } catch (error) {
@@ -137,7 +163,21 @@ export class SignatureVerifier {
     repo: RepositoryRef,
     digest: string,
     discover: () => Promise<DiscoveredSignatures>,
+    manifest: () => Promise<TargetDescriptor>,
+    now: Date,
   ): Promise<EntryOutcome> {
+    const notation = async (policy: () => Promise<NotationPolicy>) => {
+      const found = await discover();
+      if (found.notation.length === 0) {
+        // Nothing to verify: the verifier (and its X.509 parser) is not even loaded.
+        return {
+          status: 'absent',
+          reason: absentReason(found, `no Notation signature for ${digest}`),
+        } as const;
+      }
+      const { verifyNotationSignatures } = await import('../adapters/signatures/notation.ts');
+      return verifyNotationSignatures(found, manifest, await policy(), now);
+    };
     if (entry.cosign) {
       const keys = entry.cosign.publicKeys.flatMap((pem) => {
         const parsed = parseVerificationKey(pem);
@@ -157,23 +197,35 @@ export class SignatureVerifier {
       });
       return verifyKeyless(await discover(), entry.keyless, await this.#trust);
     }
+    if (entry.notation) {
+      const { notation: spec } = entry;
+      return notation(async () =>
+        (await import('../adapters/signatures/notation.ts')).notationPolicy(spec),
+      );
+    }
     if (entry.awsSigner) {
+      const { awsSigner: spec } = entry;
+      const viaNotation = () =>
+        notation(async () =>
+          (await import('../adapters/signatures/notation.ts')).awsSignerNotationPolicy(spec),
+        );
       const ecr = ecrImageOf(repo.host, repo.path);
-      if (!ecr) {
-        const notation = (await discover()).notation.length;
-        return {
-          status: 'absent',
-          reason: `AWS Signer signatures are checked through ECR managed signing; ${repo.host} is not ECR${notation > 0 ? ` (${notation} Notation signature(s) are stored, but Notation envelopes outside ECR are not verified)` : ''}`,
-        };
-      }
+      if (!ecr) return viaNotation();
       if (!this.#deps.awsSigner) {
         return { status: 'absent', reason: 'ECR signing status is not available here' };
       }
-      return awsSignerOutcome(
-        entry.awsSigner,
-        await this.#deps.awsSigner.signingStatuses(ecr, digest),
-        digest,
-      );
+      // ECR images: managed signing's status is the evidence. Where ECR reports none at all
+      // (no managed signing for the repository), a `notation sign` signature made with the AWS
+      // Signer plugin may be stored as a referrer: that is verified instead.
+      const statuses = await this.#deps.awsSigner.signingStatuses(ecr, digest);
+      if (statuses.length > 0) return awsSignerOutcome(spec, statuses, digest);
+      const stored = await viaNotation();
+      return stored.status === 'absent'
+        ? {
+            status: 'absent',
+            reason: `ECR reports no signing status for ${digest}; ${stored.reason}`,
+          }
+        : stored;
     }
     return { status: 'absent', reason: 'unknown signature entry' };
   }

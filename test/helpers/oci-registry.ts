@@ -123,6 +123,11 @@ export class TestRegistry {
     return digest;
   }
 
+  /** A stored manifest's exact bytes and media type (what a signature's descriptor names). */
+  manifestOf(repo: string, digest: string): { bytes: Buffer; mediaType: string } | undefined {
+    return this.#repos.get(repo)?.manifests.get(digest);
+  }
+
   deleteTag(repo: string, tag: string): void {
     this.#repo(repo).tags.delete(tag);
   }

@@ -364,7 +364,8 @@ describe('AWS Signer through ECR managed signing', () => {
   ) {
     ecrMock.on(DescribeImageSigningStatusCommand).resolves({ signingStatuses: statuses as never });
     const v = new SignatureVerifier({
-      registry: new RegistryClient(),
+      // Without a managed-signing status the referrers are read: the ECR host is the loopback registry.
+      registry: new RegistryClient({ endpoints: { [host]: `http://${registry.host}` } }),
       awsSigner: new EcrSigningStatus(() => new ECRClient({ region: 'eu-central-1' })),
     });
     return v.decide(allowlist, `${host}/team/api@${digest}`, {}, NOW);

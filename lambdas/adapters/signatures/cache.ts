@@ -117,7 +117,11 @@ export class VerdictCache {
   }
 
   #store(key: string, digest: string, verdict: SignatureVerdict): void {
-    const ttl = verdict.status === 'verified' ? this.#verifiedTtl : this.#negativeTtl;
+    let ttl = verdict.status === 'verified' ? this.#verifiedTtl : this.#negativeTtl;
+    // A verified verdict is not reused past the moment its evidence stops holding.
+    if (verdict.status === 'verified' && verdict.validUntil !== undefined) {
+      ttl = Math.max(0, Math.min(ttl, verdict.validUntil - this.#now()));
+    }
     this.#entries.delete(key);
     this.#entries.set(key, { verdict, expires: this.#now() + ttl });
     let keys = this.#byDigest.get(digest);

@@ -6,6 +6,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import * as z from 'zod';
+import { identitiesOverlap, parseTrustedIdentity, type TrustedIdentity } from './notation.ts';
 
 const MAX_ENTRIES = 16;
 const MAX_KEYS = 16;
@@ -94,6 +95,29 @@ const keylessSchema = z.strictObject({
     }),
 });
 
+const MAX_CERT_PEM = 64 * 1024;
+
+/** PEM certificates (one or more blocks) node:crypto can read, or a message why not. */
+export function checkCertificatePem(pem: string): string | null {
+  if (pem.length > MAX_CERT_PEM) return `is longer than ${MAX_CERT_PEM} characters`;
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) return 'must be PEM "-----BEGIN CERTIFICATE-----" block(s)';
+  const { X509Certificate } = process.getBuiltinModule('node:crypto');
+  for (const block of blocks) {
+    try {
+      new X509Certificate(block);
+    } catch (error) {
+      return `is not a readable certificate: ${(error as Error).message}`;
+    }
+  }
+  return null;
+}
+
+const certificatePemSchema = z.string().superRefine((text, ctx) => {
+  const error = checkCertificatePem(text);
+  if (error) ctx.addIssue({ code: 'custom', message: error });
+});
+
 /** `arn:aws:signer:REGION:ACCOUNT:/signing-profiles/NAME[/VERSION]`. */
 export const SIGNER_PROFILE_ARN =
   /^arn:aws(?:-[a-z]+)*:signer:[a-z0-9-]+:\d{12}:\/signing-profiles\/[A-Za-z0-9_]{2,64}(?:\/[A-Za-z0-9]{10})?$/;
@@ -110,9 +134,54 @@ const awsSignerSchema = z.strictObject({
     )
     .min(1, 'must list at least one signing profile ARN')
     .max(MAX_KEYS, `at most ${MAX_KEYS} profiles`),
+  /** Replaces the shipped AWS Signer roots for Notation signatures outside ECR. */
+  trustedRoots: z
+    .array(certificatePemSchema)
+    .min(1, 'must list at least one PEM certificate; omit it to use the shipped AWS Signer roots')
+    .max(MAX_KEYS, `at most ${MAX_KEYS} certificates`)
+    .optional(),
 });
 
-const KINDS = ['cosign', 'keyless', 'awsSigner'] as const;
+/**
+ * Notation's trust policy in one entry: the trust store (`trustedCertificates`, of type `ca`
+ * for `notary.x509` signatures or `signingAuthority`) and `trustedIdentities` (`*` or
+ * `x509.subject: C=…, ST=…, O=…[, …]`, matched against the signing certificate's subject).
+ */
+const notationSchema = z.strictObject({
+  trustedCertificates: z
+    .array(certificatePemSchema)
+    .min(1, 'must list at least one PEM certificate (the trust store)')
+    .max(MAX_KEYS, `at most ${MAX_KEYS} certificates`),
+  trustedIdentities: z
+    .array(z.string().max(2048))
+    .min(1, 'must list at least one identity ("x509.subject: C=…, ST=…, O=…" or "*")')
+    .max(32, 'at most 32 identities')
+    .superRefine((items, ctx) => {
+      const parsed: TrustedIdentity[] = [];
+      items.forEach((text, index) => {
+        const result = parseTrustedIdentity(text);
+        if (!result.ok) {
+          ctx.addIssue({ code: 'custom', path: [index], message: result.error });
+          return;
+        }
+        if (result.identity.kind === 'any' && items.length > 1) {
+          ctx.addIssue({ code: 'custom', path: [index], message: '"*" must be the only identity' });
+        }
+        const overlap = parsed.findIndex((other) => identitiesOverlap(other, result.identity));
+        if (overlap >= 0 && result.identity.kind === 'subject') {
+          ctx.addIssue({
+            code: 'custom',
+            path: [index],
+            message: `overlaps identity #${overlap + 1} (one certificate could match both)`,
+          });
+        }
+        parsed.push(result.identity);
+      });
+    }),
+  trustStoreType: z.enum(['ca', 'signingAuthority']).optional(),
+});
+
+const KINDS = ['cosign', 'keyless', 'awsSigner', 'notation'] as const;
 export type SignatureKind = (typeof KINDS)[number];
 
 const entrySchema = z
@@ -120,6 +189,7 @@ const entrySchema = z
     cosign: cosignSchema.optional(),
     keyless: keylessSchema.optional(),
     awsSigner: awsSignerSchema.optional(),
+    notation: notationSchema.optional(),
   })
   .superRefine((entry, ctx) => {
     const given = KINDS.filter((kind) => entry[kind] !== undefined);
@@ -132,7 +202,9 @@ const entrySchema = z
   });
 
 export const requireSignatureSchema = z
-  .array(entrySchema, { error: 'must be a list of cosign / keyless / awsSigner entries' })
+  .array(entrySchema, {
+    error: 'must be a list of cosign / keyless / awsSigner / notation entries',
+  })
   .min(1, 'must list at least one entry; omit the field to require no signature')
   .max(MAX_ENTRIES, `at most ${MAX_ENTRIES} entries`);
 
@@ -147,5 +219,6 @@ export function describeEntry(entry: SignatureEntry): string {
   if (entry.cosign) return `cosign (${entry.cosign.publicKeys.length} key(s))`;
   if (entry.keyless) return `keyless ${entry.keyless.issuer} ${entry.keyless.subject}`;
   if (entry.awsSigner) return `AWS Signer ${entry.awsSigner.profileArns.join(', ')}`;
+  if (entry.notation) return `Notation ${entry.notation.trustedIdentities.join('; ')}`;
   return 'unknown entry';
 }

@@ -13,13 +13,20 @@ import type { SignatureRequirement } from './schema.ts';
  *   another identity than the rule allows.
  */
 export type SignatureVerdict =
-  | { status: 'verified'; digest: string; entry: number; signer: string }
+  | {
+      status: 'verified';
+      digest: string;
+      entry: number;
+      signer: string;
+      /** When the evidence stops holding (a signature's expiry, a certificate's end), epoch ms. */
+      validUntil?: number;
+    }
   | { status: 'unsigned'; digest: string | null; reason: string }
   | { status: 'invalid'; digest: string; reason: string };
 
 /** What one entry of a requirement concluded (a verifier returns one per entry). */
 export type EntryOutcome =
-  | { status: 'verified'; signer: string }
+  | { status: 'verified'; signer: string; validUntil?: number }
   | { status: 'absent'; reason: string }
   | { status: 'rejected'; reason: string };
 
@@ -35,7 +42,13 @@ export function combineOutcomes(
   const verified = outcomes.findIndex((outcome) => outcome.status === 'verified');
   const hit = outcomes[verified];
   if (hit?.status === 'verified') {
-    return { status: 'verified', digest, entry: verified, signer: hit.signer };
+    return {
+      status: 'verified',
+      digest,
+      entry: verified,
+      signer: hit.signer,
+      ...(hit.validUntil === undefined ? {} : { validUntil: hit.validUntil }),
+    };
   }
   const rejected = outcomes.filter((outcome) => outcome.status === 'rejected');
   if (rejected.length > 0) {
