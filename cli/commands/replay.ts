@@ -154,6 +154,9 @@ function printSummary(io: CliIo, s: ReplaySummary): void {
       r.malformed > s.malformed.length
         ? `    … and ${r.malformed - s.malformed.length} more`
         : null,
+      r.malformed > 0
+        ? '  malformed lines fail the run (exit 1): a line that cannot be read may hold a pod write'
+        : null,
       ...unjudgedLines(s),
       `  findings: ${s.findings}`,
       ...s.notes.map((n) => `  note: ${n}`),
@@ -501,9 +504,14 @@ export const registerReplay: Register = (program: Command, io, setExit) => {
       // The wrong file (a YAML file, another log) must not pass as "no findings".
       setExit(EXIT.usage);
     } else {
-      // An image that could not be judged fails closed, like a finding. Set before printing:
-      // a closed stdout ends the CLI with the code set so far.
-      setExit(findings.length > 0 || unjudgedCount(summary) > 0 ? EXIT.violations : EXIT.ok);
+      // An image that could not be judged fails closed, like a finding, and so does a line
+      // that could not be read (bad JSON, over the size caps, a bad gzip member): it may have
+      // held a pod write. Set before printing: a closed stdout ends the CLI with the code set
+      // so far.
+      const unread = summary.reader.malformed;
+      setExit(
+        findings.length > 0 || unjudgedCount(summary) > 0 || unread > 0 ? EXIT.violations : EXIT.ok,
+      );
     }
     await printFindings(io, format, findings);
     printSummary(io, summary);

@@ -121,6 +121,28 @@ describe('regwatch replay', () => {
     expect(run.stderr).toContain('malformed: 1');
   });
 
+  it('fails closed on a line it cannot read, even with no findings', async () => {
+    // Prepare: a log whose events are all allowed (the exception holds at event time).
+    const expiring = path.join(dir, 'expiring-unread.yaml');
+    writeFileSync(
+      expiring,
+      `${ALLOWLIST}  - id: netshoot-exception\n    image: "docker.io/nicolaka/netshoot"\n    expiresAt: "2026-01-01T00:00:00Z"\n`,
+    );
+    const clean = readFileSync(path.join(CONSTRUCTED, 'eks-audit-events.jsonl'), 'utf8');
+    const broken = path.join(dir, 'unread.jsonl');
+    writeFileSync(
+      broken,
+      `${clean.trimEnd()}\n{"kind":"Event","verb":"create","objectRef":{"resource":"pods"\n`,
+    );
+    // Act
+    const run = await runCli(['replay', '--allowlist', expiring, '--json', broken]);
+    // Assess
+    expect(jsonLines(run.stdout)).toEqual([]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('malformed: 1');
+    expect(run.stderr).toContain('malformed lines fail the run (exit 1)');
+  });
+
   it('judges history at the event time unless --at says otherwise', async () => {
     const expiring = path.join(dir, 'expiring.yaml');
     writeFileSync(
