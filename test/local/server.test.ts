@@ -133,6 +133,26 @@ describe('POST /v1/pod-events', () => {
     expect(await stored('pods-prod-9')).toHaveLength(117);
   });
 
+  it('reports the findings a deletion auto-resolved', async () => {
+    // Prepare
+    const running = podEvent({
+      cluster: 'pods-prod-8',
+      name: 'tools',
+      containers: { sh: 'ghcr.io/evil/shell:1' },
+    });
+    await post('/v1/pod-events', [running]);
+
+    // Act
+    const res = await post('/v1/pod-events', [{ ...running, reason: 'deleted' }]);
+
+    // Assess
+    expect(res.status).toBe(200);
+    expect(res.body.findings).toMatchObject({ new: 0, resolved: 1 });
+    expect((await stored('pods-prod-8')).map((f) => [f.status, f.resolution?.reason])).toEqual([
+      ['RESOLVED', 'no-longer-running'],
+    ]);
+  });
+
   it('acknowledges deleted and resync-complete events and refuses an unknown reason naming the field', async () => {
     // Prepare
     const deleted = {
