@@ -60,6 +60,7 @@ export class Lanes {
     while (this.#running.size > 0) await Promise.all(this.#running.values());
   }
 
+  /** Waits for every step, keeping any failure for `drain` / `ready` (cleanup in `finally`). */
   async settle(): Promise<void> {
     await this.#settled();
   }

@@ -93,7 +93,8 @@ const LANE_WIDTH = 8;
  * inventory step runs in `lanes` (the batch's; without, its own), beside the findings writes:
  * the two touch different findings (the step resolves only rules the new verdict dropped and
  * entries of other images), and the step's lane keeps one workload's events in order. The
- * caller drains the lanes before it answers.
+ * caller drains the lanes before it answers. A record whose finding the store refuses still
+ * has its inventory step: the pod did run.
  */
 export async function processObservation(
   obs: PodObservation,
