@@ -6,14 +6,20 @@
  *  - evaluated in-process without HTTP or storage (the baseline),
  * so the ratios show what HTTP and what storage cost. Latency: a one-event POST answers after
  * its findings are stored, so POST → answer is POST → stored finding; p50 / p99 over many.
+ * And the issue 11 target: the same HTTP path on dynalite with the inventory kept vs without
+ * it (≥ 0.7×), for events of new workloads and for repeats, rounds alternating.
  *
  * Run: npx node bench/ingest.ts
  */
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { FindingsStore } from '../lambdas/adapters/dynamodb/findings.ts';
+import { InventoryStore } from '../lambdas/adapters/dynamodb/inventory.ts';
 import { compileAllowlist, parseAllowlist } from '../lambdas/core/allowlist/index.ts';
+import type { Decider } from '../lambdas/core/evaluate.ts';
 import type { FindingCandidate, UpsertResult } from '../lambdas/core/types.ts';
 import { podEventsEdge } from '../lambdas/handlers/edges/pod-events.ts';
 import { startLocal } from '../lambdas/local/app.ts';
@@ -21,6 +27,7 @@ import type { LocalPipeline } from '../lambdas/local/routes.ts';
 import { closeServer, createIngestServer, listenLoopback } from '../lambdas/local/server.ts';
 import { ingestPodEvents } from '../lambdas/services/ingest.ts';
 import type { IngestDeps } from '../lambdas/services/ports.ts';
+import { freshTables, startDynalite } from '../test/helpers/dynalite.ts';
 import { type BenchResult, median, report, versus } from './lib.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -28,6 +35,7 @@ const ALLOWLIST = path.join(ROOT, 'examples/allowlist.yaml');
 const BATCH = 100;
 const EVENTS = 3000;
 const LATENCY_SAMPLES = 400;
+const INVENTORY_EVENTS = 1000;
 
 /** A realistic mix: most images allowed, some from untrusted sources or unpinned in prod. */
 const IMAGES = [
@@ -140,6 +148,88 @@ function memoryFindings(): IngestDeps['findings'] {
   };
 }
 
+/**
+ * Two servers on one dynalite, one keeping the inventory; the same path otherwise. With
+ * `roundTripMs`, every DynamoDB request waits that long first: a network round trip, as on
+ * AWS, where a Lambda waits on its requests rather than computing (dynalite in-process is
+ * CPU-bound instead, so overlapping requests gains little there).
+ */
+export async function inventoryVersus(
+  decider: Decider,
+  { roundTripMs = 0, count = INVENTORY_EVENTS } = {},
+): Promise<BenchResult[]> {
+  const dynamo = await startDynalite();
+  const doc =
+    roundTripMs > 0
+      ? ({
+          send: async (command: Parameters<typeof dynamo.doc.send>[0]) => {
+            await sleep(roundTripMs);
+            return dynamo.doc.send(command);
+          },
+        } as unknown as typeof dynamo.doc)
+      : dynamo.doc;
+  const where = roundTripMs > 0 ? `, ${roundTripMs} ms round trip` : '';
+  const servers: ReturnType<typeof createIngestServer>[] = [];
+  const serve = async (withInventory: boolean): Promise<string> => {
+    const names = await freshTables(dynamo);
+    const tables = {
+      findings: new FindingsStore(doc, names.findings),
+      inventory: new InventoryStore(doc, names.inventory),
+    };
+    const deps: IngestDeps = {
+      allowlist: { current: async () => decider },
+      findings: tables.findings,
+      clock: () => new Date(),
+      minAlertSeverity: 'low',
+      ...(withInventory
+        ? { inventory: { store: tables.inventory, findings: tables.findings } }
+        : {}),
+    };
+    const server = createIngestServer({
+      ingest: deps,
+      edges: { podEvents: podEventsEdge(deps) },
+    } as unknown as LocalPipeline);
+    servers.push(server);
+    return `http://127.0.0.1:${await listenLoopback(server, 0)}`;
+  };
+  try {
+    const withUrl = await serve(true);
+    const withoutUrl = await serve(false);
+    const rate = async (url: string, tag: string) =>
+      (count * 1000) / (await postAll(url, batches(podEvents(count, tag), BATCH))).ms;
+    await rate(withUrl, 'warm-i');
+    await rate(withoutUrl, 'warm-n');
+    const fresh = { with: [] as number[], without: [] as number[] };
+    const repeat = { with: [] as number[], without: [] as number[] };
+    for (let r = 0; r < 3; r++) {
+      // New workloads each round (fresh pod names), then the same events again: repeats.
+      fresh.without.push(await rate(withoutUrl, `new-${r}`));
+      fresh.with.push(await rate(withUrl, `new-${r}`));
+      repeat.without.push(await rate(withoutUrl, `new-${r}`));
+      repeat.with.push(await rate(withUrl, `new-${r}`));
+    }
+    return [
+      versus(
+        `HTTP → dynalite with the inventory, new workloads${where}`,
+        median(fresh.with),
+        'events/s',
+        { name: 'without the inventory', value: median(fresh.without) },
+        `${count} pod events (2 containers) per round, each a new workload; median of 3 alternating rounds; target ≥ 0.7x`,
+      ),
+      versus(
+        `HTTP → dynalite with the inventory, repeats${where}`,
+        median(repeat.with),
+        'events/s',
+        { name: 'without the inventory', value: median(repeat.without) },
+        'the same events again (nothing new to store); target ≥ 0.7x',
+      ),
+    ];
+  } finally {
+    for (const server of servers) await closeServer(server);
+    await dynamo.stop();
+  }
+}
+
 export async function run(): Promise<BenchResult[]> {
   const decider = compileAllowlist(parseAllowlist(readFileSync(ALLOWLIST, 'utf8'), ALLOWLIST));
   const memoryDeps: IngestDeps = {
@@ -196,7 +286,12 @@ export async function run(): Promise<BenchResult[]> {
     const memoryLat = await latencies(memoryUrl, single('lat-m'));
     const storedLat = await latencies(local.url, single('lat-d'));
 
+    const inventory = [
+      ...(await inventoryVersus(decider)),
+      ...(await inventoryVersus(decider, { roundTripMs: 5, count: 300 })),
+    ];
     return [
+      ...inventory,
       versus(
         'HTTP → evaluation → dynalite',
         storedRate,

@@ -20,7 +20,12 @@ import type { WebhookResult } from '../handlers/edges/audit-webhook.ts';
 import type { AuditLogsOutcome } from '../handlers/edges/eks-audit-logs.ts';
 import { detailShapeProblem, invalidDetailMessage } from '../handlers/edges/pod-events.ts';
 import type { MessageResult } from '../handlers/edges/registry.ts';
-import { emptyReport, type IngestReport, shouldAlert } from '../services/ingest.ts';
+import {
+  emptyReport,
+  type IngestReport,
+  type RecordFailure,
+  shouldAlert,
+} from '../services/ingest.ts';
 import type { IngestDeps } from '../services/ports.ts';
 import type { RegistryDeps } from '../services/registry.ts';
 import { parseJson } from './body.ts';
@@ -30,6 +35,11 @@ import { boundFailures, MAX_LISTED_FAILURES } from './bounded-report.ts';
 export interface LocalEdges {
   podEvents: {
     event: (envelope: EventBridgeEnvelope, where: string, total: IngestReport) => Promise<void>;
+    /** Failures by position in `items`. */
+    events: (
+      items: readonly { envelope: EventBridgeEnvelope; where: string }[],
+      total: IngestReport,
+    ) => Promise<RecordFailure[]>;
     record: (record: { body: string; messageId: string }, total: IngestReport) => Promise<void>;
   };
   auditWebhook: {
@@ -68,6 +78,9 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Pod events handed to the edge at a time (their failures are bounded between slices). */
+const POD_EVENT_SLICE = 100;
+
 /** `POST /v1/pod-events`: a JSON array of forwarder pod events. */
 export async function podEventsRoute(body: Buffer, pipeline: LocalPipeline): Promise<LocalReport> {
   const records = parseJson(body, 'a JSON array of pod events');
@@ -79,6 +92,15 @@ export async function podEventsRoute(body: Buffer, pipeline: LocalPipeline): Pro
   const report: LocalReport = emptyReport();
   // Failures beyond the listed ones are only counted, so a body of millions stays small.
   let unlisted = 0;
+  // Records go to the edge a slice at a time: evaluated as one batch, their inventory steps
+  // overlap, while the report's parts stay small.
+  let slice: { envelope: EventBridgeEnvelope; where: string; index: number }[] = [];
+  const flush = async () => {
+    const failures = await pipeline.edges.podEvents.events(slice, report);
+    for (const f of failures)
+      report.failed.push({ index: slice[f.index]?.index ?? f.index, error: f.error });
+    slice = [];
+  };
   for (const [index, detail] of records.entries()) {
     if (report.failed.length >= 2 * MAX_LISTED_FAILURES) {
       const before = report.failed.length;
@@ -104,10 +126,10 @@ export async function podEventsRoute(body: Buffer, pipeline: LocalPipeline): Pro
       time: new Date(0).toISOString(),
       detail,
     };
-    await failsAlone(report, index, () =>
-      pipeline.edges.podEvents.event(envelope, `pod event ${index}`, report),
-    );
+    slice.push({ envelope, where: `pod event ${index}`, index });
+    if (slice.length >= POD_EVENT_SLICE) await flush();
   }
+  if (slice.length > 0) await flush();
   report.received = records.length;
   boundFailures(report);
   if (unlisted > 0) report.failedTotal = (report.failedTotal ?? report.failed.length) + unlisted;

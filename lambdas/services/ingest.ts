@@ -17,11 +17,12 @@ import {
   type Decider,
   judgeObservation,
 } from '../core/evaluate.ts';
-import type { InventoryEvent } from '../core/inventory.ts';
+import { type InventoryEvent, workloadKey } from '../core/inventory.ts';
 import { observationFromPodEvent } from '../core/kube/observation.ts';
 import { podEventSchema, type ResyncCompleteEvent } from '../core/kube/pod-event.ts';
 import type { FindingCandidate, PodObservation, WorkloadRef } from '../core/types.ts';
 import { shouldAlert } from './alerting.ts';
+import { Lanes } from './ingest-lanes.ts';
 import type { IngestDeps } from './ports.ts';
 import { emptyReconcileReport, scanVerdict, settleAppliedPlan } from './reconcile.ts';
 
@@ -84,13 +85,29 @@ export type InventoryRole =
   | { type: 'template' }
   | { type: 'none' };
 
-/** Evaluates one observation against the current allowlist and records its findings. */
+/** Inventory steps of different workloads that may run at once within one batch. */
+const LANE_WIDTH = 8;
+
+/**
+ * Evaluates one observation against the current allowlist and records its findings. Its
+ * inventory step runs in `lanes` (the batch's; without, its own), beside the findings writes:
+ * the two touch different findings (the step resolves only rules the new verdict dropped and
+ * entries of other images), and the step's lane keeps one workload's events in order. The
+ * caller drains the lanes before it answers. A record whose finding the store refuses still
+ * has its inventory step: the pod did run.
+ */
 export async function processObservation(
   obs: PodObservation,
   deps: IngestDeps,
   report: IngestReport,
   role: InventoryRole = { type: 'none' },
+  lanes?: Lanes,
+  index = 0,
 ): Promise<void> {
+  const key = workloadKey(obs.cluster, obs.namespace, obs.workload);
+  const own = lanes ?? new Lanes(1);
+  // The workload's previous step first: its findings and inventory stay in the batch's order.
+  await own.ready(key);
   const decider = await deps.allowlist.current();
   // Live events are judged by the allowlist as it is now.
   const now = deps.clock();
@@ -98,23 +115,54 @@ export async function processObservation(
   await verifySignatures(obs, verdicts, decider, now, deps);
   await addVulnerabilities(verdicts, deps);
   report.evaluated++;
-  await recordCandidates(candidatesFromVerdicts(obs, verdicts), deps, report);
-  if (!deps.inventory || role.type === 'none') return;
-  const decisions = verdicts.map((v) => v.decision);
-  const event: InventoryEvent =
-    role.type === 'pod'
-      ? { type: 'pod', observation: obs, decisions, resyncId: role.resyncId }
-      : { type: 'template', observation: obs, decisions };
-  if (role.type === 'pod' && role.resyncId !== undefined) {
-    await deps.inventory.store.resyncStarted(obs.cluster, role.resyncId, obs.observedAt);
+  const inventory = deps.inventory;
+  if (inventory && role.type !== 'none') {
+    const decisions = verdicts.map((v) => v.decision);
+    const event: InventoryEvent =
+      role.type === 'pod'
+        ? { type: 'pod', observation: obs, decisions, resyncId: role.resyncId }
+        : { type: 'template', observation: obs, decisions };
+    own.start(
+      key,
+      failsRecord(index, report, async () => {
+        if (role.type === 'pod' && role.resyncId !== undefined) {
+          await inventory.store.resyncStarted(obs.cluster, role.resyncId, obs.observedAt);
+        }
+        const applied = await inventory.store.applyToWorkload(
+          obs.cluster,
+          obs.namespace,
+          obs.workload,
+          event,
+        );
+        await settle(applied, deps, report);
+      }),
+    );
   }
-  const applied = await deps.inventory.store.applyToWorkload(
-    obs.cluster,
-    obs.namespace,
-    obs.workload,
-    event,
-  );
-  await settle(applied, deps, report);
+  try {
+    await recordCandidates(candidatesFromVerdicts(obs, verdicts), deps, report);
+  } finally {
+    if (!lanes) await own.settle();
+  }
+  if (!lanes) await own.drain();
+}
+
+/**
+ * A lane step whose `ValidationError` (a record the store refuses) fails record `index`
+ * alone, as it would inline; any other error fails the batch.
+ */
+function failsRecord(
+  index: number,
+  report: IngestReport,
+  step: () => Promise<void>,
+): () => Promise<void> {
+  return async () => {
+    try {
+      await step();
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      report.failed.push({ index, error: `not recorded: ${error.message}` });
+    }
+  };
 }
 
 /** Decides again, with verified signatures, the containers whose rules require them. */
@@ -158,19 +206,68 @@ async function podGone(
   observedAt: string,
   deps: IngestDeps,
   report: IngestReport,
+  lanes: Lanes,
 ): Promise<void> {
   if (!deps.inventory) return;
   const event: InventoryEvent = { type: 'pod-gone', podName, observedAt };
   const store = deps.inventory.store;
   if (workload) {
-    await settle(await store.applyToWorkload(cluster, namespace, workload, event), deps, report);
+    const key = workloadKey(cluster, namespace, workload);
+    await lanes.ready(key);
+    lanes.start(key, async () => {
+      await settle(await store.applyToWorkload(cluster, namespace, workload, event), deps, report);
+    });
     return;
   }
-  // The workload is unknown (a Metadata-level audit delete): find the pod in its namespace.
+  // The workload is unknown (a Metadata-level audit delete): find the pod in its namespace,
+  // after every earlier step (one of them may have added it).
+  await lanes.ready();
   const found = [];
   for await (const s of store.query({ cluster, namespace }))
     if (s.entry.pods.includes(podName)) found.push(s.entry);
   if (found.length > 0) await settle(await store.applyToFound(found, event), deps, report);
+}
+
+/** A whole workload deleted (audit `delete`): every entry of it goes. */
+async function workloadGone(
+  cluster: string,
+  deletion: { namespace: string; workload: WorkloadRef; observedAt: string },
+  deps: IngestDeps,
+  report: IngestReport,
+  lanes: Lanes,
+): Promise<void> {
+  const inventory = deps.inventory;
+  if (!inventory) return;
+  const key = workloadKey(cluster, deletion.namespace, deletion.workload);
+  await lanes.ready(key);
+  lanes.start(key, async () => {
+    const applied = await inventory.store.applyToWorkload(
+      cluster,
+      deletion.namespace,
+      deletion.workload,
+      { type: 'workload-gone', observedAt: deletion.observedAt },
+    );
+    await settle(applied, deps, report);
+  });
+}
+
+/**
+ * Runs `body` over the batch's lanes: waits for every step before answering (also when
+ * `body` throws), and lists failures in record order (lane steps finish in any order).
+ */
+async function withLanes(
+  report: IngestReport,
+  body: (lanes: Lanes) => Promise<void>,
+): Promise<IngestReport> {
+  const lanes = new Lanes(LANE_WIDTH);
+  try {
+    await body(lanes);
+    await lanes.drain();
+  } finally {
+    await lanes.settle();
+  }
+  report.failed.sort((a, b) => a.index - b.index);
+  return report;
 }
 
 /**
@@ -183,10 +280,11 @@ async function processOrFail(
   deps: IngestDeps,
   report: IngestReport,
   index: number,
-  role: InventoryRole = { type: 'none' },
+  role: InventoryRole,
+  lanes: Lanes | undefined,
 ): Promise<void> {
   try {
-    await processObservation(obs, deps, report, role);
+    await processObservation(obs, deps, report, role, lanes, index);
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
     report.failed.push({ index, error: `not recorded: ${error.message}` });
@@ -222,49 +320,52 @@ export async function ingestPodEvents(
   deps: IngestDeps,
 ): Promise<IngestReport> {
   const report = emptyReport(records.length);
-  for (const [index, record] of records.entries()) {
-    // Not an object at all: named without zod, whose error objects cost ~10 µs each (a body
-    // of a million such records took seconds).
-    if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-      const kind = record === null ? 'null' : Array.isArray(record) ? 'array' : typeof record;
-      report.failed.push({
-        index,
-        error: `invalid pod event: (root): expected an object, got ${kind}`,
-      });
-      continue;
+  return withLanes(report, async (lanes) => {
+    for (const [index, record] of records.entries()) {
+      // Not an object at all: named without zod, whose error objects cost ~10 µs each (a body
+      // of a million such records took seconds).
+      if (record === null || typeof record !== 'object' || Array.isArray(record)) {
+        const kind = record === null ? 'null' : Array.isArray(record) ? 'array' : typeof record;
+        report.failed.push({
+          index,
+          error: `invalid pod event: (root): expected an object, got ${kind}`,
+        });
+        continue;
+      }
+      const parsed = podEventSchema.safeParse(record);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        report.failed.push({
+          index,
+          error: `invalid pod event: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`,
+        });
+        continue;
+      }
+      const event = parsed.data;
+      if (event.reason === 'resync-complete') {
+        await lanes.ready(); // every sighting of the pass first
+        await resyncComplete(event, deps, report);
+        continue;
+      }
+      const obs = observationFromPodEvent(event);
+      if (event.reason === 'deleted') {
+        report.evaluated++;
+        await podGone(
+          obs.cluster,
+          obs.namespace,
+          event.pod.metadata.name,
+          obs.workload,
+          event.observedAt,
+          deps,
+          report,
+          lanes,
+        );
+        continue;
+      }
+      const resyncId = event.reason === 'resync' ? event.resyncId : undefined;
+      await processOrFail(obs, deps, report, index, { type: 'pod', resyncId }, lanes);
     }
-    const parsed = podEventSchema.safeParse(record);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      report.failed.push({
-        index,
-        error: `invalid pod event: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`,
-      });
-      continue;
-    }
-    const event = parsed.data;
-    if (event.reason === 'resync-complete') {
-      await resyncComplete(event, deps, report);
-      continue;
-    }
-    const obs = observationFromPodEvent(event);
-    if (event.reason === 'deleted') {
-      report.evaluated++;
-      await podGone(
-        obs.cluster,
-        obs.namespace,
-        event.pod.metadata.name,
-        obs.workload,
-        event.observedAt,
-        deps,
-        report,
-      );
-      continue;
-    }
-    const resyncId = event.reason === 'resync' ? event.resyncId : undefined;
-    await processOrFail(obs, deps, report, index, { type: 'pod', resyncId });
-  }
-  return report;
+  });
 }
 
 /** The end of a forwarder resync pass: forwarder entries of the cluster it did not see go. */
@@ -311,51 +412,43 @@ export async function ingestAuditEvents(
   deps: IngestDeps,
 ): Promise<IngestReport> {
   const report = emptyReport(events.length);
-  for (const [index, event] of events.entries()) {
-    const outcome = interpretAuditEvent(event, { cluster });
-    if (outcome.kind === 'skipped' && outcome.reason === 'verb' && deps.inventory) {
-      const deletion = auditDeletion(event);
-      if (deletion) {
-        report.evaluated++;
-        if (deletion.kind === 'pod') {
-          await podGone(
-            cluster,
-            deletion.namespace,
-            deletion.podName,
-            deletion.workload,
-            deletion.observedAt,
-            deps,
-            report,
-          );
-        } else {
-          const applied = await deps.inventory.store.applyToWorkload(
-            cluster,
-            deletion.namespace,
-            deletion.workload,
-            {
-              type: 'workload-gone',
-              observedAt: deletion.observedAt,
-            },
-          );
-          await settle(applied, deps, report);
+  return withLanes(report, async (lanes) => {
+    for (const [index, event] of events.entries()) {
+      const outcome = interpretAuditEvent(event, { cluster });
+      if (outcome.kind === 'skipped' && outcome.reason === 'verb' && deps.inventory) {
+        const deletion = auditDeletion(event);
+        if (deletion) {
+          report.evaluated++;
+          if (deletion.kind === 'pod') {
+            await podGone(
+              cluster,
+              deletion.namespace,
+              deletion.podName,
+              deletion.workload,
+              deletion.observedAt,
+              deps,
+              report,
+              lanes,
+            );
+          } else await workloadGone(cluster, deletion, deps, report, lanes);
+          continue;
         }
+      }
+      if (outcome.kind === 'skipped') {
+        // A write whose images could not be judged is a failure to report, never a quiet skip.
+        if (isReportedFailure(outcome.reason))
+          report.failed.push({ index, error: `${outcome.reason}: ${outcome.detail}` });
+        else report.skipped[outcome.reason] = (report.skipped[outcome.reason] ?? 0) + 1;
         continue;
       }
+      await processOrFail(
+        outcome.observation,
+        deps,
+        report,
+        index,
+        auditRole(event, outcome.observation),
+        lanes,
+      );
     }
-    if (outcome.kind === 'skipped') {
-      // A write whose images could not be judged is a failure to report, never a quiet skip.
-      if (isReportedFailure(outcome.reason))
-        report.failed.push({ index, error: `${outcome.reason}: ${outcome.detail}` });
-      else report.skipped[outcome.reason] = (report.skipped[outcome.reason] ?? 0) + 1;
-      continue;
-    }
-    await processOrFail(
-      outcome.observation,
-      deps,
-      report,
-      index,
-      auditRole(event, outcome.observation),
-    );
-  }
-  return report;
+  });
 }

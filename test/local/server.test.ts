@@ -111,6 +111,48 @@ describe('POST /v1/pod-events', () => {
     ]);
   });
 
+  it('evaluates a long body slice by slice, failures listed by body index across slices', async () => {
+    // Prepare: 120 records (two slices), bad ones before, inside and after the first slice
+    const batch: unknown[] = Array.from({ length: 120 }, (_, i) =>
+      podEvent({ cluster: 'pods-prod-9', name: `p${i}`, containers: { a: 'ghcr.io/evil/a:1' } }),
+    );
+    batch[3] = 42;
+    batch[50] = { cluster: 'pods-prod-9', reason: 'running' };
+    batch[110] = { cluster: 'pods-prod-9', reason: 'running' };
+
+    // Act
+    const res = await post('/v1/pod-events', batch);
+
+    // Assess
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ received: 120, evaluated: 117 });
+    const failed = res.body.failed as { index: number; error: string }[];
+    expect(failed.map((f) => f.index)).toEqual([3, 50, 110]);
+    expect(failed[1]?.error).toMatch(/^pod event 50: invalid pod event/);
+    expect(res.body.findings).toMatchObject({ new: 117 });
+    expect(await stored('pods-prod-9')).toHaveLength(117);
+  });
+
+  it('reports the findings a deletion auto-resolved', async () => {
+    // Prepare
+    const running = podEvent({
+      cluster: 'pods-prod-8',
+      name: 'tools',
+      containers: { sh: 'ghcr.io/evil/shell:1' },
+    });
+    await post('/v1/pod-events', [running]);
+
+    // Act
+    const res = await post('/v1/pod-events', [{ ...running, reason: 'deleted' }]);
+
+    // Assess
+    expect(res.status).toBe(200);
+    expect(res.body.findings).toMatchObject({ new: 0, resolved: 1 });
+    expect((await stored('pods-prod-8')).map((f) => [f.status, f.resolution?.reason])).toEqual([
+      ['RESOLVED', 'no-longer-running'],
+    ]);
+  });
+
   it('acknowledges deleted and resync-complete events and refuses an unknown reason naming the field', async () => {
     // Prepare
     const deleted = {

@@ -38,6 +38,7 @@ import {
   timeString,
   zodIssues,
 } from './common.ts';
+import { WorkloadCache } from './inventory-cache.ts';
 import { INVENTORY_INDEX } from './schema.ts';
 import { CONTAINER_KINDS_FOR_STORE, SEVERITIES, VIOLATION_RULES } from './vocabulary.ts';
 
@@ -140,13 +141,26 @@ export function materiallyChanged(prev: InventoryEntry | undefined, next: Invent
   return entryChanged(prev, normalised);
 }
 
+/**
+ * Waits for every write; false when one met a changed item (its condition failed), and the
+ * first other error is thrown once all have settled (no write is left running).
+ */
+async function allWritten(writes: readonly Promise<unknown>[]): Promise<boolean> {
+  let conflict = false;
+  for (const outcome of await Promise.allSettled(writes)) {
+    if (outcome.status === 'fulfilled') continue;
+    if (!isConditionalCheckFailed(outcome.reason)) throw outcome.reason;
+    conflict = true;
+  }
+  return !conflict;
+}
+
 export class InventoryStore {
   readonly #doc: DynamoDBDocumentClient;
   readonly #table: string;
   readonly #onInvalid: InvalidItemHandler | undefined;
   /** What this process last read or wrote per workload (bounded, short-lived). */
-  readonly #cache = new Map<string, { at: number; stored: StoredEntry[] }>();
-  readonly #now: () => number;
+  readonly #cache: WorkloadCache;
   /** Resync ids this process already recorded the start of, per cluster. */
   readonly #resyncSeen = new Map<string, string>();
 
@@ -158,7 +172,11 @@ export class InventoryStore {
     this.#doc = doc;
     this.#table = tableName;
     this.#onInvalid = options.onInvalid;
-    this.#now = options.now ?? Date.now;
+    this.#cache = new WorkloadCache({
+      ttlMs: CACHE_TTL_MS,
+      maxWorkloads: CACHE_WORKLOADS,
+      now: options.now ?? Date.now,
+    });
   }
 
   get tableName(): string {
@@ -194,31 +212,91 @@ export class InventoryStore {
     // A pod sighting that changes nothing against what this process last read and wrote for
     // the workload (a repeat: `running` after `added`, a resync) needs no request at all.
     // Anything that would write re-reads first, so writes always start from the table.
-    const cached = this.#cache.get(key);
-    if (event.type === 'pod' && cached && this.#now() - cached.at < CACHE_TTL_MS) {
+    const cached = event.type === 'pod' ? this.#cache.fresh(key) : undefined;
+    if (cached) {
       const plan = planInventory(
-        cached.stored.map((s) => s.entry),
+        cached.map((s) => s.entry),
         event,
       );
-      const byKey = new Map(cached.stored.map((s) => [entryKey(s.entry), s.entry]));
+      const byKey = new Map(cached.map((s) => [entryKey(s.entry), s.entry]));
       const unchanged =
         plan.removals.length === 0 &&
         plan.upserts.every((e) => !materiallyChanged(byKey.get(entryKey(e)), e));
       if (unchanged) return { upserts: [], removals: [], before: byKey };
     }
+    if (event.type === 'pod' || event.type === 'template') {
+      const done = await this.#applyCreating(key, cluster, namespace, workload, event);
+      if (done) return done;
+    }
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
       const stored = await this.workloadEntries(cluster, namespace, workload);
       const applied = await this.#tryApply(stored, event);
       if (applied) {
-        this.#remember(key, applied.after);
+        this.#cache.remember(key, applied.after);
         return applied.plan;
       }
-      this.#cache.delete(key);
+      this.#cache.outdate(key);
       await retryPause(attempt);
     }
     throw new ConflictError(
       `inventory ${workloadKey(cluster, namespace, workload)}: gave up after conflicting writes`,
     );
+  }
+
+  /**
+   * A sighting naming entries this process does not know to exist (a new workload, a new
+   * image): creates them while it reads the workload instead of after, so a new entry costs
+   * one round trip, not two. A create is conditional (`attribute_not_exists`), so it never
+   * overwrites another writer's entry and needs no prior read; the read still decides the
+   * rest of the plan (a pod's old image in the same container loses the pod, a full template
+   * drops what it no longer names). Null when nothing was worth creating or another writer
+   * was met: the caller then re-reads and re-plans, folding the event again into what was
+   * created (a fold of the same event is idempotent, so nothing counts twice).
+   */
+  async #applyCreating(
+    key: string,
+    cluster: string,
+    namespace: string,
+    workload: WorkloadRef,
+    event: InventoryEvent,
+  ): Promise<AppliedPlan | null> {
+    const known = new Set(this.#cache.knownKeys(key) ?? []);
+    const creating = new Map<string, InventoryEntry>();
+    for (const e of planInventory([], event).upserts)
+      if (!known.has(entryKey(e))) creating.set(entryKey(e), e);
+    if (creating.size === 0) return null;
+    const creates = Promise.allSettled([...creating.values()].map((e) => this.#create(e)));
+    let snapshot: StoredEntry[];
+    try {
+      snapshot = await this.workloadEntries(cluster, namespace, workload);
+    } finally {
+      await creates; // never leave a write running past a failed read
+    }
+    const outcomes = await creates;
+    const created = new Map<string, InventoryEntry>();
+    [...creating.entries()].forEach(([k, e], i) => {
+      const outcome = outcomes[i];
+      if (outcome?.status === 'rejected') throw outcome.reason;
+      if (outcome?.value === true) created.set(k, e);
+    });
+    // The read ran beside the creates: it may show ours (rev 1, as written). Any other item
+    // under a key we created is a later writer's: start again from the table.
+    const base: StoredEntry[] = [];
+    for (const s of snapshot) {
+      const mine = created.get(entryKey(s.entry));
+      if (!mine) base.push(s);
+      else if (s.rev !== 1 || entryChanged(s.entry, mine)) {
+        this.#cache.outdate(key);
+        return null;
+      }
+    }
+    const applied = await this.#tryApply(base, event, created);
+    if (!applied) {
+      this.#cache.outdate(key);
+      return null;
+    }
+    this.#cache.remember(key, applied.after);
+    return applied.plan;
   }
 
   /**
@@ -241,20 +319,17 @@ export class InventoryStore {
     return all;
   }
 
-  #remember(key: string, stored: StoredEntry[]): void {
-    this.#cache.delete(key);
-    this.#cache.set(key, { at: this.#now(), stored });
-    // Bounded: the oldest workload goes first (Map keeps insertion order).
-    if (this.#cache.size > CACHE_WORKLOADS) {
-      const oldest = this.#cache.keys().next().value;
-      if (oldest !== undefined) this.#cache.delete(oldest);
-    }
-  }
-
-  /** Writes the plan for `stored`; null when another writer got there first. */
+  /**
+   * Writes the plan for `stored`; null when another writer got there first. `created` are
+   * entries already created for this event (absent from `stored`): they count as written.
+   * Independent items are written in parallel: every write is conditional on its own item,
+   * and upserts land before removals, so a crash between leaves a stale entry (fail closed,
+   * removed on redelivery) rather than a lost one.
+   */
   async #tryApply(
     stored: readonly StoredEntry[],
     event: InventoryEvent,
+    created: ReadonlyMap<string, InventoryEntry> = new Map(),
   ): Promise<{ plan: AppliedPlan; after: StoredEntry[] } | null> {
     const plan = planInventory(
       stored.map((s) => s.entry),
@@ -263,23 +338,41 @@ export class InventoryStore {
     const revs = new Map(stored.map((s) => [entryKey(s.entry), s]));
     const before = new Map(stored.map((s) => [entryKey(s.entry), s.entry]));
     const after = new Map(stored.map((s) => [entryKey(s.entry), s]));
+    const puts: Promise<unknown>[] = [];
+    for (const entry of plan.upserts) {
+      const k = entryKey(entry);
+      const mine = created.get(k);
+      if (mine) {
+        // Planned from the same event against no entry, it is what was created.
+        if (entryChanged(mine, entry)) return null;
+        after.set(k, { entry, rev: 1 });
+        continue;
+      }
+      const prev = revs.get(k);
+      if (prev && !materiallyChanged(prev.entry, entry)) continue;
+      puts.push(this.#put(entry, prev?.rev));
+      after.set(k, { entry, rev: (prev?.rev ?? 0) + 1 });
+    }
+    if (!(await allWritten(puts))) return null;
+    const deletes: Promise<unknown>[] = [];
+    for (const { entry } of plan.removals) {
+      const prev = revs.get(entryKey(entry));
+      if (prev) deletes.push(this.#delete(entry, prev.rev));
+      after.delete(entryKey(entry));
+    }
+    if (!(await allWritten(deletes))) return null;
+    return { plan: { ...plan, before }, after: [...after.values()] };
+  }
+
+  /** Creates the entry unless its item exists; false when it does. */
+  async #create(entry: InventoryEntry): Promise<boolean> {
     try {
-      for (const entry of plan.upserts) {
-        const prev = revs.get(entryKey(entry));
-        if (prev && !materiallyChanged(prev.entry, entry)) continue;
-        await this.#put(entry, prev?.rev);
-        after.set(entryKey(entry), { entry, rev: (prev?.rev ?? 0) + 1 });
-      }
-      for (const { entry } of plan.removals) {
-        const prev = revs.get(entryKey(entry));
-        if (prev) await this.#delete(entry, prev.rev);
-        after.delete(entryKey(entry));
-      }
+      await this.#put(entry, undefined);
+      return true;
     } catch (error) {
-      if (isConditionalCheckFailed(error)) return null;
+      if (isConditionalCheckFailed(error)) return false;
       throw error;
     }
-    return { plan: { ...plan, before }, after: [...after.values()] };
   }
 
   async #put(entry: InventoryEntry, rev: number | undefined): Promise<void> {
@@ -337,7 +430,7 @@ export class InventoryStore {
           ExpressionAttributeValues: { ':v': violations, ':rev': rev, ':next': rev + 1 },
         }),
       );
-      this.#cache.delete(workloadKey(entry.cluster, entry.namespace, entry.workload));
+      this.#cache.outdate(workloadKey(entry.cluster, entry.namespace, entry.workload));
       return true;
     } catch (error) {
       if (isConditionalCheckFailed(error)) return false;

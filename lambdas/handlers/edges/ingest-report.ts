@@ -51,4 +51,6 @@ export function addReport(total: IngestReport, part: IngestReport): void {
   for (const outcome of ['new', 'reopened', 'repeat', 'duplicate'] as const) {
     total.findings[outcome] += part.findings[outcome];
   }
+  const resolved = part.findings.resolved;
+  if (resolved) total.findings.resolved = (total.findings.resolved ?? 0) + resolved;
 }

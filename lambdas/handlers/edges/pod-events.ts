@@ -21,7 +21,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { zodIssues } from '../../adapters/dynamodb/common.ts';
 import { ValidationError } from '../../core/errors.ts';
 import { type AnyPodEvent, podEventSchema } from '../../core/kube/pod-event.ts';
-import { type IngestReport, ingestPodEvents } from '../../services/ingest.ts';
+import { type IngestReport, ingestPodEvents, type RecordFailure } from '../../services/ingest.ts';
 import type { IngestDeps } from '../../services/ports.ts';
 import { type EventBridgeEnvelope, eventBridgeFromSqs } from '../commons/eventbridge.ts';
 import { silentTelemetry, type Telemetry } from '../commons/telemetry.ts';
@@ -110,11 +110,43 @@ export function podEventsEdge(deps: IngestDeps, telemetry: Telemetry = silentTel
       throw new ValidationError(`${where}: ${failure.error}`);
     }
   }
+  /**
+   * Several EventBridge events given as values (local mode's `/v1/pod-events` body): each is
+   * validated on its own as `event` would, then the valid ones are evaluated as one batch, so
+   * their inventory steps overlap (`ingestPodEvents`). Failures come back by position in
+   * `items`, worded as `event`'s; store errors are thrown.
+   */
+  async function events(
+    items: readonly { envelope: EventBridgeEnvelope; where: string }[],
+    total: IngestReport,
+  ): Promise<RecordFailure[]> {
+    const failures: RecordFailure[] = [];
+    const details: AnyPodEvent[] = [];
+    const positions: number[] = [];
+    for (const [position, { envelope, where }] of items.entries()) {
+      try {
+        details.push(podEventOfEnvelope(envelope, where).detail);
+        positions.push(position);
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        total.received++;
+        failures.push({ index: position, error: error.message });
+      }
+    }
+    const report = await ingestPodEvents(details, deps);
+    for (const failure of report.failed) {
+      const position = positions[failure.index] ?? -1;
+      failures.push({ index: position, error: `${items[position]?.where}: ${failure.error}` });
+    }
+    addReport(total, { ...report, failed: [] });
+    return failures;
+  }
   return {
     record: (record: Pick<SQSRecord, 'body' | 'messageId'>, total: IngestReport) =>
       evaluate(() => podEventOf(record), `SQS message ${record.messageId}`, total),
     event: (envelope: EventBridgeEnvelope, where: string, total: IngestReport) =>
       evaluate(() => podEventOfEnvelope(envelope, where), where, total),
+    events,
     batchDone(total: IngestReport, received: number): void {
       recordIngestMetrics(total, { received }, telemetry);
       telemetry.info('pod event batch', {
