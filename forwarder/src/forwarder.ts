@@ -33,7 +33,6 @@ export interface ForwarderDeps {
     restartBaseMs?: number;
     restartMaxMs?: number;
     pageSize?: number;
-    maxPageBytes?: number;
     maxLineBytes?: number;
     watchTimeoutSeconds?: number;
     reconnectDelay?: (ms: number) => Promise<void>;

@@ -29,9 +29,9 @@ describe('reaching the API server without client-node', () => {
     writeFileSync(file, kubeconfig('    token: t0ken'));
 
     // Act
-    const plain = plainFromKubeconfig(kubeconfig('    token: t0ken'), file);
+    const plain = await plainFromKubeconfig(kubeconfig('    token: t0ken'), file);
     const access = await loadKubeAccess(file, {});
-    const { headers, dispatcher } = await access.prepare('https://10.0.0.1:6443/api/v1/pods');
+    const { headers, agent } = await access.prepare('https://10.0.0.1:6443/api/v1/pods');
 
     // Assess
     expect(plain).toMatchObject({
@@ -41,7 +41,7 @@ describe('reaching the API server without client-node', () => {
     });
     expect(access.server).toBe('https://10.0.0.1:6443');
     expect(headers).toEqual({ authorization: 'Bearer t0ken' });
-    expect(dispatcher).toBeDefined();
+    expect(agent).toBeDefined();
   });
 
   it('hands kubeconfigs it does not read itself (exec plugins, proxies) to client-node', async () => {
@@ -53,8 +53,8 @@ describe('reaching the API server without client-node', () => {
     writeFileSync(file, kubeconfig(exec));
 
     // Act
-    const plain = plainFromKubeconfig(kubeconfig(exec), file);
-    const proxied = plainFromKubeconfig(
+    const plain = await plainFromKubeconfig(kubeconfig(exec), file);
+    const proxied = await plainFromKubeconfig(
       kubeconfig(
         '    token: t',
         '    server: https://10.0.0.1:6443\n    proxy-url: http://proxy:3128',
@@ -87,6 +87,6 @@ describe('reaching the API server without client-node', () => {
     // Assess
     expect(access.server).toBe('https://[fd00::1]:443');
     expect(first.headers).toEqual({ authorization: 'Bearer sa-token-1' });
-    expect(first.dispatcher).toBeDefined();
+    expect(first.agent).toBeDefined();
   });
 });
