@@ -26,7 +26,7 @@ import { PodWatcher } from '../forwarder/src/watcher.ts';
 import { FakeApiServer } from '../test/forwarder/fake-apiserver.ts';
 import { type BenchResult, versus } from './lib.ts';
 
-type Variant = 'informer' | 'watcher' | 'forwarder' | 'sink-down' | 'bundle';
+type Variant = 'informer' | 'watcher' | 'forwarder' | 'sink-down' | 'bundle' | 'bundle-eventbridge';
 interface Result {
   variant: Variant;
   pods: number;
@@ -189,6 +189,7 @@ async function runBundle(
   kubeconfig: string,
   sinkUrl: string,
   onReady: () => void,
+  eventbridge = false,
 ): Promise<Result> {
   const dir = mkdtempSync(path.join(tmpdir(), 'regwatch-fwd-bench-'));
   // BENCH_BUNDLE: measure a bundle built elsewhere (another build setup) instead.
@@ -201,13 +202,26 @@ async function runBundle(
       NODE_OPTIONS: process.env.BENCH_NODE_FLAGS ?? FORWARDER_NODE_OPTIONS,
       KUBECONFIG: kubeconfig,
       REGWATCH_CLUSTER: 'bench',
-      REGWATCH_SINK: sinkUrl,
+      // The EventBridge sink as on EKS (the AWS SDK loaded, SigV4-signed PutEvents of 10
+      // entries), its endpoint the loopback sink; static bench credentials, no network.
+      ...(eventbridge
+        ? {
+            REGWATCH_SINK: 'eventbridge',
+            REGWATCH_EVENT_BUS: 'bench',
+            AWS_REGION: 'us-east-1',
+            AWS_ACCESS_KEY_ID: 'bench',
+            AWS_SECRET_ACCESS_KEY: 'bench',
+            AWS_ENDPOINT_URL_EVENTBRIDGE: new URL(sinkUrl).origin,
+          }
+        : { REGWATCH_SINK: sinkUrl }),
       REGWATCH_BATCH_SIZE: '500',
       REGWATCH_BATCH_WAIT: '50ms',
       REGWATCH_METRICS_PORT: '0',
       REGWATCH_METRICS_HOST: '127.0.0.1',
       REGWATCH_RESYNC: '0',
       REGWATCH_LOG_LEVEL: 'info',
+      // BENCH_BUNDLE_ENV: more environment for the bundle, as JSON (e.g. allocator settings).
+      ...(JSON.parse(process.env.BENCH_BUNDLE_ENV ?? '{}') as Record<string, string>),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -243,7 +257,7 @@ async function runBundle(
   await new Promise((resolve) => proc.on('exit', resolve));
   rmSync(dir, { recursive: true, force: true });
   return {
-    variant: 'bundle',
+    variant: eventbridge ? 'bundle-eventbridge' : 'bundle',
     pods,
     events: pods * 2,
     seconds,
@@ -263,6 +277,18 @@ async function measure(pods: number): Promise<{ results: Result[]; received: num
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       if (!up) return void res.writeHead(503).end();
+      if (req.headers['x-amz-target'] === 'AWSEvents.PutEvents') {
+        // PutEvents (AWS JSON 1.1): every entry accepted.
+        const { Entries } = JSON.parse(Buffer.concat(chunks).toString()) as { Entries: unknown[] };
+        received += Entries.length;
+        const body = {
+          FailedEntryCount: 0,
+          Entries: Entries.map((_, i) => ({ EventId: `e${i}` })),
+        };
+        return void res
+          .writeHead(200, { 'content-type': 'application/x-amz-json-1.1' })
+          .end(JSON.stringify(body));
+      }
       received += (JSON.parse(Buffer.concat(chunks).toString()) as unknown[]).length;
       res.writeHead(202).end();
     });
@@ -276,7 +302,15 @@ async function measure(pods: number): Promise<{ results: Result[]; received: num
   const env = { KUBECONFIG: kubeconfig, BENCH_PODS: String(pods), BENCH_SINK: sinkUrl };
   const results: Result[] = [];
   const only = process.env.BENCH_ONLY?.split(',');
-  for (const variant of ['informer', 'watcher', 'forwarder', 'sink-down', 'bundle'] as const) {
+  const variants = [
+    'informer',
+    'watcher',
+    'forwarder',
+    'sink-down',
+    'bundle',
+    'bundle-eventbridge',
+  ] as const;
+  for (const variant of variants) {
     if (only && !only.includes(variant)) continue;
     up = variant !== 'sink-down';
     api.pods.clear();
@@ -289,8 +323,8 @@ async function measure(pods: number): Promise<{ results: Result[]; received: num
       for (let i = 0; i < pods; i++) api.setRunning(`ns-${i % 50}`, `${variant}-${i}`);
     };
     results.push(
-      variant === 'bundle'
-        ? await runBundle(pods, kubeconfig, sinkUrl, onReady)
+      variant === 'bundle' || variant === 'bundle-eventbridge'
+        ? await runBundle(pods, kubeconfig, sinkUrl, onReady, variant === 'bundle-eventbridge')
         : await runChild(variant, env, onReady),
     );
   }

@@ -1,6 +1,8 @@
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { builtinModules } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -178,6 +180,78 @@ describe('forwarder packaging', () => {
       LAZY_PACKAGES.some((l) => l !== 'yaml' && p?.startsWith(l)),
     );
     expect(heavy).toEqual([]);
+  });
+
+  it('sends to EventBridge from the bundle: the lazily loaded SDK chunk works', async () => {
+    // Prepare: a loopback PutEvents endpoint (AWS JSON 1.1) and static test credentials.
+    const api = await new FakeApiServer().start();
+    const entries: { Source: string; DetailType: string; Detail: string }[] = [];
+    const endpoint = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+        Entries: typeof entries;
+      };
+      if (req.headers['x-amz-target'] === 'AWSEvents.PutEvents') {
+        for (const e of body.Entries) entries.push(e);
+      }
+      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(
+        JSON.stringify({
+          FailedEntryCount: 0,
+          Entries: body.Entries.map(() => ({ EventId: 'e' })),
+        }),
+      );
+    });
+    await new Promise<void>((r) => endpoint.listen(0, '127.0.0.1', r));
+    const port = (endpoint.address() as AddressInfo).port;
+    api.createPod('packaged-eb', 'two');
+    const child = spawn(process.execPath, [bundled.out], {
+      env: {
+        PATH: process.env.PATH,
+        NODE_OPTIONS: FORWARDER_NODE_OPTIONS,
+        KUBECONFIG: api.writeKubeconfig(),
+        REGWATCH_CLUSTER: 'packaged-eb',
+        REGWATCH_NAMESPACES: 'packaged-eb',
+        REGWATCH_SINK: 'eventbridge',
+        REGWATCH_EVENT_BUS: 'regwatch-test',
+        REGWATCH_BATCH_WAIT: '10ms',
+        REGWATCH_METRICS_PORT: '0',
+        REGWATCH_METRICS_HOST: '127.0.0.1',
+        AWS_REGION: 'eu-west-1',
+        AWS_ACCESS_KEY_ID: 'AKIDTEST',
+        AWS_SECRET_ACCESS_KEY: 'test-secret',
+        AWS_ENDPOINT_URL_EVENTBRIDGE: `http://127.0.0.1:${port}`,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += String(d);
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+
+    // Act
+    try {
+      const end = Date.now() + 20_000;
+      while (entries.length === 0 && child.exitCode === null && Date.now() < end) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const code = await exited;
+    endpoint.close();
+    await api.close();
+
+    // Assess
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(entries[0]).toMatchObject({ Source: 'regwatch.forwarder', DetailType: 'Pod Event' });
+    expect(JSON.parse(entries[0]?.Detail ?? '{}')).toMatchObject({
+      cluster: 'packaged-eb',
+      reason: 'added',
+      pod: { metadata: { name: 'two', namespace: 'packaged-eb' } },
+    });
   });
 
   it('renders manifests with least privilege, hardening, probes and a digest-pinned image', async () => {
