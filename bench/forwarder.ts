@@ -196,7 +196,9 @@ async function runBundle(
   const out = process.env.BENCH_BUNDLE ?? path.join(dir, 'main.mjs');
   if (!process.env.BENCH_BUNDLE) await bundle(out);
   const started = performance.now();
-  const proc = spawn(process.execPath, [out], {
+  // BENCH_BUNDLE_ARGS: node options NODE_OPTIONS may not carry (the image's ENTRYPOINT would).
+  const args = (process.env.BENCH_BUNDLE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...args, out], {
     env: {
       PATH: process.env.PATH,
       NODE_OPTIONS: process.env.BENCH_NODE_FLAGS ?? FORWARDER_NODE_OPTIONS,

@@ -50,17 +50,25 @@ export interface PodWatcherOptions {
 }
 
 /**
- * A cached pod kept as its JSON: a flat string costs a fraction of the object graph it parses
- * into, and most cached pods are only read again at a resync.
+ * A cached pod kept as its UTF-8 JSON outside the V8 heap: flat bytes cost a fraction of the
+ * object graph they parse into, most cached pods are only read again at a resync, and bytes
+ * off the heap let the heap limit (what bounds RSS in a burst) stay small as the cache grows.
  */
 interface Cached {
-  json: string;
+  data: Buffer;
   uid: string;
   /** `kind/name=imageID` already sent (an `added` or `running` carried them). */
   sent: string[];
 }
 
-const podOf = (c: Cached): TrimmedPod => JSON.parse(c.json) as TrimmedPod;
+/** Its own allocation, not a slice of Node's shared pool (one live slice pins a whole slab). */
+function bytesOf(json: string): Buffer {
+  const data = Buffer.allocUnsafeSlow(Buffer.byteLength(json));
+  data.write(json, 'utf8');
+  return data;
+}
+
+const podOf = (c: Cached): TrimmedPod => JSON.parse(c.data.toString('utf8')) as TrimmedPod;
 
 interface Slot {
   namespace: string | null;
@@ -344,15 +352,15 @@ export class PodWatcher {
   #upsert(slot: Slot, key: string, pod: TrimmedPod): void {
     const ids = imageIdsOf(pod);
     const cached = slot.cache.get(key);
-    const json = JSON.stringify(pod);
+    const data = bytesOf(JSON.stringify(pod));
     if (!cached || cached.uid !== pod.metadata.uid) {
       // A pod replaced under the same name (StatefulSet) is a new pod; the old one is gone.
       if (cached) this.#o.onPod(podOf(cached), 'deleted');
-      slot.cache.set(key, { json, uid: pod.metadata.uid, sent: [...new Set(ids)] });
+      slot.cache.set(key, { data, uid: pod.metadata.uid, sent: [...new Set(ids)] });
       this.#o.onPod(pod, 'added');
       return;
     }
-    cached.json = json;
+    cached.data = data;
     let fresh = false;
     const have = new Set(cached.sent);
     for (const id of ids) {
