@@ -1,12 +1,15 @@
 /**
- * Forwarder benchmark: pod events/s through list/watch → batch → http sink on loopback, and
- * resident memory with 10,000 pods (sink up, and sink down), beside a baseline of
- * client-node's informer alone (a `ListWatch` caching whole `V1Pod`s, as the forwarder did
- * before it kept only trimmed pods), and of the forwarder's own list/watch alone. Each measured variant runs in its own process so RSS is its own; the
- * fake API server and the sink run in this process.
+ * Forwarder benchmark: pod events/s through list/watch → batch → sink on loopback, and
+ * resident memory with 10,000 pods, beside a baseline of client-node's informer alone (a
+ * `ListWatch` caching whole `V1Pod`s, as the forwarder did before it kept only trimmed pods),
+ * and of the forwarder's own list/watch alone. Each measured variant runs in its own process
+ * so RSS is its own; the fake API server and the sink run in this process. `bundle` and
+ * `bundle-eventbridge` are the container as it ships (http sink; EventBridge sink, as on EKS).
  *   node bench/forwarder.ts [pods]
- * BENCH_ONLY=bundle,… picks variants; BENCH_NODE_FLAGS overrides the heap flags (default
- * FORWARDER_NODE_OPTIONS, as the Deployment runs); BENCH_BUNDLE measures a prebuilt bundle.
+ * BENCH_ONLY=bundle,… picks variants. BENCH_NODE_FLAGS overrides the bundles' NODE_OPTIONS
+ * (default FORWARDER_NODE_OPTIONS, as the Deployment runs), BENCH_CHILD_FLAGS the source
+ * variants' heap flags, BENCH_BUNDLE_ARGS adds node options for the bundles, BENCH_BUNDLE_ENV
+ * (JSON) environment; BENCH_BUNDLE measures a prebuilt bundle.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -39,6 +42,13 @@ interface Result {
   dropped?: number;
   bufferedMiB?: number;
 }
+
+/**
+ * Heap limits of the variants run from source (informer, list/watch, forwarder, sink down):
+ * the informer holds whole `V1Pod`s and the source run carries the TypeScript loader, neither
+ * fits the container's smaller heap. The container's own limits apply to the bundles.
+ */
+const SOURCE_NODE_OPTIONS = '--max-old-space-size=80 --max-semi-space-size=2';
 
 const mib = (n: number) => Math.round((n / 1024 / 1024) * 10) / 10;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -156,7 +166,7 @@ async function runChild(
   env: Record<string, string>,
   onReady: () => void,
 ): Promise<Result> {
-  const flags = (process.env.BENCH_NODE_FLAGS ?? FORWARDER_NODE_OPTIONS).split(' ').filter(Boolean);
+  const flags = (process.env.BENCH_CHILD_FLAGS ?? SOURCE_NODE_OPTIONS).split(' ').filter(Boolean);
   const proc = spawn(
     process.execPath,
     [...flags, '--expose-gc', import.meta.filename, '--child', variant],
@@ -338,7 +348,8 @@ async function measure(pods: number): Promise<{ results: Result[]; received: num
 /** For `npm run bench`: forwarder throughput and memory beside the informer alone. */
 export async function run(pods = 10_000): Promise<BenchResult[]> {
   const { results } = await measure(pods);
-  const [informer, watcher, forwarder, sinkDown, shipped] = results as [
+  const [informer, watcher, forwarder, sinkDown, shipped, shippedEventBridge] = results as [
+    Result,
     Result,
     Result,
     Result,
@@ -367,6 +378,13 @@ export async function run(pods = 10_000): Promise<BenchResult[]> {
       'MiB',
       { name: 'informer alone', value: informer.peakRssMiB },
       `${pods} pods; target ≤ 150 MiB`,
+    ),
+    versus(
+      'forwarder container peak RSS, EventBridge sink (bundle, NODE_OPTIONS)',
+      shippedEventBridge.peakRssMiB,
+      'MiB',
+      { name: 'informer alone', value: informer.peakRssMiB },
+      `${pods} pods, SigV4 PutEvents to a loopback endpoint; target ≤ 150 MiB`,
     ),
     versus('forwarder list/watch alone RSS', watcher.rssMiB, 'MiB', {
       name: 'informer alone',
