@@ -1,12 +1,15 @@
 /**
- * Forwarder benchmark: pod events/s through list/watch → batch → http sink on loopback, and
- * resident memory with 10,000 pods (sink up, and sink down), beside a baseline of
- * client-node's informer alone (a `ListWatch` caching whole `V1Pod`s, as the forwarder did
- * before it kept only trimmed pods), and of the forwarder's own list/watch alone. Each measured variant runs in its own process so RSS is its own; the
- * fake API server and the sink run in this process.
+ * Forwarder benchmark: pod events/s through list/watch → batch → sink on loopback, and
+ * resident memory with 10,000 pods, beside a baseline of client-node's informer alone (a
+ * `ListWatch` caching whole `V1Pod`s, as the forwarder did before it kept only trimmed pods),
+ * and of the forwarder's own list/watch alone. Each measured variant runs in its own process
+ * so RSS is its own; the fake API server and the sink run in this process. `bundle` and
+ * `bundle-eventbridge` are the container as it ships (http sink; EventBridge sink, as on EKS).
  *   node bench/forwarder.ts [pods]
- * BENCH_ONLY=bundle,… picks variants; BENCH_NODE_FLAGS overrides the heap flags (default
- * FORWARDER_NODE_OPTIONS, as the Deployment runs); BENCH_BUNDLE measures a prebuilt bundle.
+ * BENCH_ONLY=bundle,… picks variants. BENCH_NODE_FLAGS overrides the bundles' NODE_OPTIONS
+ * (default FORWARDER_NODE_OPTIONS, as the Deployment runs), BENCH_CHILD_FLAGS the source
+ * variants' heap flags, BENCH_BUNDLE_ARGS adds node options for the bundles, BENCH_BUNDLE_ENV
+ * (JSON) environment; BENCH_BUNDLE measures a prebuilt bundle.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -26,7 +29,7 @@ import { PodWatcher } from '../forwarder/src/watcher.ts';
 import { FakeApiServer } from '../test/forwarder/fake-apiserver.ts';
 import { type BenchResult, versus } from './lib.ts';
 
-type Variant = 'informer' | 'watcher' | 'forwarder' | 'sink-down' | 'bundle';
+type Variant = 'informer' | 'watcher' | 'forwarder' | 'sink-down' | 'bundle' | 'bundle-eventbridge';
 interface Result {
   variant: Variant;
   pods: number;
@@ -39,6 +42,13 @@ interface Result {
   dropped?: number;
   bufferedMiB?: number;
 }
+
+/**
+ * Heap limits of the variants run from source (informer, list/watch, forwarder, sink down):
+ * the informer holds whole `V1Pod`s and the source run carries the TypeScript loader, neither
+ * fits the container's smaller heap. The container's own limits apply to the bundles.
+ */
+const SOURCE_NODE_OPTIONS = '--max-old-space-size=80 --max-semi-space-size=2';
 
 const mib = (n: number) => Math.round((n / 1024 / 1024) * 10) / 10;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -156,7 +166,7 @@ async function runChild(
   env: Record<string, string>,
   onReady: () => void,
 ): Promise<Result> {
-  const flags = (process.env.BENCH_NODE_FLAGS ?? FORWARDER_NODE_OPTIONS).split(' ').filter(Boolean);
+  const flags = (process.env.BENCH_CHILD_FLAGS ?? SOURCE_NODE_OPTIONS).split(' ').filter(Boolean);
   const proc = spawn(
     process.execPath,
     [...flags, '--expose-gc', import.meta.filename, '--child', variant],
@@ -189,25 +199,41 @@ async function runBundle(
   kubeconfig: string,
   sinkUrl: string,
   onReady: () => void,
+  eventbridge = false,
 ): Promise<Result> {
   const dir = mkdtempSync(path.join(tmpdir(), 'regwatch-fwd-bench-'));
   // BENCH_BUNDLE: measure a bundle built elsewhere (another build setup) instead.
   const out = process.env.BENCH_BUNDLE ?? path.join(dir, 'main.mjs');
   if (!process.env.BENCH_BUNDLE) await bundle(out);
   const started = performance.now();
-  const proc = spawn(process.execPath, [out], {
+  // BENCH_BUNDLE_ARGS: node options NODE_OPTIONS may not carry (the image's ENTRYPOINT would).
+  const args = (process.env.BENCH_BUNDLE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...args, out], {
     env: {
       PATH: process.env.PATH,
       NODE_OPTIONS: process.env.BENCH_NODE_FLAGS ?? FORWARDER_NODE_OPTIONS,
       KUBECONFIG: kubeconfig,
       REGWATCH_CLUSTER: 'bench',
-      REGWATCH_SINK: sinkUrl,
+      // The EventBridge sink as on EKS (the AWS SDK loaded, SigV4-signed PutEvents of 10
+      // entries), its endpoint the loopback sink; static bench credentials, no network.
+      ...(eventbridge
+        ? {
+            REGWATCH_SINK: 'eventbridge',
+            REGWATCH_EVENT_BUS: 'bench',
+            AWS_REGION: 'us-east-1',
+            AWS_ACCESS_KEY_ID: 'bench',
+            AWS_SECRET_ACCESS_KEY: 'bench',
+            AWS_ENDPOINT_URL_EVENTBRIDGE: new URL(sinkUrl).origin,
+          }
+        : { REGWATCH_SINK: sinkUrl }),
       REGWATCH_BATCH_SIZE: '500',
       REGWATCH_BATCH_WAIT: '50ms',
       REGWATCH_METRICS_PORT: '0',
       REGWATCH_METRICS_HOST: '127.0.0.1',
       REGWATCH_RESYNC: '0',
       REGWATCH_LOG_LEVEL: 'info',
+      // BENCH_BUNDLE_ENV: more environment for the bundle, as JSON (e.g. allocator settings).
+      ...(JSON.parse(process.env.BENCH_BUNDLE_ENV ?? '{}') as Record<string, string>),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -243,7 +269,7 @@ async function runBundle(
   await new Promise((resolve) => proc.on('exit', resolve));
   rmSync(dir, { recursive: true, force: true });
   return {
-    variant: 'bundle',
+    variant: eventbridge ? 'bundle-eventbridge' : 'bundle',
     pods,
     events: pods * 2,
     seconds,
@@ -263,6 +289,18 @@ async function measure(pods: number): Promise<{ results: Result[]; received: num
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       if (!up) return void res.writeHead(503).end();
+      if (req.headers['x-amz-target'] === 'AWSEvents.PutEvents') {
+        // PutEvents (AWS JSON 1.1): every entry accepted.
+        const { Entries } = JSON.parse(Buffer.concat(chunks).toString()) as { Entries: unknown[] };
+        received += Entries.length;
+        const body = {
+          FailedEntryCount: 0,
+          Entries: Entries.map((_, i) => ({ EventId: `e${i}` })),
+        };
+        return void res
+          .writeHead(200, { 'content-type': 'application/x-amz-json-1.1' })
+          .end(JSON.stringify(body));
+      }
       received += (JSON.parse(Buffer.concat(chunks).toString()) as unknown[]).length;
       res.writeHead(202).end();
     });
@@ -276,7 +314,15 @@ async function measure(pods: number): Promise<{ results: Result[]; received: num
   const env = { KUBECONFIG: kubeconfig, BENCH_PODS: String(pods), BENCH_SINK: sinkUrl };
   const results: Result[] = [];
   const only = process.env.BENCH_ONLY?.split(',');
-  for (const variant of ['informer', 'watcher', 'forwarder', 'sink-down', 'bundle'] as const) {
+  const variants = [
+    'informer',
+    'watcher',
+    'forwarder',
+    'sink-down',
+    'bundle',
+    'bundle-eventbridge',
+  ] as const;
+  for (const variant of variants) {
     if (only && !only.includes(variant)) continue;
     up = variant !== 'sink-down';
     api.pods.clear();
@@ -289,8 +335,8 @@ async function measure(pods: number): Promise<{ results: Result[]; received: num
       for (let i = 0; i < pods; i++) api.setRunning(`ns-${i % 50}`, `${variant}-${i}`);
     };
     results.push(
-      variant === 'bundle'
-        ? await runBundle(pods, kubeconfig, sinkUrl, onReady)
+      variant === 'bundle' || variant === 'bundle-eventbridge'
+        ? await runBundle(pods, kubeconfig, sinkUrl, onReady, variant === 'bundle-eventbridge')
         : await runChild(variant, env, onReady),
     );
   }
@@ -302,7 +348,8 @@ async function measure(pods: number): Promise<{ results: Result[]; received: num
 /** For `npm run bench`: forwarder throughput and memory beside the informer alone. */
 export async function run(pods = 10_000): Promise<BenchResult[]> {
   const { results } = await measure(pods);
-  const [informer, watcher, forwarder, sinkDown, shipped] = results as [
+  const [informer, watcher, forwarder, sinkDown, shipped, shippedEventBridge] = results as [
+    Result,
     Result,
     Result,
     Result,
@@ -331,6 +378,13 @@ export async function run(pods = 10_000): Promise<BenchResult[]> {
       'MiB',
       { name: 'informer alone', value: informer.peakRssMiB },
       `${pods} pods; target ≤ 150 MiB`,
+    ),
+    versus(
+      'forwarder container peak RSS, EventBridge sink (bundle, NODE_OPTIONS)',
+      shippedEventBridge.peakRssMiB,
+      'MiB',
+      { name: 'informer alone', value: informer.peakRssMiB },
+      `${pods} pods, SigV4 PutEvents to a loopback endpoint; target ≤ 150 MiB`,
     ),
     versus('forwarder list/watch alone RSS', watcher.rssMiB, 'MiB', {
       name: 'informer alone',

@@ -15,7 +15,7 @@ export interface BufferedEvent {
   readonly reason: AnyPodEvent['reason'];
   /** The pod's uid, or null for an event without a pod. */
   readonly uid: string | null;
-  /** The event as JSON, serialised once. */
+  /** The event as JSON, serialised once (decoded again on each read). */
   readonly json: string;
   /** UTF-8 length of `json`. */
   readonly bytes: number;
@@ -41,13 +41,16 @@ export interface PushResult {
 }
 
 /**
- * A buffered event as JSON plus the few fields the buffer and the sinks read: 10,000 events
- * held as parsed objects would cost several times their JSON.
+ * A buffered event as UTF-8 JSON outside the V8 heap plus the few fields the buffer and the
+ * sinks read. Off the heap because a full buffer (32 MiB by default) would otherwise have to
+ * fit under the heap limit beside the pod cache, and the heap limit is what bounds RSS during
+ * a burst (V8 lets garbage grow to it): with the bytes here the limit can stay small. Parsed
+ * objects would cost several times their JSON.
  */
 class Entry implements BufferedEvent {
   readonly seq: number;
-  readonly json: string;
-  readonly bytes: number;
+  /** Its own allocation (not a slice of Node's shared pool, which one entry would pin). */
+  readonly #data: Buffer;
   readonly enqueuedAt: number;
   readonly reason: AnyPodEvent['reason'];
   readonly uid: string | null;
@@ -56,11 +59,17 @@ class Entry implements BufferedEvent {
   evicted = false;
   constructor(seq: number, event: AnyPodEvent, json: string, bytes: number, enqueuedAt: number) {
     this.seq = seq;
-    this.json = json;
-    this.bytes = bytes;
+    this.#data = Buffer.allocUnsafeSlow(bytes);
+    this.#data.write(json, 'utf8');
     this.enqueuedAt = enqueuedAt;
     this.reason = event.reason;
     this.uid = 'pod' in event ? event.pod.metadata.uid : null;
+  }
+  get bytes(): number {
+    return this.#data.length;
+  }
+  get json(): string {
+    return this.#data.toString('utf8');
   }
   get event(): AnyPodEvent {
     return JSON.parse(this.json) as AnyPodEvent;

@@ -18,7 +18,11 @@ export const METRIC_PREFIX = 'regwatch_forwarder_';
 
 /**
  * V8 heap limits the container runs with (the Deployment's NODE_OPTIONS; `npm run bench`
- * measures with the same). Without them V8 lets garbage grow the heap far past what is live
- * (~35 MiB with 10,000 pods) before collecting, and RSS follows.
+ * measures with the same). V8 lets garbage grow the heap up to its limit before collecting
+ * hard, and RSS follows, so the limit is what bounds the peak in a burst. The pod cache and
+ * the event buffer keep their JSON outside the heap, so what must fit is small: ~12 MiB of
+ * code and state plus ~1.1 KiB per cached pod (23 MiB live with 10,000 pods and the
+ * EventBridge SDK loaded). 40 MiB is 1.7× that: past ~15,000 pods raise it by about 1.5 MiB
+ * per 1,000 pods (docs/performance.md "Forwarder").
  */
-export const FORWARDER_NODE_OPTIONS = '--max-old-space-size=80 --max-semi-space-size=2';
+export const FORWARDER_NODE_OPTIONS = '--max-old-space-size=40 --max-semi-space-size=1';

@@ -33,7 +33,6 @@ export interface ForwarderDeps {
     restartBaseMs?: number;
     restartMaxMs?: number;
     pageSize?: number;
-    maxPageBytes?: number;
     maxLineBytes?: number;
     watchTimeoutSeconds?: number;
     reconnectDelay?: (ms: number) => Promise<void>;
@@ -69,12 +68,11 @@ export async function buildSink(config: ForwarderConfig): Promise<Sink> {
   if (config.sink.kind === 'http') {
     return createHttpSink({ url: config.sink.url, token: config.sink.token });
   }
-  const [{ EventBridgeClient }, { createEventBridgeSink }] = await Promise.all([
-    import('@aws-sdk/client-eventbridge'),
-    import('./sinks/eventbridge.ts'),
-  ]);
+  const { createEventBridgeSink, defaultEventBridgeClient } = await import(
+    './sinks/eventbridge.ts'
+  );
   return createEventBridgeSink({
-    client: new EventBridgeClient({}),
+    client: defaultEventBridgeClient(),
     eventBusName: config.sink.eventBusName,
   });
 }

@@ -1,6 +1,6 @@
 /**
  * How the forwarder reaches the API server: the server URL, and per request the headers and
- * TLS dispatcher. In a cluster (the service account) and for plain kubeconfigs (token, token
+ * TLS agent (Node https). In a cluster (the service account) and for plain kubeconfigs (token, token
  * file, client certificate, CA, insecure-skip-tls-verify) this is read here, without loading
  * @kubernetes/client-node: its generated API alone costs ~80 MiB of RSS, half the forwarder's
  * memory budget. Anything else a kubeconfig can ask for (exec plugins such as
@@ -8,16 +8,17 @@
  * client-node's `KubeConfig`, loaded only then.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import type { Agent } from 'node:http';
+import type { RequestOptions } from 'node:https';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { Agent, type Dispatcher } from 'undici';
-import { parse } from 'yaml';
 import { ConfigError } from '../../lambdas/core/errors.ts';
 
 export interface KubeAccess {
   readonly server: string;
-  prepare(url: string): Promise<{ headers: Record<string, string>; dispatcher?: Dispatcher }>;
+  /** Headers and the agent (TLS settings, proxies) for a request to `url`. */
+  prepare(url: string): Promise<{ headers: Record<string, string>; agent?: Agent }>;
 }
 
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -34,15 +35,15 @@ interface Plain {
   insecure?: boolean;
 }
 
-function plainAccess(p: Plain): KubeAccess {
+async function plainAccess(p: Plain): Promise<KubeAccess> {
+  // node:https (and TLS with it) is loaded only for an https server.
   const tls = p.server.startsWith('https:')
-    ? new Agent({
-        connect: {
-          ...(p.ca ? { ca: p.ca } : {}),
-          ...(p.cert ? { cert: p.cert } : {}),
-          ...(p.key ? { key: p.key } : {}),
-          rejectUnauthorized: p.insecure !== true,
-        },
+    ? new (await import('node:https')).Agent({
+        keepAlive: true,
+        ...(p.ca ? { ca: p.ca } : {}),
+        ...(p.cert ? { cert: p.cert } : {}),
+        ...(p.key ? { key: p.key } : {}),
+        rejectUnauthorized: p.insecure !== true,
       })
     : undefined;
   let token = p.token;
@@ -56,23 +57,28 @@ function plainAccess(p: Plain): KubeAccess {
       }
       const headers: Record<string, string> = {};
       if (token) headers.authorization = `Bearer ${token}`;
-      return tls ? { headers, dispatcher: tls } : { headers };
+      return tls ? { headers, agent: tls } : { headers };
     },
   };
 }
 
 /** client-node's `KubeConfig` as a `KubeAccess` (exec plugins, auth providers, …). */
 export async function kubeConfigAccess(kc: KubeConfig): Promise<KubeAccess> {
-  const { HttpMethod, RequestContext } = await import('@kubernetes/client-node');
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new ConfigError('the kubeconfig has no current cluster');
   return {
     server: cluster.server.replace(/\/+$/, ''),
-    async prepare(url) {
-      const ctx = new RequestContext(url, HttpMethod.GET);
-      await kc.applySecurityAuthentication(ctx);
-      const dispatcher = ctx.getDispatcher() as Dispatcher | undefined;
-      return { headers: ctx.getHeaders(), ...(dispatcher ? { dispatcher } : {}) };
+    async prepare() {
+      // Node https options: exec plugins and auth providers set headers (asked again per
+      // request, so tokens refresh), TLS and proxy settings come as a cached agent.
+      const opts: RequestOptions = {};
+      await kc.applyToHTTPSOptions(opts);
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(opts.headers ?? {})) {
+        if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : `${v}`;
+      }
+      if (opts.auth) headers.authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
+      return { headers, ...(typeof opts.agent === 'object' ? { agent: opts.agent } : {}) };
     },
   };
 }
@@ -96,9 +102,14 @@ const PLAIN_CLUSTER_KEYS = new Set([
   'insecure-skip-tls-verify',
 ]);
 
-/** The plain settings of a kubeconfig's current context, or null when client-node must read it. */
-export function plainFromKubeconfig(text: string, file: string): Plain | null {
-  const doc = obj(parse(text));
+/**
+ * The plain settings of a kubeconfig's current context, or null when client-node must read it.
+ * The YAML parser is loaded only here: in a cluster there is no kubeconfig to read.
+ */
+export async function plainFromKubeconfig(text: string, file: string): Promise<Plain | null> {
+  // `default`: yaml is CommonJS, and the bundle's chunk of it exports only that.
+  const { default: yaml } = await import('yaml');
+  const doc = obj(yaml.parse(text));
   const contextName = str(doc['current-context']);
   const named = (list: unknown, name: string | undefined) =>
     obj((Array.isArray(list) ? list : []).find((e) => name !== undefined && obj(e).name === name));
@@ -140,15 +151,15 @@ export async function loadKubeAccess(
     file ?? str(env.KUBECONFIG) ?? path.join(env.HOME ?? homedir(), '.kube', 'config');
   const single = !candidate.includes(path.delimiter);
   if (single && existsSync(candidate)) {
-    const plain = plainFromKubeconfig(readFileSync(candidate, 'utf8'), candidate);
-    if (plain) return plainAccess(plain);
+    const plain = await plainFromKubeconfig(readFileSync(candidate, 'utf8'), candidate);
+    if (plain) return await plainAccess(plain);
   }
   if (!file && !str(env.KUBECONFIG) && !existsSync(candidate)) {
     const host = str(env.KUBERNETES_SERVICE_HOST);
     const port = str(env.KUBERNETES_SERVICE_PORT) ?? '443';
     if (host && existsSync(path.join(serviceAccountDir, 'token'))) {
       const h = host.includes(':') ? `[${host}]` : host;
-      return plainAccess({
+      return await plainAccess({
         server: `https://${h}:${port}`,
         tokenFile: path.join(serviceAccountDir, 'token'),
         ca: readFileSync(path.join(serviceAccountDir, 'ca.crt')),

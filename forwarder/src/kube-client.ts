@@ -1,53 +1,43 @@
 /**
  * The two API calls the forwarder makes, list and watch of pods, with bounds client-node's
- * `ListWatch` does not have: a list page is read up to a byte cap, a watch line up to a length
- * cap, and neither is turned into `V1Pod` objects (the caller trims each pod as it arrives, so
- * only what evaluation needs is ever kept). Authentication and TLS come from `KubeAccess`.
+ * `ListWatch` does not have: a list page is streamed item by item (one item at most held,
+ * up to a byte cap), a watch line is read up to a length cap, and neither is turned into
+ * `V1Pod` objects (the caller trims each pod as it arrives, so only what evaluation needs is
+ * ever kept). Authentication and TLS come from `KubeAccess`; requests go through Node's own
+ * http/https clients (`http-request.ts`).
  */
-import { fetch } from 'undici';
+import type { IncomingMessage } from 'node:http';
+import { readSome, request } from './http-request.ts';
 import type { KubeAccess } from './kube-access.ts';
+import { KubeApiError, KubeResponseTooLargeError } from './kube-errors.ts';
+import { ListSplitter } from './list-stream.ts';
 
-/** The API server answered with an error status (HTTP, or an `ERROR` watch event). */
-export class KubeApiError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = 'KubeApiError';
-    this.status = status;
-  }
-  /** 410 Gone: the resourceVersion (or continue token) expired; list again. */
-  get expired(): boolean {
-    return this.status === 410;
-  }
-}
-
-/** A response or watch line larger than the bound: the input is refused, not buffered. */
-export class KubeResponseTooLargeError extends Error {
-  readonly limit: number;
-  constructor(what: string, limit: number) {
-    super(`${what} exceeds ${limit} bytes`);
-    this.name = 'KubeResponseTooLargeError';
-    this.limit = limit;
-  }
-}
+export { KubeApiError, KubeResponseTooLargeError } from './kube-errors.ts';
+export { ITEM_TOO_LARGE } from './list-stream.ts';
 
 export type Query = Record<string, string | number | boolean | undefined>;
 
-async function get(kc: KubeAccess, path: string, query: Query, signal: AbortSignal) {
+async function get(
+  kc: KubeAccess,
+  path: string,
+  query: Query,
+  signal: AbortSignal,
+): Promise<IncomingMessage> {
   const url = new URL(kc.server + path);
   for (const [k, v] of Object.entries(query))
     if (v !== undefined) url.searchParams.set(k, String(v));
-  const { headers, dispatcher } = await kc.prepare(url.toString());
-  const res = await fetch(url, {
+  const { headers, agent } = await kc.prepare(url.toString());
+  const res = await request(url, {
     method: 'GET',
     headers: { ...headers, accept: 'application/json' },
-    ...(dispatcher ? { dispatcher } : {}),
+    ...(agent ? { agent } : {}),
     signal,
   });
-  if (res.status !== 200) {
+  if (res.statusCode !== 200) {
     // A Status body names the reason; read a little of it, never all.
-    const text = await readCapped(res.body, 4096, true).catch(() => '');
-    let message = `${res.status}`;
+    const text = await readSome(res, 4096).catch(() => '');
+    res.destroy();
+    let message = `${res.statusCode}`;
     try {
       const status = JSON.parse(text) as { message?: unknown; reason?: unknown };
       if (typeof status.reason === 'string') message += ` ${status.reason}`;
@@ -55,43 +45,49 @@ async function get(kc: KubeAccess, path: string, query: Query, signal: AbortSign
     } catch {
       // Not a Status: the status code says enough.
     }
-    throw new KubeApiError(res.status, `GET ${url.pathname} answered ${message}`);
+    throw new KubeApiError(res.statusCode ?? 0, `GET ${url.pathname} answered ${message}`);
   }
   return res;
 }
 
-async function readCapped(
-  body: AsyncIterable<Uint8Array> | null,
-  max: number,
-  truncate = false,
-): Promise<string> {
-  if (!body) return '';
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    total += chunk.byteLength;
-    if (total > max) {
-      if (truncate) {
-        chunks.push(Buffer.from(chunk).subarray(0, chunk.byteLength - (total - max)));
-        break;
-      }
-      throw new KubeResponseTooLargeError('list page', max);
-    }
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/** What a list page says about itself; its items went to `onItem`. */
+export interface ListPageMeta {
+  resourceVersion: string | null;
+  continue: string | null;
 }
 
-/** One list page as parsed JSON; larger than `maxBytes` → `KubeResponseTooLargeError`. */
+/**
+ * One list page, streamed: each item is parsed alone and handed to `onItem` as it arrives
+ * (an item over `maxItemBytes` as `ITEM_TOO_LARGE`, its bytes never kept), so memory is
+ * bounded by one item however large the page. A response that is not a list fails.
+ */
 export async function listPage(
   kc: KubeAccess,
   path: string,
   query: Query,
   signal: AbortSignal,
-  maxBytes: number,
-): Promise<unknown> {
+  opts: { maxItemBytes: number; onItem: (item: unknown) => void },
+): Promise<ListPageMeta> {
   const res = await get(kc, path, query, signal);
-  return JSON.parse(await readCapped(res.body, maxBytes));
+  const splitter = new ListSplitter({ maxItemBytes: opts.maxItemBytes, maxFieldBytes: 64 * 1024 });
+  try {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      for (const item of splitter.push(chunk)) opts.onItem(item);
+    }
+    splitter.end();
+  } finally {
+    res.destroy();
+  }
+  if (!splitter.sawItems) {
+    throw new KubeApiError(0, `list of ${path} is not a list (no items array)`);
+  }
+  const md = splitter.fields.get('metadata');
+  const field = (k: string): string | null => {
+    if (md === null || typeof md !== 'object') return null;
+    const v = Object.hasOwn(md, k) ? (md as Record<string, unknown>)[k] : undefined;
+    return typeof v === 'string' && v !== '' ? v : null;
+  };
+  return { resourceVersion: field('resourceVersion'), continue: field('continue') };
 }
 
 /**
@@ -118,12 +114,11 @@ export async function* watchLines(
     arm();
     const res = await get(kc, path, { ...query, watch: true }, both);
     opts.onConnected?.();
-    if (!res.body) return;
     let pending: Buffer[] = [];
     let pendingBytes = 0;
-    for await (const raw of res.body) {
+    for await (const raw of res as AsyncIterable<Buffer>) {
       arm();
-      let chunk = Buffer.from(raw);
+      let chunk = raw;
       let nl = chunk.indexOf(0x0a);
       while (nl !== -1) {
         const head = chunk.subarray(0, nl);

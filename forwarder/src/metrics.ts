@@ -72,7 +72,7 @@ export function createMetrics(buffer?: BufferStats, cachedPods?: () => number) {
     }),
     watchSkipped: new Counter({
       name: `${P}watch_events_skipped_total`,
-      help: 'Watch events and list items skipped, by cause (null_object, malformed, unknown_type, line_too_long)',
+      help: 'Watch events and list items skipped, by cause (null_object, malformed, unknown_type, line_too_long, item_too_large)',
       labelNames: ['cause'] as const,
       registers,
     }),

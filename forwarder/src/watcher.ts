@@ -14,6 +14,7 @@ import { type TrimmedPod, trimPod } from '../../lambdas/core/kube/pod-event.ts';
 import { Backoff, sleep } from './backoff.ts';
 import type { KubeAccess } from './kube-access.ts';
 import {
+  ITEM_TOO_LARGE,
   KubeApiError,
   KubeResponseTooLargeError,
   listPage,
@@ -36,9 +37,10 @@ export interface PodWatcherOptions {
   restartMaxMs?: number;
   /** List page size (`limit`); pages are joined into one consistent list. */
   pageSize?: number;
-  /** A list page larger than this is read again with half the page size. */
-  maxPageBytes?: number;
-  /** A watch line longer than this ends the watch, which reconnects. */
+  /**
+   * A watch line longer than this ends the watch, which reconnects; a list item longer than
+   * this is skipped and counted (the same object either way).
+   */
   maxLineBytes?: number;
   /** The server-side watch timeout; the client gives up 30 s after it without a byte. */
   watchTimeoutSeconds?: number;
@@ -48,17 +50,25 @@ export interface PodWatcherOptions {
 }
 
 /**
- * A cached pod kept as its JSON: a flat string costs a fraction of the object graph it parses
- * into, and most cached pods are only read again at a resync.
+ * A cached pod kept as its UTF-8 JSON outside the V8 heap: flat bytes cost a fraction of the
+ * object graph they parse into, most cached pods are only read again at a resync, and bytes
+ * off the heap let the heap limit (what bounds RSS in a burst) stay small as the cache grows.
  */
 interface Cached {
-  json: string;
+  data: Buffer;
   uid: string;
   /** `kind/name=imageID` already sent (an `added` or `running` carried them). */
   sent: string[];
 }
 
-const podOf = (c: Cached): TrimmedPod => JSON.parse(c.json) as TrimmedPod;
+/** Its own allocation, not a slice of Node's shared pool (one live slice pins a whole slab). */
+function bytesOf(json: string): Buffer {
+  const data = Buffer.allocUnsafeSlow(Buffer.byteLength(json));
+  data.write(json, 'utf8');
+  return data;
+}
+
+const podOf = (c: Cached): TrimmedPod => JSON.parse(c.data.toString('utf8')) as TrimmedPod;
 
 interface Slot {
   namespace: string | null;
@@ -110,7 +120,6 @@ export class PodWatcher {
   readonly #now: () => number;
   readonly #stop = new AbortController();
   readonly #pageSize: number;
-  readonly #maxPageBytes: number;
   readonly #maxLineBytes: number;
   readonly #watchTimeout: number;
   #lastSkipLog = Number.NEGATIVE_INFINITY;
@@ -120,7 +129,6 @@ export class PodWatcher {
     this.#o = opts;
     this.#now = opts.now ?? Date.now;
     this.#pageSize = opts.pageSize ?? 500;
-    this.#maxPageBytes = opts.maxPageBytes ?? 64 * 1024 ** 2;
     // etcd refuses objects over 1.5 MiB: a longer line is not a pod from a sane API server.
     this.#maxLineBytes = opts.maxLineBytes ?? 4 * 1024 ** 2;
     this.#watchTimeout = opts.watchTimeoutSeconds ?? 300;
@@ -218,50 +226,44 @@ export class PodWatcher {
     }
   }
 
-  /** Lists every page (one consistent snapshot), then reconciles the cache with it. */
+  /**
+   * Lists every page (one consistent snapshot), caching each pod as it streams in, then says
+   * which cached pods the list no longer has. Only keys are kept for the whole list: no page,
+   * and no set of listed pods, is ever held as objects.
+   */
   async #list(slot: Slot, signal: AbortSignal): Promise<void> {
-    const fresh = new Map<string, { pod: TrimmedPod; uid: string }>();
-    let limit = this.#pageSize;
+    const listed = new Set<string>();
     let cont: string | undefined;
     let rv: string | null = null;
+    const onItem = (item: unknown) => {
+      if (item === ITEM_TOO_LARGE) {
+        this.#skipped('item_too_large', undefined);
+        return;
+      }
+      const id = identityOf(item);
+      if (!id) {
+        this.#skipped('malformed', item);
+        return;
+      }
+      listed.add(id.key);
+      this.#upsert(slot, id.key, trimPod(item));
+    };
     do {
-      const query: Query = { limit, continue: cont };
-      let page: unknown;
-      try {
-        page = await listPage(this.#o.kube, slot.path, query, signal, this.#maxPageBytes);
-      } catch (err) {
-        if (err instanceof KubeResponseTooLargeError && limit > 1) {
-          // Fewer pods per page keeps each read under the cap.
-          limit = Math.max(1, Math.floor(limit / 2));
-          continue;
-        }
-        throw err;
-      }
-      if (!isObj(page) || !Array.isArray(page.items)) {
-        throw new KubeApiError(0, `list of ${slot.path} is not a list (no items array)`);
-      }
-      const md = isObj(page.metadata) ? page.metadata : {};
-      if (rv === null) rv = nonEmpty(md.resourceVersion) ? md.resourceVersion : null;
-      for (const item of page.items) {
-        const id = identityOf(item);
-        if (!id) {
-          this.#skipped('malformed', item);
-          continue;
-        }
-        fresh.set(id.key, { pod: trimPod(item), uid: id.uid });
-      }
-      cont = nonEmpty(md.continue) ? md.continue : undefined;
+      const query: Query = { limit: this.#pageSize, continue: cont };
+      const page = await listPage(this.#o.kube, slot.path, query, signal, {
+        maxItemBytes: this.#maxLineBytes,
+        onItem,
+      });
+      rv ??= page.resourceVersion;
+      cont = page.continue ?? undefined;
     } while (cont);
     if (rv === null) throw new KubeApiError(0, `list of ${slot.path} has no resourceVersion`);
-    // Pods gone while we were not watching are deleted; the rest are added or updated.
+    // Pods gone while we were not watching are deleted.
     for (const [key, cached] of slot.cache) {
-      const now = fresh.get(key);
-      if (!now || now.uid !== cached.uid) {
-        slot.cache.delete(key);
-        this.#o.onPod(podOf(cached), 'deleted');
-      }
+      if (listed.has(key)) continue;
+      slot.cache.delete(key);
+      this.#o.onPod(podOf(cached), 'deleted');
     }
-    for (const [key, { pod }] of fresh) this.#upsert(slot, key, pod);
     slot.resourceVersion = rv;
     slot.backoff.reset();
   }
@@ -350,15 +352,15 @@ export class PodWatcher {
   #upsert(slot: Slot, key: string, pod: TrimmedPod): void {
     const ids = imageIdsOf(pod);
     const cached = slot.cache.get(key);
-    const json = JSON.stringify(pod);
+    const data = bytesOf(JSON.stringify(pod));
     if (!cached || cached.uid !== pod.metadata.uid) {
       // A pod replaced under the same name (StatefulSet) is a new pod; the old one is gone.
       if (cached) this.#o.onPod(podOf(cached), 'deleted');
-      slot.cache.set(key, { json, uid: pod.metadata.uid, sent: [...new Set(ids)] });
+      slot.cache.set(key, { data, uid: pod.metadata.uid, sent: [...new Set(ids)] });
       this.#o.onPod(pod, 'added');
       return;
     }
-    cached.json = json;
+    cached.data = data;
     let fresh = false;
     const have = new Set(cached.sent);
     for (const id of ids) {
@@ -371,7 +373,10 @@ export class PodWatcher {
     if (fresh) this.#o.onPod(pod, 'running');
   }
 
-  #skipped(cause: 'malformed' | 'null_object' | 'unknown_type', object: unknown): void {
+  #skipped(
+    cause: 'malformed' | 'null_object' | 'unknown_type' | 'item_too_large',
+    object: unknown,
+  ): void {
     this.#o.metrics.watchSkipped.inc({ cause });
     // At most one line a second: a hostile stream can send thousands of these.
     const now = this.#now();

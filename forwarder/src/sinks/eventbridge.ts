@@ -4,7 +4,7 @@
  * entries and 256 KB; only the entries that a partial failure names are retried.
  */
 import {
-  type EventBridgeClient,
+  EventBridgeClient,
   PutEventsCommand,
   type PutEventsCommandOutput,
   type PutEventsRequestEntry,
@@ -17,6 +17,15 @@ import {
   PUT_EVENTS_MAX_ENTRIES,
 } from '../constants.ts';
 import { type Sink, type SinkOutcome, SinkUnavailableError } from './types.ts';
+
+/**
+ * A client with the default credential chain and region (IRSA, EKS Pod Identity). Made here,
+ * not by the caller: this module is loaded lazily as a whole, and a named import of the
+ * CommonJS SDK resolves only in a static import of the bundle.
+ */
+export function defaultEventBridgeClient(): EventBridgeClient {
+  return new EventBridgeClient({});
+}
 
 export interface EventBridgeSinkOptions {
   client: EventBridgeClient;

@@ -4,7 +4,9 @@
  * batch is bad and is dropped; 5xx, 408, 429 and network errors are retried, honouring
  * `Retry-After`.
  */
+import type { IncomingMessage } from 'node:http';
 import type { BufferedEvent } from '../buffer.ts';
+import { HttpRequestError, readSome, request } from '../http-request.ts';
 import { type Sink, type SinkOutcome, SinkUnavailableError } from './types.ts';
 
 export interface HttpSinkOptions {
@@ -37,6 +39,7 @@ export function createHttpSink(opts: HttpSinkOptions): Sink {
     'user-agent': 'regwatch-forwarder',
   };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  const url = new URL(opts.url);
   return {
     kind: 'http',
     maxBatchEvents,
@@ -45,33 +48,38 @@ export function createHttpSink(opts: HttpSinkOptions): Sink {
     entrySize: (e) => e.bytes + 1,
     async send(batch: readonly BufferedEvent[], signal: AbortSignal): Promise<SinkOutcome> {
       const body = `[${batch.map((e) => e.json).join(',')}]`;
-      let res: Response;
+      const timeout = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+      let res: IncomingMessage;
+      let text: string;
       try {
-        res = await fetch(opts.url, {
-          method: 'POST',
-          headers,
-          body,
-          signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
-        });
+        res = await request(url, { method: 'POST', headers, body, signal: timeout });
+        // Read the body so the connection can be reused; keep a little of it for the log.
+        text = await readSome(res, 64 * 1024);
       } catch (err) {
-        const cause = (err as { cause?: { code?: string } }).cause;
-        const why = cause?.code ?? (err instanceof Error ? err.name : 'error');
+        const why =
+          err instanceof HttpRequestError
+            ? timeout.aborted && !signal.aborted
+              ? 'TimeoutError'
+              : err.code
+            : err instanceof Error
+              ? err.name
+              : 'error';
         throw new SinkUnavailableError(`http sink unreachable (${why})`, undefined, { cause: err });
       }
-      // Read the body so the connection can be reused; keep a little of it for the log.
-      const text = (await res.text().catch(() => '')).slice(0, 300);
-      if (res.ok) return { retry: [], rejected: [] };
-      const retryable = res.status >= 500 || res.status === 408 || res.status === 429;
+      const status = res.statusCode ?? 0;
+      if (status >= 200 && status < 300) return { retry: [], rejected: [] };
+      const retryable = status >= 500 || status === 408 || status === 429;
       if (retryable) {
+        const after = res.headers['retry-after'];
         throw new SinkUnavailableError(
-          `http sink answered ${res.status}`,
-          parseRetryAfter(res.headers.get('retry-after'), now()),
+          `http sink answered ${status}`,
+          parseRetryAfter(typeof after === 'string' ? after : null, now()),
         );
       }
       return {
         retry: [],
         rejected: batch.map((_, i) => i),
-        detail: `http sink answered ${res.status}: ${text}`,
+        detail: `http sink answered ${status}: ${text.slice(0, 300)}`,
       };
     },
   };
