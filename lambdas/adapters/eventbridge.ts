@@ -31,27 +31,14 @@ export async function putFindingEvent(
   alert: FindingAlert,
   time: Date,
 ): Promise<string> {
-  const out = await events.send(
-    new PutEventsCommand({
-      Entries: [
-        {
-          EventBusName: busName,
-          Source: FINDING_EVENT_SOURCE,
-          DetailType: FINDING_EVENT_DETAIL_TYPE,
-          Detail: JSON.stringify(alert),
-          Time: time,
-        },
-      ],
-    }),
+  return putOne(
+    events,
+    busName,
+    FINDING_EVENT_DETAIL_TYPE,
+    alert,
+    time,
+    () => `the finding event for ${alert.finding.fingerprint}`,
   );
-  const entry = out.Entries?.[0];
-  if ((out.FailedEntryCount ?? 0) > 0 || !entry?.EventId) {
-    throw new EventDeliveryError(
-      `EventBridge refused the finding event for ${alert.finding.fingerprint}: ${entry?.ErrorCode ?? 'no event id'} ${entry?.ErrorMessage ?? ''}`.trim(),
-      entry?.ErrorCode ?? null,
-    );
-  }
-  return entry.EventId;
 }
 
 export const EXPIRY_WARNING_DETAIL_TYPE = 'Expiry Warning';
@@ -63,14 +50,33 @@ export async function putExpiryWarningEvent(
   warning: ExpiryWarning,
   time: Date,
 ): Promise<string> {
+  return putOne(
+    events,
+    busName,
+    EXPIRY_WARNING_DETAIL_TYPE,
+    warning,
+    time,
+    () => `the expiry warning for ${warning.rule.id}`,
+  );
+}
+
+/** One entry of our source; a refused entry (reported, not thrown, by PutEvents) throws. */
+async function putOne(
+  events: EventBridgeClient,
+  busName: string,
+  detailType: string,
+  detail: unknown,
+  time: Date,
+  what: () => string,
+): Promise<string> {
   const out = await events.send(
     new PutEventsCommand({
       Entries: [
         {
           EventBusName: busName,
           Source: FINDING_EVENT_SOURCE,
-          DetailType: EXPIRY_WARNING_DETAIL_TYPE,
-          Detail: JSON.stringify(warning),
+          DetailType: detailType,
+          Detail: JSON.stringify(detail),
           Time: time,
         },
       ],
@@ -79,7 +85,7 @@ export async function putExpiryWarningEvent(
   const entry = out.Entries?.[0];
   if ((out.FailedEntryCount ?? 0) > 0 || !entry?.EventId) {
     throw new EventDeliveryError(
-      `EventBridge refused the expiry warning for ${warning.rule.id}: ${entry?.ErrorCode ?? 'no event id'} ${entry?.ErrorMessage ?? ''}`.trim(),
+      `EventBridge refused ${what()}: ${entry?.ErrorCode ?? 'no event id'} ${entry?.ErrorMessage ?? ''}`.trim(),
       entry?.ErrorCode ?? null,
     );
   }
