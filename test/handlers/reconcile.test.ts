@@ -5,13 +5,7 @@
  */
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import type {
-  Context,
-  DynamoDBBatchResponse,
-  DynamoDBRecord,
-  SQSBatchResponse,
-  SQSRecord,
-} from 'aws-lambda';
+import type { Context, DynamoDBBatchResponse, DynamoDBRecord, SQSBatchResponse } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type RegwatchTables, regwatchTables } from '../../lambdas/adapters/dynamodb/index.ts';
@@ -21,6 +15,7 @@ import { classify } from '../../lambdas/handlers/edges/alerts.ts';
 import { ingestPodEvents } from '../../lambdas/services/ingest.ts';
 import { freshTables, type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
 import { lambdaContext, TEST_ENV } from './commons/lambda-context.ts';
+import { sqsRecord as makeSqsRecord } from './commons/sqs-record.ts';
 
 const sqsMock = mockClient(SQSClient);
 const QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/regwatch-ReconcileQueue';
@@ -85,23 +80,8 @@ const item = (rule: AllowlistRule, position: number) => ({
   updatedAt: '2026-01-10T10:00:00Z',
 });
 
-function sqsRecord(body: string, id = `m-${++seq}`): SQSRecord {
-  return {
-    messageId: id,
-    receiptHandle: `rh-${id}`,
-    body,
-    attributes: {
-      ApproximateReceiveCount: '1',
-      SentTimestamp: '1748852072000',
-      SenderId: 'AIDAEXAMPLE',
-      ApproximateFirstReceiveTimestamp: '1748852072001',
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:regwatch-ReconcileQueue',
-    awsRegion: 'eu-west-1',
-  };
+function sqsRecord(body: string, id = `m-${++seq}`) {
+  return makeSqsRecord(id, body, 'arn:aws:sqs:eu-west-1:123456789012:regwatch-ReconcileQueue');
 }
 
 /** Bodies sent to the reconcile queue since the last call. */
