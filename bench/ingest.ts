@@ -7,7 +7,8 @@
  * so the ratios show what HTTP and what storage cost. Latency: a one-event POST answers after
  * its findings are stored, so POST → answer is POST → stored finding; p50 / p99 over many.
  * And the issue 11 target: the same HTTP path on dynalite with the inventory kept vs without
- * it (≥ 0.7×), for events of new workloads and for repeats, rounds alternating.
+ * it (≥ 0.7×), for events of new workloads and for repeats, rounds alternating, through each
+ * Inventory adapter: the Lambdas' conditional one and local mode's index with batched writes.
  *
  * Run: npx node bench/ingest.ts
  */
@@ -18,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { FindingsStore } from '../lambdas/adapters/dynamodb/findings.ts';
 import { InventoryStore } from '../lambdas/adapters/dynamodb/inventory.ts';
+import { LocalInventoryStore } from '../lambdas/adapters/dynamodb/inventory-local.ts';
 import { compileAllowlist, parseAllowlist } from '../lambdas/core/allowlist/index.ts';
 import type { Decider } from '../lambdas/core/evaluate.ts';
 import type { FindingCandidate, UpsertResult } from '../lambdas/core/types.ts';
@@ -148,15 +150,27 @@ function memoryFindings(): IngestDeps['findings'] {
   };
 }
 
+/** Which Inventory adapter a bench server keeps (or none). */
+type InventoryMode = 'none' | 'conditional' | 'local';
+
+const MODE_LABEL: Record<Exclude<InventoryMode, 'none'>, string> = {
+  conditional: "conditional writes (the Lambdas' adapter)",
+  local: "local index + batched writes (regwatch local's adapter)",
+};
+
 /**
- * Two servers on one dynalite, one keeping the inventory; the same path otherwise. With
- * `roundTripMs`, every DynamoDB request waits that long first: a network round trip, as on
- * AWS, where a Lambda waits on its requests rather than computing (dynalite in-process is
- * CPU-bound instead, so overlapping requests gains little there).
+ * Servers on one dynalite, each keeping the inventory through one adapter or none; the same
+ * path otherwise. With `roundTripMs`, every DynamoDB request waits that long first: a network
+ * round trip, as on AWS, where a Lambda waits on its requests rather than computing (dynalite
+ * in-process is CPU-bound instead, so overlapping requests gains little there).
  */
 export async function inventoryVersus(
   decider: Decider,
-  { roundTripMs = 0, count = INVENTORY_EVENTS } = {},
+  {
+    roundTripMs = 0,
+    count = INVENTORY_EVENTS,
+    modes = ['conditional', 'local'] as Exclude<InventoryMode, 'none'>[],
+  } = {},
 ): Promise<BenchResult[]> {
   const dynamo = await startDynalite();
   const doc =
@@ -170,20 +184,19 @@ export async function inventoryVersus(
       : dynamo.doc;
   const where = roundTripMs > 0 ? `, ${roundTripMs} ms round trip` : '';
   const servers: ReturnType<typeof createIngestServer>[] = [];
-  const serve = async (withInventory: boolean): Promise<string> => {
+  const serve = async (mode: InventoryMode): Promise<string> => {
     const names = await freshTables(dynamo);
-    const tables = {
-      findings: new FindingsStore(doc, names.findings),
-      inventory: new InventoryStore(doc, names.inventory),
-    };
+    const findings = new FindingsStore(doc, names.findings);
+    const inventory =
+      mode === 'local'
+        ? await LocalInventoryStore.load(doc, names.inventory)
+        : new InventoryStore(doc, names.inventory);
     const deps: IngestDeps = {
       allowlist: { current: async () => decider },
-      findings: tables.findings,
+      findings,
       clock: () => new Date(),
       minAlertSeverity: 'low',
-      ...(withInventory
-        ? { inventory: { store: tables.inventory, findings: tables.findings } }
-        : {}),
+      ...(mode === 'none' ? {} : { inventory: { store: inventory, findings } }),
     };
     const server = createIngestServer({
       ingest: deps,
@@ -193,37 +206,39 @@ export async function inventoryVersus(
     return `http://127.0.0.1:${await listenLoopback(server, 0)}`;
   };
   try {
-    const withUrl = await serve(true);
-    const withoutUrl = await serve(false);
-    const rate = async (url: string, tag: string) =>
-      (count * 1000) / (await postAll(url, batches(podEvents(count, tag), BATCH))).ms;
-    await rate(withUrl, 'warm-i');
-    await rate(withoutUrl, 'warm-n');
-    const fresh = { with: [] as number[], without: [] as number[] };
-    const repeat = { with: [] as number[], without: [] as number[] };
+    const urls = new Map<InventoryMode, string>();
+    for (const mode of ['none', ...modes] as InventoryMode[]) urls.set(mode, await serve(mode));
+    const rate = async (mode: InventoryMode, tag: string) =>
+      (count * 1000) /
+      (await postAll(urls.get(mode) as string, batches(podEvents(count, tag), BATCH))).ms;
+    for (const mode of urls.keys()) await rate(mode, `warm-${mode}`);
+    const fresh = new Map<InventoryMode, number[]>([...urls.keys()].map((m) => [m, []]));
+    const repeat = new Map<InventoryMode, number[]>([...urls.keys()].map((m) => [m, []]));
     for (let r = 0; r < 3; r++) {
       // New workloads each round (fresh pod names), then the same events again: repeats.
-      fresh.without.push(await rate(withoutUrl, `new-${r}`));
-      fresh.with.push(await rate(withUrl, `new-${r}`));
-      repeat.without.push(await rate(withoutUrl, `new-${r}`));
-      repeat.with.push(await rate(withUrl, `new-${r}`));
+      for (const mode of urls.keys()) fresh.get(mode)?.push(await rate(mode, `new-${r}`));
+      for (const mode of urls.keys()) repeat.get(mode)?.push(await rate(mode, `new-${r}`));
     }
-    return [
+    const without = (m: Map<InventoryMode, number[]>) => ({
+      name: 'without the inventory',
+      value: median(m.get('none') ?? []),
+    });
+    return modes.flatMap((mode) => [
       versus(
-        `HTTP → dynalite with the inventory, new workloads${where}`,
-        median(fresh.with),
+        `HTTP → dynalite with the inventory, new workloads${where}: ${MODE_LABEL[mode]}`,
+        median(fresh.get(mode) ?? []),
         'events/s',
-        { name: 'without the inventory', value: median(fresh.without) },
+        without(fresh),
         `${count} pod events (2 containers) per round, each a new workload; median of 3 alternating rounds; target ≥ 0.7x`,
       ),
       versus(
-        `HTTP → dynalite with the inventory, repeats${where}`,
-        median(repeat.with),
+        `HTTP → dynalite with the inventory, repeats${where}: ${MODE_LABEL[mode]}`,
+        median(repeat.get(mode) ?? []),
         'events/s',
-        { name: 'without the inventory', value: median(repeat.without) },
+        without(repeat),
         'the same events again (nothing new to store); target ≥ 0.7x',
       ),
-    ];
+    ]);
   } finally {
     for (const server of servers) await closeServer(server);
     await dynamo.stop();
@@ -288,7 +303,8 @@ export async function run(): Promise<BenchResult[]> {
 
     const inventory = [
       ...(await inventoryVersus(decider)),
-      ...(await inventoryVersus(decider, { roundTripMs: 5, count: 300 })),
+      // A round trip matters on AWS, where only the conditional adapter runs.
+      ...(await inventoryVersus(decider, { roundTripMs: 5, count: 300, modes: ['conditional'] })),
     ];
     return [
       ...inventory,

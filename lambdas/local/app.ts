@@ -13,6 +13,7 @@ import {
   LOCAL_TABLE_NAMES,
   type RegwatchTables,
 } from '../adapters/dynamodb/index.ts';
+import { LocalInventoryStore } from '../adapters/dynamodb/inventory-local.ts';
 import { WarningMarks } from '../adapters/dynamodb/warning-marks.ts';
 import { FileOutbox } from '../adapters/outbox.ts';
 import { parseAllowlist } from '../core/allowlist/index.ts';
@@ -73,6 +74,13 @@ export interface LocalOptions {
   clock?: (() => Date) | undefined;
   /** Verifies `requireSignature` (against whatever registries are configured); else fail closed. */
   signatures?: (SignaturesPort & { cache?: { invalidate(digest: string): unknown } }) | undefined;
+  /**
+   * false: the conditional Inventory adapter the Lambdas use, instead of the single-writer
+   * index with batched writes (the bench compares them).
+   */
+  inventoryIndex?: boolean | undefined;
+  /** Bounds of the inventory index (tests); past them it falls back to conditional writes. */
+  inventoryBounds?: { maxEntries?: number; maxBytes?: number } | undefined;
   /** Reconciler tuning: allowlist poll (ms), sweep period (ms, 0 = off), expiry warning days. */
   reconcile?: { pollMs?: number; sweepMs?: number; warningDays?: number } | undefined;
 }
@@ -160,8 +168,19 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
       FINDINGS_TTL_DAYS: String(options.ttlDays ?? 0),
       MIN_ALERT_SEVERITY: options.minAlertSeverity,
     } satisfies FunctionEnvironment<'pod-events'>);
+    // This process is the inventory's only writer (see LocalInventoryStore): its index and
+    // batched writes replace the conditional writes the Lambdas need.
+    const inventory =
+      options.inventoryIndex === false
+        ? undefined
+        : await LocalInventoryStore.load(dynamo.doc, LOCAL_TABLE_NAMES.inventory, {
+            onInvalid: (report) => warn.warn('invalid item skipped on read', { ...report }),
+            onFallback: (reason) => options.err(`regwatch local: ${reason}`),
+            ...options.inventoryBounds,
+          });
     const ingestWiring = buildIngestDeps(ingestConfig, {
       client: dynamo.doc,
+      ...(inventory ? { inventory } : {}),
       telemetry: warn,
       alerts: ports.length === 0 ? undefined : new FanOutAlerter(ports),
       clock,
@@ -297,6 +316,12 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
         stopping ??= (async () => {
           await closeServer(started);
           await reconciler.stop();
+          // Nothing is queued unless a flush failed; one more try before the store stops.
+          await inventory
+            ?.flush()
+            .catch((error: unknown) =>
+              options.err(`regwatch local: inventory writes not flushed: ${errorText(error)}`),
+            );
           await scheduler.stop();
           await slack?.drain();
           await dynamo.stop();

@@ -143,7 +143,10 @@ export async function processObservation(
   } finally {
     if (!lanes) await own.settle();
   }
-  if (!lanes) await own.drain();
+  if (!lanes) {
+    await own.drain();
+    await deps.inventory?.store.flush?.();
+  }
 }
 
 /**
@@ -253,10 +256,12 @@ async function workloadGone(
 
 /**
  * Runs `body` over the batch's lanes: waits for every step before answering (also when
- * `body` throws), and lists failures in record order (lane steps finish in any order).
+ * `body` throws), flushes the inventory's deferred writes, and lists failures in record order
+ * (lane steps finish in any order).
  */
 async function withLanes(
   report: IngestReport,
+  deps: IngestDeps,
   body: (lanes: Lanes) => Promise<void>,
 ): Promise<IngestReport> {
   const lanes = new Lanes(LANE_WIDTH);
@@ -266,6 +271,8 @@ async function withLanes(
   } finally {
     await lanes.settle();
   }
+  // A deferring adapter's writes are durable before the batch is answered.
+  await deps.inventory?.store.flush?.();
   report.failed.sort((a, b) => a.index - b.index);
   return report;
 }
@@ -320,7 +327,7 @@ export async function ingestPodEvents(
   deps: IngestDeps,
 ): Promise<IngestReport> {
   const report = emptyReport(records.length);
-  return withLanes(report, async (lanes) => {
+  return withLanes(report, deps, async (lanes) => {
     for (const [index, record] of records.entries()) {
       // Not an object at all: named without zod, whose error objects cost ~10 µs each (a body
       // of a million such records took seconds).
@@ -412,7 +419,7 @@ export async function ingestAuditEvents(
   deps: IngestDeps,
 ): Promise<IngestReport> {
   const report = emptyReport(events.length);
-  return withLanes(report, async (lanes) => {
+  return withLanes(report, deps, async (lanes) => {
     for (const [index, event] of events.entries()) {
       const outcome = interpretAuditEvent(event, { cluster });
       if (outcome.kind === 'skipped' && outcome.reason === 'verb' && deps.inventory) {

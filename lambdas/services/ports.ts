@@ -64,6 +64,11 @@ export interface InventoryIngestPort {
   query(filter: { cluster?: string; namespace?: string }): AsyncGenerator<StoredEntry>;
   resyncStarted(cluster: string, resyncId: string, observedAt: string): Promise<void>;
   resyncStart(cluster: string, resyncId: string): Promise<string | null>;
+  /**
+   * An adapter that defers its writes (local mode's `LocalInventoryStore`) sends them here;
+   * ingest calls it before it answers, so an answered batch's inventory is durable.
+   */
+  flush?(): Promise<void>;
 }
 
 /** What auto-resolution needs of the Findings table (`FindingsStore` fits). */

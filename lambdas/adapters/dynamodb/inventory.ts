@@ -42,7 +42,7 @@ import { WorkloadCache } from './inventory-cache.ts';
 import { INVENTORY_INDEX } from './schema.ts';
 import { CONTAINER_KINDS_FOR_STORE, SEVERITIES, VIOLATION_RULES } from './vocabulary.ts';
 
-const MAX_WRITE_ATTEMPTS = 32;
+export const MAX_WRITE_ATTEMPTS = 32;
 /**
  * How long a workload's last known entries may answer a repeat pod sighting without a read.
  * Another process's change (a pod deleted and re-created under the same name elsewhere) is
@@ -113,7 +113,8 @@ function clusterSort(e: InventoryEntry): string {
   return `${e.namespace}#${e.workload.kind}#${e.workload.name}#${entryKey(e)}`;
 }
 
-function toItem(entry: InventoryEntry, rev: number): Record<string, unknown> {
+/** The stored item of `entry` at `rev`, with its keys and index attributes. */
+export function toItem(entry: InventoryEntry, rev: number): Record<string, unknown> {
   return dropUndefined({
     ...entry,
     rev,

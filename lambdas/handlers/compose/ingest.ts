@@ -9,6 +9,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   CachedAllowlist,
+  type InventoryStore,
   type RegwatchTables,
   regwatchTables,
 } from '../../adapters/dynamodb/index.ts';
@@ -39,6 +40,11 @@ export interface IngestBuildOptions {
    * (rules with `requireSignature` then fail closed).
    */
   signatures?: SignaturesPort | null;
+  /**
+   * The Inventory adapter instead of the conditional one over `INVENTORY_TABLE` (local mode,
+   * the table's single writer, passes its `LocalInventoryStore`).
+   */
+  inventory?: InventoryStore;
 }
 
 /** `IngestDeps` over DynamoDB for `config`. */
@@ -52,7 +58,7 @@ export function buildIngestDeps(
     new DynamoDBClient(
       config.REGWATCH_DYNAMODB_ENDPOINT ? { endpoint: config.REGWATCH_DYNAMODB_ENDPOINT } : {},
     );
-  const tables = regwatchTables(
+  const made = regwatchTables(
     client,
     {
       findings: config.FINDINGS_TABLE,
@@ -63,6 +69,9 @@ export function buildIngestDeps(
     },
     { onInvalid: (report) => telemetry.warn('invalid item skipped on read', { ...report }) },
   );
+  const tables: RegwatchTables = options.inventory
+    ? { ...made, inventory: options.inventory }
+    : made;
   const allowlist = new CachedAllowlist(tables.allowlist, {
     ttlMs: options.allowlistTtlMs ?? config.ALLOWLIST_CACHE_TTL_SECONDS * 1000,
     onError: (error) => {
