@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type DataLock, lockDataFolder } from './data-lock.ts';
 import { documentClient } from './index.ts';
 
 // dynalite ships no type declarations: load it through require with the signature we use.
@@ -52,20 +53,29 @@ export function localDynamoClient(endpoint: string): DynamoDBClient {
 export async function startEmbeddedDynamo(
   options: EmbeddedDynamoOptions = {},
 ): Promise<EmbeddedDynamo> {
-  if (options.path) mkdirSync(options.path, { recursive: true });
+  let lock: DataLock | undefined;
+  if (options.path) {
+    mkdirSync(options.path, { recursive: true });
+    lock = lockDataFolder(options.path);
+  }
   const server = dynalite({
     createTableMs: 0,
     deleteTableMs: 0,
     updateTableMs: 0,
     ...(options.path ? { path: options.path } : {}),
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const { port } = server.address() as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;
   const client = localDynamoClient(endpoint);
@@ -84,7 +94,11 @@ export async function startEmbeddedDynamo(
         );
         // Keep-alive sockets of other clients (the CLI) would hold the close open.
         server.closeIdleConnections();
-        await closed;
+        try {
+          await closed;
+        } finally {
+          lock?.release();
+        }
       })();
       return stopped;
     },
