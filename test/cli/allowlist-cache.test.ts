@@ -117,7 +117,7 @@ describe('allowlist cache', () => {
       '  - {id: deny-bad, effect: deny, registry: "**.evil.example", repository: "**"}',
       '  - id: pinned',
       '    image: "ghcr.io/org/**"',
-      '    digests: ["sha256:' + 'a'.repeat(64) + '"]',
+      `    digests: ["sha256:${'a'.repeat(64)}"]`,
       '    clusters: ["prod-*", "!prod-legacy"]',
       '    namespaces: ["shop"]',
       '    severity: critical',
