@@ -14,7 +14,7 @@ import {
   expiryWarningLine,
   expiryWarningSlack,
 } from '../core/alerts/expiry-warning.ts';
-import { type SlackMessage, slackMessage } from '../core/alerts/slack-message.ts';
+import { alertNotes, type SlackMessage, slackMessage } from '../core/alerts/slack-message.ts';
 import { type Finding, SEVERITIES, type Severity, type UpsertResult } from '../core/types.ts';
 import { visible } from '../core/visible.ts';
 import type { AlertPort } from '../services/ports.ts';
@@ -37,7 +37,7 @@ function actorOf(finding: Finding): string {
     : actor.username;
 }
 
-/** One line per alert: severity, rule, where, what, who. */
+/** One line per alert: severity, rule, where, what, who, and the latest sighting's notes. */
 export function alertLine(result: UpsertResult): string {
   const f = result.finding;
   const parts = [
@@ -51,6 +51,7 @@ export function alertLine(result: UpsertResult): string {
     ...(f.digest && !f.image.includes(f.digest) ? [`digest=${f.digest}`] : []),
     `actor=${actorOf(f)}`,
     `id=${f.id}`,
+    ...alertNotes(f).map((note) => `note=${JSON.stringify(note)}`),
   ];
   return terminalSafe(parts.join(' '));
 }

@@ -425,5 +425,25 @@ describe('console alerts', () => {
     expect(line).toBe(
       'ALERT NEW HIGH untrusted-source c/n Deployment/api container=app image=evil.io/x:1 actor=jane id=abcd',
     );
+    // The latest sighting's notes follow, quoted, with control characters escaped.
+    const noted = alertLine({
+      outcome: 'new',
+      counted: true,
+      finding: {
+        ...finding,
+        sightings: [
+          {
+            at: 'x',
+            source: 'audit',
+            eventId: 'e',
+            podName: 'p',
+            actor: null,
+            notes: ['claims\u001b[2J owner'],
+          },
+        ],
+      } as Finding,
+    });
+    expect(noted).toContain(' note="claims\\u001b[2J owner"');
+    expect(noted).not.toContain('\u001b[2J');
   });
 });

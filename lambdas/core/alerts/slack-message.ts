@@ -95,6 +95,19 @@ export interface SlackMessage {
   blocks: unknown[];
 }
 
+/** Notes shown per alert, each cut to this many characters (all are in `findings show`). */
+export const MAX_ALERT_NOTES = 3;
+const MAX_NOTE = 500;
+
+/**
+ * What the latest sighting says about how it was read (the request object was used, the kind
+ * was judged by shape, a pod claims an owner): the reader of an alert should know it too.
+ */
+export function alertNotes(finding: Finding): string[] {
+  const notes = finding.sightings?.at(-1)?.notes ?? [];
+  return notes.slice(0, MAX_ALERT_NOTES).map((note) => cutPlain(note, MAX_NOTE));
+}
+
 export function slackMessage(finding: Finding, outcome: UpsertOutcome): SlackMessage {
   const what = outcome === 'reopened' ? 'Reopened finding' : 'New finding';
   const actor = finding.actor
@@ -146,6 +159,15 @@ export function slackMessage(finding: Finding, outcome: UpsertOutcome): SlackMes
           text: cutMrkdwn(text, SLACK_LIMITS.fieldText),
         })),
       },
+      ...alertNotes(finding).map((note) => ({
+        type: 'context',
+        elements: [
+          {
+            type: 'mrkdwn',
+            text: cutMrkdwn(`Note: ${inertProse(note)}`, SLACK_LIMITS.contextText),
+          },
+        ],
+      })),
       {
         type: 'context',
         elements: [

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   codeSpan,
   escapeMrkdwn,
+  MAX_ALERT_NOTES,
   slackMessage,
 } from '../../../lambdas/core/alerts/slack-message.ts';
 import type { Finding } from '../../../lambdas/core/types.ts';
@@ -77,5 +78,37 @@ describe('Slack mrkdwn escaping', () => {
     const msg = slackMessage(finding(), 'reopened');
     expect(JSON.stringify(msg.blocks[0])).toContain('Reopened finding');
     expect(JSON.stringify(msg)).toContain('regwatch findings show 0123456789abcdef');
+  });
+
+  it("shows the latest sighting's notes, inert and bounded", () => {
+    // Prepare: a pod claiming an owner, its note carrying a mention and formatting.
+    const sighting = (notes: string[]) => ({
+      at: '2026-11-25T00:00:00Z',
+      source: 'audit' as const,
+      eventId: 'a1',
+      podName: 'p',
+      actor: 'alice',
+      notes,
+    });
+    const plain = slackMessage(finding(), 'new');
+    const noted = slackMessage(
+      finding({
+        sightings: [
+          sighting(['an older note']),
+          sighting([`pod claims owner *${hostile}*`, 'b', 'c', 'd', 'e']),
+        ],
+      }),
+      'new',
+    );
+    // Act
+    const notes = noted.blocks.map((b) => JSON.stringify(b)).filter((b) => b.includes('Note: '));
+    // Assess
+    expect(plain.blocks.some((b) => JSON.stringify(b).includes('Note: '))).toBe(false);
+    expect(notes).toHaveLength(MAX_ALERT_NOTES);
+    expect(notes[0]).toContain('&lt;!channel&gt;');
+    expect(notes[0]).not.toContain('<!channel>');
+    expect(notes[0]).toContain('∗');
+    expect(JSON.stringify(noted)).not.toContain('an older note');
+    expect(noted.blocks.length).toBe(plain.blocks.length + MAX_ALERT_NOTES);
   });
 });
