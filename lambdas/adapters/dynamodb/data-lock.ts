@@ -4,8 +4,10 @@
  * first makes a second process fail at start with a message that says what to do.
  *
  * The lock is a file created exclusively (`wx`) holding the owner's pid. A lock whose pid no
- * longer runs (the owner was killed) is taken over; two processes racing for a stale lock
- * still meet at the exclusive create, so only one wins.
+ * longer runs (the owner was killed) is taken over. Two processes taking over the same stale
+ * lock at the same instant could both get past it (one may remove the other's fresh lock);
+ * LevelDB's own lock is still the final guard then, so the cost is the old crash, never two
+ * writers.
  */
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
