@@ -122,12 +122,15 @@ export async function processObservation(
       role.type === 'pod'
         ? { type: 'pod', observation: obs, decisions, resyncId: role.resyncId }
         : { type: 'template', observation: obs, decisions };
+    // The cluster's resync marker is shared by every workload: it is written here, in the
+    // batch's order, not in the workload's lane, where workloads overtake each other (a
+    // differential test found a later pass's start overwritten by an earlier one's).
+    if (role.type === 'pod' && role.resyncId !== undefined) {
+      await inventory.store.resyncStarted(obs.cluster, role.resyncId, obs.observedAt);
+    }
     own.start(
       key,
       failsRecord(index, report, async () => {
-        if (role.type === 'pod' && role.resyncId !== undefined) {
-          await inventory.store.resyncStarted(obs.cluster, role.resyncId, obs.observedAt);
-        }
         const applied = await inventory.store.applyToWorkload(
           obs.cluster,
           obs.namespace,

@@ -189,6 +189,10 @@ describe('LocalInventoryStore vs InventoryStore (differential, on dynalite)', ()
     return items.sort((a, b) => key(a).localeCompare(key(b)));
   }
 
+  const RESYNC_MARKER_ORDER = JSON.parse(
+    '[{"kind":"pods","steps":[{"type":"pod","deployment":"web","pod":"aaaaa","image":"good.example.com/app:1","reason":"resync","resyncId":"r1"},{"type":"pod","deployment":"web","pod":"aaaaa","image":"good.example.com/app:1","reason":"added","resyncId":"r1"}]},{"kind":"pods","steps":[{"type":"pod","deployment":"api","pod":"aaaaa","image":"good.example.com/app:1","reason":"resync","resyncId":"r2"},{"type":"pod","deployment":"web","pod":"aaaaa","image":"good.example.com/app:1","reason":"added","resyncId":"r1"},{"type":"pod","deployment":"web","pod":"aaaaa","image":"good.example.com/app:1","reason":"resync","resyncId":"r1"}]}]',
+  ) as Batch[];
+
   it('leaves identical tables and reports for every generated sequence', async () => {
     await fc.assert(
       fc.asyncProperty(arbBatches, async (batches) => {
@@ -273,7 +277,12 @@ describe('LocalInventoryStore vs InventoryStore (differential, on dynalite)', ()
         );
         expect((local.store as LocalInventoryStore).pendingWrites).toBe(0);
       }),
-      { numRuns: 40 },
+      {
+        numRuns: 40,
+        // Found by this test in CI: a resync marker written in the workloads' lanes, out of the
+        // batch's order (a later pass's start overwritten by an earlier pass's).
+        examples: [[RESYNC_MARKER_ORDER]],
+      },
     );
   }, 240_000);
 });
