@@ -2,16 +2,16 @@
  * Local mode with `--data DIR`: an alert not yet delivered to Slack survives `kill -9` of
  * `regwatch local` and is delivered at the next start, then leaves the outbox.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalChild, localReady, spawnLocal } from '../helpers/local-child.ts';
 import { podEvent } from '../local/builders.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const ALLOWLIST = path.resolve(import.meta.dirname, '../fixtures/local/allowlist.yaml');
 
 let slack: Server;
@@ -33,54 +33,13 @@ async function waitFor<T>(what: string, probe: () => T | undefined, limitMs = 30
   }
 }
 
-function startLocal(data: string, readyFile: string): { child: ChildProcess; out: () => string } {
-  let out = '';
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(ROOT, 'bin/regwatch.ts'),
-      'local',
-      '--port',
-      '0',
-      '--dynamodb-port',
-      '0',
-      '--data',
-      data,
-      '--allowlist',
-      ALLOWLIST,
-      '--slack-webhook',
-      slackUrl,
-      '--ready-file',
-      readyFile,
-    ],
-    {
-      cwd: ROOT,
-      env: { ...process.env, REGWATCH_LOCAL_TOKEN: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+function startLocal(data: string, readyFile: string): LocalChild {
+  const local = spawnLocal(
+    ['--data', data, '--allowlist', ALLOWLIST, '--slack-webhook', slackUrl],
+    readyFile,
   );
-  children.push(child);
-  child.stdout?.on('data', (c: Buffer) => {
-    out += c.toString('utf8');
-  });
-  child.stderr?.on('data', (c: Buffer) => {
-    out += c.toString('utf8');
-  });
-  return { child, out: () => out };
-}
-
-async function readyOf(file: string): Promise<{ url: string }> {
-  return waitFor(
-    'the ready file',
-    () => {
-      try {
-        return JSON.parse(readFileSync(file, 'utf8')) as { url: string };
-      } catch {
-        return undefined;
-      }
-    },
-    60_000,
-  );
+  children.push(local.child);
+  return local;
 }
 
 const outboxFiles = (data: string) => {
@@ -123,7 +82,7 @@ describe('regwatch local --data: the alert outbox', () => {
     // Prepare: Slack accepts the connection and never answers, so the alert stays pending.
     const data = path.join(dir, 'data');
     const first = startLocal(data, path.join(dir, 'ready-1.json'));
-    const { url } = await readyOf(path.join(dir, 'ready-1.json'));
+    const { url } = await localReady(first, path.join(dir, 'ready-1.json'));
     const res = await fetch(`${url}/v1/pod-events`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -143,7 +102,7 @@ describe('regwatch local --data: the alert outbox', () => {
     expect(await killed).toBe('SIGKILL');
     slackMode = 'ok';
     const second = startLocal(data, path.join(dir, 'ready-2.json'));
-    await readyOf(path.join(dir, 'ready-2.json'));
+    await localReady(second, path.join(dir, 'ready-2.json'));
     await waitFor('the resumed delivery', () => (delivered.length > 0 ? true : undefined));
     await waitFor('the outbox to empty', () => (outboxFiles(data).length === 0 ? true : undefined));
 
@@ -151,7 +110,7 @@ describe('regwatch local --data: the alert outbox', () => {
     expect(pendingBeforeKill).toHaveLength(1);
     expect(delivered).toHaveLength(1);
     expect(delivered[0]).toContain('ghcr.io/evil/miner:1');
-    expect(second.out()).toContain('left undelivered by the last run');
+    expect(second.output()).toContain('left undelivered by the last run');
     const stopped = new Promise((resolve) => second.child.once('exit', resolve));
     second.child.kill('SIGTERM');
     await stopped;

@@ -3,8 +3,8 @@
  * that answers 429 + Retry-After the first time. Real bodies go in over HTTP; findings come out
  * through `regwatch findings list`; Slack gets exactly one message per new finding.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,9 +12,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Finding } from '../../lambdas/core/types.ts';
 import { jsonLines, runCli } from '../helpers/cli.ts';
+import { type LocalChild, localReady, spawnLocal } from '../helpers/local-child.ts';
 import { auditPodCreate, ecrPush, eventList, podEvent } from './builders.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const ALLOWLIST = path.resolve(import.meta.dirname, '../fixtures/local/allowlist.yaml');
 const HOSTILE_POD = 'pwn-<!channel>-<https://evil.example|click here>';
 const HOSTILE_IMAGE = 'ghcr.io/evil/tool:1<!here>&';
@@ -27,8 +27,9 @@ let slack: Server;
 const slackPosts: SlackPost[] = [];
 let slackAttempts = 0;
 let child: ChildProcess | undefined;
-let childOut = '';
+let local: LocalChild | undefined;
 let exited: Promise<number | null>;
+const childOut = () => local?.output() ?? '';
 let dir: string;
 let ready: { url: string; dynamodbEndpoint: string };
 
@@ -36,13 +37,13 @@ function killChild(): void {
   if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined, limitMs = 30_000): Promise<T> {
+async function _waitFor<T>(what: string, probe: () => T | undefined, limitMs = 30_000): Promise<T> {
   const deadline = Date.now() + limitMs;
   for (;;) {
     const value = probe();
     if (value !== undefined) return value;
     if (Date.now() > deadline)
-      throw new Error(`gave up waiting for ${what}; child said:\n${childOut}`);
+      throw new Error(`gave up waiting for ${what}; child said:\n${childOut()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -68,43 +69,10 @@ beforeAll(async () => {
   const readyFile = path.join(dir, 'ready.json');
   // A failing test must not leave the child behind.
   process.once('exit', killChild);
-  child = spawn(
-    process.execPath,
-    [
-      path.join(ROOT, 'bin/regwatch.ts'),
-      'local',
-      '--port',
-      '0',
-      '--dynamodb-port',
-      '0',
-      '--allowlist',
-      ALLOWLIST,
-      '--slack-webhook',
-      slackUrl,
-      '--ready-file',
-      readyFile,
-    ],
-    {
-      cwd: ROOT,
-      env: { ...process.env, REGWATCH_LOCAL_TOKEN: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  child.stdout?.on('data', (c: Buffer) => {
-    childOut += c.toString('utf8');
-  });
-  child.stderr?.on('data', (c: Buffer) => {
-    childOut += c.toString('utf8');
-  });
-  exited = new Promise((resolve) => child?.once('exit', (code) => resolve(code)));
-  ready = await waitFor('the ready file', () => {
-    if (child?.exitCode !== null) throw new Error(`regwatch local exited early:\n${childOut}`);
-    try {
-      return JSON.parse(readFileSync(readyFile, 'utf8')) as typeof ready;
-    } catch {
-      return undefined;
-    }
-  });
+  local = spawnLocal(['--allowlist', ALLOWLIST, '--slack-webhook', slackUrl], readyFile);
+  child = local.child;
+  exited = local.exited;
+  ready = await localReady(local, readyFile, 30_000);
 }, 60_000);
 
 afterAll(async () => {
@@ -219,6 +187,6 @@ describe('regwatch local, end to end', () => {
     expect(text).toContain('1&lt;!here&gt;&amp;');
     expect(text).not.toContain('<!channel>');
     expect(text).not.toContain('<!here>');
-    expect(childOut).toContain('regwatch local stopped.');
+    expect(childOut()).toContain('regwatch local stopped.');
   }, 60_000);
 });

@@ -4,13 +4,19 @@
  * them in batches, flushed before it answers), and the restarted process, which reloads its
  * index from the folder, keeps them right (a pod deleted after the restart resolves its finding).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { localDynamoClient } from '../../lambdas/adapters/dynamodb/embedded.ts';
 import { LOCAL_TABLE_NAMES, regwatchTables } from '../../lambdas/adapters/dynamodb/index.ts';
+import {
+  type LocalChild,
+  type LocalReady,
+  localReady,
+  spawnLocal,
+} from '../helpers/local-child.ts';
 import { podEvent } from './builders.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -28,58 +34,12 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-interface Running {
-  child: ChildProcess;
-  url: string;
-  dynamodbEndpoint: string;
-  output: () => string;
-}
+interface Running extends LocalChild, LocalReady {}
 
 async function start(data: string, readyFile: string): Promise<Running> {
-  rmSync(readyFile, { force: true });
-  let out = '';
-  const child = spawn(
-    process.execPath,
-    [
-      path.join(ROOT, 'bin/regwatch.ts'),
-      'local',
-      '--port',
-      '0',
-      '--dynamodb-port',
-      '0',
-      '--data',
-      data,
-      '--allowlist',
-      ALLOWLIST,
-      '--ready-file',
-      readyFile,
-    ],
-    {
-      cwd: ROOT,
-      env: { ...process.env, REGWATCH_LOCAL_TOKEN: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  children.push(child);
-  child.stdout?.on('data', (c: Buffer) => {
-    out += c.toString('utf8');
-  });
-  child.stderr?.on('data', (c: Buffer) => {
-    out += c.toString('utf8');
-  });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`regwatch local exited early:\n${out}`);
-    try {
-      const ready = JSON.parse(readFileSync(readyFile, 'utf8')) as {
-        url: string;
-        dynamodbEndpoint: string;
-      };
-      return { child, ...ready, output: () => out };
-    } catch {}
-    if (Date.now() > deadline) throw new Error(`regwatch local did not get ready:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const local = spawnLocal(['--data', data, '--allowlist', ALLOWLIST], readyFile);
+  children.push(local.child);
+  return { ...local, ...(await localReady(local, readyFile)) };
 }
 
 interface Answer {
@@ -112,9 +72,8 @@ describe('regwatch local --data, killed after a 2xx', () => {
     // Act: three new workloads answered, then SIGKILL (no shutdown of any kind).
     const first = await start(data, readyFile);
     const answered = await post(first.url, [pod('k-a'), pod('k-b'), pod('k-c')]);
-    const exited = new Promise((resolve) => first.child.once('exit', resolve));
     first.child.kill('SIGKILL');
-    await exited;
+    await first.exited;
 
     const second = await start(data, readyFile);
     const client = localDynamoClient(second.dynamodbEndpoint);

@@ -5,22 +5,23 @@
  * exception expires on time, a scan reaches the running digest at once, and a resync pass
  * that misses a pod removes its entry. Everything goes in over HTTP and the CLI.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Finding } from '../../lambdas/core/types.ts';
 import { jsonLines, runCli } from '../helpers/cli.ts';
+import { type LocalChild, localReady, spawnLocal } from '../helpers/local-child.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const ECR = '444455556666.dkr.ecr.eu-central-1.amazonaws.com';
 const sha = (c: string) => `sha256:${c.repeat(64)}`;
 /** The exception expires this long after the child starts. */
 const EXPIRY_MS = 8000;
 
 let child: ChildProcess | undefined;
-let out = '';
+let local: LocalChild | undefined;
+const output = () => local?.output() ?? '';
 let dir: string;
 let ready: { url: string; dynamodbEndpoint: string };
 let expiresAt: string;
@@ -38,7 +39,8 @@ async function waitFor<T>(
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}; child said:\n${out}`);
+    if (Date.now() > deadline)
+      throw new Error(`gave up waiting for ${what}; child said:\n${output()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -128,7 +130,10 @@ async function findings(): Promise<Finding[]> {
   const run = await runCli(['findings', 'list', ...target(), '--json']);
   return jsonLines(run.stdout) as Finding[];
 }
-const alerts = () => out.split('\n').filter((l) => l.startsWith('ALERT '));
+const alerts = () =>
+  output()
+    .split('\n')
+    .filter((l) => l.startsWith('ALERT '));
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'regwatch-reconcile-e2e-'));
@@ -152,40 +157,9 @@ rules:
 `,
   );
   process.once('exit', killChild);
-  child = spawn(
-    process.execPath,
-    [
-      path.join(ROOT, 'bin/regwatch.ts'),
-      'local',
-      '--port',
-      '0',
-      '--dynamodb-port',
-      '0',
-      '--allowlist',
-      allowlist,
-      '--ready-file',
-      readyFile,
-    ],
-    {
-      cwd: ROOT,
-      env: { ...process.env, REGWATCH_LOCAL_TOKEN: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  child.stdout?.on('data', (c: Buffer) => {
-    out += c.toString('utf8');
-  });
-  child.stderr?.on('data', (c: Buffer) => {
-    out += c.toString('utf8');
-  });
-  ready = await waitFor('the ready file', () => {
-    if (child?.exitCode !== null) throw new Error(`regwatch local exited early:\n${out}`);
-    try {
-      return JSON.parse(readFileSync(readyFile, 'utf8')) as typeof ready;
-    } catch {
-      return undefined;
-    }
-  });
+  local = spawnLocal(['--allowlist', allowlist], readyFile);
+  child = local.child;
+  ready = await localReady(local, readyFile, 30_000);
 }, 60_000);
 
 afterAll(() => {
