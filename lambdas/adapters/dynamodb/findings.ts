@@ -352,12 +352,7 @@ export class FindingsStore {
       const current = await this.#resolve(idOrFingerprint);
       const finding = applyStatusChange(current.finding, record);
       try {
-        await this.#replace(
-          toItem(finding, current.rev + 1, current.recentEventIds, current.expiresAt),
-          '#rev = :rev',
-          { '#rev': 'rev' },
-          { ':rev': current.rev },
-        );
+        await this.#replaceNextRev(current, finding);
         return finding;
       } catch (error) {
         if (!isConditionalCheckFailed(error)) throw error;
@@ -387,12 +382,7 @@ export class FindingsStore {
       const finding = autoResolve(current.finding, reason, now);
       if (!finding) return null;
       try {
-        await this.#replace(
-          toItem(finding, current.rev + 1, current.recentEventIds, current.expiresAt),
-          '#rev = :rev',
-          { '#rev': 'rev' },
-          { ':rev': current.rev },
-        );
+        await this.#replaceNextRev(current, finding);
         return finding;
       } catch (error) {
         if (!isConditionalCheckFailed(error)) throw error;
@@ -564,6 +554,16 @@ export class FindingsStore {
    * an UpdateItem rather than a Put, so attributes other writers add (the alerts function's
    * `alertedKey`) survive.
    */
+  /** Writes `finding` over `current` as its next revision, if no one wrote in between. */
+  async #replaceNextRev(current: Loaded, finding: Finding): Promise<void> {
+    await this.#replace(
+      toItem(finding, current.rev + 1, current.recentEventIds, current.expiresAt),
+      '#rev = :rev',
+      { '#rev': 'rev' },
+      { ':rev': current.rev },
+    );
+  }
+
   async #replace(
     item: Record<string, unknown>,
     condition: string,
