@@ -66,6 +66,10 @@ describe('action.yml (composite GitHub Action)', () => {
     expect(
       action.runs.steps.some((s) => s.uses?.startsWith('github/codeql-action/upload-sarif@')),
     ).toBe(true);
+    // A tag can be moved to other code by whoever controls that repository; a commit cannot.
+    for (const step of action.runs.steps) {
+      if (step.uses) expect(step.uses, step.uses).toMatch(/^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/);
+    }
     expect(Object.keys(action.inputs)).toEqual(
       expect.arrayContaining(['manifests', 'allowlist', 'fail-on', 'sarif-file', 'upload-sarif']),
     );
