@@ -11,7 +11,12 @@ const containers = [
 describe('auditEventKey', () => {
   it('keeps the stored encoding: the ID, then sha256 of timestamp, request and each container', () => {
     // Prepare: the encoding as first written, one hash update per part.
-    const expected = (id: string, stamp: string, request: string, cs: readonly ContainerImage[]) => {
+    const expected = (
+      id: string,
+      stamp: string,
+      request: string,
+      cs: readonly ContainerImage[],
+    ) => {
       const h = createHash('sha256').update(`${stamp}\n${request}\n`);
       for (const c of cs) h.update(`${c.kind}\0${c.name}\0${c.image}\n`);
       const shown =
