@@ -95,7 +95,7 @@ function isWs(c: number | undefined): boolean {
 export class BytePrefilter {
   private readonly buf: Buffer;
   private readonly verb = new NeedleScanner('"verb"', 1);
-  private readonly objectRef = new NeedleScanner('"objectRef"', 7);
+  private readonly objectRef = new NeedleScanner('"objectRef"', 3);
   private readonly escape = new NeedleScanner('\\u00');
   private readonly podSpec = new NeedleScanner(POD_SPEC_MARK);
 
@@ -270,13 +270,8 @@ export class BytePrefilter {
       if (key !== null) {
         let value: string | null = null;
         if (valueStart >= 0) {
-          value = buf.toString('latin1', valueStart, valueEnd);
-          for (let j = valueStart; j < valueEnd; j++) {
-            if ((buf[j] ?? 0) >= 0x80) {
-              value = null;
-              this.undecoded = true;
-            }
-          }
+          value = this.asciiText(key, valueStart, valueEnd);
+          if (value === null) this.undecoded = true;
         }
         // Twice: which one the parser keeps is not ours to guess (as in `fieldOf`).
         out[key] = out[key] === undefined ? value : null;
@@ -286,6 +281,33 @@ export class BytePrefilter {
       if (buf[p] !== 44 /* , */) return false;
       p = this.skipWs(p + 1, close);
     }
+  }
+
+  /** The last value read per key: most lines repeat it (`leases`, `coordination.k8s.io`). */
+  private readonly seen: Record<'resource' | 'subresource' | 'apiGroup', string> = {
+    resource: '',
+    subresource: '',
+    apiGroup: '',
+  };
+
+  /** Bytes `from`..`to` as text when all ASCII (the last value of `key` if equal), else null. */
+  private asciiText(
+    key: 'resource' | 'subresource' | 'apiGroup',
+    from: number,
+    to: number,
+  ): string | null {
+    const buf = this.buf;
+    const last = this.seen[key];
+    let same = last.length === to - from;
+    for (let j = from; j < to; j++) {
+      const c = buf[j] ?? 0;
+      if (c >= 0x80) return null;
+      if (same && last.charCodeAt(j - from) !== c) same = false;
+    }
+    if (same) return last;
+    const text = buf.toString('latin1', from, to);
+    this.seen[key] = text;
+    return text;
   }
 
   private keyOf(from: number, to: number): 'resource' | 'subresource' | 'apiGroup' | null {
