@@ -22,7 +22,8 @@ const VERB_VALUES: readonly Buffer[] = PREFILTER_VERBS.map((v) => Buffer.from(v,
 /**
  * First occurrence of a needle at or after a position, for mostly ascending positions. The
  * native search is fast when the first byte it looks for is rare, and JSON is full of `"`:
- * so it looks for the needle's tail from `anchor` on (`verb"`, `Ref"`) and checks the head.
+ * so it looks for the needle's tail from `anchor` on (`verb"`, `jectRef"`: `v` and `j` are
+ * rarer than `"`, and `j` rarer than `R`) and checks the head.
  */
 class NeedleScanner {
   readonly length: number;
@@ -270,8 +271,13 @@ export class BytePrefilter {
       if (key !== null) {
         let value: string | null = null;
         if (valueStart >= 0) {
-          value = this.asciiText(key, valueStart, valueEnd);
-          if (value === null) this.undecoded = true;
+          value = buf.toString('latin1', valueStart, valueEnd);
+          for (let j = valueStart; j < valueEnd; j++) {
+            if ((buf[j] ?? 0) >= 0x80) {
+              value = null;
+              this.undecoded = true;
+            }
+          }
         }
         // Twice: which one the parser keeps is not ours to guess (as in `fieldOf`).
         out[key] = out[key] === undefined ? value : null;
@@ -281,33 +287,6 @@ export class BytePrefilter {
       if (buf[p] !== 44 /* , */) return false;
       p = this.skipWs(p + 1, close);
     }
-  }
-
-  /** The last value read per key: most lines repeat it (`leases`, `coordination.k8s.io`). */
-  private readonly seen: Record<'resource' | 'subresource' | 'apiGroup', string> = {
-    resource: '',
-    subresource: '',
-    apiGroup: '',
-  };
-
-  /** Bytes `from`..`to` as text when all ASCII (the last value of `key` if equal), else null. */
-  private asciiText(
-    key: 'resource' | 'subresource' | 'apiGroup',
-    from: number,
-    to: number,
-  ): string | null {
-    const buf = this.buf;
-    const last = this.seen[key];
-    let same = last.length === to - from;
-    for (let j = from; j < to; j++) {
-      const c = buf[j] ?? 0;
-      if (c >= 0x80) return null;
-      if (same && last.charCodeAt(j - from) !== c) same = false;
-    }
-    if (same) return last;
-    const text = buf.toString('latin1', from, to);
-    this.seen[key] = text;
-    return text;
   }
 
   private keyOf(from: number, to: number): 'resource' | 'subresource' | 'apiGroup' | null {
