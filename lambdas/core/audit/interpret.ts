@@ -112,12 +112,13 @@ const isObj = (v: unknown): v is Loose => v !== null && typeof v === 'object' &&
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 function observedAtOf(e: AuditEvent): string | null {
-  for (const t of [e.stageTimestamp, e.requestReceivedTimestamp, e.timestamp]) {
-    if (t === undefined) continue;
-    const ms = Date.parse(t);
-    if (!Number.isNaN(ms)) return new Date(ms).toISOString();
-  }
-  return null;
+  return isoTime(e.stageTimestamp) ?? isoTime(e.requestReceivedTimestamp) ?? isoTime(e.timestamp);
+}
+
+function isoTime(t: string | undefined): string | null {
+  if (t === undefined) return null;
+  const ms = Date.parse(t);
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
 }
 
 /** Own property of a parsed event (never one inherited through a hostile `__proto__`). */
