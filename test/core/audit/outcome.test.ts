@@ -29,6 +29,14 @@ describe('auditEventKey', () => {
       ['6c1f9a52', '2025-01-01T00:00:00.000001Z', 'create /pods/ web/p', containers],
       ['x'.repeat(129), '', 'patch apps/deployments/ web/d', []],
       ['ü'.repeat(128), 't', 'r', containers.slice(1)],
+      // Lone surrogates (JSON can carry them): every part ends in a newline, so joining the
+      // parts can never pair one half with the next part's first character.
+      [
+        'id',
+        't\ud83d',
+        '\ude00r',
+        [{ kind: 'container', name: '\ud800', image: 'x\udc00' }] as ContainerImage[],
+      ],
     ];
 
     // Act
