@@ -82,7 +82,7 @@ function pad(text: string, width: number): string {
 }
 
 /** Column widths: natural, then the widest shrunk one at a time until the row fits. */
-function fitWidths(natural: number[], minimums: number[], maxWidth: number): number[] {
+export function fitWidths(natural: number[], minimums: number[], maxWidth: number): number[] {
   const widths = [...natural];
   const total = () => widths.reduce((a, b) => a + b, 0) + GAP * (widths.length - 1);
   let excess = total() - maxWidth;
@@ -110,30 +110,62 @@ export function formatTable(
   opts: TableOptions = {},
 ): string {
   const maxWidth = opts.maxWidth ?? TABLE_WIDTH;
-  const cells = rows.map((r) => header.map((_, i) => visible(r[i] ?? '')));
-  // A loop, not Math.max(...cells): a spread of every row overflows the stack on large outputs.
-  const natural = header.map((h, i) => {
-    let w = textWidth(h);
-    for (const r of cells) w = Math.max(w, textWidth(r[i] ?? ''));
-    return w;
-  });
+  const n = header.length;
+  // Printable ASCII (nearly every cell of a large replay) is its own visible form, one column
+  // per character: such cells skip `visible` and the width regexes. Plain loops: this runs
+  // once per process over tens of thousands of cells, mostly before the JIT has warmed up.
+  const cells: string[][] = [];
+  const ascii: boolean[][] = [];
+  const natural = header.map((h) => textWidth(h));
+  for (const r of rows) {
+    const row: string[] = [];
+    const plain: boolean[] = [];
+    for (let i = 0; i < n; i++) {
+      const raw = r[i] ?? '';
+      const isAscii = PRINTABLE_ASCII.test(raw);
+      const c = isAscii ? raw : visible(raw);
+      row.push(c);
+      plain.push(isAscii);
+      const w = isAscii ? c.length : textWidth(c);
+      if (w > (natural[i] ?? 0)) natural[i] = w;
+    }
+    cells.push(row);
+    ascii.push(plain);
+  }
   const minimums = header.map((h) => Math.max(textWidth(h), MIN_COLUMN));
   const widths = Number.isFinite(maxWidth) ? fitWidths(natural, minimums, maxWidth) : natural;
-  const line = (row: readonly string[], style: (text: string, col: number) => string) =>
-    row
-      .map((c, i) => {
-        const w = widths[i] ?? 0;
-        const cut = truncate(c, w);
-        const padded = i === row.length - 1 ? cut : pad(cut, w);
-        return style(padded, i);
-      })
-      .join(' '.repeat(GAP))
-      .trimEnd();
+  const gap = ' '.repeat(GAP);
+  const line = (
+    row: readonly string[],
+    plain: readonly boolean[] | undefined,
+    style: (text: string, col: number) => string,
+  ) => {
+    let out = '';
+    for (let i = 0; i < row.length; i++) {
+      const c = row[i] ?? '';
+      const w = widths[i] ?? 0;
+      const last = i === row.length - 1;
+      let padded: string;
+      if (plain?.[i]) padded = asciiCell(c, w, last);
+      else padded = last ? truncate(c, w) : pad(truncate(c, w), w);
+      out += i === 0 ? style(padded, i) : gap + style(padded, i);
+    }
+    return out.trimEnd();
+  };
   const headerStyle = opts.styleHeader ?? ((t: string) => t);
-  return [
-    line(header, (t) => headerStyle(t)),
-    ...cells.map((r, ri) => line(r, (t, ci) => (opts.styleCell ? opts.styleCell(t, ci, ri) : t))),
-  ].join('\n');
+  const lines = [line(header, undefined, (t) => headerStyle(t))];
+  for (let ri = 0; ri < cells.length; ri++) {
+    lines.push(
+      line(cells[ri] ?? [], ascii[ri], (t, ci) => (opts.styleCell ? opts.styleCell(t, ci, ri) : t)),
+    );
+  }
+  return lines.join('\n');
+}
+
+/** `truncate` then `pad` (unless `last`) of a printable-ASCII cell: one column per character. */
+function asciiCell(text: string, width: number, last: boolean): string {
+  const cut = text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
+  return last ? cut : cut + ' '.repeat(Math.max(0, width - cut.length));
 }
 
 /** The columns a finding shows in every table: `findings list` and `replay` add their own around them. */

@@ -2,7 +2,7 @@
  * Finding identity. The same violation of the same container of the same workload is one
  * finding however many pods, events or re-deliveries report it.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ViolationRule, WorkloadRef } from './types.ts';
 
 export interface FingerprintInput {
@@ -32,9 +32,10 @@ export function fingerprint(input: FingerprintInput): string {
     input.image,
     input.rule,
   ];
-  const hash = createHash('sha256');
-  for (const f of fields) hash.update(`${Buffer.byteLength(f, 'utf8')}:${f};`);
-  return hash.digest('hex');
+  // One string hashed at once: the same bytes as one update per field, cheaper.
+  let text = '';
+  for (const f of fields) text += `${Buffer.byteLength(f, 'utf8')}:${f};`;
+  return hash('sha256', text, 'hex');
 }
 
 /** The short id people type (`regwatch findings show ID`): the first 16 hex characters. */

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
 import { SHARED_FIXTURES } from '../helpers/fixtures.ts';
 
 const run = promisify(execFile);
@@ -191,6 +192,27 @@ for (const [label, nodePath] of [
       expect(r.code).toBe(1);
       expect(r.stdout.trim().split('\n').length).toBeGreaterThan(0);
       expect(JSON.parse(r.stdout.trim().split('\n')[0] ?? '')).toHaveProperty('fingerprint');
+    });
+
+    it('replays an audit log as YAML: the same findings as JSON lines', async () => {
+      // Prepare: the bundle turns yaml's CommonJS build into a default export only.
+      const allowlist = path.join(project, 'node_modules/regwatch/examples/allowlist.yaml');
+      const log = path.join(SHARED_FIXTURES, 'audit-events/constructed/eks-audit-events.jsonl');
+      const args = ['replay', '--allowlist', allowlist, log];
+
+      // Act
+      const yaml = await regwatch(nodePath(), [...args, '-o', 'yaml']);
+      const json = await regwatch(nodePath(), [...args, '--json']);
+
+      // Assess
+      expect(yaml.code).toBe(1);
+      const docs = parseAllDocuments(yaml.stdout).map((d) => d.toJS());
+      const lines = json.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(docs.length).toBeGreaterThan(0);
+      expect(docs).toEqual(lines);
     });
   });
 }

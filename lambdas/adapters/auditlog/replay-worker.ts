@@ -7,11 +7,8 @@
  * exactly what a sequential read gives.
  */
 import { parentPort, Worker, workerData } from 'node:worker_threads';
-import {
-  type AllowlistDocument,
-  type CompiledAllowlist,
-  compileAllowlist,
-} from '../../core/allowlist/index.ts';
+import { type CompiledAllowlist, compileValidated } from '../../core/allowlist/compile.ts';
+import type { AllowlistDocument } from '../../core/allowlist/index.ts';
 import type { Decider } from '../../core/evaluate.ts';
 import type { FindingCandidate } from '../../core/types.ts';
 import { DecisionCache, evaluateAuditLog, type PipelineCounts } from './replay-pipeline.ts';
@@ -176,11 +173,15 @@ export async function replayRanges(
   });
 }
 
-/** Worker side: compile the allowlist once, then replay each range the main thread sends. */
+/**
+ * Worker side: compile the allowlist once, then replay each range the main thread sends. The
+ * document is the one the main thread validated and compiled (`loadAllowlistDocument`), so it
+ * is compiled as the main thread did, without validating it again; the versions must agree.
+ */
 async function serve(init: WorkerInit): Promise<void> {
   const port = parentPort;
   if (!port) return;
-  const allowlist = compileAllowlist(init.allowlist);
+  const allowlist = compileValidated(init.allowlist);
   if (allowlist.version !== init.version) {
     port.postMessage({
       kind: 'failed',

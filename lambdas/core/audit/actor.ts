@@ -84,12 +84,15 @@ export function actorFromAuditEvent(event: unknown): Actor {
       groups: cutList(strings(imp.groups)),
     };
   const extra = obj(user.extra);
-  const kept: Record<string, string[]> = {};
+  let kept: Record<string, string[]> | undefined;
   for (const key of KEPT_EXTRA_KEYS) {
-    const values = cutList(strings(Object.hasOwn(extra, key) ? extra[key] : undefined));
-    if (values.length > 0) kept[key] = values;
+    // Most users have none of these: no lists are made for keys that are absent.
+    const raw = Object.hasOwn(extra, key) ? extra[key] : undefined;
+    if (!Array.isArray(raw)) continue;
+    const values = cutList(strings(raw));
+    if (values.length > 0) (kept ??= {})[key] = values;
   }
-  if (Object.keys(kept).length > 0) actor.extra = kept;
+  if (kept) actor.extra = kept;
   // Impersonation: the request ran as the impersonated identity, so that is what acted.
   const effective = impName ?? username;
   if (isWorkloadController(effective)) actor.controller = true;

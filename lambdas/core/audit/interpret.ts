@@ -35,7 +35,7 @@ export {
   type SkipReason,
 } from './outcome.ts';
 
-const auditEventSchema = z.looseObject({
+export const auditEventSchema = z.looseObject({
   kind: z.literal('Event').optional(),
   auditID: z.string().min(1),
   stage: z.string().min(1),
@@ -59,17 +59,66 @@ const auditEventSchema = z.looseObject({
 });
 type AuditEvent = z.infer<typeof auditEventSchema>;
 
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const optString = (v: unknown) => v === undefined || typeof v === 'string';
+const nonEmpty = (v: unknown) => typeof v === 'string' && v.length > 0;
+
+/**
+ * True only when `auditEventSchema` accepts `v`: the schema's rules written out, read the
+ * way zod reads them, so that valid events (nearly all) skip zod's copying. False sends the
+ * event to zod, which decides and names what is wrong; a property test holds the two equal.
+ */
+export function isPlainAuditEvent(v: unknown): v is AuditEvent {
+  if (!isRecord(v)) return false;
+  if (v.kind !== undefined && v.kind !== 'Event') return false;
+  if (!nonEmpty(v.auditID) || !nonEmpty(v.stage) || !nonEmpty(v.verb)) return false;
+  if (!optString(v.level)) return false;
+  const user = v.user;
+  if (!isRecord(user) || typeof user.username !== 'string') return false;
+  const ref = v.objectRef;
+  if (ref !== undefined) {
+    if (!isRecord(ref)) return false;
+    if (!optString(ref.resource) || !optString(ref.subresource)) return false;
+    if (!optString(ref.namespace) || !optString(ref.name) || !optString(ref.apiGroup)) return false;
+  }
+  const status = v.responseStatus;
+  if (status !== undefined) {
+    if (!isRecord(status)) return false;
+    const code = status.code;
+    if (code !== undefined && !(typeof code === 'number' && Number.isFinite(code))) return false;
+  }
+  return (
+    optString(v.stageTimestamp) && optString(v.requestReceivedTimestamp) && optString(v.timestamp)
+  );
+}
+
+/** The event as the schema reads it, or why it is not one. */
+function parseAuditEvent(
+  v: unknown,
+): { ok: true; event: AuditEvent } | { ok: false; where: string } {
+  if (isPlainAuditEvent(v)) return { ok: true, event: v };
+  const parsed = auditEventSchema.safeParse(v);
+  if (parsed.success) return { ok: true, event: parsed.data };
+  const issue = parsed.error.issues[0];
+  return {
+    ok: false,
+    where: issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid',
+  };
+}
+
 type Loose = Record<string, unknown>;
 const isObj = (v: unknown): v is Loose => v !== null && typeof v === 'object' && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 function observedAtOf(e: AuditEvent): string | null {
-  for (const t of [e.stageTimestamp, e.requestReceivedTimestamp, e.timestamp]) {
-    if (t === undefined) continue;
-    const ms = Date.parse(t);
-    if (!Number.isNaN(ms)) return new Date(ms).toISOString();
-  }
-  return null;
+  return isoTime(e.stageTimestamp) ?? isoTime(e.requestReceivedTimestamp) ?? isoTime(e.timestamp);
+}
+
+function isoTime(t: string | undefined): string | null {
+  if (t === undefined) return null;
+  const ms = Date.parse(t);
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
 }
 
 /** Own property of a parsed event (never one inherited through a hostile `__proto__`). */
@@ -125,13 +174,9 @@ export const NOTE_REQUEST_OBJECT =
  * Every write that may have set an image we cannot see is a reported failure, not a skip.
  */
 export function interpretAuditEvent(event: unknown, opts: InterpretOptions): AuditOutcome {
-  const parsed = auditEventSchema.safeParse(event);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid';
-    return skip('not-audit-event', `not an audit event (${where})`);
-  }
-  const e = parsed.data;
+  const parsed = parseAuditEvent(event);
+  if (!parsed.ok) return skip('not-audit-event', `not an audit event (${parsed.where})`);
+  const e = parsed.event;
   const observedAt = observedAtOf(e);
   if (!observedAt)
     return skip('not-audit-event', `audit event ${e.auditID} has no valid timestamp`);

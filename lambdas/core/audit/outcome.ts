@@ -2,7 +2,7 @@
  * What interpreting an audit event yields: an observation, or a named reason why not — some
  * reasons being failures to report rather than skips — and the redelivery key of an event.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { WorkloadOptions } from '../kube/workload.ts';
 import type { Actor, ContainerImage, PodObservation, WorkloadRef } from '../types.ts';
 
@@ -103,13 +103,12 @@ export function auditEventKey(
   request: string,
   containers: readonly ContainerImage[],
 ): string {
-  const hash = createHash('sha256');
-  hash.update(`${stageTimestamp}\n${request}\n`);
-  for (const c of containers) hash.update(`${c.kind}\0${c.name}\0${c.image}\n`);
+  // One string hashed at once (`crypto.hash`): the same bytes as one update per part, at a
+  // third of the cost of a Hash object per event.
+  let text = `${stageTimestamp}\n${request}\n`;
+  for (const c of containers) text += `${c.kind}\0${c.name}\0${c.image}\n`;
   // A long client-chosen ID is stored 50 times per finding: past 128 characters, its digest.
   const id =
-    auditID.length <= 128
-      ? auditID
-      : `sha256-${createHash('sha256').update(auditID).digest('hex').slice(0, 32)}`;
-  return `${id}:${hash.digest('hex').slice(0, 16)}`;
+    auditID.length <= 128 ? auditID : `sha256-${hash('sha256', auditID, 'hex').slice(0, 32)}`;
+  return `${id}:${hash('sha256', text, 'hex').slice(0, 16)}`;
 }

@@ -22,7 +22,8 @@ const VERB_VALUES: readonly Buffer[] = PREFILTER_VERBS.map((v) => Buffer.from(v,
 /**
  * First occurrence of a needle at or after a position, for mostly ascending positions. The
  * native search is fast when the first byte it looks for is rare, and JSON is full of `"`:
- * so it looks for the needle's tail from `anchor` on (`verb"`, `Ref"`) and checks the head.
+ * so it looks for the needle's tail from `anchor` on (`verb"`, `jectRef"`: `v` and `j` are
+ * rarer than `"`, and `j` rarer than `R`) and checks the head.
  */
 class NeedleScanner {
   readonly length: number;
@@ -95,7 +96,7 @@ function isWs(c: number | undefined): boolean {
 export class BytePrefilter {
   private readonly buf: Buffer;
   private readonly verb = new NeedleScanner('"verb"', 1);
-  private readonly objectRef = new NeedleScanner('"objectRef"', 7);
+  private readonly objectRef = new NeedleScanner('"objectRef"', 3);
   private readonly escape = new NeedleScanner('\\u00');
   private readonly podSpec = new NeedleScanner(POD_SPEC_MARK);
 

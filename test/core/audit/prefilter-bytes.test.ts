@@ -232,4 +232,48 @@ describe('BytePrefilter', () => {
     expect(mayBeRelevant(odd)).toBe(false);
     expect(mayBeRelevantBytes(Buffer.from(odd))).toBe(true);
   });
+  it("reads each line's objectRef values afresh when lines repeat nearly the same ones", () => {
+    // Values one byte apart (or a prefix of each other), so a remembered value that is
+    // wrongly reused changes the answer.
+    const resource = fc.constantFrom('pods', 'podz', 'pod', 'podss', 'leases', 'lease', 'pöds');
+    const apiGroup = fc.constantFrom('', 'apps', 'app', 'appsx', 'argoproj.io', 'x.k8s.io', 'äpps');
+    const sub = fc.constantFrom(null, '', 'status', 'statu', 'ephemeralcontainers');
+    const line = fc
+      .record({ verb: fc.constantFrom('update', 'get'), resource, apiGroup, sub })
+      .map(({ verb, resource, apiGroup, sub }) => {
+        const subText = sub === null ? '' : `,"subresource":"${sub}"`;
+        const body = `"resource":"${resource}","apiGroup":"${apiGroup}"${subText}`;
+        return `{"verb":"${verb}","objectRef":{${body}},"x":"ontainers"}`;
+      });
+    fc.assert(
+      fc.property(fc.array(line, { minLength: 2, maxLength: 40 }), (texts) => {
+        // Prepare
+        const buf = Buffer.from(texts.join('\n'), 'utf8');
+        const filter = new BytePrefilter(buf);
+        let pos = 0;
+
+        // Act
+        const together = texts.map((t) => {
+          const end = pos + Buffer.byteLength(t);
+          const kept = filter.mayBeRelevant(pos, end);
+          const undecoded = filter.undecoded;
+          pos = end + 1;
+          return undecoded ? 'undecoded' : kept;
+        });
+
+        // Assess: as each line alone, and as the string filter where every name is ASCII.
+        expect(together).toEqual(
+          texts.map((t) => {
+            const alone = new BytePrefilter(Buffer.from(t));
+            const kept = alone.mayBeRelevant(0, Buffer.byteLength(t));
+            return alone.undecoded ? 'undecoded' : kept;
+          }),
+        );
+        for (const [i, t] of texts.entries()) {
+          if (together[i] !== 'undecoded') expect([t, together[i]]).toEqual([t, mayBeRelevant(t)]);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
 });
