@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { UsageError, ValidationError } from '../../lambdas/core/errors.ts';
 import { type CliIo, EXIT } from '../context.ts';
+import { loadYaml } from '../yaml-module.ts';
 
 interface ConvertOptions {
   from: string;
@@ -18,7 +19,7 @@ export const MAX_POLICY_FILE_BYTES = 32 * 1024 * 1024;
 
 /** Every document of a YAML or JSON file; a syntax error names file, line and column. */
 export async function readPolicyFile(file: string, io: CliIo): Promise<unknown[]> {
-  const { LineCounter, parseAllDocuments } = await import('yaml');
+  const { LineCounter, parseAllDocuments } = await loadYaml();
   const full = path.resolve(io.cwd, file);
   let text: string;
   try {

@@ -25,6 +25,7 @@ import { formatTable } from '../table.ts';
 const LIST_FORMATS: readonly OutputFormat[] = ['table', 'wide', 'json', 'yaml'];
 
 import { openTarget, type TargetOptions, withTargetOptions } from '../target.ts';
+import { loadYaml } from '../yaml-module.ts';
 import { registerAllowlistConvert } from './allowlist-convert.ts';
 
 const list = (value: string, previous: string[] = []) => [
@@ -114,7 +115,7 @@ export const registerAllowlist: Register = (program: Command, io, setExit) => {
       if (format === 'json') {
         for (const rule of doc.rules) io.stdout.write(`${JSON.stringify(rule)}\n`);
       } else if (format === 'yaml') {
-        const { stringify } = await import('yaml');
+        const { stringify } = await loadYaml();
         for (const rule of doc.rules) io.stdout.write(`---\n${stringify(rule)}`);
       } else if (doc.rules.length === 0) {
         io.stdout.write(

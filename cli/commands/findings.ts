@@ -28,6 +28,7 @@ const LIST_FORMATS: readonly OutputFormat[] = ['table', 'wide', 'json', 'yaml', 
 const SHOW_FORMATS: readonly OutputFormat[] = ['table', 'json', 'yaml'];
 
 import { openTarget, type TargetOptions, withTargetOptions } from '../target.ts';
+import { loadYaml } from '../yaml-module.ts';
 
 interface ListOptions extends TargetOptions, OutputOptions {
   status?: string;
@@ -225,7 +226,7 @@ export const registerFindings: Register = (program: Command, io, setExit) => {
     try {
       const rows: Finding[] = [];
       setExit(EXIT.ok);
-      const { stringify } = format === 'yaml' ? await import('yaml') : { stringify: null };
+      const { stringify } = format === 'yaml' ? await loadYaml() : { stringify: null };
       if (format === 'csv') io.stdout.write(csvLine(CSV_COLUMNS));
       for await (const f of target.tables.findings.query(filter)) {
         if (format === 'json') io.stdout.write(`${JSON.stringify(f)}\n`);
@@ -268,7 +269,7 @@ export const registerFindings: Register = (program: Command, io, setExit) => {
       try {
         const f = await target.tables.findings.get(id);
         if (format === 'json') io.stdout.write(`${JSON.stringify(f)}\n`);
-        else if (format === 'yaml') io.stdout.write((await import('yaml')).stringify(f));
+        else if (format === 'yaml') io.stdout.write((await loadYaml()).stringify(f));
         else showFinding(io, f);
         setExit(EXIT.ok);
       } finally {

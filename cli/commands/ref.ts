@@ -11,6 +11,7 @@ import {
   outputFormat,
   withOutputOption,
 } from '../output/format.ts';
+import { loadYaml } from '../yaml-module.ts';
 
 const FORMATS: readonly OutputFormat[] = ['table', 'json', 'yaml', 'csv'];
 const CSV_HEADER = [
@@ -56,7 +57,7 @@ export const registerRef: Register = (program: Command, io, setExit) => {
     const results = inputs.map(refJson);
     // Decided before printing, so a closed stdout (`| head`) still ends with it.
     setExit(results.some((r) => !r.valid) ? EXIT.usage : EXIT.ok);
-    const { stringify } = format === 'yaml' ? await import('yaml') : { stringify: null };
+    const { stringify } = format === 'yaml' ? await loadYaml() : { stringify: null };
     if (format === 'csv') io.stdout.write(csvLine(CSV_HEADER));
     for (const r of results) {
       if (format === 'json') io.stdout.write(`${JSON.stringify(r)}\n`);

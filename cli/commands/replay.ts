@@ -3,7 +3,6 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Command } from 'commander';
-import type * as yamlModule from 'yaml';
 import {
   isLineModeFile,
   type ReaderStats,
@@ -39,8 +38,7 @@ import {
 } from '../output/format.ts';
 import { isTerminal, ProgressRenderer, type ReplayProgress } from '../replay-progress.ts';
 import { FINDING_COLUMNS, findingCells, formatTable } from '../table.ts';
-
-type YamlModule = typeof yamlModule;
+import { loadYaml } from '../yaml-module.ts';
 
 const FORMATS: readonly OutputFormat[] = ['table', 'wide', 'json', 'yaml', 'csv'];
 
@@ -223,10 +221,7 @@ async function printFindings(
   if (format === 'json') {
     for (const f of findings) io.stdout.write(`${JSON.stringify(findingJson(f))}\n`);
   } else if (format === 'yaml') {
-    const yaml = (await import('yaml')) as Partial<YamlModule> & { default?: YamlModule };
-    // The bundle (dist/) gives yaml's CommonJS build as a default export only.
-    const stringify = yaml.stringify ?? yaml.default?.stringify;
-    if (!stringify) throw new Error('the yaml module has no stringify');
+    const { stringify } = await loadYaml();
     for (const f of findings) io.stdout.write(`---\n${stringify(findingJson(f))}`);
   } else if (format === 'csv') {
     io.stdout.write(csvLine(CSV_COLUMNS));

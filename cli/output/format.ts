@@ -14,6 +14,7 @@ import { UsageError } from '../../lambdas/core/errors.ts';
 import type { CliIo } from '../context.ts';
 import { csvLine } from '../format.ts';
 import { formatTable } from '../table.ts';
+import { loadYaml } from '../yaml-module.ts';
 import { colors } from './color.ts';
 
 export const OUTPUT_FORMATS = [
@@ -95,7 +96,7 @@ export async function emitRecords<R>(
       for (const r of rows) io.stdout.write(`${JSON.stringify(records.json(r))}\n`);
       return;
     case 'yaml': {
-      const { stringify } = await import('yaml');
+      const { stringify } = await loadYaml();
       for (const r of rows) io.stdout.write(`---\n${stringify(records.json(r))}`);
       return;
     }

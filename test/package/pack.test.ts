@@ -214,6 +214,31 @@ for (const [label, nodePath] of [
       expect(docs.length).toBeGreaterThan(0);
       expect(docs).toEqual(lines);
     });
+
+    it('prints check and ref results as YAML: the same values as JSON (one yaml loader)', async () => {
+      // Prepare
+      const allowlist = path.join(project, 'node_modules/regwatch/examples/allowlist.yaml');
+      const commands = [
+        ['check', '--allowlist', allowlist, 'nginx:1.27'],
+        ['ref', 'nginx:1.27'],
+      ];
+      for (const args of commands) {
+        // Act
+        const yaml = await regwatch(nodePath(), [...args, '-o', 'yaml']);
+        const json = await regwatch(nodePath(), [...args, '-o', 'json']);
+
+        // Assess
+        expect(yaml.stderr, args[0]).toBe('');
+        expect(yaml.code, args[0]).toBe(json.code);
+        const docs = parseAllDocuments(yaml.stdout).map((d) => d.toJS());
+        const lines = json.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l));
+        expect(docs.length, args[0]).toBeGreaterThan(0);
+        expect(docs, args[0]).toEqual(lines);
+      }
+    });
   });
 }
 
