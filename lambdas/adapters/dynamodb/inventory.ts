@@ -113,10 +113,62 @@ function clusterSort(e: InventoryEntry): string {
   return `${e.namespace}#${e.workload.kind}#${e.workload.name}#${entryKey(e)}`;
 }
 
+/**
+ * Entry fields an item leaves out while they hold their default (no reference, no actor, no
+ * pods, no verdict, not in a template…); reading puts the default back, so absence and the
+ * default read the same. A typical item carries a fifth fewer attributes: dynalite validates
+ * and encodes every attribute of every written item, and DynamoDB bills by the byte.
+ */
+const DEFAULTED = [
+  'reference',
+  'repository',
+  'registry',
+  'actor',
+  'digests',
+  'sources',
+  'pods',
+  'template',
+  'violations',
+] as const satisfies readonly (keyof InventoryEntry)[];
+type Defaulted = (typeof DEFAULTED)[number];
+const DEFAULTED_FIELDS = new Set<string>(DEFAULTED);
+
+/** The defaults (fresh lists each time: an entry read back owns its lists). */
+function defaults(): Pick<InventoryEntry, Defaulted> {
+  return {
+    reference: null,
+    repository: null,
+    registry: null,
+    actor: null,
+    digests: [],
+    sources: [],
+    pods: [],
+    template: false,
+    violations: [],
+  };
+}
+
+function isDefault(field: string, value: unknown): boolean {
+  if (!DEFAULTED_FIELDS.has(field)) return false;
+  return value === null || value === false || (Array.isArray(value) && value.length === 0);
+}
+
+/** A stored item with the fields it left out set to their defaults. */
+function withDefaults(raw: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = defaults();
+  for (const [k, v] of Object.entries(raw)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
 /** The stored item of `entry` at `rev`, with its keys and index attributes. */
 export function toItem(entry: InventoryEntry, rev: number): Record<string, unknown> {
+  const item: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(entry)) {
+    if (value === undefined || isDefault(field, value)) continue;
+    item[field] = value;
+  }
   return dropUndefined({
-    ...entry,
+    ...item,
     rev,
     workloadKey: workloadKey(entry.cluster, entry.namespace, entry.workload),
     entryKey: entryKey(entry),
@@ -425,10 +477,18 @@ export class InventoryStore {
             workloadKey: workloadKey(entry.cluster, entry.namespace, entry.workload),
             entryKey: entryKey(entry),
           },
-          UpdateExpression: 'SET #v = :v, #rev = :next',
+          // No verdict is left out of the item, as `toItem` leaves it out.
+          ...(violations.length === 0
+            ? {
+                UpdateExpression: 'SET #rev = :next REMOVE #v',
+                ExpressionAttributeValues: { ':rev': rev, ':next': rev + 1 },
+              }
+            : {
+                UpdateExpression: 'SET #v = :v, #rev = :next',
+                ExpressionAttributeValues: { ':v': violations, ':rev': rev, ':next': rev + 1 },
+              }),
           ConditionExpression: '#rev = :rev',
           ExpressionAttributeNames: { '#v': 'violations', '#rev': 'rev' },
-          ExpressionAttributeValues: { ':v': violations, ':rev': rev, ':next': rev + 1 },
         }),
       );
       this.#cache.outdate(workloadKey(entry.cluster, entry.namespace, entry.workload));
@@ -687,7 +747,7 @@ export class InventoryStore {
   }
 
   #validate(raw: Record<string, unknown>): StoredEntry | undefined {
-    const parsed = storedSchema.safeParse(raw);
+    const parsed = storedSchema.safeParse(withDefaults(raw));
     if (parsed.success) {
       const { rev, ...entry } = parsed.data;
       return { entry: entry as InventoryEntry, rev };
