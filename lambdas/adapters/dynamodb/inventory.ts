@@ -94,7 +94,20 @@ export interface InventoryFilter {
   cluster?: string | undefined;
   namespace?: string | undefined;
   repository?: string | undefined;
+  /**
+   * With `repository`: the registry hosts its entries may be stored under. An entry's
+   * registry is the host it was judged as, so a pull-through-cache repository's entries sit
+   * under the upstream's host (the caller maps it with the allowlist); the repository's own
+   * host is always searched.
+   */
+  registries?: readonly string[] | undefined;
   digest?: string | undefined;
+}
+
+/** The hosts a repository's entries are found under: its own, then the given ones. */
+export function repositoryHosts(repository: string, registries: readonly string[] = []): string[] {
+  const own = repository.slice(0, Math.max(0, repository.indexOf('/'))).toLowerCase();
+  return [...new Set([own, ...registries.map((h) => h.toLowerCase())])].filter((h) => h !== '');
 }
 
 export interface InventoryPage {
@@ -607,9 +620,17 @@ export class InventoryStore {
     let input: QueryCommandInput | undefined;
     if (filter.digest !== undefined)
       input = this.#indexQuery(INVENTORY_INDEX.byDigest, 'digestKey', filter.digest);
-    else if (filter.repository !== undefined)
-      input = this.#indexQuery(INVENTORY_INDEX.byRepository, 'repositoryKey', filter.repository);
-    else if (filter.cluster !== undefined) {
+    else if (filter.repository !== undefined) {
+      // byRegistry: the partition of each host the repository may be judged as, sort key equal.
+      for (const host of repositoryHosts(filter.repository, filter.registries)) {
+        const byHost = this.#indexQuery(INVENTORY_INDEX.byRegistry, 'registryKey', host);
+        byHost.KeyConditionExpression += ' AND #sk = :repo';
+        (byHost.ExpressionAttributeNames as Record<string, string>)['#sk'] = 'repositoryKey';
+        (byHost.ExpressionAttributeValues as Record<string, unknown>)[':repo'] = filter.repository;
+        for await (const s of this.#pages(byHost)) if (narrow(s)) yield s;
+      }
+      return;
+    } else if (filter.cluster !== undefined) {
       input = this.#indexQuery(INVENTORY_INDEX.byCluster, 'cluster', filter.cluster);
       if (filter.namespace !== undefined) {
         input.KeyConditionExpression += ' AND begins_with(#sk, :ns)';

@@ -143,4 +143,45 @@ describe('inventory items', () => {
     expect(await store.setViolations(entry, 2, FULL.violations)).toBe(true);
     expect((await raw(entry))?.violations).toEqual(FULL.violations);
   });
+
+  it('finds a repository under its own host and under the hosts it is judged as', async () => {
+    // Prepare: a pull-through cache's image is stored under its upstream's host.
+    const cache = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/docker-hub/library/nginx';
+    const viaCache = {
+      ...FULL,
+      namespace: 'cache',
+      image: `${cache}:1.27`,
+      reference: `${cache}:1.27`,
+      repository: cache,
+      registry: 'docker.io',
+    };
+    const direct = {
+      ...FULL,
+      namespace: 'direct',
+      image: 'nginx:1.27',
+      reference: 'docker.io/library/nginx:1.27',
+      repository: 'docker.io/library/nginx',
+      registry: 'docker.io',
+    };
+    const other = { ...direct, namespace: 'other', cluster: 'staging' };
+    await store.importEntries([viaCache, direct, other]);
+    const found = async (filter: Parameters<InventoryStore['query']>[0]) => {
+      const out: string[] = [];
+      for await (const s of store.query(filter))
+        out.push(`${s.entry.cluster}/${s.entry.namespace}`);
+      return out.sort();
+    };
+
+    // Act
+    const ownHost = await found({ repository: cache });
+    const judged = await found({ repository: cache, registries: ['Docker.IO'] });
+    const plain = await found({ repository: 'docker.io/library/nginx' });
+    const inProd = await found({ repository: 'docker.io/library/nginx', cluster: 'prod' });
+
+    // Assess
+    expect(ownHost).toEqual([]);
+    expect(judged).toEqual(['prod/cache']);
+    expect(plain).toEqual(['prod/direct', 'staging/other']);
+    expect(inProd).toEqual(['prod/direct']);
+  });
 });
