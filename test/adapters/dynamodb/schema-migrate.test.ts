@@ -3,6 +3,7 @@ import {
   DeleteTableCommand,
   DescribeTableCommand,
   ListTablesCommand,
+  waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -109,9 +110,18 @@ describe('createTables on tables kept from an earlier version', () => {
   });
   afterAll(() => dynamo.stop());
 
+  /** Creates a table and waits until it takes writes. */
+  async function create(def: TableDefinition, table: string): Promise<void> {
+    await dynamo.client.send(new CreateTableCommand(createTableInput(def, table)));
+    await waitUntilTableExists(
+      { client: dynamo.client, maxWaitTime: 30, minDelay: 1, maxDelay: 1 },
+      { TableName: table },
+    );
+  }
+
   /** An inventory table with the earlier indexes, holding ENTRIES and a bookkeeping item. */
   async function earlierInventory(table: string): Promise<Record<string, unknown>[]> {
-    await dynamo.client.send(new CreateTableCommand(createTableInput(EARLIER_INVENTORY, table)));
+    await create(EARLIER_INVENTORY, table);
     const items = [
       ...ENTRIES.map((e) => toItem(e, 2)),
       { workloadKey: '#resync#prod', entryKey: '#', resyncId: 'pass-1', startedAt: 'x' },
@@ -208,7 +218,7 @@ describe('createTables on tables kept from an earlier version', () => {
     const n = names();
     const items = await earlierInventory(n.inventory);
     const temp = `${n.inventory}${MIGRATING_SUFFIX}`;
-    await dynamo.client.send(new CreateTableCommand(createTableInput(TABLES.inventory, temp)));
+    await create(TABLES.inventory, temp);
     await dynamo.doc.send(new PutCommand({ TableName: temp, Item: items[0] }));
 
     // Act
