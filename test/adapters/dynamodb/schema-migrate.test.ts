@@ -16,6 +16,7 @@ import {
   type TableNames,
 } from '../../../lambdas/adapters/dynamodb/schema.ts';
 import {
+  COMPLETE,
   MIGRATING_SUFFIX,
   matchesDefinition,
 } from '../../../lambdas/adapters/dynamodb/schema-migrate.ts';
@@ -201,16 +202,41 @@ describe('createTables on tables kept from an earlier version', () => {
   });
 
   it('finishes a rebuild stopped after the table was dropped', async () => {
-    // Prepare: the complete copy exists and the table is gone.
+    // Prepare: the complete (marked) copy exists and the table is gone.
     const n = names();
-    const items = await earlierInventory(`${n.inventory}${MIGRATING_SUFFIX}`);
+    const temp = `${n.inventory}${MIGRATING_SUFFIX}`;
+    const items = await earlierInventory(temp);
+    await dynamo.doc.send(
+      new PutCommand({ TableName: temp, Item: { workloadKey: COMPLETE, entryKey: COMPLETE } }),
+    );
 
     // Act
     await createTables(dynamo.client, n);
 
     // Assess
     expect(await scan(n.inventory)).toEqual(sorted(items));
-    expect(await tableNames()).not.toContain(`${n.inventory}${MIGRATING_SUFFIX}`);
+    expect(await tableNames()).not.toContain(temp);
+  });
+
+  it('finishes a rebuild stopped while the earlier table was being dropped', async () => {
+    // Prepare: a complete copy, and the earlier table still there with part of its items.
+    const n = names();
+    const temp = `${n.inventory}${MIGRATING_SUFFIX}`;
+    const items = await earlierInventory(temp);
+    await dynamo.doc.send(
+      new PutCommand({ TableName: temp, Item: { workloadKey: COMPLETE, entryKey: COMPLETE } }),
+    );
+    await create(EARLIER_INVENTORY, n.inventory);
+    await dynamo.doc.send(new PutCommand({ TableName: n.inventory, Item: items[0] }));
+
+    // Act
+    await createTables(dynamo.client, n);
+
+    // Assess
+    const inventoryInput = (name: string) => createTableInput(TABLES.inventory, name);
+    expect(matchesDefinition(inventoryInput, await described(n.inventory))).toBe(true);
+    expect(await scan(n.inventory)).toEqual(sorted(items));
+    expect(await tableNames()).not.toContain(temp);
   });
 
   it('starts a rebuild again that stopped while copying out', async () => {
