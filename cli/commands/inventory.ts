@@ -109,7 +109,14 @@ async function judgeAll(
   const now = new Date();
   const cache = new Map();
   const deps = { images: target.tables.images, vulnerableThreshold: threshold };
-  for await (const { entry } of target.tables.inventory.query(filter)) {
+  const query = { ...filter };
+  if (query.repository !== undefined) {
+    // Entries are stored under the host they were judged as: a pull-through cache's upstream.
+    const decision = decider.decide(query.repository, {}, now);
+    const host = (decision.judged ?? decision.reference)?.domain;
+    if (host !== undefined) query.registries = [host];
+  }
+  for await (const { entry } of target.tables.inventory.query(query)) {
     const verdict = await judgeEntry(entry, decider, deps, now, cache);
     each(entry, verdict.violations);
   }

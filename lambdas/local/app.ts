@@ -126,7 +126,12 @@ export async function startLocal(options: LocalOptions): Promise<LocalInstance> 
   let server: Server | undefined;
   let reconcilerRef: ReconcileLoop | undefined;
   try {
-    await createTables(dynamo.client, LOCAL_TABLE_NAMES);
+    await createTables(dynamo.client, LOCAL_TABLE_NAMES, {
+      onMigrated: (table, items) =>
+        options.err(
+          `regwatch local: table ${table} rebuilt with this version's indexes (${items} item(s) kept)`,
+        ),
+    });
     const warn = lineTelemetry(options.err, 'regwatch local');
     const clock = options.clock ?? (() => new Date());
     const out = options.out;
