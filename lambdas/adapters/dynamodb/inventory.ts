@@ -621,11 +621,12 @@ export class InventoryStore {
     if (filter.digest !== undefined)
       input = this.#indexQuery(INVENTORY_INDEX.byDigest, 'digestKey', filter.digest);
     else if (filter.repository !== undefined) {
-      // byRegistry: the partition of each host the repository may be judged as, sort key equal.
+      // byRegistry: the partition of each host the repository may be judged as, filtered on
+      // the repository (reads the host's entries; a CLI question, paginated).
       for (const host of repositoryHosts(filter.repository, filter.registries)) {
         const byHost = this.#indexQuery(INVENTORY_INDEX.byRegistry, 'registryKey', host);
-        byHost.KeyConditionExpression += ' AND #sk = :repo';
-        (byHost.ExpressionAttributeNames as Record<string, string>)['#sk'] = 'repositoryKey';
+        byHost.FilterExpression = '#repo = :repo';
+        (byHost.ExpressionAttributeNames as Record<string, string>)['#repo'] = 'repositoryKey';
         (byHost.ExpressionAttributeValues as Record<string, unknown>)[':repo'] = filter.repository;
         for await (const s of this.#pages(byHost)) if (narrow(s)) yield s;
       }
