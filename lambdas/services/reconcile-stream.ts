@@ -7,6 +7,7 @@
  */
 import { compileAllowlist } from '../core/allowlist/compile-allowlist.ts';
 import type { AllowlistDocument, AllowlistRule } from '../core/allowlist/schema.ts';
+import { canonicalJson } from '../core/canonical-json.ts';
 import {
   affectedRegistries,
   emptyReconcileReport,
@@ -38,17 +39,6 @@ export interface StreamDeps extends FanOutDeps {
   allowlist: { load(): Promise<{ document: AllowlistDocument; version: number }> };
 }
 
-/** Canonical JSON: equal content compares equal whatever the key order. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)),
-        )
-      : v,
-  );
-}
-
 /**
  * The rules a batch of changes touches (both forms of a changed rule) and whether only a
  * full pass is right. A rule rewritten with the same content and place changes nothing.
@@ -65,7 +55,7 @@ export function narrowChanges(changes: readonly AllowlistItemChange[]): {
       continue;
     }
     const { before, after } = change;
-    if (before && after && canonical(before.rule) === canonical(after.rule)) {
+    if (before && after && canonicalJson(before.rule) === canonicalJson(after.rule)) {
       // Only its place moved: file order breaks specificity ties anywhere.
       if (before.position !== after.position) full ??= `reorder:${after.rule.id}`;
       continue;

@@ -28,11 +28,13 @@ import type { WorkloadRef } from '../../core/types.ts';
 import { type InvalidItemHandler, retryPause } from './common.ts';
 import {
   type AppliedPlan,
+  firstRevision,
   type InventoryFilter,
   type InventoryPage,
   InventoryStore,
   MAX_WRITE_ATTEMPTS,
   materiallyChanged,
+  nextRevision,
   type StoredEntry,
   toItem,
 } from './inventory.ts';
@@ -158,7 +160,7 @@ export class LocalInventoryStore extends InventoryStore {
     for (const entry of plan.upserts) {
       const prev = partition?.get(entryKey(entry))?.stored;
       if (prev && !materiallyChanged(prev.entry, entry)) continue;
-      this.#write({ entry, rev: (prev?.rev ?? 0) + 1 });
+      this.#write({ entry, rev: nextRevision(prev?.rev, entry) });
     }
     let removed = false;
     for (const { entry } of plan.removals) {
@@ -217,7 +219,10 @@ export class LocalInventoryStore extends InventoryStore {
     await this.flush(); // a queued write must not land over the import
     await super.importEntries(entries);
     if (!this.#index) return;
-    for (const entry of entries) this.#place({ entry, rev: 1 }, toItem(entry, 1));
+    for (const entry of entries) {
+      const rev = firstRevision(entry);
+      this.#place({ entry, rev }, toItem(entry, rev));
+    }
     if (this.#overBound()) await this.#fallBack('after an import');
   }
 

@@ -4,6 +4,8 @@
  * `planInventory` and writes each changed item conditionally on its revision, re-planning on a
  * conflict, so concurrent events for one workload never lose each other's pods.
  */
+
+import { createHash } from 'node:crypto';
 import {
   BatchWriteCommand,
   DeleteCommand,
@@ -16,6 +18,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
+import { canonicalJson } from '../../core/canonical-json.ts';
 import { ConflictError, ValidationError } from '../../core/errors.ts';
 import {
   entryChanged,
@@ -171,6 +174,25 @@ function withDefaults(raw: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = defaults();
   for (const [k, v] of Object.entries(raw)) if (v !== undefined) out[k] = v;
   return out;
+}
+
+/**
+ * The revision a new item starts at: not 1 for every item, or an entry deleted and created
+ * again would repeat its earlier revisions, and a writer still holding a read of the earlier
+ * entry (rev n, conditional on `rev = n`) could overwrite the new one with a plan made from
+ * the old. Derived from the entry's content (so every writer, and both adapters, agree):
+ * 40 bits of its SHA-256, times 4,096, plus one, so different first contents start far apart
+ * (an entry would need 4,096 writes to reach another's range, and then only if their hashes
+ * are neighbours), and an equal first content is the one case where the old plan still fits.
+ */
+export function firstRevision(entry: InventoryEntry): number {
+  const digest = createHash('sha256').update(canonicalJson(entry)).digest();
+  return digest.readUIntBE(0, 5) * 4096 + 1;
+}
+
+/** The revision a write of `entry` stores: the next after `rev`, or a new item's first. */
+export function nextRevision(rev: number | undefined, entry: InventoryEntry): number {
+  return rev === undefined ? firstRevision(entry) : rev + 1;
 }
 
 /** The stored item of `entry` at `rev`, with its keys and index attributes. */
@@ -345,13 +367,13 @@ export class InventoryStore {
       if (outcome?.status === 'rejected') throw outcome.reason;
       if (outcome?.value === true) created.set(k, e);
     });
-    // The read ran beside the creates: it may show ours (rev 1, as written). Any other item
-    // under a key we created is a later writer's: start again from the table.
+    // The read ran beside the creates: it may show ours (its first revision, as written). Any
+    // other item under a key we created is a later writer's: start again from the table.
     const base: StoredEntry[] = [];
     for (const s of snapshot) {
       const mine = created.get(entryKey(s.entry));
       if (!mine) base.push(s);
-      else if (s.rev !== 1 || entryChanged(s.entry, mine)) {
+      else if (s.rev !== firstRevision(mine) || entryChanged(s.entry, mine)) {
         this.#cache.outdate(key);
         return null;
       }
@@ -411,13 +433,13 @@ export class InventoryStore {
       if (mine) {
         // Planned from the same event against no entry, it is what was created.
         if (entryChanged(mine, entry)) return null;
-        after.set(k, { entry, rev: 1 });
+        after.set(k, { entry, rev: firstRevision(mine) });
         continue;
       }
       const prev = revs.get(k);
       if (prev && !materiallyChanged(prev.entry, entry)) continue;
       puts.push(this.#put(entry, prev?.rev));
-      after.set(k, { entry, rev: (prev?.rev ?? 0) + 1 });
+      after.set(k, { entry, rev: nextRevision(prev?.rev, entry) });
     }
     if (!(await allWritten(puts))) return null;
     const deletes: Promise<unknown>[] = [];
@@ -445,7 +467,7 @@ export class InventoryStore {
     await this.#doc.send(
       new PutCommand({
         TableName: this.#table,
-        Item: toItem(entry, (rev ?? 0) + 1),
+        Item: toItem(entry, nextRevision(rev, entry)),
         ConditionExpression:
           rev === undefined ? 'attribute_not_exists(workloadKey)' : '#rev = :rev',
         ...(rev === undefined
@@ -537,7 +559,7 @@ export class InventoryStore {
     for (let i = 0; i < entries.length; i += 25) {
       let requests: Record<string, unknown>[] = entries
         .slice(i, i + 25)
-        .map((e) => ({ PutRequest: { Item: toItem(e, 1) } }));
+        .map((e) => ({ PutRequest: { Item: toItem(e, firstRevision(e)) } }));
       for (let attempt = 0; requests.length > 0; attempt++) {
         if (attempt >= MAX_WRITE_ATTEMPTS)
           throw new ConflictError('inventory import: writes kept failing');

@@ -90,7 +90,9 @@ export function actorFromAuditEvent(event: unknown): Actor {
     const raw = Object.hasOwn(extra, key) ? extra[key] : undefined;
     if (!Array.isArray(raw)) continue;
     const values = cutList(strings(raw));
-    if (values.length > 0) (kept ??= {})[key] = values;
+    if (values.length === 0) continue;
+    kept ??= {};
+    kept[key] = values;
   }
   if (kept) actor.extra = kept;
   // Impersonation: the request ran as the impersonated identity, so that is what acted.

@@ -1,6 +1,10 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InventoryStore, toItem } from '../../../lambdas/adapters/dynamodb/inventory.ts';
+import {
+  firstRevision,
+  InventoryStore,
+  toItem,
+} from '../../../lambdas/adapters/dynamodb/inventory.ts';
 import { entryKey, type InventoryEntry, workloadKey } from '../../../lambdas/core/inventory.ts';
 import { freshTables, type LocalDynamo, startDynalite } from '../../helpers/dynalite.ts';
 
@@ -96,8 +100,8 @@ describe('inventory items', () => {
     const full = await store.get('prod', 'shop', FULL.workload, FULL);
 
     // Assess
-    expect(bare).toEqual({ entry: BARE, rev: 1 });
-    expect(full).toEqual({ entry: FULL, rev: 1 });
+    expect(bare).toEqual({ entry: BARE, rev: firstRevision(BARE) });
+    expect(full).toEqual({ entry: FULL, rev: firstRevision(FULL) });
     // Each read gets lists of its own.
     bare?.entry.pods.push('x');
     expect((await store.get('prod', 'shop', BARE.workload, BARE))?.entry.pods).toEqual([]);
@@ -132,7 +136,8 @@ describe('inventory items', () => {
     await store.importEntries([entry]);
 
     // Act
-    const done = await store.setViolations(entry, 1, []);
+    const first = firstRevision(entry);
+    const done = await store.setViolations(entry, first, []);
 
     // Assess
     expect(done).toBe(true);
@@ -140,7 +145,7 @@ describe('inventory items', () => {
     expect((await store.get('prod', 'verdict', entry.workload, entry))?.entry.violations).toEqual(
       [],
     );
-    expect(await store.setViolations(entry, 2, FULL.violations)).toBe(true);
+    expect(await store.setViolations(entry, first + 1, FULL.violations)).toBe(true);
     expect((await raw(entry))?.violations).toEqual(FULL.violations);
   });
 

@@ -4,7 +4,7 @@
  * Lambda instances, each with its own cache) and redelivery.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InventoryStore } from '../../../lambdas/adapters/dynamodb/inventory.ts';
+import { firstRevision, InventoryStore } from '../../../lambdas/adapters/dynamodb/inventory.ts';
 import { compileAllowlist, parseAllowlist } from '../../../lambdas/core/allowlist/index.ts';
 import type { InventoryEvent } from '../../../lambdas/core/inventory.ts';
 import type { PodObservation, WorkloadRef } from '../../../lambdas/core/types.ts';
@@ -120,9 +120,11 @@ describe('InventoryStore writes', () => {
     expect(plan.upserts.map((e) => e.container).sort()).toEqual(['app', 'sidecar']);
     expect(plan.before.size).toBe(0);
     const stored = await entries();
-    expect(stored.map((s) => [s.entry.container, s.entry.pods, s.rev])).toEqual([
-      ['app', ['web-1'], 1],
-      ['sidecar', ['web-1'], 1],
+    expect(
+      stored.map((s) => [s.entry.container, s.entry.pods, s.rev - firstRevision(s.entry)]),
+    ).toEqual([
+      ['app', ['web-1'], 0],
+      ['sidecar', ['web-1'], 0],
     ]);
     expect(stored.find((s) => s.entry.container === 'app')?.entry.violations).toEqual([
       { rule: 'untrusted-source', severity: 'high' },
@@ -135,6 +137,7 @@ describe('InventoryStore writes', () => {
     let clock = Date.parse('2026-01-10T10:00:00Z');
     const { store, counts, reset } = countingStore(dynamo, table, () => clock);
     await apply(store, event());
+    const [created] = await entries();
     reset();
 
     // Act: a repeat within the cache's life, then one after it (30 s), a minute later in time
@@ -150,7 +153,8 @@ describe('InventoryStore writes', () => {
     // Past its life the cache is a hint only: the entry is known, so no create is tried.
     expect(expired).toEqual({ QueryCommand: 1, PutCommand: 1 });
     const [stored] = await entries();
-    expect(stored?.rev).toBe(2);
+    expect(created?.rev).toBe(created ? firstRevision(created.entry) : 'no entry');
+    expect(stored?.rev).toBe((created?.rev ?? Number.NaN) + 1);
     expect(stored?.entry.lastSeen).toBe('2026-01-10T10:01:30.000Z');
   });
 
@@ -160,17 +164,19 @@ describe('InventoryStore writes', () => {
     const a = countingStore(dynamo, table);
     const b = countingStore(dynamo, table);
     await apply(a.store, event({ pod: 'web-1' }));
+    const [created] = await entries();
     await apply(b.store, event({ pod: 'web-2' }));
     a.reset();
 
-    // Act: A sees a third pod; its cached entries are outdated (rev 1, the table has rev 2)
+    // Act: A sees a third pod; its cached entries are outdated (the first revision; the table
+    // has the next)
     await apply(a.store, event({ pod: 'web-3' }));
 
     // Assess: a write starts from a fresh read, never from the cache: web-2 is kept
     expect(a.counts).toEqual({ QueryCommand: 1, PutCommand: 1 });
     const [stored] = await entries();
     expect(stored?.entry.pods.sort()).toEqual(['web-1', 'web-2', 'web-3']);
-    expect(stored?.rev).toBe(3);
+    expect(stored?.rev).toBe((created?.rev ?? Number.NaN) + 2);
   });
 
   it('concurrent writers of one new workload lose no pod (conditional creates, re-plans on conflict)', async () => {
@@ -273,6 +279,54 @@ describe('InventoryStore writes', () => {
     ]);
   });
 
+  it('a writer whose read predates a delete and a re-creation does not overwrite the new entry', async () => {
+    // Prepare: the entry exists (pod web-1). Writer A reads it and is held before its write.
+    await fresh();
+    await apply(countingStore(dynamo, table).store, event({ pod: 'web-1' }));
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let readDone: () => void = () => {};
+    const aHasRead = new Promise<void>((resolve) => {
+      readDone = resolve;
+    });
+    const slowDoc = {
+      send: async (command: Parameters<typeof dynamo.doc.send>[0]) => {
+        const out = await dynamo.doc.send(command);
+        if (command.constructor.name === 'QueryCommand') {
+          readDone();
+          await held;
+        }
+        return out;
+      },
+    } as unknown as typeof dynamo.doc;
+    const a = new InventoryStore(slowDoc, table);
+    const b = new InventoryStore(dynamo.doc, table);
+
+    // Act: A plans web-2 from its read; meanwhile B deletes the workload and a new pod web-9
+    // creates the entry again, with the same key and other content.
+    const aWrites = a.applyToWorkload(
+      'prod',
+      'shop',
+      WEB,
+      event({ pod: 'web-2', at: '2026-01-10T10:05:00.000Z' }),
+    );
+    await aHasRead;
+    await b.applyToWorkload('prod', 'shop', WEB, {
+      type: 'workload-gone',
+      observedAt: '2026-01-10T10:06:00.000Z',
+    });
+    await apply(b, event({ pod: 'web-9', at: '2026-01-10T10:07:00.000Z' }));
+    release();
+    await aWrites;
+
+    // Assess: A's stale plan (web-1 + web-2) did not land over the new entry; A started again
+    // from the table, so web-9 is kept and web-1, deleted with its workload, stays gone.
+    const [stored] = await entries();
+    expect(stored?.entry.pods.sort()).toEqual(['web-2', 'web-9']);
+  });
+
   it('a redelivered event changes nothing, whether its instance remembers it or not', async () => {
     // Prepare
     await fresh();
@@ -291,7 +345,7 @@ describe('InventoryStore writes', () => {
     expect(again.upserts).toEqual([]);
     expect(elsewhere.before.size).toBe(1);
     const [stored] = await entries();
-    expect(stored?.rev).toBe(1);
+    expect(stored?.rev).toBe(stored ? firstRevision(stored.entry) : 'no entry');
     expect(stored?.entry.pods).toEqual(['web-1']);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InventoryStore } from '../../../lambdas/adapters/dynamodb/inventory.ts';
+import { firstRevision, InventoryStore } from '../../../lambdas/adapters/dynamodb/inventory.ts';
 import { compileAllowlist, parseAllowlist } from '../../../lambdas/core/allowlist/index.ts';
 import type { InventoryEvent } from '../../../lambdas/core/inventory.ts';
 import type { PodObservation } from '../../../lambdas/core/types.ts';
@@ -67,6 +67,11 @@ describe('InventoryStore', () => {
       sighting('2026-01-10T10:00:00.000Z'),
     );
     const afterFirst = requests;
+    const [created] = await store.workloadEntries('prod', 'shop', {
+      kind: 'Deployment',
+      name: 'web',
+    });
+    requests = afterFirst;
 
     // Act
     await store.applyToWorkload(
@@ -89,7 +94,8 @@ describe('InventoryStore', () => {
       kind: 'Deployment',
       name: 'web',
     });
-    expect(stored?.rev).toBe(2);
+    expect(created?.rev).toBe(created ? firstRevision(created.entry) : 'no entry');
+    expect(stored?.rev).toBe((created?.rev ?? Number.NaN) + 1);
     expect(stored?.entry.lastSeen).toBe('2026-01-10T10:02:00.000Z');
     expect(stored?.entry.pods).toEqual(['web-1']);
   });
