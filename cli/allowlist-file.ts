@@ -50,8 +50,8 @@ export async function loadAllowlistDocument(
       // An entry that does not compile is damaged: validate the file instead.
     }
   }
-  const { parseAllowlist } = await import('./allowlist-parse.ts');
-  const document = parseAllowlist(text, file);
+  const { parseAllowlistText } = await import('./allowlist-parse.ts');
+  const document = await parseAllowlistText(text, file);
   const allowlist = compileValidated(document);
   if (cache !== null) writeCachedAllowlist(cache, text, document);
   return { document, allowlist };

@@ -1,11 +1,23 @@
 /**
- * Reading allowlist text: the YAML library, the schema and zod. Imported only when the
- * allowlist cache has no entry for the file (`allowlist-file.ts`).
+ * Reading allowlist text: the schema and zod, and the YAML library only when it is needed.
+ * Imported only when the allowlist cache has no entry for the file (`allowlist-file.ts`).
  */
 import { config } from 'zod/mini';
+import { type AllowlistDocument, validateAllowlist } from '../lambdas/core/allowlist/schema.ts';
+import { parseYamlSubset } from '../lambdas/core/allowlist/yaml-subset.ts';
 
 // A CLI process validates one small document once: compiling zod's fast parsers (generated
 // code) costs more than it saves here. Long-running processes (Lambdas, local mode) keep them.
 config({ jitless: true });
 
-export { parseAllowlist } from '../lambdas/core/allowlist/yaml.ts';
+/**
+ * `parseAllowlist`'s answer for `text`. Plain block YAML (what allowlists are written in) is
+ * read by `yaml-subset.ts`, which gives the library's value or declines; anything it declines
+ * goes to the YAML library, loaded then, which reads it or reports its errors with positions.
+ */
+export async function parseAllowlistText(text: string, source: string): Promise<AllowlistDocument> {
+  const value = parseYamlSubset(text);
+  if (value !== undefined) return validateAllowlist(value, source);
+  const { parseAllowlist } = await import('../lambdas/core/allowlist/yaml.ts');
+  return parseAllowlist(text, source);
+}
