@@ -106,6 +106,11 @@ describe('parseYamlSubset leaves everything else to the library', () => {
     ['a nested flow sequence', 'a: [[b]]\n'],
     ['a colon in a flow scalar', 'a: [b: c]\n'],
     ['a hash in a plain scalar', 'a: b#c\n'],
+    [
+      'nesting deeper than 32 levels',
+      `${Array.from({ length: 40 }, (_, i) => `${' '.repeat(i)}k:`).join('\n')} 1\n`,
+    ],
+    ['a key longer than 512 characters', `${'k'.repeat(600)}: 1\n`],
     ['an empty text', ''],
     ['only comments', '# x\n'],
   ])('%s', (_what, text) => {
