@@ -24,6 +24,12 @@ async function outcome(read: () => unknown): Promise<unknown> {
 }
 
 describe('parseAllowlistText', () => {
+  it('gives the schema’s document for a signature requirement', async () => {
+    const text =
+      'version: 1\nrules:\n  - id: a\n    image: ghcr.io/acme/*\n    requireSignature:\n      - keyless:\n          issuer: https://token.actions.githubusercontent.com\n          subject: https://github.com/acme/**\n';
+    expect((await parseAllowlistText(text, 'a.yaml')).rules[0]?.requireSignature).toHaveLength(1);
+  });
+
   it.each([
     ['the example allowlist (plain YAML)', EXAMPLE],
     ['the example behind a directive (the library reads it)', `%YAML 1.2\n---\n${EXAMPLE}`],
@@ -31,6 +37,11 @@ describe('parseAllowlistText', () => {
       'anchors and aliases',
       'version: 1\nrules:\n  - id: a\n    image: nginx\n    tags: &t ["1"]\n  - id: b\n    image: redis\n    tags: *t\n',
     ],
+    [
+      'a signature requirement (quick acceptance leaves it to the schema)',
+      'version: 1\nrules:\n  - id: a\n    image: ghcr.io/acme/*\n    requireSignature:\n      - keyless:\n          issuer: https://token.actions.githubusercontent.com\n          subject: https://github.com/acme/**\n',
+    ],
+    ['the example with a rule removed', EXAMPLE.replace(/ {2}- id: company-ecr[\s\S]*?\n\n/, '')],
     [
       'a schema error in plain YAML',
       'version: 1\nrules:\n  - id: a\n    image: nginx\n    tags: []\n    imagee: x\n',

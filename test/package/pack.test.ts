@@ -143,7 +143,7 @@ for (const [label, nodePath] of [
       expect(lines.map((l) => l.allowed)).toEqual([false, true]);
     });
 
-    it('reads an unchanged allowlist from its cache: same output, no YAML reader or zod', async () => {
+    it('reads plain YAML and its cache without the YAML reader or zod; other files load what they need', async () => {
       // Prepare: a hook that names every module loaded, and the chunks holding yaml and zod.
       const hook = path.join(work, 'hook.mjs');
       writeFileSync(
@@ -169,8 +169,15 @@ for (const [label, nodePath] of [
       for (const found of [zod, cliOwn, yaml]) expect(found.length).toBeGreaterThanOrEqual(1);
       const allowlist = path.join(project, 'node_modules/regwatch/examples/allowlist.yaml');
       // The same document with a directive: outside the plain subset, so the YAML library reads it.
+      const example = readFileSync(allowlist, 'utf8');
       const directive = path.join(work, 'allowlist-directive.yaml');
-      writeFileSync(directive, `%YAML 1.2\n---\n${readFileSync(allowlist, 'utf8')}`);
+      writeFileSync(directive, `%YAML 1.2\n---\n${example}`);
+      // Plain YAML with a typo: quick acceptance declines it, the schema (zod) words the error.
+      const typo = path.join(work, 'allowlist-typo.yaml');
+      writeFileSync(
+        typo,
+        example.replace('    owner: observability-team', '    ownr: observability-team'),
+      );
       const images = ['nginx:1.27', 'registry.k8s.io/pause:3.10'];
       const args = ['check', '--allowlist', allowlist, ...images];
       const env = {
@@ -186,22 +193,28 @@ for (const [label, nodePath] of [
       const entries = readdirSync(path.join(env.XDG_CACHE_HOME, 'regwatch'));
       for (const e of entries) writeFileSync(path.join(env.XDG_CACHE_HOME, 'regwatch', e), '{');
       const damaged = await regwatch(nodePath(), args, env);
-      const library = await regwatch(nodePath(), ['check', '--allowlist', directive, ...images], {
-        ...env,
-        REGWATCH_CACHE: 'off',
-      });
+      const off = { ...env, REGWATCH_CACHE: 'off' };
+      const library = await regwatch(
+        nodePath(),
+        ['check', '--allowlist', directive, ...images],
+        off,
+      );
+      const invalid = await regwatch(nodePath(), ['check', '--allowlist', typo, ...images], off);
 
-      // Assess: a miss validates with the validator bundle's zod; plain YAML is read without
-      // the YAML library; the CLI's own zod (classic schemas) never loads for check.
+      // Assess: a miss on plain, valid YAML is read and accepted without the YAML library or
+      // zod (and cached); the CLI's own zod and YAML chunks never load for check.
       expect(miss.code).toBe(1);
-      expect(loaded(miss.stderr, heavy)).toEqual(zod);
+      expect(loaded(miss.stderr, heavy)).toEqual([]);
       expect(entries).toHaveLength(1);
       expect(loaded(hit.stderr, heavy)).toEqual([]);
       expect(hit).toMatchObject({ code: miss.code, stdout: miss.stdout });
-      expect(loaded(damaged.stderr, heavy)).toEqual(zod);
+      expect(loaded(damaged.stderr, heavy)).toEqual([]);
       expect(damaged).toMatchObject({ code: miss.code, stdout: miss.stdout });
       expect(loaded(library.stderr, heavy).sort()).toEqual([...zod, ...yaml].sort());
       expect(library).toMatchObject({ code: miss.code, stdout: miss.stdout });
+      expect(loaded(invalid.stderr, heavy)).toEqual(zod);
+      expect(invalid.code).toBe(2);
+      expect(invalid.stderr).toContain('.ownr: unknown field (did you mean owner?)');
     });
 
     it('replays an audit log', async () => {

@@ -9,9 +9,16 @@ import * as z from 'zod/mini';
 import { AllowlistError } from '../errors.ts';
 import { requireSignatureSchema } from '../signatures/schema.ts';
 import { SEVERITIES, VIOLATION_RULES, type ViolationRule } from '../types.ts';
-import { expandImageShorthand, parseInstant, parseRegistryPath, RULE_KEYS } from './document.ts';
+import { documentCrossIssues, ruleCrossIssues } from './cross-checks.ts';
 import {
-  matchesOnlySingleSegment,
+  expandImageShorthand,
+  MAX_NOTE_LENGTH,
+  parseInstant,
+  parseRegistryPath,
+  RULE_ID,
+  RULE_KEYS,
+} from './document.ts';
+import {
   type PatternResult,
   parseDigestEntry,
   parseRegistryPattern,
@@ -43,8 +50,6 @@ export interface AllowlistIssue {
 }
 
 /* ---------------------------------------------------------------- field schemas */
-
-const RULE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 /** Attaches a pattern parser's message to the field being validated. */
 function pattern<T>(parser: (text: string) => PatternResult<T>) {
@@ -93,7 +98,9 @@ const expiresAtSchema = z.string().check(
   }),
 );
 
-const note = z.string().check(z.maxLength(2000, 'must be at most 2000 characters'));
+const note = z
+  .string()
+  .check(z.maxLength(MAX_NOTE_LENGTH, `must be at most ${MAX_NOTE_LENGTH} characters`));
 
 export const RULE_EFFECTS = ['allow', 'deny'] as const;
 export type RuleEffect = (typeof RULE_EFFECTS)[number];
@@ -185,55 +192,6 @@ export const allowlistDocumentSchema = z.strictObject({
 });
 export type AllowlistDocument = z.infer<typeof allowlistDocumentSchema>;
 
-/** Checks that span fields of one rule (run after the fields themselves are valid). */
-function ruleCrossIssues(rule: AllowlistRule): { path: string[]; message: string }[] {
-  const issues: { path: string[]; message: string }[] = [];
-  const explicit = rule.registry !== undefined || rule.repository !== undefined;
-  if (rule.image !== undefined && explicit) {
-    issues.push({
-      path: ['image'],
-      message: 'give either image or registry/repository, not both',
-    });
-  } else if (rule.image === undefined && rule.registry === undefined) {
-    issues.push({
-      path: rule.repository === undefined ? [] : ['registry'],
-      message:
-        rule.repository === undefined
-          ? 'needs image or registry'
-          : 'is required with repository (or use image)',
-    });
-  }
-  if (rule.effect === 'deny') {
-    // A deny rule refuses what it matches; constraints would only say "deny unless…",
-    // which is an allow rule's job. Refused so no one reads a deny as conditional.
-    for (const key of ['requireDigest', 'denyTags'] as const) {
-      if (rule[key] !== undefined) {
-        issues.push({
-          path: [key],
-          message: `a deny rule has no constraints (it refuses whatever it matches); narrow it with tags, digests or scope, or write an allow rule`,
-        });
-      }
-    }
-  }
-  if (rule.registry !== undefined) {
-    const host = rule.registry.toLowerCase();
-    if (host === 'index.docker.io') {
-      issues.push({
-        path: ['registry'],
-        message: 'index.docker.io is normalised to docker.io in image references; write docker.io',
-      });
-    }
-    const repository = parseRepositoryPattern(rule.repository ?? '**');
-    if (host === 'docker.io' && repository.ok && matchesOnlySingleSegment(repository.value)) {
-      issues.push({
-        path: ['repository'],
-        message: `Docker Hub repositories always have two or more segments (official images are library/<name>); "${rule.repository}" can never match`,
-      });
-    }
-  }
-  return issues;
-}
-
 /* ---------------------------------------------------------------- validation */
 
 const TOP_LEVEL_KEYS = ['version', 'severities', 'rules', 'pullThroughCache'];
@@ -279,49 +237,6 @@ export function summariseIssues(
     ...shown,
     ...more,
   ].join('\n');
-}
-
-/** Duplicate rule ids and duplicate cache prefixes, checked on the raw value so they are
- * reported even when other fields are broken. */
-function documentCrossIssues(value: object): AllowlistIssue[] {
-  const issues: AllowlistIssue[] = [];
-  const raw = value as { rules?: unknown; pullThroughCache?: unknown };
-  if (Array.isArray(raw.rules)) {
-    const seen = new Map<string, number>();
-    raw.rules.forEach((rule: unknown, index) => {
-      const id = (rule as { id?: unknown } | null)?.id;
-      if (typeof id !== 'string') return;
-      const first = seen.get(id);
-      if (first === undefined) seen.set(id, index);
-      else {
-        issues.push({
-          path: `${rulePath(index, id)}.id`,
-          message: `duplicate id (already used by rules[${first}])`,
-        });
-      }
-    });
-  }
-  if (Array.isArray(raw.pullThroughCache)) {
-    const seen = new Map<string, number>();
-    raw.pullThroughCache.forEach((entry: unknown, index) => {
-      const prefix = (entry as { prefix?: unknown } | null)?.prefix;
-      if (typeof prefix !== 'string') return;
-      const key = prefix.toLowerCase();
-      const first = seen.get(key);
-      if (first === undefined) seen.set(key, index);
-      else {
-        issues.push({
-          path: `pullThroughCache[${index}].prefix`,
-          message: `duplicate prefix (already used by pullThroughCache[${first}])`,
-        });
-      }
-    });
-  }
-  return issues;
-}
-
-function rulePath(index: number, id: unknown): string {
-  return typeof id === 'string' ? `rules[${index}] (id ${JSON.stringify(id)})` : `rules[${index}]`;
 }
 
 /** `['rules', 3, 'registry']` → `rules[3] (id "gcr-mirror").registry`. */
