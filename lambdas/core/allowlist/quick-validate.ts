@@ -85,8 +85,9 @@ function distinct(values: string[]): string[] {
 }
 
 /** The schema's shape order: the order of the keys in what it returns. */
-const DOCUMENT_KEYS = ['version', 'severities', 'rules', 'pullThroughCache'] as const;
-const RULE_SHAPE = [
+export const DOCUMENT_KEYS = ['version', 'severities', 'rules', 'pullThroughCache'] as const;
+/** The rule fields it judges: the schema's, in its order, but `requireSignature`. */
+export const RULE_SHAPE = [
   'id',
   'image',
   'effect',

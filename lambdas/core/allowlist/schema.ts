@@ -108,7 +108,9 @@ export type RuleEffect = (typeof RULE_EFFECTS)[number];
 /**
  * The fields of one rule. To add a rule key (e.g. `requireSignature`): add it here, to
  * `RULE_KEYS` below (serialization order and hashing), and, if it constrains an image, to
- * `CompiledRule` and `constraintViolations` in compile.ts.
+ * `CompiledRule` and `constraintViolations` in compile.ts. A new key is declined by the CLI's
+ * quick acceptance (quick-validate.ts) until it is added there; a new check on an existing
+ * field must be added there too, in the same change.
  */
 const ruleFieldsSchema = z.strictObject({
   id: z

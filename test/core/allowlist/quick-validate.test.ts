@@ -8,8 +8,16 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { acceptAllowlist } from '../../../lambdas/core/allowlist/quick-validate.ts';
-import { validateAllowlist } from '../../../lambdas/core/allowlist/schema.ts';
+import {
+  acceptAllowlist,
+  DOCUMENT_KEYS,
+  RULE_SHAPE,
+} from '../../../lambdas/core/allowlist/quick-validate.ts';
+import {
+  allowlistDocumentSchema,
+  allowlistRuleSchema,
+  validateAllowlist,
+} from '../../../lambdas/core/allowlist/schema.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 
@@ -139,6 +147,13 @@ const document = (rules: fc.Arbitrary<unknown>) =>
   );
 
 describe('acceptAllowlist', () => {
+  it('judges the schema’s fields in the schema’s order (requireSignature aside)', () => {
+    expect(Object.keys(allowlistDocumentSchema.def.shape)).toEqual([...DOCUMENT_KEYS]);
+    expect(
+      Object.keys(allowlistRuleSchema.def.shape).filter((k) => k !== 'requireSignature'),
+    ).toEqual([...RULE_SHAPE]);
+  });
+
   it.each([
     'examples/allowlist.yaml',
     'test/fixtures/local/allowlist.yaml',
