@@ -111,6 +111,16 @@ const quietRule = fc.record(
   },
   { requiredKeys: ['id', 'image'], noNullPrototype: true },
 );
+/** A valid rule naming registry and repository instead of an image. */
+const quietHostRule = fc.record(
+  {
+    id: fc.constantFrom('a', 'b'),
+    registry: fc.constantFrom('gcr.io', '444455556666.dkr.ecr.*.amazonaws.com', 'registry.k8s.io'),
+    repository: fc.constantFrom('**', 'team/*'),
+    tags: fc.constantFrom(['1.*'], ['v1', 'v2']),
+  },
+  { requiredKeys: ['id', 'registry'], noNullPrototype: true },
+);
 const cacheEntry = fc.record(
   {
     prefix: fc.constantFrom(
@@ -213,7 +223,7 @@ describe('acceptAllowlist', () => {
 
   it('a document only where the schema returns the same document (one field changed)', () => {
     const base = fc
-      .array(quietRule, { minLength: 1, maxLength: 3 })
+      .array(fc.oneof(quietRule, quietHostRule), { minLength: 1, maxLength: 3 })
       .map((rules) => rules.map((r, i) => ({ ...r, id: `r${i}` })));
     // One field of one rule set to a value from its pool (or removed), the rest left valid:
     // so each check decides some documents on its own.
