@@ -202,18 +202,21 @@ function entryKey(text: string): { key: string; rest: string | null } | null {
   return { key, rest: rest === '' || rest.startsWith('#') ? null : rest };
 }
 
-/** A quoted scalar at the start of `text` and where it ends, or null if it does not close on the line. */
-function quotedScalar(text: string): { value: string; end: number } | null {
-  if (text[0] === '"') {
-    const close = text.indexOf('"', 1);
+/**
+ * A quoted scalar starting at `start` in `text` and the offset after it, or null if it does
+ * not close on the line. Offsets, not slices: a long flow sequence stays linear.
+ */
+function quotedScalar(text: string, start = 0): { value: string; end: number } | null {
+  if (text[start] === '"') {
+    const close = text.indexOf('"', start + 1);
     if (close < 0) return null;
-    const value = text.slice(1, close);
+    const value = text.slice(start + 1, close);
     // Escapes are left to the library.
     if (value.includes('\\')) unsupported();
     return { value, end: close + 1 };
   }
   let value = '';
-  let i = 1;
+  let i = start + 1;
   for (;;) {
     const close = text.indexOf("'", i);
     if (close < 0) return null;
@@ -254,9 +257,9 @@ function flowSequence(text: string): unknown[] {
       skipSpaces();
       const first = text[i];
       if (first === '"' || first === "'") {
-        const quoted = quotedScalar(text.slice(i)) ?? unsupported();
+        const quoted = quotedScalar(text, i) ?? unsupported();
         out.push(quoted.value);
-        i += quoted.end;
+        i = quoted.end;
       } else {
         let end = i;
         while (end < text.length && !',]'.includes(text[end] ?? '')) end++;

@@ -68,6 +68,15 @@ describe('parseYamlSubset reads the allowlists people write', () => {
   });
 });
 
+describe('parseYamlSubset on large input', () => {
+  it('reads a flow sequence of 20,000 quoted items on one line', () => {
+    const items = Array.from({ length: 20_000 }, (_, i) => `'t${i}'`);
+    const value = parseYamlSubset(`tags: [${items.join(', ')}]\n`) as { tags: string[] };
+    expect(value.tags).toHaveLength(20_000);
+    expect(value.tags[19_999]).toBe('t19999');
+  });
+});
+
 describe('parseYamlSubset leaves everything else to the library', () => {
   it.each([
     ['an anchor and alias', 'a: &x 1\nb: *x\n'],
