@@ -10,9 +10,9 @@
  * `- key: value` items, comments, plain scalars of the YAML 1.2 core schema that are strings,
  * `null`/`~`, `true`/`false` or small decimal integers, single- and double-quoted scalars on
  * one line (double-quoted without escapes), and one-line flow sequences of such scalars.
- * Everything else (anchors, aliases, tags, directives, several documents, block scalars, flow
- * mappings, multi-line scalars, tabs, CR, other number forms, unusual keys) is left to the
- * library. The differential test (test/core/allowlist/yaml-subset.test.ts) holds it to that.
+ * CRLF line ends are read as LF. Everything else (anchors, aliases, tags, directives, several
+ * documents, block scalars, flow mappings, multi-line scalars, tabs, a CR alone, other number
+ * forms, unusual keys) is left to the library. The differential test (test/core/allowlist/yaml-subset.test.ts) holds it to that.
  */
 
 /** Nesting deeper than this is left to the library (allowlists nest four levels). */
@@ -49,7 +49,9 @@ const unsupported = (): never => {
 };
 
 /** The value the YAML library would give for `text`, or undefined (then ask the library). */
-export function parseYamlSubset(text: string): unknown {
+export function parseYamlSubset(source: string): unknown {
+  // CRLF line ends are line ends to YAML, and no scalar here spans a line: read as LF.
+  const text = source.includes('\r') ? source.replaceAll('\r\n', '\n') : source;
   if (UNSUPPORTED_CHAR.test(text)) return undefined;
   const lines: Line[] = [];
   for (const raw of text.split('\n')) {
