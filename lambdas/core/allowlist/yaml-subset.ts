@@ -12,7 +12,8 @@
  * one line (double-quoted without escapes), and one-line flow sequences of such scalars.
  * CRLF line ends are read as LF. Everything else (anchors, aliases, tags, directives, several
  * documents, block scalars, flow mappings, multi-line scalars, tabs, a CR alone, other number
- * forms, unusual keys) is left to the library. The differential test (test/core/allowlist/yaml-subset.test.ts) holds it to that.
+ * forms, unusual keys) is left to the library. The differential test
+ * (test/core/allowlist/yaml-subset.test.ts) holds it to that.
  */
 
 /** Nesting deeper than this is left to the library (allowlists nest four levels). */
