@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type CompiledAllowlist, compileValidated } from '../lambdas/core/allowlist/compile.ts';
 import type { AllowlistDocument } from '../lambdas/core/allowlist/schema.ts';
-import { UsageError } from '../lambdas/core/errors.ts';
+import { AllowlistError, UsageError } from '../lambdas/core/errors.ts';
 import { allowlistCache, readCachedAllowlist, writeCachedAllowlist } from './allowlist-cache.ts';
 import { VALIDATOR_ID } from './build-id.ts';
 import type { CliIo } from './context.ts';
@@ -50,8 +50,10 @@ export async function loadAllowlistDocument(
       // An entry that does not compile is damaged: validate the file instead.
     }
   }
-  const { parseAllowlist } = await import('./allowlist-parse.ts');
-  const document = parseAllowlist(text, file);
+  const { readAllowlistText } = await import('./allowlist-parse.ts');
+  const read = await readAllowlistText(text, file);
+  if (!read.ok) throw new AllowlistError(read.message, read.issues);
+  const { document } = read;
   const allowlist = compileValidated(document);
   if (cache !== null) writeCachedAllowlist(cache, text, document);
   return { document, allowlist };

@@ -144,7 +144,7 @@ for (const [label, nodePath] of [
       expect(lines.map((l) => l.allowed)).toEqual([false, true]);
     });
 
-    it('reads an unchanged allowlist from its cache: same output, no YAML reader or zod', async () => {
+    it('reads plain YAML and its cache without the YAML reader or zod; other files load what they need', async () => {
       // Prepare: a hook that names every module loaded, and the chunks holding yaml and zod.
       const hook = path.join(work, 'hook.mjs');
       writeFileSync(
@@ -152,21 +152,41 @@ for (const [label, nodePath] of [
         "import { registerHooks } from 'node:module';\n" +
           'registerHooks({ load(url, c, next) { process.stderr.write("LOADED " + url + "\\n"); return next(url, c); } });\n',
       );
-      const chunks = path.join(project, 'node_modules/regwatch/dist/chunks');
-      const heavy = readdirSync(chunks).filter(
-        (f) =>
-          f.endsWith('.js') &&
-          /ZodError|YAMLParseError/.test(readFileSync(path.join(chunks, f), 'utf8')),
+      // The CLI's chunks and the validator bundle's (dist/validate/, its own chunks).
+      const dist = path.join(project, 'node_modules/regwatch/dist');
+      const files = ['chunks', 'validate', 'validate/chunks'].flatMap((dir) =>
+        readdirSync(path.join(dist, dir))
+          .filter((f) => f.endsWith('.js'))
+          .map((f) => `${dir}/${f}`),
       );
-      expect(heavy.length).toBeGreaterThanOrEqual(2);
+      const holding = (pattern: RegExp) =>
+        files.filter((f) => pattern.test(readFileSync(path.join(dist, f), 'utf8')));
+      // The validator's zod core (the allowlist schema, through zod/mini) and YAML library, and
+      // the CLI's own copies (other commands: zod core and classic zod, YAML for manifests).
+      const heavy = holding(/"\$ZodError"|"ZodError"|YAMLParseError/);
+      const zod = holding(/"\$ZodError"/).filter((f) => f.startsWith('validate/'));
+      const yaml = holding(/YAMLParseError/).filter((f) => f.startsWith('validate/'));
+      const cliOwn = heavy.filter((f) => f.startsWith('chunks/'));
+      for (const found of [zod, cliOwn, yaml]) expect(found.length).toBeGreaterThanOrEqual(1);
       const allowlist = path.join(project, 'node_modules/regwatch/examples/allowlist.yaml');
-      const args = ['check', '--allowlist', allowlist, 'nginx:1.27', 'registry.k8s.io/pause:3.10'];
+      // The same document with a directive: outside the plain subset, so the YAML library reads it.
+      const example = readFileSync(allowlist, 'utf8');
+      const directive = path.join(work, 'allowlist-directive.yaml');
+      writeFileSync(directive, `%YAML 1.2\n---\n${example}`);
+      // Plain YAML with a typo: quick acceptance declines it, the schema (zod) words the error.
+      const typo = path.join(work, 'allowlist-typo.yaml');
+      writeFileSync(
+        typo,
+        example.replace('    owner: observability-team', '    ownr: observability-team'),
+      );
+      const images = ['nginx:1.27', 'registry.k8s.io/pause:3.10'];
+      const args = ['check', '--allowlist', allowlist, ...images];
       const env = {
         XDG_CACHE_HOME: mkdtempSync(path.join(work, 'xdg-')),
         NODE_OPTIONS: `--import ${hook}`,
       };
-      const heavyLoaded = (stderr: string) =>
-        heavy.filter((f) => stderr.includes(`/dist/chunks/${f}\n`));
+      const loaded = (stderr: string, names: string[]) =>
+        names.filter((f) => stderr.includes(`/dist/${f}\n`));
 
       // Act
       const miss = await regwatch(nodePath(), args, env);
@@ -174,15 +194,28 @@ for (const [label, nodePath] of [
       const entries = readdirSync(path.join(env.XDG_CACHE_HOME, 'regwatch'));
       for (const e of entries) writeFileSync(path.join(env.XDG_CACHE_HOME, 'regwatch', e), '{');
       const damaged = await regwatch(nodePath(), args, env);
+      const off = { ...env, REGWATCH_CACHE: 'off' };
+      const library = await regwatch(
+        nodePath(),
+        ['check', '--allowlist', directive, ...images],
+        off,
+      );
+      const invalid = await regwatch(nodePath(), ['check', '--allowlist', typo, ...images], off);
 
-      // Assess
+      // Assess: a miss on plain, valid YAML is read and accepted without the YAML library or
+      // zod (and cached); the CLI's own zod and YAML chunks never load for check.
       expect(miss.code).toBe(1);
-      expect(heavyLoaded(miss.stderr)).toEqual(heavy);
+      expect(loaded(miss.stderr, heavy)).toEqual([]);
       expect(entries).toHaveLength(1);
-      expect(heavyLoaded(hit.stderr)).toEqual([]);
+      expect(loaded(hit.stderr, heavy)).toEqual([]);
       expect(hit).toMatchObject({ code: miss.code, stdout: miss.stdout });
-      expect(heavyLoaded(damaged.stderr)).toEqual(heavy);
+      expect(loaded(damaged.stderr, heavy)).toEqual([]);
       expect(damaged).toMatchObject({ code: miss.code, stdout: miss.stdout });
+      expect(loaded(library.stderr, heavy).sort()).toEqual([...zod, ...yaml].sort());
+      expect(library).toMatchObject({ code: miss.code, stdout: miss.stdout });
+      expect(loaded(invalid.stderr, heavy)).toEqual(zod);
+      expect(invalid.code).toBe(2);
+      expect(invalid.stderr).toContain('.ownr: unknown field (did you mean owner?)');
     });
 
     it('replays an audit log', async () => {

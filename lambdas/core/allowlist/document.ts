@@ -30,6 +30,11 @@ export const DEFAULT_SEVERITIES: Readonly<Record<ViolationRule, Severity>> = {
   'signature-invalid': 'high',
 };
 
+/** A rule id: 1–128 characters, not starting with a symbol (the schema's and quick-validate's). */
+export const RULE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+/** Longest `reason`, `owner` or `ticket`. */
+export const MAX_NOTE_LENGTH = 2000;
+
 /** Field order of a rule in serialized output (and in the normalised form that is hashed). */
 export const RULE_KEYS = [
   'id',

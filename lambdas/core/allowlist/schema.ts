@@ -4,13 +4,21 @@
  * it, DynamoDB stores one rule per item. Reading and writing the YAML text lives in `yaml.ts`,
  * so that the Lambdas, which only validate parsed values, do not bundle the YAML library.
  */
-import * as z from 'zod';
+import '../zod-defaults.ts';
+import * as z from 'zod/mini';
 import { AllowlistError } from '../errors.ts';
 import { requireSignatureSchema } from '../signatures/schema.ts';
 import { SEVERITIES, VIOLATION_RULES, type ViolationRule } from '../types.ts';
-import { expandImageShorthand, parseInstant, parseRegistryPath, RULE_KEYS } from './document.ts';
+import { documentCrossIssues, ruleCrossIssues } from './cross-checks.ts';
 import {
-  matchesOnlySingleSegment,
+  expandImageShorthand,
+  MAX_NOTE_LENGTH,
+  parseInstant,
+  parseRegistryPath,
+  RULE_ID,
+  RULE_KEYS,
+} from './document.ts';
+import {
   type PatternResult,
   parseDigestEntry,
   parseRegistryPattern,
@@ -43,33 +51,32 @@ export interface AllowlistIssue {
 
 /* ---------------------------------------------------------------- field schemas */
 
-const RULE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
-
 /** Attaches a pattern parser's message to the field being validated. */
 function pattern<T>(parser: (text: string) => PatternResult<T>) {
-  return z.string().superRefine((text, ctx) => {
-    const result = parser(text);
-    if (!result.ok) ctx.addIssue({ code: 'custom', message: result.error });
-  });
+  return z.string().check(
+    z.superRefine((text, ctx) => {
+      const result = parser(text);
+      if (!result.ok) ctx.addIssue({ code: 'custom', message: result.error });
+    }),
+  );
 }
 
 const scopeList = (what: string) =>
-  z
-    .array(pattern(parseScopeEntry))
-    .min(1, `must list at least one ${what} glob; omit the field to apply to all ${what}s`)
-    .superRefine((entries, ctx) => {
+  z.array(pattern(parseScopeEntry)).check(
+    z.minLength(1, `must list at least one ${what} glob; omit the field to apply to all ${what}s`),
+    z.superRefine((entries, ctx) => {
       // Entries are checked one by one above; here only what the list says as a whole.
       if (!entries.every((entry) => parseScopeEntry(entry).ok)) return;
       const set = parseScopeSet(entries);
       if (!set.ok) ctx.addIssue({ code: 'custom', message: set.error });
-    });
+    }),
+  );
 
 /** A list whose entries must be distinct: a repeated entry is a copy-paste slip. */
-const distinctList = <T extends z.ZodType<string>>(item: T, what: string) =>
-  z
-    .array(item)
-    .min(1, `must list at least one ${what}; omit the field to allow any`)
-    .superRefine((entries, ctx) => {
+const distinctList = <T extends z.ZodMiniType<string>>(item: T, what: string) =>
+  z.array(item).check(
+    z.minLength(1, `must list at least one ${what}; omit the field to allow any`),
+    z.superRefine((entries, ctx) => {
       const seen = new Set<string>();
       entries.forEach((entry, index) => {
         if (seen.has(entry)) {
@@ -77,18 +84,23 @@ const distinctList = <T extends z.ZodType<string>>(item: T, what: string) =>
         }
         seen.add(entry);
       });
-    });
+    }),
+  );
 
-const expiresAtSchema = z.string().superRefine((text, ctx) => {
-  if (parseInstant(text) === null) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `"${text}" must be an ISO-8601 date-time with a time zone, e.g. 2027-01-01T00:00:00Z`,
-    });
-  }
-});
+const expiresAtSchema = z.string().check(
+  z.superRefine((text, ctx) => {
+    if (parseInstant(text) === null) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${text}" must be an ISO-8601 date-time with a time zone, e.g. 2027-01-01T00:00:00Z`,
+      });
+    }
+  }),
+);
 
-const note = z.string().max(2000, 'must be at most 2000 characters');
+const note = z
+  .string()
+  .check(z.maxLength(MAX_NOTE_LENGTH, `must be at most ${MAX_NOTE_LENGTH} characters`));
 
 export const RULE_EFFECTS = ['allow', 'deny'] as const;
 export type RuleEffect = (typeof RULE_EFFECTS)[number];
@@ -96,51 +108,61 @@ export type RuleEffect = (typeof RULE_EFFECTS)[number];
 /**
  * The fields of one rule. To add a rule key (e.g. `requireSignature`): add it here, to
  * `RULE_KEYS` below (serialization order and hashing), and, if it constrains an image, to
- * `CompiledRule` and `constraintViolations` in compile.ts.
+ * `CompiledRule` and `constraintViolations` in compile.ts. A new key is declined by the CLI's
+ * quick acceptance (quick-validate.ts) until it is added there; a new check on an existing
+ * field must be added there too, in the same change.
  */
 const ruleFieldsSchema = z.strictObject({
   id: z
     .string()
-    .regex(RULE_ID, 'must be 1–128 characters of A-Z a-z 0-9 . _ : - (not starting with a symbol)'),
-  image: z
-    .string()
-    .superRefine((text, ctx) => {
-      const result = expandImageShorthand(text);
-      if (!result.ok) ctx.addIssue({ code: 'custom', message: result.error });
-    })
-    .optional(),
-  effect: z
-    .enum(RULE_EFFECTS, {
+    .check(
+      z.regex(
+        RULE_ID,
+        'must be 1–128 characters of A-Z a-z 0-9 . _ : - (not starting with a symbol)',
+      ),
+    ),
+  image: z.optional(
+    z.string().check(
+      z.superRefine((text, ctx) => {
+        const result = expandImageShorthand(text);
+        if (!result.ok) ctx.addIssue({ code: 'custom', message: result.error });
+      }),
+    ),
+  ),
+  effect: z.optional(
+    z.enum(RULE_EFFECTS, {
       error: (issue) => `${JSON.stringify(issue.input)} is not an effect (allow or deny)`,
-    })
-    .optional(),
-  registry: pattern(parseRegistryPattern).optional(),
-  repository: pattern(parseRepositoryPattern).optional(),
-  clusters: scopeList('cluster').optional(),
-  namespaces: scopeList('namespace').optional(),
-  tags: distinctList(pattern(parseTagPattern), 'tag').optional(),
-  digests: distinctList(pattern(parseDigestEntry), 'digest').optional(),
-  requireDigest: z.boolean().optional(),
-  denyTags: z.array(pattern(parseTagGlob)).optional(),
-  severity: z
-    .enum(SEVERITIES, {
+    }),
+  ),
+  registry: z.optional(pattern(parseRegistryPattern)),
+  repository: z.optional(pattern(parseRepositoryPattern)),
+  clusters: z.optional(scopeList('cluster')),
+  namespaces: z.optional(scopeList('namespace')),
+  tags: z.optional(distinctList(pattern(parseTagPattern), 'tag')),
+  digests: z.optional(distinctList(pattern(parseDigestEntry), 'digest')),
+  requireDigest: z.optional(z.boolean()),
+  denyTags: z.optional(z.array(pattern(parseTagGlob))),
+  severity: z.optional(
+    z.enum(SEVERITIES, {
       error: (issue) =>
         `${JSON.stringify(issue.input)} is not a severity (${SEVERITIES.join(', ')})`,
-    })
-    .optional(),
-  requireSignature: requireSignatureSchema.optional(),
-  expiresAt: expiresAtSchema.optional(),
-  reason: note.optional(),
-  owner: note.optional(),
-  ticket: note.optional(),
+    }),
+  ),
+  requireSignature: z.optional(requireSignatureSchema),
+  expiresAt: z.optional(expiresAtSchema),
+  reason: z.optional(note),
+  owner: z.optional(note),
+  ticket: z.optional(note),
 });
 
 /** One allowlist rule as written (the `image:` shorthand stays a shorthand). */
-export const allowlistRuleSchema = ruleFieldsSchema.superRefine((rule, ctx) => {
-  for (const issue of ruleCrossIssues(rule)) {
-    ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
-  }
-});
+export const allowlistRuleSchema = ruleFieldsSchema.check(
+  z.superRefine((rule, ctx) => {
+    for (const issue of ruleCrossIssues(rule)) {
+      ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+    }
+  }),
+);
 export type AllowlistRule = z.infer<typeof allowlistRuleSchema>;
 
 const pullThroughCacheSchema = z.strictObject({
@@ -153,9 +175,9 @@ const severityEnum = z.enum(SEVERITIES, {
   error: (issue) => `${JSON.stringify(issue.input)} is not a severity (${SEVERITIES.join(', ')})`,
 });
 const severitiesSchema = z.strictObject(
-  Object.fromEntries(VIOLATION_RULES.map((rule) => [rule, severityEnum.optional()])) as Record<
+  Object.fromEntries(VIOLATION_RULES.map((rule) => [rule, z.optional(severityEnum)])) as Record<
     ViolationRule,
-    z.ZodOptional<typeof severityEnum>
+    z.ZodMiniOptional<typeof severityEnum>
   >,
 );
 
@@ -166,60 +188,11 @@ export const allowlistDocumentSchema = z.strictObject({
         ? `is required (version: ${ALLOWLIST_VERSION})`
         : `unsupported allowlist version ${JSON.stringify(issue.input)}; this regwatch reads version ${ALLOWLIST_VERSION}`,
   }),
-  severities: severitiesSchema.optional(),
+  severities: z.optional(severitiesSchema),
   rules: z.array(allowlistRuleSchema, { error: 'must be a list of rules' }),
-  pullThroughCache: z.array(pullThroughCacheSchema).optional(),
+  pullThroughCache: z.optional(z.array(pullThroughCacheSchema)),
 });
 export type AllowlistDocument = z.infer<typeof allowlistDocumentSchema>;
-
-/** Checks that span fields of one rule (run after the fields themselves are valid). */
-function ruleCrossIssues(rule: AllowlistRule): { path: string[]; message: string }[] {
-  const issues: { path: string[]; message: string }[] = [];
-  const explicit = rule.registry !== undefined || rule.repository !== undefined;
-  if (rule.image !== undefined && explicit) {
-    issues.push({
-      path: ['image'],
-      message: 'give either image or registry/repository, not both',
-    });
-  } else if (rule.image === undefined && rule.registry === undefined) {
-    issues.push({
-      path: rule.repository === undefined ? [] : ['registry'],
-      message:
-        rule.repository === undefined
-          ? 'needs image or registry'
-          : 'is required with repository (or use image)',
-    });
-  }
-  if (rule.effect === 'deny') {
-    // A deny rule refuses what it matches; constraints would only say "deny unless…",
-    // which is an allow rule's job. Refused so no one reads a deny as conditional.
-    for (const key of ['requireDigest', 'denyTags'] as const) {
-      if (rule[key] !== undefined) {
-        issues.push({
-          path: [key],
-          message: `a deny rule has no constraints (it refuses whatever it matches); narrow it with tags, digests or scope, or write an allow rule`,
-        });
-      }
-    }
-  }
-  if (rule.registry !== undefined) {
-    const host = rule.registry.toLowerCase();
-    if (host === 'index.docker.io') {
-      issues.push({
-        path: ['registry'],
-        message: 'index.docker.io is normalised to docker.io in image references; write docker.io',
-      });
-    }
-    const repository = parseRepositoryPattern(rule.repository ?? '**');
-    if (host === 'docker.io' && repository.ok && matchesOnlySingleSegment(repository.value)) {
-      issues.push({
-        path: ['repository'],
-        message: `Docker Hub repositories always have two or more segments (official images are library/<name>); "${rule.repository}" can never match`,
-      });
-    }
-  }
-  return issues;
-}
 
 /* ---------------------------------------------------------------- validation */
 
@@ -266,49 +239,6 @@ export function summariseIssues(
     ...shown,
     ...more,
   ].join('\n');
-}
-
-/** Duplicate rule ids and duplicate cache prefixes, checked on the raw value so they are
- * reported even when other fields are broken. */
-function documentCrossIssues(value: object): AllowlistIssue[] {
-  const issues: AllowlistIssue[] = [];
-  const raw = value as { rules?: unknown; pullThroughCache?: unknown };
-  if (Array.isArray(raw.rules)) {
-    const seen = new Map<string, number>();
-    raw.rules.forEach((rule: unknown, index) => {
-      const id = (rule as { id?: unknown } | null)?.id;
-      if (typeof id !== 'string') return;
-      const first = seen.get(id);
-      if (first === undefined) seen.set(id, index);
-      else {
-        issues.push({
-          path: `${rulePath(index, id)}.id`,
-          message: `duplicate id (already used by rules[${first}])`,
-        });
-      }
-    });
-  }
-  if (Array.isArray(raw.pullThroughCache)) {
-    const seen = new Map<string, number>();
-    raw.pullThroughCache.forEach((entry: unknown, index) => {
-      const prefix = (entry as { prefix?: unknown } | null)?.prefix;
-      if (typeof prefix !== 'string') return;
-      const key = prefix.toLowerCase();
-      const first = seen.get(key);
-      if (first === undefined) seen.set(key, index);
-      else {
-        issues.push({
-          path: `pullThroughCache[${index}].prefix`,
-          message: `duplicate prefix (already used by pullThroughCache[${first}])`,
-        });
-      }
-    });
-  }
-  return issues;
-}
-
-function rulePath(index: number, id: unknown): string {
-  return typeof id === 'string' ? `rules[${index}] (id ${JSON.stringify(id)})` : `rules[${index}]`;
 }
 
 /** `['rules', 3, 'registry']` → `rules[3] (id "gcr-mirror").registry`. */

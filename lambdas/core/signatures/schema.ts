@@ -5,7 +5,8 @@
  * bad key is refused with the rule, not discovered at the first verification.
  */
 import type { KeyObject } from 'node:crypto';
-import * as z from 'zod';
+import '../zod-defaults.ts';
+import * as z from 'zod/mini';
 import { identitiesOverlap, parseTrustedIdentity, type TrustedIdentity } from './notation.ts';
 
 const MAX_ENTRIES = 16;
@@ -47,16 +48,20 @@ export function parseVerificationKey(
   return { ok: true, key };
 }
 
-const pemSchema = z.string().superRefine((text, ctx) => {
-  const parsed = parseVerificationKey(text);
-  if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.error });
-});
+const pemSchema = z.string().check(
+  z.superRefine((text, ctx) => {
+    const parsed = parseVerificationKey(text);
+    if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.error });
+  }),
+);
 
 const cosignSchema = z.strictObject({
   publicKeys: z
     .array(pemSchema)
-    .min(1, 'must list at least one PEM public key')
-    .max(MAX_KEYS, `at most ${MAX_KEYS} keys`),
+    .check(
+      z.minLength(1, 'must list at least one PEM public key'),
+      z.maxLength(MAX_KEYS, `at most ${MAX_KEYS} keys`),
+    ),
 });
 
 /** Identity globs: `*` is any run of characters except `/`, `**` any run including `/`. */
@@ -76,14 +81,18 @@ export function compileIdentityGlob(glob: string): RegExp {
 const keylessSchema = z.strictObject({
   issuer: z
     .string()
-    .min(1)
-    .max(512)
-    .regex(/^https:\/\/[^\s*]+$/, 'must be the exact https:// URL of the OIDC issuer (no globs)'),
-  subject: z
-    .string()
-    .min(1)
-    .max(1024)
-    .superRefine((text, ctx) => {
+    .check(
+      z.minLength(1),
+      z.maxLength(512),
+      z.regex(
+        /^https:\/\/[^\s*]+$/,
+        'must be the exact https:// URL of the OIDC issuer (no globs)',
+      ),
+    ),
+  subject: z.string().check(
+    z.minLength(1),
+    z.maxLength(1024),
+    z.superRefine((text, ctx) => {
       if (/^\*+$/.test(text)) {
         ctx.addIssue({
           code: 'custom',
@@ -93,6 +102,7 @@ const keylessSchema = z.strictObject({
       }
       if (/\*{3}/.test(text)) ctx.addIssue({ code: 'custom', message: "'***' is not a pattern" });
     }),
+  ),
 });
 
 const MAX_CERT_PEM = 64 * 1024;
@@ -113,10 +123,12 @@ export function checkCertificatePem(pem: string): string | null {
   return null;
 }
 
-const certificatePemSchema = z.string().superRefine((text, ctx) => {
-  const error = checkCertificatePem(text);
-  if (error) ctx.addIssue({ code: 'custom', message: error });
-});
+const certificatePemSchema = z.string().check(
+  z.superRefine((text, ctx) => {
+    const error = checkCertificatePem(text);
+    if (error) ctx.addIssue({ code: 'custom', message: error });
+  }),
+);
 
 /** `arn:aws:signer:REGION:ACCOUNT:/signing-profiles/NAME[/VERSION]`. */
 export const SIGNER_PROFILE_ARN =
@@ -127,19 +139,29 @@ const awsSignerSchema = z.strictObject({
     .array(
       z
         .string()
-        .regex(
-          SIGNER_PROFILE_ARN,
-          'must be a signing profile ARN: arn:aws:signer:REGION:ACCOUNT:/signing-profiles/NAME',
+        .check(
+          z.regex(
+            SIGNER_PROFILE_ARN,
+            'must be a signing profile ARN: arn:aws:signer:REGION:ACCOUNT:/signing-profiles/NAME',
+          ),
         ),
     )
-    .min(1, 'must list at least one signing profile ARN')
-    .max(MAX_KEYS, `at most ${MAX_KEYS} profiles`),
+    .check(
+      z.minLength(1, 'must list at least one signing profile ARN'),
+      z.maxLength(MAX_KEYS, `at most ${MAX_KEYS} profiles`),
+    ),
   /** Replaces the shipped AWS Signer roots for Notation signatures outside ECR. */
-  trustedRoots: z
-    .array(certificatePemSchema)
-    .min(1, 'must list at least one PEM certificate; omit it to use the shipped AWS Signer roots')
-    .max(MAX_KEYS, `at most ${MAX_KEYS} certificates`)
-    .optional(),
+  trustedRoots: z.optional(
+    z
+      .array(certificatePemSchema)
+      .check(
+        z.minLength(
+          1,
+          'must list at least one PEM certificate; omit it to use the shipped AWS Signer roots',
+        ),
+        z.maxLength(MAX_KEYS, `at most ${MAX_KEYS} certificates`),
+      ),
+  ),
 });
 
 /**
@@ -150,13 +172,14 @@ const awsSignerSchema = z.strictObject({
 const notationSchema = z.strictObject({
   trustedCertificates: z
     .array(certificatePemSchema)
-    .min(1, 'must list at least one PEM certificate (the trust store)')
-    .max(MAX_KEYS, `at most ${MAX_KEYS} certificates`),
-  trustedIdentities: z
-    .array(z.string().max(2048))
-    .min(1, 'must list at least one identity ("x509.subject: C=…, ST=…, O=…" or "*")')
-    .max(32, 'at most 32 identities')
-    .superRefine((items, ctx) => {
+    .check(
+      z.minLength(1, 'must list at least one PEM certificate (the trust store)'),
+      z.maxLength(MAX_KEYS, `at most ${MAX_KEYS} certificates`),
+    ),
+  trustedIdentities: z.array(z.string().check(z.maxLength(2048))).check(
+    z.minLength(1, 'must list at least one identity ("x509.subject: C=…, ST=…, O=…" or "*")'),
+    z.maxLength(32, 'at most 32 identities'),
+    z.superRefine((items, ctx) => {
       const parsed: TrustedIdentity[] = [];
       items.forEach((text, index) => {
         const result = parseTrustedIdentity(text);
@@ -178,7 +201,8 @@ const notationSchema = z.strictObject({
         parsed.push(result.identity);
       });
     }),
-  trustStoreType: z.enum(['ca', 'signingAuthority']).optional(),
+  ),
+  trustStoreType: z.optional(z.enum(['ca', 'signingAuthority'])),
 });
 
 const KINDS = ['cosign', 'keyless', 'awsSigner', 'notation'] as const;
@@ -186,27 +210,31 @@ export type SignatureKind = (typeof KINDS)[number];
 
 const entrySchema = z
   .strictObject({
-    cosign: cosignSchema.optional(),
-    keyless: keylessSchema.optional(),
-    awsSigner: awsSignerSchema.optional(),
-    notation: notationSchema.optional(),
+    cosign: z.optional(cosignSchema),
+    keyless: z.optional(keylessSchema),
+    awsSigner: z.optional(awsSignerSchema),
+    notation: z.optional(notationSchema),
   })
-  .superRefine((entry, ctx) => {
-    const given = KINDS.filter((kind) => entry[kind] !== undefined);
-    if (given.length !== 1) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `each entry is exactly one of ${KINDS.join(', ')}${given.length > 1 ? ` (got ${given.join(' and ')}; write them as separate entries)` : ''}`,
-      });
-    }
-  });
+  .check(
+    z.superRefine((entry, ctx) => {
+      const given = KINDS.filter((kind) => entry[kind] !== undefined);
+      if (given.length !== 1) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `each entry is exactly one of ${KINDS.join(', ')}${given.length > 1 ? ` (got ${given.join(' and ')}; write them as separate entries)` : ''}`,
+        });
+      }
+    }),
+  );
 
 export const requireSignatureSchema = z
   .array(entrySchema, {
     error: 'must be a list of cosign / keyless / awsSigner / notation entries',
   })
-  .min(1, 'must list at least one entry; omit the field to require no signature')
-  .max(MAX_ENTRIES, `at most ${MAX_ENTRIES} entries`);
+  .check(
+    z.minLength(1, 'must list at least one entry; omit the field to require no signature'),
+    z.maxLength(MAX_ENTRIES, `at most ${MAX_ENTRIES} entries`),
+  );
 
 export type SignatureEntry = z.infer<typeof entrySchema>;
 export type SignatureRequirement = z.infer<typeof requireSignatureSchema>;
