@@ -61,7 +61,7 @@ const STACK_BUNDLING: BuildOptions = {
 };
 
 /** The environment the stack gives the functions (values are placeholders of the right shape). */
-const HANDLER_ENV: Record<string, string> = {
+export const HANDLER_ENV: Record<string, string> = {
   AWS_REGION: 'eu-central-1',
   AWS_ACCESS_KEY_ID: 'bench',
   AWS_SECRET_ACCESS_KEY: 'bench',
@@ -70,6 +70,9 @@ const HANDLER_ENV: Record<string, string> = {
   FINDINGS_TABLE: 'regwatch-findings',
   ALLOWLIST_TABLE: 'regwatch-allowlist',
   IMAGES_TABLE: 'regwatch-images',
+  INVENTORY_TABLE: 'regwatch-inventory',
+  RECONCILE_QUEUE_URL:
+    'https://sqs.eu-central-1.amazonaws.com/444455556666/regwatch-ReconcileQueue',
   FINDINGS_TTL_DAYS: '0',
   ALLOWLIST_CACHE_TTL_SECONDS: '60',
   VULNERABLE_SEVERITY_THRESHOLD: 'high',
