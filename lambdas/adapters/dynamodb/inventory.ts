@@ -5,7 +5,7 @@
  * conflict, so concurrent events for one workload never lose each other's pods.
  */
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import {
   BatchWriteCommand,
   DeleteCommand,
@@ -18,10 +18,10 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
-import { canonicalJson } from '../../core/canonical-json.ts';
 import { ConflictError, ValidationError } from '../../core/errors.ts';
 import {
   entryChanged,
+  entryId,
   entryKey,
   INVENTORY_SOURCES,
   type InventoryEntry,
@@ -180,14 +180,23 @@ function withDefaults(raw: Record<string, unknown>): Record<string, unknown> {
  * The revision a new item starts at: not 1 for every item, or an entry deleted and created
  * again would repeat its earlier revisions, and a writer still holding a read of the earlier
  * entry (rev n, conditional on `rev = n`) could overwrite the new one with a plan made from
- * the old. Derived from the entry's content (so every writer, and both adapters, agree):
- * 40 bits of its SHA-256, times 4,096, plus one, so different first contents start far apart
- * (an entry would need 4,096 writes to reach another's range, and then only if their hashes
- * are neighbours), and an equal first content is the one case where the old plan still fits.
+ * the old. Derived from what tells one life of an entry from another (so every writer, and
+ * both adapters, agree): 40 bits of the SHA-256 of its identity, seen-times, pods, sources,
+ * digests and template flag, times 4,096, plus one, so two lives start far apart (an entry
+ * would need 4,096 writes to reach another's range, and then only if their hashes are
+ * neighbours). One hash of a short string: this runs for every new entry.
  */
 export function firstRevision(entry: InventoryEntry): number {
-  const digest = createHash('sha256').update(canonicalJson(entry)).digest();
-  return digest.readUIntBE(0, 5) * 4096 + 1;
+  const life = JSON.stringify([
+    entryId(entry),
+    entry.firstSeen,
+    entry.lastSeen,
+    entry.pods,
+    entry.sources,
+    entry.digests,
+    entry.template,
+  ]);
+  return Number.parseInt(hash('sha256', life).slice(0, 10), 16) * 4096 + 1;
 }
 
 /** The revision a write of `entry` stores: the next after `rev`, or a new item's first. */
