@@ -18,8 +18,8 @@ export function reportError(thrown: unknown, io: CliIo): number {
     return EXIT.usage;
   }
   if (err instanceof RegwatchError) {
-    io.stderr.write(`regwatch: ${visible(err.message)}\n`);
     const issues = (err as { issues?: readonly { path: string; message: string }[] }).issues ?? [];
+    io.stderr.write(`regwatch: ${visible(headline(err.message, issues.length))}\n`);
     for (const issue of issues)
       io.stderr.write(`  ${visible(issue.path)}: ${visible(issue.message)}\n`);
     return err.code === 'NOT_FOUND' || err.code === 'CONFLICT' ? EXIT.violations : EXIT.usage;
@@ -27,6 +27,17 @@ export function reportError(thrown: unknown, io: CliIo): number {
   const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
   io.stderr.write(`regwatch: unexpected error: ${detail.split('\n').map(visible).join('\n')}\n`);
   return EXIT.internal;
+}
+
+/**
+ * The first line of an error whose issues are listed one per line below it: its message also
+ * summarises them ("FILE is invalid (N issues):" and the first five, for logs), which escaped as
+ * one line would print them again as `\x0a`-joined text.
+ */
+function headline(message: string, issueCount: number): string {
+  if (issueCount === 0) return message;
+  const end = message.lastIndexOf('):\n');
+  return end < 0 ? message : message.slice(0, end + 2);
 }
 
 /** A command group: registered as it is, or (a `CommandEntry`) loaded only when needed. */

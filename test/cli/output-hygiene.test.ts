@@ -67,6 +67,36 @@ describe('human output never passes control, bidi or zero-width characters throu
     expect(run.stderr).toContain('missing\\x1b[2J\\x0a.yaml');
   });
 
+  it('an invalid allowlist: one headline, then each issue once on its own line', async () => {
+    // Prepare: a YAML error, and three schema issues (one quoting a hostile rule id).
+    const yamlError = path.join(dir, 'dup.yaml');
+    writeFileSync(
+      yamlError,
+      'version: 1\nrules:\n  - id: a\n    registry: x.io\n    registry: y.io\n',
+    );
+    const schemaErrors = path.join(dir, 'bad.yaml');
+    writeFileSync(
+      schemaErrors,
+      'version: 1\nrules:\n  - id: a\n    registry: x.io\n    nope: 1\n  - id: "b\\nc"\n',
+    );
+
+    for (const [file, issues] of [
+      [yamlError, 1],
+      [schemaErrors, 3],
+    ] as const) {
+      // Act
+      const run = await runCli(['check', '--allowlist', file, 'x.io/a:1']);
+
+      // Assess
+      expect(run.code).toBe(2);
+      const lines = run.stderr.trimEnd().split('\n');
+      expect(lines).toHaveLength(1 + issues);
+      expect(lines[0]).toMatch(/^regwatch: .* \(\d+ issues?\):$/);
+      expect(lines[0]).not.toContain('\\x0a');
+      expect(lines.slice(1).every((l) => l.startsWith('  '))).toBe(true);
+    }
+  });
+
   it('colour only when forced (FORCE_COLOR) or on a terminal; NO_COLOR and pipes get none', async () => {
     const forced = await runCli(['check', '--allowlist', allowlist, 'evil.example/x:1'], {
       env: { FORCE_COLOR: '1' },
