@@ -8,6 +8,7 @@ import { compileAllowlist, parseAllowlist } from '../../lambdas/core/allowlist/i
 import { ingestPodEvents } from '../../lambdas/services/ingest.ts';
 import { jsonLines, runCli } from '../helpers/cli.ts';
 import { type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
+import { runningPod } from '../helpers/pod-events.ts';
 
 const CACHE = '444455556666.dkr.ecr.eu-central-1.amazonaws.com/docker-hub';
 const ALLOWLIST = `version: 1
@@ -21,15 +22,7 @@ rules:
 `;
 
 function pod(name: string, image: string) {
-  return {
-    cluster: 'prod',
-    observedAt: '2026-01-10T10:00:00Z',
-    reason: 'running',
-    pod: {
-      metadata: { name, namespace: 'shop', uid: `uid-${name}` },
-      spec: { containers: [{ name: 'app', image }] },
-    },
-  };
+  return runningPod({ name, image });
 }
 
 describe('regwatch inventory list --image for a pull-through cache repository', () => {

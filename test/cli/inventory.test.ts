@@ -12,6 +12,7 @@ import { compileAllowlist, parseAllowlist } from '../../lambdas/core/allowlist/i
 import { ingestPodEvents } from '../../lambdas/services/ingest.ts';
 import { jsonLines, runCli } from '../helpers/cli.ts';
 import { type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
+import { runningPod } from '../helpers/pod-events.ts';
 
 const ECR = '444455556666.dkr.ecr.eu-central-1.amazonaws.com';
 const DIGEST = `sha256:${'b'.repeat(64)}`;
@@ -25,18 +26,13 @@ rules:
 `;
 
 function pod(name: string, image: string, namespace = 'shop', cluster = 'prod') {
-  return {
+  return runningPod({
+    name,
+    image,
+    namespace,
     cluster,
-    observedAt: '2026-01-10T10:00:00Z',
-    reason: 'running',
-    pod: {
-      metadata: { name, namespace, uid: `uid-${name}` },
-      spec: { containers: [{ name: 'app', image }] },
-      status: {
-        containerStatuses: [{ name: 'app', imageID: `${image.split(':')[0]}@${DIGEST}` }],
-      },
-    },
-  };
+    imageID: `${image.split(':')[0]}@${DIGEST}`,
+  });
 }
 
 describe('regwatch inventory and allowlist what-if against local DynamoDB', () => {

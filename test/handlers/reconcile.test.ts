@@ -14,6 +14,7 @@ import type { AllowlistRule } from '../../lambdas/core/allowlist/schema.ts';
 import { classify } from '../../lambdas/handlers/edges/alerts.ts';
 import { ingestPodEvents } from '../../lambdas/services/ingest.ts';
 import { freshTables, type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
+import { runningPod } from '../helpers/pod-events.ts';
 import { lambdaContext, TEST_ENV } from './commons/lambda-context.ts';
 import { sqsRecord as makeSqsRecord } from './commons/sqs-record.ts';
 
@@ -41,15 +42,7 @@ let sent = 0;
 let seq = 0;
 
 function pod(cluster: string, name: string, image: string) {
-  return {
-    cluster,
-    observedAt: '2026-01-10T10:00:00Z',
-    reason: 'running',
-    pod: {
-      metadata: { name, namespace: 'ops', uid: `uid-${cluster}-${name}` },
-      spec: { containers: [{ name: 'app', image }] },
-    },
-  };
+  return runningPod({ cluster, name, image, namespace: 'ops', uid: `uid-${cluster}-${name}` });
 }
 
 /** An allowlist-table stream record as DynamoDB sends it (rule items carry `position`). */

@@ -21,6 +21,7 @@ import { ReconcileLoop } from '../../lambdas/services/reconcile-loop.ts';
 import { narrowChanges, reconcileStreamBatch } from '../../lambdas/services/reconcile-stream.ts';
 import { sendDueExpiryWarnings } from '../../lambdas/services/reconcile-warning.ts';
 import { freshTables, type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
+import { runningPod } from '../helpers/pod-events.ts';
 
 const ALLOWLIST = `version: 1
 rules:
@@ -34,15 +35,7 @@ rules:
 const doc = parseAllowlist(ALLOWLIST);
 
 function pod(cluster: string, name: string, image: string) {
-  return {
-    cluster,
-    observedAt: '2026-01-10T10:00:00Z',
-    reason: 'running',
-    pod: {
-      metadata: { name, namespace: 'ops', uid: `uid-${cluster}-${name}` },
-      spec: { containers: [{ name: 'app', image }] },
-    },
-  };
+  return runningPod({ cluster, name, image, namespace: 'ops', uid: `uid-${cluster}-${name}` });
 }
 
 let dynamo: LocalDynamo;

@@ -8,6 +8,7 @@ import {
   scheduledReconcile,
 } from '../../lambdas/services/reconcile-schedule.ts';
 import { freshTables, type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
+import { runningPod } from '../helpers/pod-events.ts';
 
 const ALLOWLIST = `version: 1
 rules:
@@ -23,15 +24,7 @@ rules:
 `;
 
 function pod(name: string, image: string) {
-  return {
-    cluster: 'prod',
-    observedAt: '2026-01-10T10:00:00Z',
-    reason: 'running',
-    pod: {
-      metadata: { name, namespace: 'shop', uid: `uid-${name}` },
-      spec: { containers: [{ name: 'app', image }] },
-    },
-  };
+  return runningPod({ name, image });
 }
 
 describe('scheduledReconcile (the reconcile Lambda) on dynalite', () => {
