@@ -11,40 +11,12 @@ import { ValidationError } from '../../lambdas/core/errors.ts';
 import { ingestPodEvents } from '../../lambdas/services/ingest.ts';
 import type { IngestDeps, InventoryIngestPort } from '../../lambdas/services/ports.ts';
 import { freshTables, type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
+import { deploymentPod } from '../helpers/pod-events.ts';
 
 const decider = compileAllowlist(
   parseAllowlist('version: 1\nrules:\n  - id: good\n    registry: good.example.com\n'),
 );
 const NOW = new Date('2026-01-10T12:00:00Z');
-
-function podEvent(opts: {
-  pod: string;
-  deployment: string;
-  image: string;
-  reason?: string;
-  resyncId?: string;
-  at?: string;
-}): Record<string, unknown> {
-  return {
-    cluster: 'prod',
-    observedAt: opts.at ?? '2026-01-10T10:00:00Z',
-    reason: opts.reason ?? 'running',
-    ...(opts.resyncId ? { resyncId: opts.resyncId } : {}),
-    pod: {
-      metadata: {
-        name: opts.pod,
-        namespace: 'shop',
-        uid: `uid-${opts.pod}`,
-        labels: { 'pod-template-hash': '5f6c7d8e9' },
-        ownerReferences: [
-          { kind: 'ReplicaSet', name: `${opts.deployment}-5f6c7d8e9`, controller: true },
-        ],
-      },
-      spec: { containers: [{ name: 'app', image: opts.image }] },
-      status: { containerStatuses: [{ name: 'app' }] },
-    },
-  };
-}
 
 describe('ingest keeps the inventory through per-workload lanes', () => {
   let dynamo: LocalDynamo;
@@ -83,20 +55,20 @@ describe('ingest keeps the inventory through per-workload lanes', () => {
     // goes; the other workloads interleave
     const { tables, deps } = await setup();
     const others = Array.from({ length: 12 }, (_, i) =>
-      podEvent({ pod: `o${i}-1`, deployment: `other-${i}`, image: 'evil.example.com/o:1' }),
+      deploymentPod({ pod: `o${i}-1`, deployment: `other-${i}`, image: 'evil.example.com/o:1' }),
     );
     const batch = [
-      podEvent({ pod: 'web-1', deployment: 'web', image: 'evil.example.com/web:1' }),
+      deploymentPod({ pod: 'web-1', deployment: 'web', image: 'evil.example.com/web:1' }),
       ...others.slice(0, 4),
-      podEvent({ pod: 'web-2', deployment: 'web', image: 'evil.example.com/web:1' }),
+      deploymentPod({ pod: 'web-2', deployment: 'web', image: 'evil.example.com/web:1' }),
       ...others.slice(4, 8),
-      podEvent({
+      deploymentPod({
         pod: 'web-1',
         deployment: 'web',
         image: 'evil.example.com/web:2',
         at: '2026-01-10T10:01:00Z',
       }),
-      podEvent({
+      deploymentPod({
         pod: 'web-2',
         deployment: 'web',
         image: 'evil.example.com/web:1',
@@ -138,15 +110,15 @@ describe('ingest keeps the inventory through per-workload lanes', () => {
     const names = Array.from({ length: 8 }, (_, i) => `p-${i}`);
     await ingestPodEvents(
       [
-        podEvent({ pod: 'gone-1', deployment: 'gone', image: 'evil.example.com/g:1' }),
+        deploymentPod({ pod: 'gone-1', deployment: 'gone', image: 'evil.example.com/g:1' }),
         ...names.map((d) =>
-          podEvent({ pod: `${d}-1`, deployment: d, image: 'evil.example.com/p:1' }),
+          deploymentPod({ pod: `${d}-1`, deployment: d, image: 'evil.example.com/p:1' }),
         ),
       ],
       deps,
     );
     const pass = names.map((d) =>
-      podEvent({
+      deploymentPod({
         pod: `${d}-1`,
         deployment: d,
         image: 'evil.example.com/p:1',
@@ -196,9 +168,9 @@ describe('ingest keeps the inventory through per-workload lanes', () => {
     );
     const batch = [
       ...Array.from({ length: 4 }, (_, i) =>
-        podEvent({ pod: `a${i}-1`, deployment: `a-${i}`, image: 'evil.example.com/a:1' }),
+        deploymentPod({ pod: `a${i}-1`, deployment: `a-${i}`, image: 'evil.example.com/a:1' }),
       ),
-      podEvent({ pod: 'broken-1', deployment: 'broken', image: 'evil.example.com/b:1' }),
+      deploymentPod({ pod: 'broken-1', deployment: 'broken', image: 'evil.example.com/b:1' }),
     ];
 
     // Act
@@ -228,9 +200,9 @@ describe('ingest keeps the inventory through per-workload lanes', () => {
       }),
     );
     const batch = [
-      podEvent({ pod: 'refused-1', deployment: 'refused', image: 'evil.example.com/x:1' }),
+      deploymentPod({ pod: 'refused-1', deployment: 'refused', image: 'evil.example.com/x:1' }),
       42,
-      podEvent({ pod: 'y-1', deployment: 'y', image: 'evil.example.com/y:1' }),
+      deploymentPod({ pod: 'y-1', deployment: 'y', image: 'evil.example.com/y:1' }),
       { cluster: 'prod', reason: 'running' },
     ];
 

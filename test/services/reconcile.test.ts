@@ -12,6 +12,7 @@ import {
   reconcileDigest,
 } from '../../lambdas/services/reconcile.ts';
 import { freshTables, type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
+import { type DeploymentPod, deploymentPod as podOfDeployment } from '../helpers/pod-events.ts';
 
 const ECR = '444455556666.dkr.ecr.eu-central-1.amazonaws.com';
 const BASE = `version: 1
@@ -24,42 +25,12 @@ rules:
 `;
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
 
-function deploymentPod(opts: {
-  pod: string;
-  image: string;
-  digest?: string;
-  reason?: string;
-  resyncId?: string;
-  at?: string;
-  deployment?: string;
-}): Record<string, unknown> {
-  const deployment = opts.deployment ?? 'web';
-  return {
-    cluster: 'prod',
-    observedAt: opts.at ?? '2026-01-10T10:00:00Z',
-    reason: opts.reason ?? 'running',
-    ...(opts.resyncId ? { resyncId: opts.resyncId } : {}),
-    pod: {
-      metadata: {
-        name: opts.pod,
-        namespace: 'shop',
-        uid: `uid-${opts.pod}`,
-        labels: { 'pod-template-hash': '7d9f8b6c5' },
-        ownerReferences: [
-          { kind: 'ReplicaSet', name: `${deployment}-7d9f8b6c5`, controller: true },
-        ],
-      },
-      spec: { containers: [{ name: 'app', image: opts.image }] },
-      status: {
-        containerStatuses: [
-          {
-            name: 'app',
-            imageID: `${opts.image.split(/[:@]/)[0]}@${opts.digest ?? digest('a')}`,
-          },
-        ],
-      },
-    },
-  };
+function deploymentPod(opts: DeploymentPod & { digest?: string }): Record<string, unknown> {
+  const { digest: d, ...rest } = opts;
+  return podOfDeployment({
+    ...rest,
+    imageID: `${opts.image.split(/[:@]/)[0]}@${d ?? digest('a')}`,
+  });
 }
 
 function auditDeployment(opts: {
