@@ -19,12 +19,20 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { FindingsStore } from '../lambdas/adapters/dynamodb/findings.ts';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { localDynamoClient } from '../lambdas/adapters/dynamodb/embedded.ts';
+import { documentClient } from '../lambdas/adapters/dynamodb/index.ts';
 import { InventoryStore } from '../lambdas/adapters/dynamodb/inventory.ts';
 import { LocalInventoryStore } from '../lambdas/adapters/dynamodb/inventory-local.ts';
-import { compileAllowlist, parseAllowlist } from '../lambdas/core/allowlist/index.ts';
-import type { Decider } from '../lambdas/core/evaluate.ts';
+import {
+  type AllowlistDocument,
+  compileAllowlist,
+  parseAllowlist,
+} from '../lambdas/core/allowlist/index.ts';
 import type { FindingCandidate, UpsertResult } from '../lambdas/core/types.ts';
+import { loadConfig } from '../lambdas/handlers/commons/config.ts';
+import { FUNCTION_CONFIG } from '../lambdas/handlers/compose/config.ts';
+import { buildIngestDeps } from '../lambdas/handlers/compose/ingest.ts';
 import { podEventsEdge } from '../lambdas/handlers/edges/pod-events.ts';
 import { startLocal } from '../lambdas/local/app.ts';
 import type { LocalPipeline } from '../lambdas/local/routes.ts';
@@ -40,6 +48,8 @@ const BATCH = 100;
 const EVENTS = 3000;
 const LATENCY_SAMPLES = 400;
 const INVENTORY_EVENTS = 1000;
+/** Alternating rounds per inventory pair: the median of 5 damps a shared machine's swings. */
+const INVENTORY_ROUNDS = 5;
 
 /** A realistic mix: most images allowed, some from untrusted sources or unpinned in prod. */
 const IMAGES = [
@@ -152,6 +162,19 @@ function memoryFindings(): IngestDeps['findings'] {
   };
 }
 
+/** A document client whose every request first waits `ms` (a network round trip). */
+function delayedClient(endpoint: string, ms: number): DynamoDBDocumentClient {
+  const client = localDynamoClient(endpoint);
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      await sleep(ms);
+      return next(args);
+    },
+    { step: 'initialize', name: 'benchRoundTrip' },
+  );
+  return documentClient(client);
+}
+
 /** Which Inventory adapter a bench server keeps (or none). */
 type InventoryMode = 'none' | 'conditional' | 'local';
 
@@ -162,12 +185,14 @@ const MODE_LABEL: Record<Exclude<InventoryMode, 'none'>, string> = {
 
 /**
  * Servers on one dynalite, each keeping the inventory through one adapter or none; the same
- * path otherwise. With `roundTripMs`, every DynamoDB request waits that long first: a network
+ * path otherwise: the ingest dependencies come from the composition root (`buildIngestDeps`,
+ * as `regwatch local` and the Lambdas build them: the cached allowlist from its table, the
+ * Images table as the images port, no signature verifier), with `INVENTORY_TABLE` set or not. With `roundTripMs`, every DynamoDB request waits that long first: a network
  * round trip, as on AWS, where a Lambda waits on its requests rather than computing (dynalite
  * in-process is CPU-bound instead, so overlapping requests gains little there).
  */
 export async function inventoryVersus(
-  decider: Decider,
+  document: AllowlistDocument,
   {
     roundTripMs = 0,
     count = INVENTORY_EVENTS,
@@ -175,31 +200,32 @@ export async function inventoryVersus(
   } = {},
 ): Promise<BenchResult[]> {
   const dynamo = await startDynalite();
-  const doc =
-    roundTripMs > 0
-      ? ({
-          send: async (command: Parameters<typeof dynamo.doc.send>[0]) => {
-            await sleep(roundTripMs);
-            return dynamo.doc.send(command);
-          },
-        } as unknown as typeof dynamo.doc)
-      : dynamo.doc;
+  // The round trip as a middleware of a client of its own, so the stores see a real
+  // document client (the composition root wraps nothing else).
+  const doc = roundTripMs > 0 ? delayedClient(dynamo.endpoint, roundTripMs) : dynamo.doc;
   const where = roundTripMs > 0 ? `, ${roundTripMs} ms round trip` : '';
   const servers: ReturnType<typeof createIngestServer>[] = [];
   const serve = async (mode: InventoryMode): Promise<string> => {
     const names = await freshTables(dynamo);
-    const findings = new FindingsStore(doc, names.findings);
     const inventory =
       mode === 'local'
         ? await LocalInventoryStore.load(doc, names.inventory)
-        : new InventoryStore(doc, names.inventory);
-    const deps: IngestDeps = {
-      allowlist: { current: async () => decider },
-      findings,
-      clock: () => new Date(),
-      minAlertSeverity: 'low',
-      ...(mode === 'none' ? {} : { inventory: { store: inventory, findings } }),
-    };
+        : mode === 'conditional'
+          ? new InventoryStore(doc, names.inventory)
+          : undefined;
+    const { deps, tables } = buildIngestDeps(
+      loadConfig(FUNCTION_CONFIG['pod-events'], {
+        FINDINGS_TABLE: names.findings,
+        ALLOWLIST_TABLE: names.allowlist,
+        IMAGES_TABLE: names.images,
+        ...(mode === 'none' ? {} : { INVENTORY_TABLE: names.inventory }),
+        VULNERABLE_SEVERITY_THRESHOLD: 'critical',
+        FINDINGS_TTL_DAYS: '0',
+        MIN_ALERT_SEVERITY: 'low',
+      }),
+      { client: doc, signatures: null, allowlistTtlMs: 2000, ...(inventory ? { inventory } : {}) },
+    );
+    await tables.allowlist.applyDiff(document);
     const server = createIngestServer({
       ingest: deps,
       edges: { podEvents: podEventsEdge(deps) },
@@ -226,7 +252,7 @@ export async function inventoryVersus(
     for (const mode of urls.keys()) await rate(mode, `warm-${mode}`);
     const fresh = new Map<InventoryMode, number[]>([...urls.keys()].map((m) => [m, []]));
     const repeat = new Map<InventoryMode, number[]>([...urls.keys()].map((m) => [m, []]));
-    for (let r = 0; r < 3; r++) {
+    for (let r = 0; r < INVENTORY_ROUNDS; r++) {
       // New workloads each round (fresh pod names), then the same events again: repeats.
       for (const mode of urls.keys()) fresh.get(mode)?.push(await rate(mode, `new-${r}`, 'new'));
       for (const mode of urls.keys())
@@ -256,7 +282,7 @@ export async function inventoryVersus(
         median(fresh.get(mode) ?? []),
         'events/s',
         without(fresh),
-        `${count} pod events (2 containers) per round, each a new workload; median of 3 alternating rounds; target ≥ 0.7x`,
+        `${count} pod events (2 containers) per round, each a new workload; median of ${INVENTORY_ROUNDS} alternating rounds; ingest wired by the composition root (images port included); target ≥ 0.7x`,
       ),
       versus(
         `HTTP → dynalite with the inventory, repeats${where}: ${MODE_LABEL[mode]}`,
@@ -269,12 +295,14 @@ export async function inventoryVersus(
     ]);
   } finally {
     for (const server of servers) await closeServer(server);
+    if (doc !== dynamo.doc) doc.destroy();
     await dynamo.stop();
   }
 }
 
 export async function run(): Promise<BenchResult[]> {
-  const decider = compileAllowlist(parseAllowlist(readFileSync(ALLOWLIST, 'utf8'), ALLOWLIST));
+  const document = parseAllowlist(readFileSync(ALLOWLIST, 'utf8'), ALLOWLIST);
+  const decider = compileAllowlist(document);
   const memoryDeps: IngestDeps = {
     allowlist: { current: async () => decider },
     findings: memoryFindings(),
@@ -330,9 +358,9 @@ export async function run(): Promise<BenchResult[]> {
     const storedLat = await latencies(local.url, single('lat-d'));
 
     const inventory = [
-      ...(await inventoryVersus(decider)),
+      ...(await inventoryVersus(document)),
       // A round trip matters on AWS, where only the conditional adapter runs.
-      ...(await inventoryVersus(decider, { roundTripMs: 5, count: 300, modes: ['conditional'] })),
+      ...(await inventoryVersus(document, { roundTripMs: 5, count: 300, modes: ['conditional'] })),
     ];
     return [
       ...inventory,
