@@ -1,7 +1,6 @@
 /**
- * Issue 11 benches, each a ratio measured in the same run on dynalite:
- *  - local ingest with the inventory kept vs without it (target ≥ 0.7×): the same forwarder
- *    pod events through `ingestPodEvents`, one pipeline writing the inventory, one not;
+ * Issue 11 benches, each a ratio measured in the same run on dynalite (ingest with the
+ * inventory vs without is `bench/ingest.ts`, over the HTTP path local mode serves):
  *  - a full reconciliation of N inventory entries (default 100,000) of a healthy system (no
  *    verdict changes) vs a bare paginated Scan of the same table (target ≤ 3× the Scan's time);
  *  - a one-rule change (a rule for one exact registry host) re-judging only the entries of
@@ -10,19 +9,17 @@
  * Run: npx node bench/reconcile.ts  (REGWATCH_BENCH_ENTRIES=20000 for a quicker run)
  */
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { type RegwatchTables, regwatchTables } from '../lambdas/adapters/dynamodb/index.ts';
+import { regwatchTables } from '../lambdas/adapters/dynamodb/index.ts';
 import { compileAllowlist, parseAllowlist } from '../lambdas/core/allowlist/index.ts';
 import type { AllowlistRule } from '../lambdas/core/allowlist/schema.ts';
 import type { InventoryEntry } from '../lambdas/core/inventory.ts';
-import { ingestPodEvents } from '../lambdas/services/ingest.ts';
-import type { IngestDeps } from '../lambdas/services/ports.ts';
 import {
   type ReconcileDeps,
   reconcileAll,
   reconcileChange,
 } from '../lambdas/services/reconcile.ts';
 import { freshTables, startDynalite } from '../test/helpers/dynalite.ts';
-import { type BenchResult, median, report, versus } from './lib.ts';
+import { type BenchResult, report } from './lib.ts';
 
 const ALLOWLIST = parseAllowlist(`version: 1
 rules:
@@ -41,41 +38,6 @@ const IMAGES = [
   'redis:7.2.4',
 ];
 const NOW = new Date('2026-01-10T12:00:00Z');
-
-function podEvents(count: number, tag: string): unknown[] {
-  return Array.from({ length: count }, (_, i) => {
-    const image = IMAGES[i % IMAGES.length] as string;
-    return {
-      cluster: 'bench',
-      observedAt: '2026-01-10T10:00:00Z',
-      reason: 'running',
-      pod: {
-        metadata: { name: `${tag}-${i}`, namespace: `ns-${i % 20}`, uid: `${tag}-uid-${i}` },
-        spec: { containers: [{ name: 'app', image }] },
-        status: {
-          containerStatuses: [
-            { name: 'app', imageID: `x@sha256:${String(i % 1000).padStart(64, 'a')}` },
-          ],
-        },
-      },
-    };
-  });
-}
-
-async function ingestRate(tables: RegwatchTables, withInventory: boolean, events: unknown[]) {
-  const decider = compileAllowlist(ALLOWLIST);
-  const deps: IngestDeps = {
-    allowlist: { current: async () => decider },
-    findings: tables.findings,
-    clock: () => NOW,
-    minAlertSeverity: 'low',
-    ...(withInventory ? { inventory: { store: tables.inventory, findings: tables.findings } } : {}),
-  };
-  const start = performance.now();
-  for (let i = 0; i < events.length; i += 100)
-    await ingestPodEvents(events.slice(i, i + 100), deps);
-  return (events.length * 1000) / (performance.now() - start);
-}
 
 /** Entries judged already (a healthy system): the sweep finds nothing to change. */
 function entries(count: number): InventoryEntry[] {
@@ -109,45 +71,7 @@ export async function run(): Promise<BenchResult[]> {
   const dynamo = await startDynalite();
   const results: BenchResult[] = [];
   try {
-    // 1. Ingest with and without the inventory (alternating, median of 3 each).
-    const events = podEvents(1500, 'e');
-    const withRates: number[] = [];
-    const withoutRates: number[] = [];
-    for (let r = 0; r < 3; r++) {
-      withoutRates.push(
-        await ingestRate(regwatchTables(dynamo.doc, await freshTables(dynamo)), false, events),
-      );
-      withRates.push(
-        await ingestRate(regwatchTables(dynamo.doc, await freshTables(dynamo)), true, events),
-      );
-    }
-    // Steady state: the same events again (repeats: nothing new to store on either side).
-    const steadyWith = regwatchTables(dynamo.doc, await freshTables(dynamo));
-    const steadyWithout = regwatchTables(dynamo.doc, await freshTables(dynamo));
-    await ingestRate(steadyWith, true, events);
-    await ingestRate(steadyWithout, false, events);
-    results.push(
-      versus(
-        'ingest with inventory, repeats',
-        await ingestRate(steadyWith, true, events),
-        'events/s',
-        { name: 'without inventory', value: await ingestRate(steadyWithout, false, events) },
-      ),
-    );
-    results.push(
-      versus(
-        'ingest with inventory',
-        median(withRates),
-        'events/s',
-        {
-          name: 'without inventory',
-          value: median(withoutRates),
-        },
-        'every event a new workload; target ≥ 0.7x',
-      ),
-    );
-
-    // 2. Full reconciliation vs a bare paginated Scan of the same table.
+    // 1. Full reconciliation vs a bare paginated Scan of the same table.
     const n = Number(process.env.REGWATCH_BENCH_ENTRIES ?? 100_000);
     const tables = regwatchTables(dynamo.doc, await freshTables(dynamo));
     await tables.inventory.importEntries(entries(n));
@@ -185,7 +109,7 @@ export async function run(): Promise<BenchResult[]> {
       note: `${full.judged} judged, ${full.changed} changed; target ≤ 3x the Scan's time`,
     });
 
-    // 3. One rule for one exact host changes (its text, not its verdicts): only that host's
+    // 2. One rule for one exact host changes (its text, not its verdicts): only that host's
     // entries are re-judged, through the registry index, against the full pass's N.
     const k8s = ALLOWLIST.rules.find((r) => r.id === 'k8s') as AllowlistRule;
     const edited: AllowlistRule = { ...k8s, reason: 'reviewed' };
