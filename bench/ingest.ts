@@ -264,6 +264,10 @@ export async function inventoryVersus(
     });
     const cpuOf = (kind: string, mode: InventoryMode) =>
       median(cpuRates.get(`${kind}:${mode}`) ?? []);
+    // The target is local ingest's (local mode's adapter), and the AWS-like round-trip rows';
+    // the conditional adapter on in-process dynalite is there for scale.
+    const target = (mode: Exclude<InventoryMode, 'none'>) =>
+      mode === 'local' || roundTripMs > 0 ? 'target ≥ 0.7x' : 'for scale (no target)';
     const cpuRows = (mode: Exclude<InventoryMode, 'none'>) =>
       roundTripMs > 0
         ? []
@@ -273,7 +277,7 @@ export async function inventoryVersus(
               cpuOf(kind, mode),
               'events/CPU-s',
               { name: 'without the inventory', value: cpuOf(kind, 'none') },
-              'the same rounds, events per second of this process’s CPU time (dynalite included); target ≥ 0.7x',
+              `the same rounds, events per second of this process’s CPU time (dynalite included); ${target(mode)}`,
             ),
           );
     return modes.flatMap((mode) => [
@@ -282,14 +286,14 @@ export async function inventoryVersus(
         median(fresh.get(mode) ?? []),
         'events/s',
         without(fresh),
-        `${count} pod events (2 containers) per round, each a new workload; median of ${INVENTORY_ROUNDS} alternating rounds; ingest wired by the composition root (images port included); target ≥ 0.7x`,
+        `${count} pod events (2 containers) per round, each a new workload; median of ${INVENTORY_ROUNDS} alternating rounds; ingest wired by the composition root (images port included); ${target(mode)}`,
       ),
       versus(
         `HTTP → dynalite with the inventory, repeats${where}: ${MODE_LABEL[mode]}`,
         median(repeat.get(mode) ?? []),
         'events/s',
         without(repeat),
-        'the same events again (nothing new to store); target ≥ 0.7x',
+        `the same events again (nothing new to store); ${target(mode)}`,
       ),
       ...cpuRows(mode),
     ]);
