@@ -138,6 +138,15 @@ function violationsOf(decision: Decision): JudgedViolation[] {
   return decision.violations.map((v) => ({ rule: v.rule, severity: v.severity }));
 }
 
+/**
+ * The registry host an entry is filed under (the `byRegistry` index): the host it is judged
+ * as, so the upstream of a pull-through-cache name. It follows the allowlist's
+ * `pullThroughCache`, so every sighting and every re-judgement sets it again.
+ */
+export function judgedRegistry(d: Pick<Decision, 'judged' | 'reference'>): string | null {
+  return (d.judged ?? d.reference)?.domain.toLowerCase() ?? null;
+}
+
 function freshEntry(obs: PodObservation, c: ContainerImage, d: Decision): InventoryEntry {
   return {
     cluster: obs.cluster,
@@ -148,7 +157,7 @@ function freshEntry(obs: PodObservation, c: ContainerImage, d: Decision): Invent
     image: c.image,
     reference: d.reference?.string ?? null,
     repository: d.reference?.name ?? null,
-    registry: (d.judged ?? d.reference)?.domain.toLowerCase() ?? null,
+    registry: judgedRegistry(d),
     digests: [],
     sources: [],
     firstSeen: obs.observedAt,
@@ -177,6 +186,8 @@ function sighted(
   if (digest && (latest || !base.digests.includes(digest))) {
     base.digests = [...base.digests.filter((x) => x !== digest), digest].slice(-MAX_DIGESTS);
   }
+  // Judged by the allowlist in force now: a `pullThroughCache` change moves it to its new host.
+  base.registry = judgedRegistry(d);
   if (latest) {
     base.image = c.image;
     base.containerKind = c.kind;

@@ -10,7 +10,12 @@ import type { AppliedPlan, InventoryPage, StoredEntry } from '../adapters/dynamo
 import { type AllowlistRule, DEFAULT_SEVERITIES, ruleTarget } from '../core/allowlist/schema.ts';
 import type { Decider } from '../core/evaluate.ts';
 import { fingerprint } from '../core/fingerprint.ts';
-import type { InventoryEntry, JudgedViolation, Removal } from '../core/inventory.ts';
+import {
+  type InventoryEntry,
+  type JudgedViolation,
+  judgedRegistry,
+  type Removal,
+} from '../core/inventory.ts';
 import { vulnerabilityVerdict } from '../core/registry/vulnerability.ts';
 import {
   type AutoResolutionReason,
@@ -38,10 +43,16 @@ export interface InventoryPort {
     workload: InventoryEntry['workload'],
     key: Pick<InventoryEntry, 'container' | 'reference' | 'image'>,
   ): Promise<StoredEntry | undefined>;
+  /**
+   * Records a verdict on the entry at `rev` (false when it changed meanwhile); with
+   * `registry` (not undefined), also the host it is now judged as (after a
+   * `pullThroughCache` change).
+   */
   setViolations(
     entry: InventoryEntry,
     rev: number,
     violations: readonly JudgedViolation[],
+    registry?: string | null,
   ): Promise<boolean>;
 }
 
@@ -146,7 +157,12 @@ export async function judgeEntry(
   deps: Pick<ReconcileDeps, 'images' | 'vulnerableThreshold'>,
   now: Date,
   imageCache?: Map<string, ImageRecord | undefined>,
-): Promise<{ violations: Violation[]; matchedRule: string | null; digest: string | null }> {
+): Promise<{
+  violations: Violation[];
+  matchedRule: string | null;
+  digest: string | null;
+  registry: string | null;
+}> {
   const decision = decider.decide(
     entry.image,
     { cluster: entry.cluster, namespace: entry.namespace },
@@ -164,7 +180,12 @@ export async function judgeEntry(
     const verdict = record ? scanVerdict(record, deps.vulnerableThreshold) : null;
     if (verdict) violations.push(verdict);
   }
-  return { violations, matchedRule: decision.matchedRule, digest };
+  return {
+    violations,
+    matchedRule: decision.matchedRule,
+    digest,
+    registry: judgedRegistry(decision),
+  };
 }
 
 function candidateFor(
@@ -225,7 +246,10 @@ export async function rejudgeEntry(
       rule: v.rule,
       severity: v.severity,
     }));
-    if (sameVerdict(entry.violations, next)) return;
+    // The host it is filed under follows `pullThroughCache`, or a later one-rule change
+    // for the new host would not find it.
+    const moved = verdict.registry !== entry.registry;
+    if (sameVerdict(entry.violations, next) && !moved) return;
     for (const violation of verdict.violations) {
       if (entry.violations.some((v) => v.rule === violation.rule)) continue;
       const candidate = candidateFor(
@@ -249,7 +273,9 @@ export async function rejudgeEntry(
       if (await deps.findings.autoResolve(entryFingerprint(entry, old.rule), 'now-allowed', now))
         report.resolved['now-allowed']++;
     }
-    if (await deps.inventory.setViolations(entry, rev, next)) {
+    if (
+      await deps.inventory.setViolations(entry, rev, next, moved ? verdict.registry : undefined)
+    ) {
       report.changed++;
       return;
     }

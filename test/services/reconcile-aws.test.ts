@@ -90,7 +90,7 @@ function deps(limits: { clusterNames?: number } = {}): FanOutDeps & {
       query: (f) => counted(`query:${JSON.stringify(f)}`, inv.query(f)),
       byRegistry: (h) => counted(`registry:${h}`, inv.byRegistry(h)),
       get: (c, n, w, k) => inv.get(c, n, w, k),
-      setViolations: (e, r, v) => inv.setViolations(e, r, v),
+      setViolations: (e, r, v, g) => inv.setViolations(e, r, v, g),
       clusterPage: (c, next, limit) => {
         reads.push(`cluster:${c}`);
         return inv.clusterPage(c, next, limit);

@@ -116,7 +116,7 @@ describe('scheduledReconcile (the reconcile Lambda) on dynalite', () => {
         query: (f) => inv.query(f),
         byRegistry: (h) => inv.byRegistry(h),
         get: (c, n, w, k) => inv.get(c, n, w, k),
-        setViolations: (e, r, v) => inv.setViolations(e, r, v),
+        setViolations: (e, r, v, g) => inv.setViolations(e, r, v, g),
         getMeta: (name) => inv.getMeta(name),
         putMeta: (name, value) => inv.putMeta(name, value),
       },

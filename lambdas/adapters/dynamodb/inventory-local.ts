@@ -179,16 +179,19 @@ export class LocalInventoryStore extends InventoryStore {
     entry: InventoryEntry,
     rev: number,
     violations: readonly JudgedViolation[],
+    registry?: string | null,
   ): Promise<boolean> {
     const index = this.#index;
     if (!index) {
       await this.flush();
-      return super.setViolations(entry, rev, violations);
+      return super.setViolations(entry, rev, violations, registry);
     }
     const current = index.get(workloadKey(entry.cluster, entry.namespace, entry.workload));
     const now = current?.get(entryKey(entry))?.stored;
     if (!now || now.rev !== rev) return false;
-    this.#write({ entry: { ...now.entry, violations: [...violations] }, rev: rev + 1 });
+    const next = { ...now.entry, violations: [...violations] };
+    if (registry !== undefined) next.registry = registry;
+    this.#write({ entry: next, rev: rev + 1 });
     await this.flush();
     return true;
   }

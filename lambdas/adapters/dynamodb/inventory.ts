@@ -512,7 +512,29 @@ export class InventoryStore {
     entry: InventoryEntry,
     rev: number,
     violations: readonly JudgedViolation[],
+    registry?: string | null,
   ): Promise<boolean> {
+    // Empty values are no attribute, as `toItem` writes them; the host is also the
+    // `byRegistry` key.
+    const set = ['#rev = :next'];
+    const remove: string[] = [];
+    const names: Record<string, string> = { '#rev': 'rev' };
+    const values: Record<string, unknown> = { ':rev': rev, ':next': rev + 1 };
+    if (violations.length === 0) remove.push('#v');
+    else {
+      set.push('#v = :v');
+      values[':v'] = violations;
+    }
+    names['#v'] = 'violations';
+    if (registry !== undefined) {
+      names['#g'] = 'registry';
+      names['#gk'] = 'registryKey';
+      if (registry === null) remove.push('#g', '#gk');
+      else {
+        set.push('#g = :g', '#gk = :g');
+        values[':g'] = registry;
+      }
+    }
     try {
       await this.#doc.send(
         new UpdateCommand({
@@ -521,18 +543,10 @@ export class InventoryStore {
             workloadKey: workloadKey(entry.cluster, entry.namespace, entry.workload),
             entryKey: entryKey(entry),
           },
-          // An empty verdict is no attribute, as `toItem` writes it.
-          ...(violations.length === 0
-            ? {
-                UpdateExpression: 'SET #rev = :next REMOVE #v',
-                ExpressionAttributeValues: { ':rev': rev, ':next': rev + 1 },
-              }
-            : {
-                UpdateExpression: 'SET #v = :v, #rev = :next',
-                ExpressionAttributeValues: { ':v': violations, ':rev': rev, ':next': rev + 1 },
-              }),
+          UpdateExpression: `SET ${set.join(', ')}${remove.length > 0 ? ` REMOVE ${remove.join(', ')}` : ''}`,
           ConditionExpression: '#rev = :rev',
-          ExpressionAttributeNames: { '#v': 'violations', '#rev': 'rev' },
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
         }),
       );
       this.#cache.outdate(workloadKey(entry.cluster, entry.namespace, entry.workload));
