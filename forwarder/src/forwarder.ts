@@ -221,6 +221,16 @@ export async function startForwarder(deps: ForwarderDeps): Promise<Forwarder> {
           // The pass is complete once all of its events have left the buffer, none lost.
           while (!stopping && buffer.holdsUpTo(lastSeq)) await sleep(50);
           if (stopping) return;
+          // The marker means "every pod of the cluster was in this pass": a forwarder told to
+          // watch some namespaces cannot say that, and a server would prune what it never saw
+          // (another forwarder's namespaces, or ones dropped from REGWATCH_NAMESPACES).
+          if (config.namespaces.length > 0) {
+            logger.info(
+              'resync pass sent; no resync-complete: this forwarder watches only some namespaces',
+              { resyncId, namespaces: config.namespaces },
+            );
+            return;
+          }
           if (!complete || !watcher.ready || metrics.droppedTotal !== droppedBefore) {
             logger.warn(
               'resync pass incomplete (events lost or not watching); no resync-complete',

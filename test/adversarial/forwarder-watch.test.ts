@@ -20,6 +20,7 @@ let sink: FakeSink;
 let kubeconfig: string;
 let fwd: Forwarder | null = null;
 let ns = 0;
+const owned: FakeApiServer[] = [];
 
 beforeAll(async () => {
   api = await new FakeApiServer().start();
@@ -35,7 +36,11 @@ afterAll(async () => {
 afterEach(async () => {
   await fwd?.shutdown();
   fwd = null;
+  for (const own of owned.splice(0)) await own.close();
   sink.recover();
+  // What one test's forwarder sent is not another test's to see.
+  sink.all.length = 0;
+  sink.accepted.length = 0;
   api.junkListItems.length = 0;
 });
 
@@ -64,6 +69,27 @@ async function start(
   });
   await eventually(() => fwd?.ready() === true && api.openWatches > 0);
   return { namespace, fwd, log };
+}
+
+/**
+ * A forwarder over every namespace (only such a pass is a pass over the cluster, so only it
+ * sends `resync-complete`), on an API server of its own so other tests' pods stay out.
+ */
+async function startClusterWide() {
+  const own = await new FakeApiServer().start();
+  owned.push(own);
+  const log = memoryLogger();
+  fwd = await startForwarder({
+    config: testConfig({ cluster: 'kind-adv', sink: sink.url, kubeconfig: own.writeKubeconfig() }),
+    logger: log.logger,
+    watch: {
+      restartBaseMs: 20,
+      restartMaxMs: 100,
+      reconnectDelay: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 20))),
+    },
+  });
+  await eventually(() => fwd?.ready() === true && own.openWatches > 0);
+  return { api: own, namespace: `adv${++ns}`, fwd, log };
 }
 
 const countOf = (key: string) => sink.keys().filter((k) => k === key).length;
@@ -181,7 +207,7 @@ describe('forwarder pod lifecycle events', () => {
 
   it('ends a resync pass with resync-complete carrying the resyncId of every resync event of it', async () => {
     // Prepare
-    const { namespace, fwd } = await start();
+    const { api, namespace, fwd } = await startClusterWide();
     for (const name of ['r1', 'r2', 'r3']) api.createPod(namespace, name);
     await sink.until(() => countOf(`${namespace}/r3:added`) === 1);
 
@@ -215,7 +241,7 @@ describe('forwarder pod lifecycle events', () => {
 
   it('sends no resync-complete for a pass that lost events', async () => {
     // Prepare
-    const { namespace, fwd, log } = await start();
+    const { api, namespace, fwd, log } = await startClusterWide();
     api.createPod(namespace, 'lost');
     await sink.until(() => countOf(`${namespace}/lost:added`) === 1);
     sink.mode = 'reject';
@@ -227,12 +253,32 @@ describe('forwarder pod lifecycle events', () => {
     // Assess
     expect(await counter(fwd.metrics.dropped, { cause: 'rejected' })).toBe(1);
     expect(sink.all.some((e) => e.reason === 'resync-complete')).toBe(false);
-    expect(log.lines().some((l) => String(l.msg).includes('no resync-complete'))).toBe(true);
+    expect(log.lines().some((l) => String(l.msg).includes('resync pass incomplete'))).toBe(true);
+  });
+
+  it('sends no resync-complete from a forwarder that watches only some namespaces', async () => {
+    // Prepare: the marker would tell the server every pod of the cluster was in the pass.
+    const { namespace, fwd, log } = await start();
+    api.createPod(namespace, 'scoped');
+    await sink.until(() => countOf(`${namespace}/scoped:added`) === 1);
+    sink.all.length = 0;
+
+    // Act
+    const queued = await fwd.resync();
+    await fwd.resyncSettled();
+
+    // Assess: the pass itself is sent, its end is not, and the log says why.
+    expect(queued).toBe(1);
+    await sink.until(() => countOf(`${namespace}/scoped:resync`) === 1);
+    expect(sink.all.some((e) => e.reason === 'resync-complete')).toBe(false);
+    expect(log.lines().some((l) => String(l.msg).includes('watches only some namespaces'))).toBe(
+      true,
+    );
   });
 
   it('sends no resync-complete for a pass over a cache that is not listed and watched', async () => {
     // Prepare
-    const { fwd } = await start();
+    const { api, fwd } = await startClusterWide();
     api.unavailable = 503;
     api.dropWatches();
     await eventually(() => !fwd.ready());
