@@ -9,7 +9,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { INVENTORY_INDEX } from '../lambdas/adapters/dynamodb/schema.ts';
+import { FINDINGS_INDEX, INVENTORY_INDEX } from '../lambdas/adapters/dynamodb/schema.ts';
 import { EXPIRY_WARNING_KIND } from '../lambdas/core/alerts/expiry-warning.ts';
 import type { FunctionEnvironment } from '../lambdas/handlers/compose/config.ts';
 import type { RegwatchConfig } from './config.ts';
@@ -298,6 +298,17 @@ export class RegwatchStack extends Stack {
         ],
         [INVENTORY_INDEX.byCluster],
       );
+      // The end of a complete forwarder resync pass resolves the cluster's findings no entry
+      // holds: a Query of the findings' byCluster index (granted on the table too, as every
+      // index Query here is).
+      if (forwarder)
+        tableAccess(
+          target,
+          findings,
+          'FindingsByCluster',
+          ['dynamodb:Query'],
+          [FINDINGS_INDEX.byCluster],
+        );
       tablesKey(target, true);
       signatureVerifier(target);
     };

@@ -17,7 +17,7 @@ import {
   type Decider,
   judgeObservation,
 } from '../core/evaluate.ts';
-import { type InventoryEvent, workloadKey } from '../core/inventory.ts';
+import { type InventoryEntry, type InventoryEvent, workloadKey } from '../core/inventory.ts';
 import { observationFromPodEvent } from '../core/kube/observation.ts';
 import { podEventSchema, type ResyncCompleteEvent } from '../core/kube/pod-event.ts';
 import type { FindingCandidate, PodObservation, WorkloadRef } from '../core/types.ts';
@@ -25,6 +25,7 @@ import { shouldAlert } from './alerting.ts';
 import { Lanes } from './ingest-lanes.ts';
 import type { IngestDeps } from './ports.ts';
 import { emptyReconcileReport, scanVerdict, settleAppliedPlan } from './reconcile.ts';
+import { holderKey, resolveOrphanedFindings } from './resync-orphans.ts';
 
 export interface RecordFailure {
   /** Position of the record in the batch. */
@@ -378,7 +379,10 @@ export async function ingestPodEvents(
   });
 }
 
-/** The end of a forwarder resync pass: forwarder entries of the cluster it did not see go. */
+/**
+ * The end of a forwarder resync pass: forwarder entries of the cluster it did not see go, and
+ * active findings no entry holds (seen before the pass began) are resolved.
+ */
 async function resyncComplete(
   event: ResyncCompleteEvent,
   deps: IngestDeps,
@@ -388,19 +392,35 @@ async function resyncComplete(
   if (!deps.inventory) return;
   const store = deps.inventory.store;
   const startedAt = await store.resyncStart(event.cluster, event.resyncId);
-  const found = [];
+  const found: InventoryEntry[] = [];
+  const held = new Set<string>();
   for await (const s of store.query({ cluster: event.cluster })) {
     if (s.entry.sources.includes('forwarder') && s.entry.resyncId !== event.resyncId)
       found.push(s.entry);
+    held.add(holderKey(s.entry));
   }
-  if (found.length === 0) return;
-  const applied = await store.applyToFound(found, {
-    type: 'resync-complete',
-    resyncId: event.resyncId,
-    startedAt,
-    observedAt: event.observedAt,
+  if (found.length > 0) {
+    const applied = await store.applyToFound(found, {
+      type: 'resync-complete',
+      resyncId: event.resyncId,
+      startedAt,
+      observedAt: event.observedAt,
+    });
+    for (const { entry } of applied.removals) held.delete(holderKey(entry));
+    await settle(applied, deps, report);
+  }
+  // Without the pass's start (its first event went to another table, or was lost) there is
+  // no bound that keeps a sighting made during the pass from looking orphaned: nothing.
+  if (startedAt === null) return;
+  const resolved = await resolveOrphanedFindings({
+    cluster: event.cluster,
+    passStartedAt: startedAt,
+    held,
+    findings: deps.inventory.findings,
+    stillHeld: async (f) => (await store.get(f.cluster, f.namespace, f.workload, f)) !== undefined,
+    now: deps.clock(),
   });
-  await settle(applied, deps, report);
+  if (resolved > 0) report.findings.resolved = (report.findings.resolved ?? 0) + resolved;
 }
 
 /** How an audit observation updates the inventory (from the event's own objectRef). */

@@ -18,6 +18,7 @@ import type {
   UpsertResult,
   WorkloadRef,
 } from '../core/types.ts';
+import type { OrphanFindingsPort } from './resync-orphans.ts';
 
 export interface AllowlistPort {
   /** The compiled allowlist, cached by the adapter. */
@@ -64,6 +65,13 @@ export interface InventoryIngestPort {
   query(filter: { cluster?: string; namespace?: string }): AsyncGenerator<StoredEntry>;
   resyncStarted(cluster: string, resyncId: string, observedAt: string): Promise<void>;
   resyncStart(cluster: string, resyncId: string): Promise<string | null>;
+  /** One entry by its identity, read consistently (after what is queued). */
+  get(
+    cluster: string,
+    namespace: string,
+    workload: WorkloadRef,
+    key: Pick<InventoryEntry, 'container' | 'reference' | 'image'>,
+  ): Promise<StoredEntry | undefined>;
   /**
    * An adapter that defers its writes (local mode's `LocalInventoryStore`) sends them here;
    * ingest calls it before it answers, so an answered batch's inventory is durable.
@@ -100,5 +108,7 @@ export interface IngestDeps {
    */
   signatures?: SignaturesPort | undefined;
   /** With it, every observation keeps the inventory current and resolves what it ended. */
-  inventory?: { store: InventoryIngestPort; findings: FindingsResolverPort } | undefined;
+  inventory?:
+    | { store: InventoryIngestPort; findings: FindingsResolverPort & OrphanFindingsPort }
+    | undefined;
 }

@@ -258,6 +258,8 @@ describe('RegwatchStack with every option enabled', () => {
     // evaluators' inventory byCluster (resync passes, a pod gone without its workload).
     const indexGrants = statements.filter((st) => JSON.stringify(st.Resource).includes('/index/'));
     expect(indexGrants.map((st) => st.Sid).sort()).toEqual([
+      // pod-events: the end of a resync pass resolves findings no entry holds.
+      'FindingsByClusterIndex',
       'InventoryByDigestIndex',
       // The reconciler's fan-out lists clusters: a Scan of byCluster, nothing else.
       'InventoryClusterList',
@@ -283,6 +285,17 @@ describe('RegwatchStack with every option enabled', () => {
       expect(JSON.stringify(st.Resource)).toContain('/index/byCluster');
       expect(JSON.stringify(st.Resource).match(/\/index\//g)).toHaveLength(1);
     }
+    const findingsByCluster = indexGrants.find(
+      (g) => g.Sid === 'FindingsByClusterIndex',
+    ) as unknown as {
+      Action: unknown;
+      Resource: unknown;
+    };
+    expect(findingsByCluster.Action).toBe('dynamodb:Query');
+    expect(JSON.stringify(findingsByCluster.Resource)).toMatch(/TablesFindings/);
+    expect(JSON.stringify(findingsByCluster.Resource).match(/\/index\/\w+/g)).toEqual([
+      '/index/byCluster',
+    ]);
     const reconcile = JSON.stringify(
       indexGrants.find((g) => g.Sid === 'InventoryReconcileIndex')?.Resource,
     );

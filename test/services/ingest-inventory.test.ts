@@ -227,5 +227,6 @@ function wrapApply(
     query: (filter) => port.query(filter),
     resyncStarted: (cluster, id, at) => port.resyncStarted(cluster, id, at),
     resyncStart: (cluster, id) => port.resyncStart(cluster, id),
+    get: (cluster, namespace, workload, key) => port.get(cluster, namespace, workload, key),
   };
 }
