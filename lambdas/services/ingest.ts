@@ -412,7 +412,7 @@ async function resyncComplete(
   // Without the pass's start (its first event went to another table, or was lost) there is
   // no bound that keeps a sighting made during the pass from looking orphaned: nothing.
   if (startedAt === null) return;
-  const resolved = await resolveOrphanedFindings({
+  const { resolved } = await resolveOrphanedFindings({
     cluster: event.cluster,
     passStartedAt: startedAt,
     held,

@@ -44,9 +44,16 @@ export function holderKey(
   ]);
 }
 
+/** Per pass: at most this long reading, and this many resolutions; the next pass goes on. */
+export const ORPHAN_BUDGET = { ms: 5_000, resolutions: 500 } as const;
+
 /**
  * Resolves the cluster's orphaned findings; `held` are the `holderKey`s of the entries the
- * cluster has after the pass. Returns how many were resolved.
+ * cluster has after the pass. Bounded (`budget`): a pass runs inside the pod-events function's
+ * timeout, beside the prune it must not put at risk, and findings are kept forever by default,
+ * so a cluster's history can be long: in one whose findings (of every status) take longer
+ * than the budget to read, tens of thousands, the oldest are not reached (README, "Limits").
+ * Resolutions past the cap wait for the next pass.
  */
 export async function resolveOrphanedFindings(opts: {
   cluster: string;
@@ -55,15 +62,20 @@ export async function resolveOrphanedFindings(opts: {
   findings: OrphanFindingsPort;
   stillHeld: EntryLookup;
   now: Date;
-}): Promise<number> {
+  budget?: { ms: number; resolutions: number };
+}): Promise<{ resolved: number; complete: boolean }> {
   const until = new Date(opts.passStartedAt);
-  if (Number.isNaN(until.getTime())) return 0;
+  if (Number.isNaN(until.getTime())) return { resolved: 0, complete: true };
+  const budget = opts.budget ?? ORPHAN_BUDGET;
+  const stopAt = performance.now() + budget.ms;
   let resolved = 0;
   for await (const finding of opts.findings.query({
     cluster: opts.cluster,
     status: ACTIVE,
     until,
   })) {
+    if (performance.now() > stopAt || resolved >= budget.resolutions)
+      return { resolved, complete: false };
     // The index answers the filter; checked again so a looser store cannot widen it.
     if (finding.cluster !== opts.cluster || !ACTIVE.includes(finding.status)) continue;
     if (Date.parse(finding.lastSeen) >= until.getTime()) continue;
@@ -73,5 +85,5 @@ export async function resolveOrphanedFindings(opts: {
     if (await opts.findings.autoResolve(finding.fingerprint, 'no-longer-running', opts.now))
       resolved++;
   }
-  return resolved;
+  return { resolved, complete: true };
 }

@@ -12,6 +12,7 @@ import { compileAllowlist, parseAllowlist } from '../../lambdas/core/allowlist/i
 import type { Finding } from '../../lambdas/core/types.ts';
 import { ingestPodEvents } from '../../lambdas/services/ingest.ts';
 import type { IngestDeps } from '../../lambdas/services/ports.ts';
+import { holderKey, resolveOrphanedFindings } from '../../lambdas/services/resync-orphans.ts';
 import { freshTables, type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
 import { deploymentPod } from '../helpers/pod-events.ts';
 
@@ -182,3 +183,90 @@ async function first<T>(items: AsyncIterable<T>): Promise<T | undefined> {
   for await (const item of items) return item;
   return undefined;
 }
+
+describe('resolveOrphanedFindings bounds', () => {
+  const finding = (name: string, over: Partial<Finding> = {}): Finding =>
+    ({
+      fingerprint: `fp-${name}`,
+      cluster: 'prod',
+      namespace: 'shop',
+      workload: { kind: 'Deployment', name },
+      container: 'app',
+      image: UNTRUSTED,
+      reference: UNTRUSTED,
+      status: 'OPEN',
+      lastSeen: '2026-01-10T10:00:00.000Z',
+      ...over,
+    }) as Finding;
+  function port(items: Finding[]) {
+    const resolved: string[] = [];
+    return {
+      resolved,
+      findings: {
+        async *query() {
+          yield* items;
+        },
+        async autoResolve(fingerprint: string) {
+          resolved.push(fingerprint);
+          return {} as Finding;
+        },
+      },
+    };
+  }
+  const run = (
+    items: Finding[],
+    extra: Partial<Parameters<typeof resolveOrphanedFindings>[0]> = {},
+  ) => {
+    const p = port(items);
+    return resolveOrphanedFindings({
+      cluster: 'prod',
+      passStartedAt: '2026-01-10T11:00:00.000Z',
+      held: new Set(),
+      findings: p.findings,
+      stillHeld: async () => false,
+      now: new Date('2026-01-10T12:00:00Z'),
+      ...extra,
+    }).then((out) => ({ ...out, resolved: p.resolved }));
+  };
+
+  it('checks each candidate: cluster, status, seen before the pass, held, still held', async () => {
+    // Prepare
+    const items = [
+      finding('orphan'),
+      finding('other-cluster', { cluster: 'staging' }),
+      finding('suppressed', { status: 'SUPPRESSED' }),
+      finding('seen-during-pass', { lastSeen: '2026-01-10T11:00:00.000Z' }),
+      finding('held'),
+      finding('raced'),
+    ];
+
+    // Act
+    const out = await run(items, {
+      held: new Set([holderKey(finding('held'))]),
+      stillHeld: async (f) => f.workload.name === 'raced',
+    });
+
+    // Assess
+    expect(out).toEqual({ resolved: ['fp-orphan'], complete: true });
+  });
+
+  it('stops at its resolution cap and at its time budget, and says the pass was cut short', async () => {
+    // Prepare
+    const items = ['a', 'b', 'c', 'd'].map((n) => finding(n));
+
+    // Act
+    const capped = await run(items, { budget: { ms: 60_000, resolutions: 2 } });
+    const timed = await run(items, { budget: { ms: -1, resolutions: 100 } });
+
+    // Assess
+    expect(capped).toEqual({ resolved: ['fp-a', 'fp-b'], complete: false });
+    expect(timed).toEqual({ resolved: [], complete: false });
+  });
+
+  it('resolves nothing for a pass start that is not a time', async () => {
+    expect(await run([finding('a')], { passStartedAt: 'not a time' })).toEqual({
+      resolved: [],
+      complete: true,
+    });
+  });
+});
