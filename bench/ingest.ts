@@ -187,9 +187,10 @@ const MODE_LABEL: Record<Exclude<InventoryMode, 'none'>, string> = {
  * Servers on one dynalite, each keeping the inventory through one adapter or none; the same
  * path otherwise: the ingest dependencies come from the composition root (`buildIngestDeps`,
  * as `regwatch local` and the Lambdas build them: the cached allowlist from its table, the
- * Images table as the images port, no signature verifier), with `INVENTORY_TABLE` set or not. With `roundTripMs`, every DynamoDB request waits that long first: a network
- * round trip, as on AWS, where a Lambda waits on its requests rather than computing (dynalite
- * in-process is CPU-bound instead, so overlapping requests gains little there).
+ * Images table as the images port, no signature verifier), with `INVENTORY_TABLE` set or not.
+ * With `roundTripMs`, every DynamoDB request waits that long first: a network round trip, as
+ * on AWS, where a Lambda waits on its requests rather than computing (dynalite in-process is
+ * CPU-bound instead, so overlapping requests gains little there).
  */
 export async function inventoryVersus(
   document: AllowlistDocument,
