@@ -131,7 +131,7 @@ describe.each(['conditional', 'local'] as const)('orphaned findings (%s adapter)
       resyncId: 'r1',
       at: '2026-01-10T11:00:00Z',
     });
-    // Seen (without the inventory, as from an older writer) after the pass began.
+    // The pass begins; then `late` is seen (without the inventory, as by an older writer).
     await ingestPodEvents([startPass], withInventory);
     await ingestPodEvents(
       [
