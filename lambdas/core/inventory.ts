@@ -76,8 +76,12 @@ export function entryKey(e: Pick<InventoryEntry, 'container' | 'reference' | 'im
   return `${e.container}#${e.reference ?? e.image}`;
 }
 
-/** The full identity of an entry, for maps and logs. */
-export function entryId(e: InventoryEntry): string {
+/** The full identity of an entry (or of a finding's container), for maps and logs. */
+export function entryId(
+  e: Pick<InventoryEntry, 'cluster' | 'namespace' | 'workload' | 'container' | 'image'> & {
+    reference: string | null;
+  },
+): string {
   return `${workloadKey(e.cluster, e.namespace, e.workload)}#${entryKey(e)}`;
 }
 

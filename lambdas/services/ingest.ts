@@ -17,7 +17,12 @@ import {
   type Decider,
   judgeObservation,
 } from '../core/evaluate.ts';
-import { type InventoryEntry, type InventoryEvent, workloadKey } from '../core/inventory.ts';
+import {
+  entryId,
+  type InventoryEntry,
+  type InventoryEvent,
+  workloadKey,
+} from '../core/inventory.ts';
 import { observationFromPodEvent } from '../core/kube/observation.ts';
 import { podEventSchema, type ResyncCompleteEvent } from '../core/kube/pod-event.ts';
 import type { FindingCandidate, PodObservation, WorkloadRef } from '../core/types.ts';
@@ -25,7 +30,7 @@ import { shouldAlert } from './alerting.ts';
 import { Lanes } from './ingest-lanes.ts';
 import type { IngestDeps } from './ports.ts';
 import { emptyReconcileReport, scanVerdict, settleAppliedPlan } from './reconcile.ts';
-import { holderKey, resolveOrphanedFindings } from './resync-orphans.ts';
+import { resolveOrphanedFindings } from './resync-orphans.ts';
 
 export interface RecordFailure {
   /** Position of the record in the batch. */
@@ -397,7 +402,7 @@ async function resyncComplete(
   for await (const s of store.query({ cluster: event.cluster })) {
     if (s.entry.sources.includes('forwarder') && s.entry.resyncId !== event.resyncId)
       found.push(s.entry);
-    held.add(holderKey(s.entry));
+    held.add(entryId(s.entry));
   }
   if (found.length > 0) {
     const applied = await store.applyToFound(found, {
@@ -406,7 +411,7 @@ async function resyncComplete(
       startedAt,
       observedAt: event.observedAt,
     });
-    for (const { entry } of applied.removals) held.delete(holderKey(entry));
+    for (const { entry } of applied.removals) held.delete(entryId(entry));
     await settle(applied, deps, report);
   }
   // Without the pass's start (its first event went to another table, or was lost) there is

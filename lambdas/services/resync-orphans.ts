@@ -8,7 +8,7 @@
  * lost (a crash between the two writes). The reconciler's passes walk entries, so they cannot
  * see such a finding.
  */
-import type { InventoryEntry } from '../core/inventory.ts';
+import { entryId } from '../core/inventory.ts';
 import type { Finding, FindingStatus } from '../core/types.ts';
 
 /** The findings operations orphan resolution needs (`FindingsStore` fits). */
@@ -28,29 +28,14 @@ export type EntryLookup = (finding: Finding) => Promise<boolean>;
 /** Statuses that auto-resolution moves (a SUPPRESSED finding stays until its `until`). */
 const ACTIVE: readonly FindingStatus[] = ['OPEN', 'ACKNOWLEDGED'];
 
-/** What identifies an entry's findings, less the rule (as `entryFingerprint` hashes it). */
-export function holderKey(
-  v: Pick<InventoryEntry, 'cluster' | 'namespace' | 'workload' | 'container' | 'image'> & {
-    reference: string | null;
-  },
-): string {
-  return JSON.stringify([
-    v.cluster,
-    v.namespace,
-    v.workload.kind,
-    v.workload.name,
-    v.container,
-    v.reference ?? v.image,
-  ]);
-}
-
 /** Per pass: at most this long reading, and this many resolutions; the next pass goes on. */
 export const ORPHAN_BUDGET = { ms: 5_000, resolutions: 500 } as const;
 
 /**
- * Resolves the cluster's orphaned findings; `held` are the `holderKey`s of the entries the
- * cluster has after the pass. Bounded (`budget`): a pass runs inside the pod-events function's
- * timeout, beside the prune it must not put at risk, and findings are kept forever by default,
+ * Resolves the cluster's orphaned findings; `held` are the `entryId`s of the entries the
+ * cluster has after the pass (a finding's container has the same identity). Bounded
+ * (`budget`): a pass runs inside the pod-events function's timeout, beside the prune it must
+ * not put at risk, and findings are kept forever by default,
  * so a cluster's history can be long: in one whose findings (of every status) take longer
  * than the budget to read, tens of thousands, the oldest are not reached (README, "Limits").
  * Resolutions past the cap wait for the next pass.
@@ -79,7 +64,7 @@ export async function resolveOrphanedFindings(opts: {
     // The index answers the filter; checked again so a looser store cannot widen it.
     if (finding.cluster !== opts.cluster || !ACTIVE.includes(finding.status)) continue;
     if (Date.parse(finding.lastSeen) >= until.getTime()) continue;
-    if (opts.held.has(holderKey(finding))) continue;
+    if (opts.held.has(entryId(finding))) continue;
     // An entry made after the snapshot (a sighting racing the pass) keeps its finding.
     if (await opts.stillHeld(finding)) continue;
     if (await opts.findings.autoResolve(finding.fingerprint, 'no-longer-running', opts.now))

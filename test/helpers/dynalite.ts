@@ -7,6 +7,9 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { regwatchTables } from '../../lambdas/adapters/dynamodb/index.ts';
+import type { InventoryStore } from '../../lambdas/adapters/dynamodb/inventory.ts';
+import { LocalInventoryStore } from '../../lambdas/adapters/dynamodb/inventory-local.ts';
 import {
   createTables,
   LOCAL_TABLE_NAMES,
@@ -73,4 +76,18 @@ export async function freshTables(dynamo: LocalDynamo): Promise<TableNames> {
   };
   await createTables(dynamo.client, names);
   return names;
+}
+
+/** Which Inventory adapter a test keeps: the Lambdas' conditional one or local mode's. */
+export type InventoryAdapter = 'conditional' | 'local';
+
+/** Fresh tables, the stores over them, and the inventory through `adapter`. */
+export async function freshStores(dynamo: LocalDynamo, adapter: InventoryAdapter) {
+  const names = await freshTables(dynamo);
+  const tables = regwatchTables(dynamo.doc, names);
+  const inventory: InventoryStore =
+    adapter === 'local'
+      ? await LocalInventoryStore.load(dynamo.doc, names.inventory)
+      : tables.inventory;
+  return { names, tables, inventory };
 }

@@ -5,15 +5,12 @@
  * no longer match the allowlist in force. Both Inventory adapters.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { regwatchTables } from '../../lambdas/adapters/dynamodb/index.ts';
-import type { InventoryStore } from '../../lambdas/adapters/dynamodb/inventory.ts';
-import { LocalInventoryStore } from '../../lambdas/adapters/dynamodb/inventory-local.ts';
 import { compileAllowlist, parseAllowlist } from '../../lambdas/core/allowlist/index.ts';
 import type { AllowlistRule } from '../../lambdas/core/allowlist/schema.ts';
 import type { Finding } from '../../lambdas/core/types.ts';
 import { ingestPodEvents } from '../../lambdas/services/ingest.ts';
 import { reconcileAll, reconcileChange } from '../../lambdas/services/reconcile.ts';
-import { freshTables, type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
+import { freshStores, type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
 import { runningPod } from '../helpers/pod-events.ts';
 
 const ECR = '444455556666.dkr.ecr.eu-central-1.amazonaws.com';
@@ -49,12 +46,7 @@ describe.each(['conditional', 'local'] as const)(
 
     it('moves entries to the host they are now judged as, so a one-rule change there finds them', async () => {
       // Prepare: the pod is seen while the cache's host is what it is judged as.
-      const names = await freshTables(dynamo);
-      const tables = regwatchTables(dynamo.doc, names);
-      const inventory: InventoryStore =
-        adapter === 'local'
-          ? await LocalInventoryStore.load(dynamo.doc, names.inventory)
-          : tables.inventory;
+      const { tables, inventory } = await freshStores(dynamo, adapter);
       const now = new Date('2026-01-10T12:00:00Z');
       let allowlist = parseAllowlist(BEFORE);
       const ingest = await ingestPodEvents([runningPod({ name: 'web', image: IMAGE })], {
@@ -111,12 +103,7 @@ describe.each(['conditional', 'local'] as const)(
 
     it('moves an entry on its next sighting too, before any reconciliation', async () => {
       // Prepare
-      const names = await freshTables(dynamo);
-      const tables = regwatchTables(dynamo.doc, names);
-      const inventory: InventoryStore =
-        adapter === 'local'
-          ? await LocalInventoryStore.load(dynamo.doc, names.inventory)
-          : tables.inventory;
+      const { tables, inventory } = await freshStores(dynamo, adapter);
       let allowlist = parseAllowlist(BEFORE);
       let now = new Date('2026-01-10T12:00:00Z');
       const deps = {

@@ -5,15 +5,13 @@
  * dynalite.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { regwatchTables } from '../../lambdas/adapters/dynamodb/index.ts';
-import type { InventoryStore } from '../../lambdas/adapters/dynamodb/inventory.ts';
-import { LocalInventoryStore } from '../../lambdas/adapters/dynamodb/inventory-local.ts';
 import { compileAllowlist, parseAllowlist } from '../../lambdas/core/allowlist/index.ts';
+import { entryId } from '../../lambdas/core/inventory.ts';
 import type { Finding } from '../../lambdas/core/types.ts';
 import { ingestPodEvents } from '../../lambdas/services/ingest.ts';
 import type { IngestDeps } from '../../lambdas/services/ports.ts';
-import { holderKey, resolveOrphanedFindings } from '../../lambdas/services/resync-orphans.ts';
-import { freshTables, type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
+import { resolveOrphanedFindings } from '../../lambdas/services/resync-orphans.ts';
+import { freshStores, type LocalDynamo, startDynalite } from '../helpers/dynalite.ts';
 import { deploymentPod } from '../helpers/pod-events.ts';
 
 const decider = compileAllowlist(
@@ -40,12 +38,7 @@ describe.each(['conditional', 'local'] as const)('orphaned findings (%s adapter)
   afterAll(() => dynamo.stop());
 
   async function setup() {
-    const names = await freshTables(dynamo);
-    const tables = regwatchTables(dynamo.doc, names);
-    const inventory: InventoryStore =
-      adapter === 'local'
-        ? await LocalInventoryStore.load(dynamo.doc, names.inventory)
-        : tables.inventory;
+    const { tables, inventory } = await freshStores(dynamo, adapter);
     const now = { at: new Date('2026-01-10T12:00:00Z') };
     const base: IngestDeps = {
       allowlist: { current: async () => decider },
@@ -242,7 +235,7 @@ describe('resolveOrphanedFindings bounds', () => {
 
     // Act
     const out = await run(items, {
-      held: new Set([holderKey(finding('held'))]),
+      held: new Set([entryId(finding('held'))]),
       stillHeld: async (f) => f.workload.name === 'raced',
     });
 
